@@ -1,0 +1,551 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"math/big"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// Source records where a block and its attributes were written, so that
+// checks after decoding can point at the right expression.
+type Source struct {
+	DefRange    hcl.Range   // the block's type and labels
+	LabelRanges []hcl.Range // one per label
+	attrs       map[string]*hcl.Attribute
+	elems       map[string][]hcl.Range // list attributes: one range per element
+}
+
+// Has reports whether the attribute was written (not defaulted).
+func (s *Source) Has(name string) bool { _, ok := s.attrs[name]; return ok }
+
+// Range is the attribute's expression, or the block header when the
+// attribute was not written.
+func (s *Source) Range(name string) hcl.Range {
+	if a, ok := s.attrs[name]; ok {
+		return a.Expr.Range()
+	}
+	return s.DefRange
+}
+
+// ElemRange is the i-th element of a list attribute, or the whole
+// attribute when elements cannot be told apart.
+func (s *Source) ElemRange(name string, i int) hcl.Range {
+	if r := s.elems[name]; i < len(r) {
+		return r[i]
+	}
+	return s.Range(name)
+}
+
+func (s *Source) LabelRange() hcl.Range {
+	if len(s.LabelRanges) > 0 {
+		return s.LabelRanges[0]
+	}
+	return s.DefRange
+}
+
+type fieldKind int
+
+const (
+	kindAttr fieldKind = iota
+	kindLabel
+	kindBlock
+	kindBlocks
+)
+
+type fieldInfo struct {
+	index    int
+	name     string
+	kind     fieldKind
+	def      string
+	hasDef   bool
+	defDoc   string
+	required bool
+	only     []string
+	doc      string
+	typ      reflect.Type
+}
+
+type blockInfo struct {
+	fields []fieldInfo
+	schema *hcl.BodySchema
+	source int // index of the embedded Source, or -1
+}
+
+var (
+	infoCache      sync.Map // reflect.Type -> *blockInfo
+	sourceType     = reflect.TypeFor[Source]()
+	durationType   = reflect.TypeFor[time.Duration]()
+	unmarshalerTyp = reflect.TypeFor[encoding.TextUnmarshaler]()
+	enumType       = reflect.TypeFor[interface{ Values() []string }]()
+)
+
+func infoOf(t reflect.Type) *blockInfo {
+	if bi, ok := infoCache.Load(t); ok {
+		return bi.(*blockInfo)
+	}
+	bi := &blockInfo{schema: &hcl.BodySchema{}, source: -1}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Type == sourceType {
+			bi.source = i
+			continue
+		}
+		tag := sf.Tag.Get("hcl")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name, k, _ := strings.Cut(tag, ",")
+		f := fieldInfo{index: i, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc")}
+		f.def, f.hasDef = sf.Tag.Lookup("default")
+		f.required = sf.Tag.Get("required") == "true"
+		if o := sf.Tag.Get("only"); o != "" {
+			f.only = strings.Split(o, ",")
+		}
+		switch k {
+		case "":
+			f.kind = kindAttr
+			bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
+		case "label":
+			f.kind = kindLabel
+		case "block", "blocks":
+			f.kind = kindBlock
+			if k == "blocks" {
+				f.kind = kindBlocks
+			}
+			et := f.typ
+			for et.Kind() == reflect.Pointer || et.Kind() == reflect.Slice {
+				et = et.Elem()
+			}
+			var labels []string
+			for _, lf := range infoOf(et).fields {
+				if lf.kind == kindLabel {
+					labels = append(labels, lf.name)
+				}
+			}
+			bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
+		default:
+			panic("config: bad hcl tag " + tag)
+		}
+		bi.fields = append(bi.fields, f)
+	}
+	infoCache.Store(t, bi)
+	return bi
+}
+
+// decoder turns HCL bodies into the structs of types.go, collecting every
+// diagnostic instead of stopping at the first.
+type decoder struct {
+	diags hcl.Diagnostics
+}
+
+func (d *decoder) errorf(r hcl.Range, summary, format string, args ...any) {
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r.Ptr(),
+	})
+}
+
+// body decodes body into the struct v points at; labels are the block's
+// label values (for check blocks, whose type decides which attributes apply).
+func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
+	info := infoOf(v.Type())
+	content, diags := body.Content(info.schema)
+	d.diags = append(d.diags, hintPlacement(diags)...)
+
+	src := &Source{attrs: content.Attributes, elems: map[string][]hcl.Range{}}
+	if block != nil {
+		src.DefRange = block.DefRange
+		src.LabelRanges = block.LabelRanges
+	}
+	var kind string // the block's first label, for `only`
+	li := 0
+	for _, f := range info.fields {
+		if f.kind == kindLabel && block != nil && li < len(block.Labels) {
+			d.label(block.Labels[li], block.LabelRanges[li], v.Field(f.index), f.name)
+			if li == 0 {
+				kind = block.Labels[li]
+			}
+			li++
+		}
+	}
+
+	byType := map[string][]*hcl.Block{}
+	for _, b := range content.Blocks {
+		byType[b.Type] = append(byType[b.Type], b)
+	}
+
+	for _, f := range info.fields {
+		field := v.Field(f.index)
+		switch f.kind {
+		case kindAttr:
+			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
+			if a, ok := content.Attributes[f.name]; ok {
+				if !applies && slices.Contains(CheckType("").Values(), kind) {
+					d.errorf(a.NameRange, "Argument not valid for this check",
+						"%q applies to %s checks, not to a %q check.", f.name, strings.Join(f.only, " and "), kind)
+					continue
+				}
+				n := len(d.diags)
+				d.attr(a.Expr, field, f.name, src)
+				if d.diags[n:].HasErrors() && f.hasDef && applies {
+					// Later checks see the default, not a zero value.
+					d.def(f, field)
+				}
+				continue
+			}
+			if f.required {
+				r := src.DefRange
+				if block == nil {
+					r = body.MissingItemRange()
+				}
+				d.errorf(r, "Missing required argument", "The argument %q is required here.", f.name)
+				continue
+			}
+			if f.hasDef && applies {
+				d.def(f, field)
+			}
+		case kindBlock:
+			bs := byType[f.name]
+			for _, extra := range bs[min(1, len(bs)):] {
+				d.errorf(extra.DefRange, "Duplicate "+f.name+" block",
+					"A %s block may appear only once here; the first is at %s. Merge the two.", f.name, rangeText(bs[0].DefRange))
+			}
+			if field.Kind() == reflect.Pointer {
+				if len(bs) == 0 {
+					continue
+				}
+				field.Set(reflect.New(f.typ.Elem()))
+				field = field.Elem()
+			}
+			if len(bs) == 0 {
+				d.body(hcl.EmptyBody(), field, nil)
+			} else {
+				d.body(bs[0].Body, field, bs[0])
+			}
+		case kindBlocks:
+			for _, b := range byType[f.name] {
+				elem := reflect.New(f.typ.Elem().Elem())
+				d.body(b.Body, elem.Elem(), b)
+				field.Set(reflect.Append(field, elem))
+			}
+		}
+	}
+	if info.source >= 0 {
+		v.Field(info.source).Set(reflect.ValueOf(*src))
+	}
+}
+
+// def sets field to the default of its tag.
+func (d *decoder) def(f fieldInfo, field reflect.Value) {
+	expr, diags := hclsyntax.ParseExpression([]byte(f.def), "default", hcl.InitialPos)
+	if diags.HasErrors() {
+		panic("config: bad default for " + f.name + ": " + diags.Error())
+	}
+	d.attr(expr, field, f.name, &Source{elems: map[string][]hcl.Range{}})
+}
+
+func (d *decoder) label(s string, r hcl.Range, field reflect.Value, name string) {
+	if field.Type().Implements(enumType) {
+		d.enum(s, r, field, name)
+		return
+	}
+	if strings.TrimSpace(s) == "" {
+		d.errorf(r, "Empty "+name, "The %s label must not be empty.", name)
+	}
+	field.SetString(s)
+}
+
+// attr decodes one attribute's expression into field.
+func (d *decoder) attr(expr hcl.Expression, field reflect.Value, name string, src *Source) {
+	if field.Kind() == reflect.Slice && !isText(field.Type()) {
+		d.list(expr, field, name, src)
+		return
+	}
+	val, diags := expr.Value(nil)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() || val.IsNull() || !val.IsWhollyKnown() {
+		return
+	}
+	if field.Kind() == reflect.Map {
+		d.dict(expr, val, field, name)
+		return
+	}
+	d.scalar(val, expr.Range(), field, name)
+}
+
+func isText(t reflect.Type) bool { return reflect.PointerTo(t).Implements(unmarshalerTyp) }
+
+func (d *decoder) list(expr hcl.Expression, field reflect.Value, name string, src *Source) {
+	exprs, diags := hcl.ExprList(expr)
+	if diags.HasErrors() {
+		val, vd := expr.Value(nil)
+		d.diags = append(d.diags, vd...)
+		if vd.HasErrors() || val.IsNull() {
+			return
+		}
+		if !val.CanIterateElements() || val.Type().IsMapType() || val.Type().IsObjectType() {
+			d.errorf(expr.Range(), "Expected a list", "%q takes a list, such as [%s]; wrap the value in brackets.", name, exampleOf(field.Type().Elem()))
+			return
+		}
+		out := reflect.MakeSlice(field.Type(), 0, val.LengthInt())
+		for it := val.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			elem := reflect.New(field.Type().Elem()).Elem()
+			if d.scalar(ev, expr.Range(), elem, name) {
+				out = reflect.Append(out, elem)
+			}
+		}
+		field.Set(out)
+		return
+	}
+	out := reflect.MakeSlice(field.Type(), 0, len(exprs))
+	var ranges []hcl.Range
+	for _, e := range exprs {
+		val, vd := e.Value(nil)
+		d.diags = append(d.diags, vd...)
+		if vd.HasErrors() {
+			continue
+		}
+		elem := reflect.New(field.Type().Elem()).Elem()
+		if d.scalar(val, e.Range(), elem, name) {
+			out = reflect.Append(out, elem)
+			ranges = append(ranges, e.Range())
+		}
+	}
+	field.Set(out)
+	src.elems[name] = ranges
+}
+
+func (d *decoder) dict(expr hcl.Expression, val cty.Value, field reflect.Value, name string) {
+	pairs, diags := hcl.ExprMap(expr)
+	if diags.HasErrors() {
+		d.errorf(expr.Range(), "Expected a map", "%q takes a map of strings, such as { \"User-Agent\" = \"tandem\" }.", name)
+		return
+	}
+	out := reflect.MakeMap(field.Type())
+	for _, p := range pairs {
+		kv, kd := p.Key.Value(nil)
+		vv, vd := p.Value.Value(nil)
+		d.diags = append(d.diags, kd...)
+		d.diags = append(d.diags, vd...)
+		if kd.HasErrors() || vd.HasErrors() {
+			continue
+		}
+		k := reflect.New(field.Type().Key()).Elem()
+		e := reflect.New(field.Type().Elem()).Elem()
+		if d.scalar(kv, p.Key.Range(), k, name) && d.scalar(vv, p.Value.Range(), e, name) {
+			out.SetMapIndex(k, e)
+		}
+	}
+	field.Set(out)
+}
+
+// scalar sets field from one value; it reports whether that worked.
+func (d *decoder) scalar(val cty.Value, r hcl.Range, field reflect.Value, name string) bool {
+	if val.IsNull() {
+		d.errorf(r, "Missing value", "%q needs a value here, not null.", name)
+		return false
+	}
+	t := field.Type()
+	switch {
+	case t == durationType:
+		s, ok := d.str(val, r, name, `"1s"`)
+		if !ok {
+			return false
+		}
+		dur, err := time.ParseDuration(s)
+		if err != nil {
+			d.errorf(r, "Invalid duration", "%q is not a duration: write a number with a unit, such as \"500ms\", \"1s\" or \"2m\".", s)
+			return false
+		}
+		if dur < 0 {
+			d.errorf(r, "Invalid duration", "%q is negative; %q must be 0s or more.", s, name)
+			return false
+		}
+		field.SetInt(int64(dur))
+	case isText(t):
+		s, ok := d.str(val, r, name, exampleOf(t))
+		if !ok {
+			return false
+		}
+		if t == reflect.TypeFor[netipPrefix]() && !strings.Contains(s, "/") {
+			s = hostPrefix(s)
+		}
+		if err := field.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			summary, detail := textError(t, s, err)
+			d.errorf(r, summary, "%s", detail)
+			return false
+		}
+	case t.Implements(enumType):
+		s, ok := d.str(val, r, name, exampleOf(t))
+		if !ok {
+			return false
+		}
+		return d.enum(s, r, field, name)
+	case t.Kind() == reflect.String:
+		s, ok := d.str(val, r, name, `"text"`)
+		if !ok {
+			return false
+		}
+		field.SetString(s)
+	case t.Kind() == reflect.Bool:
+		b, err := convert.Convert(val, cty.Bool)
+		if err != nil {
+			d.errorf(r, "Expected true or false", "%q takes a boolean: true or false, without quotes.", name)
+			return false
+		}
+		field.SetBool(b.True())
+	case t.Kind() == reflect.Int:
+		n, err := convert.Convert(val, cty.Number)
+		if err != nil {
+			d.errorf(r, "Expected a number", "%q takes a whole number, without quotes.", name)
+			return false
+		}
+		bf := n.AsBigFloat()
+		i, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact || i > 1<<40 || i < -(1<<40) {
+			d.errorf(r, "Expected a whole number", "%q takes a whole number; %s is not one.", name, bf.Text('g', -1))
+			return false
+		}
+		field.SetInt(i)
+	default:
+		panic(fmt.Sprintf("config: no decoder for %s (%s)", t, name))
+	}
+	return true
+}
+
+func (d *decoder) str(val cty.Value, r hcl.Range, name, example string) (string, bool) {
+	if val.Type() == cty.String {
+		return val.AsString(), true
+	}
+	if val.Type() == cty.Number {
+		if example == `"1s"` {
+			d.errorf(r, "Invalid duration", "%q takes a duration with its unit, in quotes, such as %s; a bare number is ambiguous.", name, example)
+			return "", false
+		}
+		s, _ := convert.Convert(val, cty.String)
+		return s.AsString(), true
+	}
+	d.errorf(r, "Expected a string", "%q takes a string in quotes, such as %s.", name, example)
+	return "", false
+}
+
+func (d *decoder) enum(s string, r hcl.Range, field reflect.Value, name string) bool {
+	values := field.Interface().(interface{ Values() []string }).Values()
+	if !slices.Contains(values, s) {
+		hint := ""
+		if sug := suggest(s, values); sug != "" {
+			hint = fmt.Sprintf(" Did you mean %q?", sug)
+		}
+		d.errorf(r, "Invalid "+name, "%q is not a valid %s; use one of: %s.%s", s, name, strings.Join(values, ", "), hint)
+		return false
+	}
+	field.SetString(s)
+	return true
+}
+
+// suggest returns the value closest to s, if close enough to be a typo.
+func suggest(s string, values []string) string {
+	best, bestDist := "", 3
+	for _, v := range values {
+		if dist := levenshtein(strings.ToLower(s), strings.ToLower(v)); dist < bestDist {
+			best, bestDist = v, dist
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
+}
+
+// hintPlacement adds to HCL's "Unsupported argument/block" diagnostics
+// where the item belongs when HCL found no close name.
+func hintPlacement(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, dg := range diags {
+		if strings.Contains(dg.Detail, "Did you mean") {
+			continue
+		}
+		var what string
+		switch dg.Summary {
+		case "Unsupported argument":
+			what = "attr"
+		case "Unsupported block type":
+			what = "block"
+		default:
+			continue
+		}
+		m := quotedName.FindStringSubmatch(dg.Detail)
+		if m == nil {
+			continue
+		}
+		if where := placements()[what+" "+m[1]]; len(where) > 0 {
+			dg.Detail += fmt.Sprintf(" It belongs in a %s block.", strings.Join(where, " or "))
+		}
+	}
+	return diags
+}
+
+var quotedName = regexp.MustCompile(`(?:named|type) "([^"]+)"`)
+
+var placements = sync.OnceValue(func() map[string][]string {
+	m := map[string][]string{}
+	var walk func(t reflect.Type, block string)
+	walk = func(t reflect.Type, block string) {
+		for _, f := range infoOf(t).fields {
+			switch f.kind {
+			case kindAttr:
+				m["attr "+f.name] = appendNew(m["attr "+f.name], block)
+			case kindBlock, kindBlocks:
+				if block != "" {
+					m["block "+f.name] = appendNew(m["block "+f.name], block)
+				}
+				et := f.typ
+				for et.Kind() == reflect.Pointer || et.Kind() == reflect.Slice {
+					et = et.Elem()
+				}
+				walk(et, f.name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return m
+})
+
+func appendNew(s []string, v string) []string {
+	if v == "" || slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+func rangeText(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}

@@ -1,0 +1,208 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// The structs below are the schema: the decoder builds the HCL schema from
+// their tags, and the configuration reference is generated from them too.
+//
+//	hcl:"name"           an attribute
+//	hcl:"name,label"     the block's label
+//	hcl:"name,block"     a nested block that may appear once
+//	hcl:"name,blocks"    a nested block that may repeat (slice)
+//	default:"..."        the value when the attribute is absent, in HCL syntax
+//	defaultdoc:"..."     a default computed at load time, for the reference
+//	required:"true"      the attribute must be written
+//	only:"a,b"           (check blocks) the check types that take the attribute
+//	doc:"..."            one line for the reference
+
+// Config is one director's configuration, with defaults applied.
+type Config struct {
+	Files          []string          `hcl:"-"`
+	Global         Global            `hcl:"global,block" doc:"Settings of the daemon."`
+	Instances      []*VRRPInstance   `hcl:"vrrp_instance,blocks" doc:"A VRRP virtual router: virtual IPs that float between directors."`
+	SyncGroups     []*SyncGroup      `hcl:"sync_group,blocks" doc:"Instances that change state together."`
+	VirtualServers []*VirtualServer  `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
+	LVS            LVS               `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
+	LVSSync        *LVSSync          `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
+	sources        map[string][]byte `hcl:"-"`
+}
+
+// Global holds daemon-wide settings.
+type Global struct {
+	Source
+	RouterID      string `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
+	ControlSocket string `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
+	MetricsListen string `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
+	Realtime      bool   `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
+	StateDir      string `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
+}
+
+// VRRPInstance is one virtual router.
+type VRRPInstance struct {
+	Source
+	Name                string         `hcl:"name,label"`
+	Interface           string         `hcl:"interface" required:"true" doc:"Interface that sends and receives adverts and carries the virtual IPs."`
+	VRID                int            `hcl:"virtual_router_id" required:"true" doc:"Virtual router ID, 1..255, unique per interface and address family."`
+	Priority            int            `hcl:"priority" default:"100" doc:"1..255; 255 is the address owner (the VIPs are the interface's own addresses)."`
+	Version             int            `hcl:"version" default:"3" doc:"VRRP version, 2 (RFC 3768) or 3 (RFC 5798); IPv6 needs 3."`
+	AdvertInterval      time.Duration  `hcl:"advert_interval" default:"\"1s\"" doc:"v2: whole seconds 1..255; v3: 10ms..40.95s in 10 ms steps."`
+	Preempt             bool           `hcl:"preempt" default:"true" doc:"A higher-priority backup takes over from a lower-priority master."`
+	PreemptDelay        time.Duration  `hcl:"preempt_delay" default:"\"0s\"" doc:"After start, wait this long before preempting."`
+	Accept              bool           `hcl:"accept" default:"true" doc:"Accept traffic to the VIPs while master; false filters it (RFC 5798 strict)."`
+	V3ChecksumAsV2      bool           `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header, as some routers expect."`
+	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" required:"true" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance."`
+	UnicastSource       netip.Addr     `hcl:"unicast_source" doc:"Source address for unicast adverts."`
+	UnicastPeers        []netip.Addr   `hcl:"unicast_peers" default:"[]" doc:"Send adverts to these peers instead of multicast."`
+	UnicastMinTTL       int            `hcl:"unicast_min_ttl" default:"255" doc:"Lowest TTL / hop limit accepted on unicast adverts (peers in other subnets arrive lower)."`
+	UseVMAC             bool           `hcl:"use_vmac" default:"false" doc:"Carry the VIPs on a macvlan with the virtual MAC 00:00:5e:00:01:VRID."`
+	TrackInterfaces     []string       `hcl:"track_interfaces" default:"[]" doc:"FAULT while any of these interfaces is down."`
+	TrackVirtualServers []string       `hcl:"track_virtual_servers" default:"[]" doc:"FAULT while any of these virtual servers has lost quorum."`
+	TrackScripts        []*TrackScript `hcl:"track_script,blocks" doc:"A command whose result changes the priority or gives FAULT."`
+	GARP                GARP           `hcl:"garp,block" doc:"Gratuitous ARP / unsolicited neighbour advertisements on becoming master."`
+	Notify              Notify         `hcl:"notify,block" doc:"Commands run on state changes."`
+	Authentication      Authentication `hcl:"authentication,block" doc:"VRRPv2 authentication."`
+}
+
+// Family is the address family of the instance's VIPs.
+func (v *VRRPInstance) Family() Family {
+	if len(v.VirtualIPs) > 0 && v.VirtualIPs[0].Addr().Is6() {
+		return IPv6
+	}
+	return IPv4
+}
+
+// TrackScript is a command run periodically; see Weight for its effect.
+type TrackScript struct {
+	Source
+	Name     string        `hcl:"name,label"`
+	Command  []string      `hcl:"command" required:"true" doc:"argv, run without a shell."`
+	Interval time.Duration `hcl:"interval" default:"\"2s\"" doc:"Time between runs."`
+	Timeout  time.Duration `hcl:"timeout" default:"\"1s\"" doc:"A run longer than this fails; must be below interval."`
+	Weight   int           `hcl:"weight" default:"0" doc:"0: FAULT while failing; > 0: added to priority while succeeding; < 0: added while failing. -254..254."`
+	Rise     int           `hcl:"rise" default:"1" doc:"Successes in a row to count as succeeding."`
+	Fall     int           `hcl:"fall" default:"1" doc:"Failures in a row to count as failing."`
+}
+
+// GARP says how a new master announces its VIPs.
+type GARP struct {
+	Source
+	MasterDelay  time.Duration `hcl:"master_delay" default:"\"5s\"" doc:"A second burst this long after becoming master; 0s for none."`
+	MasterRepeat int           `hcl:"master_repeat" default:"5" doc:"Announcements per burst."`
+	Refresh      time.Duration `hcl:"refresh" default:"\"0s\"" doc:"Re-announce this often while master (at least 1.1s); 0s for never."`
+}
+
+// Notify holds argv lists run on state changes; keepalived's arguments
+// (INSTANCE|GROUP NAME STATE PRIORITY) are appended.
+type Notify struct {
+	Source
+	Master []string `hcl:"master" doc:"argv run on entering MASTER."`
+	Backup []string `hcl:"backup" doc:"argv run on entering BACKUP."`
+	Fault  []string `hcl:"fault" doc:"argv run on entering FAULT."`
+	Stop   []string `hcl:"stop" doc:"argv run when the instance stops."`
+}
+
+// Authentication is VRRPv2 simple-password authentication.
+type Authentication struct {
+	Source
+	Type     AuthType `hcl:"type" default:"\"none\"" doc:"none or pass (v2 only)."`
+	Password string   `hcl:"password" doc:"Up to 8 bytes; required with type = \"pass\"."`
+}
+
+// SyncGroup makes instances change state together.
+type SyncGroup struct {
+	Source
+	Name      string   `hcl:"name,label"`
+	Instances []string `hcl:"instances" required:"true" doc:"Names of vrrp_instance blocks; an instance belongs to at most one group."`
+	Notify    Notify   `hcl:"notify,block" doc:"Commands run when the group changes state."`
+}
+
+// VirtualServer is one IPVS virtual service.
+type VirtualServer struct {
+	Source
+	Name               string          `hcl:"name,label"`
+	Address            netip.AddrPort  `hcl:"address" doc:"VIP:port (IPv6 as [addr]:port); or use fwmark."`
+	Fwmark             int             `hcl:"fwmark" doc:"Firewall mark (1..4294967295) instead of address."`
+	FamilyAttr         Family          `hcl:"family" default:"\"ipv4\"" doc:"Address family of a fwmark service (only with fwmark)."`
+	Protocol           Protocol        `hcl:"protocol" default:"\"tcp\"" doc:"Protocol of an address service."`
+	Scheduler          Scheduler       `hcl:"scheduler" default:"\"wlc\"" doc:"IPVS scheduler."`
+	SchedulerFlags     []SchedulerFlag `hcl:"scheduler_flags" default:"[]" doc:"sh-fallback, sh-port (sh only); mh-fallback, mh-port (mh only)."`
+	Forwarding         Forwarding      `hcl:"forwarding" default:"\"dr\"" doc:"Packet forwarding: nat (masquerading), dr (direct routing) or tun (IP-in-IP)."`
+	OnePacket          bool            `hcl:"one_packet" default:"false" doc:"Schedule each UDP datagram on its own (ipvsadm -o); UDP only."`
+	PersistenceTimeout time.Duration   `hcl:"persistence_timeout" default:"\"0s\"" doc:"Send a client to the same real server for this long; 0s for no persistence."`
+	PersistenceNetmask string          `hcl:"persistence_netmask" doc:"Group clients for persistence: an IPv4 netmask (255.255.255.0) or an IPv6 prefix length (64)."`
+	Quorum             int             `hcl:"quorum" default:"1" doc:"Minimum total weight of live real servers."`
+	Hysteresis         int             `hcl:"hysteresis" default:"0" doc:"Quorum is lost below quorum - hysteresis and regained at quorum + hysteresis."`
+	InhibitOnFailure   bool            `hcl:"inhibit_on_failure" default:"false" doc:"Keep a failed real server at weight 0 instead of removing it."`
+	SorryServer        Endpoint        `hcl:"sorry_server" doc:"Replaces the real servers while quorum is lost (address or address:port)."`
+	RealServers        []*RealServer   `hcl:"real_server,blocks" doc:"A real server, labelled address:port, or address alone (the virtual port, or any port with fwmark)."`
+	Family             Family          `hcl:"-"`
+	PersistenceBits    int             `hcl:"-"`
+}
+
+// RealServer is one destination of a virtual server.
+type RealServer struct {
+	Source
+	Name           string      `hcl:"name,label"`
+	Weight         int         `hcl:"weight" default:"1" doc:"0..65535."`
+	UpperThreshold int         `hcl:"upper_threshold" default:"0" doc:"Stop sending new connections above this many; 0 for no limit."`
+	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
+	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
+	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns or exec. All must pass."`
+	Endpoint       Endpoint    `hcl:"-"`
+}
+
+// Check is one health check; the attributes a type does not take are
+// refused by the decoder.
+type Check struct {
+	Source
+	Type            CheckType         `hcl:"type,label"`
+	Interval        time.Duration     `hcl:"interval" default:"\"2s\"" doc:"Time between checks."`
+	Timeout         time.Duration     `hcl:"timeout" default:"\"1s\"" doc:"A check longer than this fails; must be below interval."`
+	Rise            int               `hcl:"rise" default:"2" doc:"Successes in a row to go up."`
+	Fall            int               `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
+	ConnectAddress  netip.Addr        `hcl:"connect_address" doc:"Check this address instead of the real server's."`
+	ConnectPort     int               `hcl:"connect_port" doc:"Check this port instead of the real server's."`
+	Path            string            `hcl:"path" default:"\"/\"" only:"http,https" doc:"Request path."`
+	Host            string            `hcl:"host" only:"http,https" doc:"Host header."`
+	Method          string            `hcl:"method" default:"\"GET\"" only:"http,https" doc:"Request method."`
+	Headers         map[string]string `hcl:"headers" only:"http,https" doc:"Extra request headers."`
+	ExpectStatus    []StatusRange     `hcl:"expect_status" default:"[\"200-299\"]" only:"http,https" doc:"Accepted status codes: codes (\"200\") or ranges (\"301-302\")."`
+	ExpectBody      string            `hcl:"expect_body" only:"http,https" doc:"Regular expression the body must match."`
+	ExpectSHA256    string            `hcl:"expect_sha256" only:"http,https" doc:"Hex SHA-256 the body must have."`
+	FollowRedirects bool              `hcl:"follow_redirects" default:"false" only:"http,https" doc:"Follow redirects instead of judging the redirect itself."`
+	TLSServerName   string            `hcl:"tls_server_name" only:"https" doc:"SNI and the name the certificate must carry."`
+	CAFile          string            `hcl:"ca_file" only:"https" doc:"PEM file of CAs to verify the server with (default: the system's)."`
+	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https" doc:"Accept any certificate."`
+	Payload         HexBytes          `hcl:"payload" only:"udp" doc:"Datagram to send, in hex."`
+	Expect          HexPattern        `hcl:"expect" only:"udp" doc:"The reply must start with these bytes, hex with XX as a wildcard; any reply when unset."`
+	QueryType       DNSType           `hcl:"query_type" default:"\"SOA\"" only:"dns" doc:"DNS query type."`
+	QueryName       string            `hcl:"query_name" default:"\".\"" only:"dns" doc:"DNS query name."`
+	Transport       Transport         `hcl:"transport" default:"\"udp\"" only:"dns" doc:"udp or tcp."`
+	ExpectAnswer    string            `hcl:"expect_answer" only:"dns" doc:"An answer record must contain this value."`
+	Command         []string          `hcl:"command" only:"exec" doc:"argv run without a shell; TANDEM_RS_ADDR and TANDEM_RS_PORT in its environment; exit 0 is up."`
+}
+
+// LVS holds kernel IPVS settings.
+type LVS struct {
+	Source
+	TCPTimeout        time.Duration `hcl:"tcp_timeout" default:"\"0s\"" doc:"IPVS TCP established timeout; 0s keeps the kernel's."`
+	TCPFinTimeout     time.Duration `hcl:"tcpfin_timeout" default:"\"0s\"" doc:"IPVS TCP FIN_WAIT timeout; 0s keeps the kernel's."`
+	UDPTimeout        time.Duration `hcl:"udp_timeout" default:"\"0s\"" doc:"IPVS UDP timeout; 0s keeps the kernel's."`
+	ReconcileInterval time.Duration `hcl:"reconcile_interval" default:"\"30s\"" doc:"Re-read the kernel table and repair drift this often."`
+	FlushOnStop       bool          `hcl:"flush_on_stop" default:"false" doc:"Remove tandem's own services on stop."`
+}
+
+// LVSSync drives the kernel's connection-sync daemon.
+type LVSSync struct {
+	Source
+	Interface string     `hcl:"interface" required:"true" doc:"Interface the sync messages use."`
+	SyncID    int        `hcl:"sync_id" default:"0" doc:"0..255; both directors use the same."`
+	Follow    string     `hcl:"follow" required:"true" doc:"vrrp_instance whose state sets the role: MASTER runs the sync master, otherwise the sync backup."`
+	MaxLen    int        `hcl:"max_len" default:"0" doc:"Largest sync message payload; 0 for the kernel's choice from the MTU."`
+	Group     netip.Addr `hcl:"group" doc:"Multicast group (kernel default 224.0.0.81)."`
+	Port      int        `hcl:"port" default:"0" doc:"UDP port; 0 for the kernel's (8848)."`
+	TTL       int        `hcl:"ttl" default:"0" doc:"Multicast TTL; 0 for the kernel's (1)."`
+}

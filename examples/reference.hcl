@@ -1,0 +1,201 @@
+# tandem reference configuration: one director ("lb1") using every block of
+# the configuration language (global, vrrp_instance with track_script, garp,
+# notify and authentication, sync_group, virtual_server, real_server, check,
+# lvs, lvs_sync) and every documented attribute. It is the configuration from
+# DESIGN.md, kept here so that a test validates it; copy from it, do not deploy
+# it as is. Beyond DESIGN.md it also sets state_dir, unicast_min_ttl, the
+# https check attributes and lvs_sync group/port/ttl. The folders next to
+# this file hold ready director pairs.
+
+global {
+  router_id      = "lb1"
+  control_socket = "/run/tandem/tandem.sock"
+  metrics_listen = "127.0.0.1:9110"
+  realtime       = false
+  state_dir      = "/var/lib/tandem"
+}
+
+vrrp_instance "web" {
+  interface             = "eth0"
+  virtual_router_id     = 51
+  priority              = 150
+  version               = 3
+  advert_interval       = "1s"
+  preempt               = true
+  preempt_delay         = "0s"
+  accept                = true
+  v3_checksum_as_v2     = false
+  virtual_ips           = ["198.51.100.10/24"]
+  unicast_source        = "198.51.100.11"
+  unicast_peers         = ["198.51.100.12"]
+  unicast_min_ttl       = 255
+  use_vmac              = false
+  track_interfaces      = ["eth1"]
+  track_virtual_servers = ["web_http"]
+
+  track_script "nginx" {
+    command  = ["/usr/bin/pgrep", "nginx"]
+    interval = "2s"
+    timeout  = "1s"
+    weight   = -20
+    rise     = 2
+    fall     = 2
+  }
+
+  garp {
+    master_delay  = "5s"
+    master_repeat = 5
+    refresh       = "0s"
+  }
+
+  notify {
+    master = ["/etc/tandem/notify.sh", "master"]
+    backup = ["/etc/tandem/notify.sh", "backup"]
+    fault  = ["/etc/tandem/notify.sh", "fault"]
+    stop   = ["/etc/tandem/notify.sh", "stop"]
+  }
+}
+
+vrrp_instance "gateway" {
+  interface         = "eth1"
+  virtual_router_id = 52
+  priority          = 150
+  version           = 2
+  advert_interval   = "1s"
+  virtual_ips       = ["203.0.113.1/24"]
+
+  authentication {
+    type     = "pass"
+    password = "s3cret"
+  }
+}
+
+vrrp_instance "web6" {
+  interface         = "eth0"
+  virtual_router_id = 51
+  priority          = 150
+  version           = 3
+  advert_interval   = "1s"
+  virtual_ips       = ["fe80::51/64", "2001:db8::10/64"]
+}
+
+sync_group "pair" {
+  instances = ["web", "gateway"]
+
+  notify {
+    master = ["/etc/tandem/group.sh"]
+  }
+}
+
+virtual_server "web_http" {
+  address             = "198.51.100.10:80"
+  protocol            = "tcp"
+  scheduler           = "sh"
+  scheduler_flags     = ["sh-port"]
+  forwarding          = "nat"
+  persistence_timeout = "300s"
+  persistence_netmask = "255.255.255.255"
+  quorum              = 1
+  hysteresis          = 0
+  inhibit_on_failure  = false
+  sorry_server        = "203.0.113.99:80"
+
+  real_server "203.0.113.21:80" {
+    weight          = 10
+    upper_threshold = 0
+    lower_threshold = 0
+    initial         = "down"
+
+    check "http" {
+      interval         = "2s"
+      timeout          = "1s"
+      rise             = 2
+      fall             = 3
+      connect_address  = "203.0.113.21"
+      connect_port     = 80
+      path             = "/healthz"
+      host             = "www.example.org"
+      method           = "GET"
+      headers          = { "User-Agent" = "tandem" }
+      expect_status    = ["200", "301-302"]
+      expect_body      = "ok"
+      follow_redirects = false
+    }
+  }
+
+  real_server "203.0.113.22:80" {
+    check "tcp" {
+      interval = "1s"
+      timeout  = "500ms"
+    }
+  }
+}
+
+virtual_server "web_https" {
+  address    = "198.51.100.10:443"
+  protocol   = "tcp"
+  scheduler  = "wlc"
+  forwarding = "nat"
+
+  real_server "203.0.113.21:443" {
+    check "https" {
+      path            = "/healthz"
+      expect_sha256   = "dc51b8c96c2d745df3bd5590d990230a482fd247123599548e0632fdbf97fc22"
+      tls_server_name = "www.example.org"
+      ca_file         = "/etc/tandem/ca.pem"
+      tls_skip_verify = false
+    }
+  }
+}
+
+virtual_server "dns" {
+  address    = "198.51.100.10:53"
+  protocol   = "udp"
+  scheduler  = "rr"
+  one_packet = true
+  forwarding = "nat"
+
+  real_server "203.0.113.31:53" {
+    check "dns" {
+      query_type    = "A"
+      query_name    = "example.org."
+      transport     = "udp"
+      expect_answer = "203.0.113.5"
+    }
+    check "udp" {
+      payload = "00"
+      expect  = "XX"
+    }
+  }
+}
+
+virtual_server "marked" {
+  fwmark     = 42
+  family     = "ipv4"
+  scheduler  = "wlc"
+  forwarding = "dr"
+
+  real_server "198.51.100.40" {
+    check "exec" {
+      command = ["/usr/local/bin/check-db"]
+    }
+  }
+}
+
+lvs {
+  tcp_timeout        = "900s"
+  tcpfin_timeout     = "120s"
+  udp_timeout        = "300s"
+  reconcile_interval = "30s"
+  flush_on_stop      = false
+}
+
+lvs_sync {
+  interface = "eth1"
+  sync_id   = 1
+  follow    = "web"
+  max_len   = 1472
+  group     = "224.0.0.81"
+  port      = 8848
+  ttl       = 1
+}
