@@ -145,7 +145,7 @@ type VirtualServer struct {
 // RealServer is one destination of a virtual server.
 type RealServer struct {
 	Source
-	Name           string      `hcl:"name,label"`
+	Name           string      `hcl:"address,label"`
 	Weight         int         `hcl:"weight" default:"1" doc:"0..65535."`
 	UpperThreshold int         `hcl:"upper_threshold" default:"0" doc:"Stop sending new connections above this many; 0 for no limit."`
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`

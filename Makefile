@@ -1,0 +1,57 @@
+# tandem: build, test, bench. `make test` is what CI runs (.ci/run).
+SHELL   := /bin/bash
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# Debian packages the tests need; scripts/test-deps installs the missing ones.
+TEST_DEBS :=
+# Packages that boot qemu: their own step, never beside timing-sensitive tests.
+VM_PKGS   := $(wildcard ./internal/vmtest)
+
+# Under `make test` a missing prerequisite fails a test instead of skipping it.
+export TANDEM_TEST_STRICT := 1
+
+.PHONY: all build test deps vet test-unit test-vm bench fuzz docs clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tandem ./cmd/tandem
+
+test: deps vet test-unit test-vm
+
+deps:
+	scripts/test-deps $(TEST_DEBS)
+
+vet:
+	$(GO) vet ./...
+
+# Unit and network-namespace tests (one package at a time: -p 1 keeps
+# timing-sensitive packages off each other's cores).
+test-unit:
+	$(GO) test -count=1 -p 1 $$($(GO) list ./... | grep -v /internal/vmtest)
+
+test-vm:
+ifeq ($(VM_PKGS),)
+	@echo "test-vm: no VM test packages yet"
+else
+	$(GO) test -count=1 -v $(VM_PKGS)/...
+endif
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Fuzz the config loader; crashers land in config/testdata/fuzz and stay as
+# regression cases.
+FUZZTIME ?= 3m
+fuzz:
+	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+# Regenerate the configuration reference in README.md from the schema.
+docs:
+	$(GO) test ./config -run TestReadmeReference -update
+
+clean:
+	rm -rf bin

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// Set at build time: -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print version, commit and Go version",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := commit
+			if c == "" {
+				c = "unknown"
+				if bi, ok := debug.ReadBuildInfo(); ok {
+					for _, s := range bi.Settings {
+						if s.Key == "vcs.revision" {
+							c = s.Value
+						}
+					}
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tandem %s\ncommit %s\n%s %s/%s\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}
+
+func newRun() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run [-c PATH] [--log-format text|json]",
+		Short: "Run the daemon",
+		Long: `Run the tandem daemon: VRRP instances, health checks and the IPVS table.
+
+PATH is a configuration file, or a directory whose *.hcl files are merged
+(default /etc/tandem). SIGHUP or 'tandem reload' reloads it; SIGTERM hands
+the virtual IPs over gracefully and stops.`,
+		Args: exactArgs(0, "no arguments (the configuration is given with -c)"),
+		RunE: notYet("the daemon (VRRP, health checks and LVS)"),
+	}
+	cmd.Flags().StringP("config", "c", "/etc/tandem", "configuration file or directory of *.hcl files")
+	cmd.Flags().String("log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// clientFlags adds the flags every client of the control socket takes.
+func clientFlags(cmd *cobra.Command) {
+	cmd.Flags().String("socket", "", "control socket of the daemon (default /run/tandem/tandem.sock)")
+	cmd.Flags().StringP("config", "c", "", "read the control socket path from this configuration")
+}
+
+func newStatus() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Show the running daemon's VRRP instances, virtual and real servers, health and sync daemon",
+		Args:  exactArgs(0, "no arguments"),
+		RunE:  notYet("the control socket"),
+	}
+	cmd.Flags().Bool("json", false, "print JSON (the shape in the README)")
+	clientFlags(cmd)
+	return cmd
+}
+
+func newIPVS() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ipvs",
+		Short: "Show the kernel IPVS table in ipvsadm's formats",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.Help()
+			return fmt.Errorf("ipvs needs a subcommand: list or save")
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list [-n] [--stats] [--rate] [--timeout] [--daemon] [-c|--connection] [--json]",
+		Short: "List the kernel table like ipvsadm -L (no daemon needed)",
+		Args:  exactArgs(0, "no arguments"),
+		RunE:  notYet("the LVS module"),
+	}
+	f := list.Flags()
+	f.BoolP("numeric", "n", false, "numeric addresses and ports")
+	f.Bool("stats", false, "show statistics")
+	f.Bool("rate", false, "show rates")
+	f.Bool("timeout", false, "show the TCP, TCP FIN and UDP timeouts")
+	f.Bool("daemon", false, "show the connection-sync daemon")
+	f.BoolP("connection", "c", false, "show the connection table")
+	f.Bool("json", false, "print JSON")
+	save := &cobra.Command{
+		Use:   "save",
+		Short: "Print the kernel table like ipvsadm -S -n",
+		Args:  exactArgs(0, "no arguments"),
+		RunE:  notYet("the LVS module"),
+	}
+	cmd.AddCommand(list, save)
+	return cmd
+}
+
+func newFailover() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "failover INSTANCE [--release]",
+		Short: "Hand a master instance over gracefully and hold back from preempting",
+		Long: `Hand INSTANCE over to the next director: this node sends a priority-0
+advert and becomes backup. It then holds back from preempting until
+'tandem failover INSTANCE --release', a reload or a restart.`,
+		Args: exactArgs(1, "one INSTANCE"),
+		RunE: notYet("the control socket"),
+	}
+	cmd.Flags().Bool("release", false, "stop holding back: preempt again as configured")
+	clientFlags(cmd)
+	return cmd
+}
+
+func newDrain() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drain VS RS",
+		Short: "Set a real server's weight to 0 without removing it (kept across reload and restart)",
+		Long: `Drain RS of virtual server VS: weight 0, so it takes no new connections
+while established ones finish. VS is the virtual_server name, RS the
+real_server label as written in the configuration.`,
+		Args: exactArgs(2, "VS and RS"),
+		RunE: notYet("the control socket"),
+	}
+	clientFlags(cmd)
+	return cmd
+}
+
+func newUndrain() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "undrain VS RS",
+		Short: "Give a drained real server back its configured weight",
+		Args:  exactArgs(2, "VS and RS"),
+		RunE:  notYet("the control socket"),
+	}
+	clientFlags(cmd)
+	return cmd
+}
+
+func newReload() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reload",
+		Short: "Reload the daemon's configuration (same as SIGHUP); exit 1 and print why if it is refused",
+		Args:  exactArgs(0, "no arguments"),
+		RunE:  notYet("the control socket"),
+	}
+	clientFlags(cmd)
+	return cmd
+}
+
+func newDemo() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "(root) Build a lab of network namespaces and show a live failover",
+		Args:  exactArgs(0, "no arguments"),
+		RunE:  notYet("the demo"),
+	}
+}
+
+func newRealserver() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "realserver --vip IP[,IP] --mode dr|tun [--undo]",
+		Short: "Prepare this machine as a DR or TUN real server (VIP on lo or a tunnel, ARP sysctls)",
+		Args:  exactArgs(0, "no arguments"),
+		RunE:  notYet("realserver"),
+	}
+	cmd.Flags().StringSlice("vip", nil, "virtual IPs, comma-separated")
+	cmd.Flags().String("mode", "dr", "dr or tun")
+	cmd.Flags().Bool("undo", false, "remove what an earlier run added")
+	return cmd
+}
