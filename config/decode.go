@@ -24,18 +24,31 @@ type Source struct {
 	LabelRanges []hcl.Range // one per label
 	attrs       map[string]*hcl.Attribute
 	elems       map[string][]hcl.Range // list attributes: one range per element
+	bad         map[string]bool        // attributes that failed to decode
 }
 
 // Has reports whether the attribute was written (not defaulted).
 func (s *Source) Has(name string) bool { _, ok := s.attrs[name]; return ok }
 
-// Range is the attribute's expression, or the block header when the
-// attribute was not written.
+// decoded reports whether none of the attributes failed to decode: checks
+// that look across attributes run only on values the operator wrote, not
+// on defaults standing in for a mistake already reported.
+func (s *Source) decoded(names ...string) bool {
+	for _, n := range names {
+		if s.bad[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// Range is the attribute's expression, or the block's label (its type
+// when it has none) when the attribute was not written.
 func (s *Source) Range(name string) hcl.Range {
 	if a, ok := s.attrs[name]; ok {
 		return a.Expr.Range()
 	}
-	return s.DefRange
+	return s.LabelRange()
 }
 
 // ElemRange is the i-th element of a list attribute, or the whole
@@ -162,7 +175,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	content, diags := body.Content(info.schema)
 	d.diags = append(d.diags, hintPlacement(diags)...)
 
-	src := &Source{attrs: content.Attributes, elems: map[string][]hcl.Range{}}
+	src := &Source{attrs: content.Attributes, elems: map[string][]hcl.Range{}, bad: map[string]bool{}}
 	if block != nil {
 		src.DefRange = block.DefRange
 		src.LabelRanges = block.LabelRanges
@@ -171,7 +184,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	li := 0
 	for _, f := range info.fields {
 		if f.kind == kindLabel && block != nil && li < len(block.Labels) {
-			d.label(block.Labels[li], block.LabelRanges[li], v.Field(f.index), f.name)
+			d.label(block.Labels[li], block.LabelRanges[li], v.Field(f.index), block.Type+" "+f.name)
 			if li == 0 {
 				kind = block.Labels[li]
 			}
@@ -197,18 +210,22 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 				}
 				n := len(d.diags)
 				d.attr(a.Expr, field, f.name, src)
-				if d.diags[n:].HasErrors() && f.hasDef && applies {
-					// Later checks see the default, not a zero value.
-					d.def(f, field)
+				if d.diags[n:].HasErrors() {
+					src.bad[f.name] = true
+					if f.hasDef && applies {
+						// Later checks see the default, not a zero value.
+						d.def(f, field)
+					}
 				}
 				continue
 			}
 			if f.required {
-				r := src.DefRange
+				src.bad[f.name] = true
+				r := src.LabelRange()
 				if block == nil {
 					r = body.MissingItemRange()
 				}
-				d.errorf(r, "Missing required argument", "The argument %q is required here.", f.name)
+				d.errorf(r, "Missing required argument", "The argument %q is required here; add it to this block.", f.name)
 				continue
 			}
 			if f.hasDef && applies {
@@ -260,7 +277,7 @@ func (d *decoder) label(s string, r hcl.Range, field reflect.Value, name string)
 		return
 	}
 	if strings.TrimSpace(s) == "" {
-		d.errorf(r, "Empty "+name, "The %s label must not be empty.", name)
+		d.errorf(r, "Empty "+name, "The %s must not be empty; write it between the quotes.", name)
 	}
 	field.SetString(s)
 }

@@ -87,7 +87,7 @@ virtual_server "s" {
 		"protocol": string(vs.Protocol), "scheduler": string(vs.Scheduler), "forwarding": string(vs.Forwarding),
 		"quorum": vs.Quorum, "family": string(vs.Family), "persistence_bits": vs.PersistenceBits,
 		"weight": rs.Weight, "initial": string(rs.Initial), "rs": rs.Endpoint.String(),
-		"check": [4]any{ch.Interval.String(), ch.Timeout.String(), ch.Rise, ch.Fall},
+		"check":  [4]any{ch.Interval.String(), ch.Timeout.String(), ch.Rise, ch.Fall},
 		"method": ch.Method, "path": ch.Path, "status": len(ch.ExpectStatus) == 1 && ch.ExpectStatus[0] == config.StatusRange{Min: 200, Max: 299},
 		"reconcile": cfg.LVS.ReconcileInterval.String(), "lvs_sync": cfg.LVSSync == nil,
 		"router_id": cfg.Global.RouterID != "",

@@ -36,7 +36,7 @@ func (c *checker) warnf(r hcl.Range, summary, format string, args ...any) {
 
 // between reports v outside lo..hi as an error at the attribute.
 func (c *checker) between(s *Source, attr string, v, lo, hi int) {
-	if v < lo || v > hi {
+	if (v < lo || v > hi) && s.decoded(attr) {
 		c.errorf(s.Range(attr), "Value out of range", "%q must be from %d to %d, not %d.", attr, lo, hi, v)
 	}
 }
@@ -50,13 +50,20 @@ func (c *checker) unknownName(r hcl.Range, kind, name string, known []string) {
 	c.errorf(r, "Unknown "+kind, "There is no %s named %q.%s", kind, name, hint)
 }
 
-// duplicate reports the second of two blocks that share a key.
-func (c *checker) duplicate(seen map[string]*Source, key string, s *Source, r hcl.Range, summary, format string, args ...any) {
+// duplicate reports the second of two items that share a key, at r, and
+// names where the first one's r was.
+func (c *checker) duplicate(seen map[string]hcl.Range, key string, r hcl.Range, summary, format string, args ...any) {
 	if first, ok := seen[key]; ok {
-		c.errorf(r, summary, format+" The first is at %s.", append(args, rangeText(first.DefRange))...)
+		c.errorf(r, summary, format+" The first is at %s.", append(args, rangeText(first))...)
 		return
 	}
-	seen[key] = s
+	seen[key] = r
+}
+
+// durText writes a duration in seconds (256s, 1.5s, 0.005s), the way the
+// limits in the messages are written, rather than as 4m16s.
+func durText(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
 func validate(cfg *Config) hcl.Diagnostics {
@@ -91,13 +98,13 @@ func (c *checker) global(g *Global) {
 // returns the instance names.
 func (c *checker) instances(cfg *Config) []string {
 	var names []string
-	seen := map[string]*Source{}
-	vrids := map[string]*Source{}
+	seen := map[string]hcl.Range{}
+	vrids := map[string]hcl.Range{}
 	for _, in := range cfg.Instances {
 		s := &in.Source
-		c.duplicate(seen, in.Name, s, s.LabelRange(), "Duplicate vrrp_instance", "Another vrrp_instance is named %q.", in.Name)
+		c.duplicate(seen, in.Name, s.LabelRange(), "Duplicate vrrp_instance", "Another vrrp_instance is named %q; give each instance its own name.", in.Name)
 		names = append(names, in.Name)
-		if strings.TrimSpace(in.Interface) == "" {
+		if strings.TrimSpace(in.Interface) == "" && s.decoded("interface") {
 			c.errorf(s.Range("interface"), "Empty interface", "Name the interface that carries this instance, such as \"eth0\".")
 		}
 		c.between(s, "virtual_router_id", in.VRID, 1, 255)
@@ -113,7 +120,7 @@ func (c *checker) instances(cfg *Config) []string {
 			c.errorf(s.Range("version"), "Invalid version", "VRRP version must be 2 or 3, not %d.", in.Version)
 		}
 		fam := c.vips(in)
-		if fam == IPv6 && in.Version == 2 {
+		if fam == IPv6 && in.Version == 2 && s.decoded("version") {
 			c.errorf(s.Range("version"), "IPv6 needs VRRP version 3", "VRRPv2 carries only IPv4; use version = 3 for IPv6 virtual IPs.")
 		}
 		c.advertInterval(in)
@@ -124,8 +131,10 @@ func (c *checker) instances(cfg *Config) []string {
 		c.unicast(in, fam)
 		c.between(s, "unicast_min_ttl", in.UnicastMinTTL, 1, 255)
 		key := fmt.Sprintf("%s/%s/%d", in.Interface, fam, in.VRID)
-		c.duplicate(vrids, key, s, s.Range("virtual_router_id"), "Duplicate virtual router ID",
-			"virtual_router_id %d is already used on %s for %s; each VRID must be unique per interface and address family.", in.VRID, in.Interface, fam)
+		if s.decoded("virtual_router_id", "interface") {
+			c.duplicate(vrids, key, s.Range("virtual_router_id"), "Duplicate virtual router ID",
+				"virtual_router_id %d is already used on %s for %s; each VRID must be unique per interface and address family, so pick another.", in.VRID, in.Interface, fam)
+		}
 		c.trackScripts(in)
 		c.garp(&in.GARP)
 		c.notify(&in.Notify)
@@ -137,7 +146,7 @@ func (c *checker) instances(cfg *Config) []string {
 func (c *checker) vips(in *VRRPInstance) Family {
 	s := &in.Source
 	if len(in.VirtualIPs) == 0 {
-		if s.Has("virtual_ips") {
+		if s.Has("virtual_ips") && s.decoded("virtual_ips") {
 			c.errorf(s.Range("virtual_ips"), "No virtual IPs", "An instance needs at least one virtual IP.")
 		}
 		return IPv4
@@ -171,14 +180,17 @@ func familyOf(a netip.Addr) Family {
 
 func (c *checker) advertInterval(in *VRRPInstance) {
 	s, iv := &in.Source, in.AdvertInterval
+	if !s.decoded("version") {
+		return
+	}
 	switch in.Version {
 	case 2:
 		if iv%time.Second != 0 || iv < time.Second || iv > 255*time.Second {
-			c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "VRRPv2 sends the interval in whole seconds: use 1s to 255s, not %v.", iv)
+			c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "VRRPv2 sends the interval in whole seconds: use 1s to 255s, not %s.", durText(iv))
 		}
 	case 3:
 		if iv%(10*time.Millisecond) != 0 || iv < 10*time.Millisecond || iv > 40950*time.Millisecond {
-			c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "VRRPv3 sends the interval in centiseconds: use 10ms to 40.95s in steps of 10ms, not %v.", iv)
+			c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "VRRPv3 sends the interval in centiseconds: use 10ms to 40.95s in steps of 10ms, not %s.", durText(iv))
 		}
 	}
 }
@@ -188,7 +200,7 @@ func (c *checker) authentication(in *VRRPInstance) {
 	if a.DefRange.Filename == "" {
 		return
 	}
-	if in.Version != 2 {
+	if in.Version == 3 && in.Source.decoded("version") {
 		c.errorf(a.DefRange, "Authentication needs VRRP version 2", "RFC 5798 removed authentication from VRRPv3; set version = 2 or remove this block.")
 	}
 	switch {
@@ -205,7 +217,7 @@ func (c *checker) unicast(in *VRRPInstance, fam Family) {
 	s := &in.Source
 	if in.UnicastSource.IsValid() {
 		if familyOf(in.UnicastSource) != fam {
-			c.errorf(s.Range("unicast_source"), "Wrong address family", "unicast_source %s is not %s like the virtual IPs.", in.UnicastSource, fam)
+			c.errorf(s.Range("unicast_source"), "Wrong address family", "unicast_source %s is not %s like the virtual IPs; use this director's %s address on the instance's interface.", in.UnicastSource, fam, fam)
 		}
 		if len(in.UnicastPeers) == 0 {
 			c.warnf(s.Range("unicast_source"), "unicast_source without unicast_peers", "Adverts go to multicast unless unicast_peers is set; unicast_source has no effect.")
@@ -216,7 +228,7 @@ func (c *checker) unicast(in *VRRPInstance, fam Family) {
 		r := s.ElemRange("unicast_peers", i)
 		switch {
 		case familyOf(p) != fam:
-			c.errorf(r, "Wrong address family", "Peer %s is not %s like the virtual IPs.", p, fam)
+			c.errorf(r, "Wrong address family", "Peer %s is not %s like the virtual IPs; list the other directors' %s addresses.", p, fam, fam)
 		case p == in.UnicastSource:
 			c.errorf(r, "Peer is the source", "%s is this director's own unicast_source; list only the other directors.", p)
 		case seen[p]:
@@ -227,10 +239,10 @@ func (c *checker) unicast(in *VRRPInstance, fam Family) {
 }
 
 func (c *checker) trackScripts(in *VRRPInstance) {
-	seen := map[string]*Source{}
+	seen := map[string]hcl.Range{}
 	for _, ts := range in.TrackScripts {
 		s := &ts.Source
-		c.duplicate(seen, ts.Name, s, s.LabelRange(), "Duplicate track_script", "Another track_script of this instance is named %q.", ts.Name)
+		c.duplicate(seen, ts.Name, s.LabelRange(), "Duplicate track_script", "Another track_script of this instance is named %q; give each its own name.", ts.Name)
 		c.command(s, "command", ts.Command)
 		c.timing(s, ts.Interval, ts.Timeout, ts.Rise, ts.Fall)
 		c.between(s, "weight", ts.Weight, -254, 254)
@@ -244,8 +256,13 @@ func (c *checker) timing(s *Source, interval, timeout time.Duration, rise, fall 
 	}
 	if timeout <= 0 {
 		c.errorf(s.Range("timeout"), "Invalid timeout", "The timeout must be above 0s.")
-	} else if interval > 0 && timeout >= interval {
-		c.errorf(s.Range("timeout"), "Timeout not below interval", "The timeout (%v) must be below the interval (%v), or runs would overlap.", timeout, interval)
+	} else if interval > 0 && timeout >= interval && s.decoded("interval", "timeout") {
+		// Point at what was written: with the default timeout, the interval.
+		at := "timeout"
+		if !s.Has("timeout") {
+			at = "interval"
+		}
+		c.errorf(s.Range(at), "Timeout not below interval", "The timeout (%s) must be below the interval (%s), or runs would overlap; raise the interval or lower the timeout.", durText(timeout), durText(interval))
 	}
 	for _, rf := range []struct {
 		name string
@@ -266,7 +283,7 @@ func (c *checker) command(s *Source, attr string, argv []string) {
 func (c *checker) garp(g *GARP) {
 	c.between(&g.Source, "master_repeat", g.MasterRepeat, 0, 255)
 	if g.Refresh > 0 && g.Refresh < 1100*time.Millisecond {
-		c.errorf(g.Range("refresh"), "Invalid refresh", "Re-announcements must be at least 1.1s apart (or 0s for none), not %v.", g.Refresh)
+		c.errorf(g.Range("refresh"), "Invalid refresh", "Re-announcements must be at least 1.1s apart (or 0s for none), not %s.", durText(g.Refresh))
 	}
 }
 
@@ -296,24 +313,26 @@ func (c *checker) tracking(cfg *Config, names, vsNames []string) {
 		if in.Accept {
 			continue
 		}
+		var users []string
 		for _, vs := range cfg.VirtualServers {
-			for _, p := range in.VirtualIPs {
-				if vs.Address.IsValid() && vs.Address.Addr() == p.Addr() {
-					c.errorf(s.Range("accept"), "accept = false on a virtual server's VIP",
-						"virtual_server %q listens on %s, but accept = false makes the master drop traffic to it. Remove accept = false.", vs.Name, p.Addr())
-				}
+			if vs.Address.IsValid() && slices.ContainsFunc(in.VirtualIPs, func(p netip.Prefix) bool { return p.Addr() == vs.Address.Addr() }) {
+				users = append(users, fmt.Sprintf("%q (%s)", vs.Name, vs.Address))
 			}
+		}
+		if len(users) > 0 {
+			c.errorf(s.Range("accept"), "accept = false on a virtual server's VIP",
+				"accept = false makes the master drop traffic to its virtual IPs, but these virtual servers listen on them: %s. Remove accept = false.", strings.Join(users, ", "))
 		}
 	}
 }
 
 func (c *checker) syncGroups(cfg *Config, names []string) {
-	seen := map[string]*Source{}
+	seen := map[string]hcl.Range{}
 	member := map[string]string{}
 	for _, g := range cfg.SyncGroups {
 		s := &g.Source
-		c.duplicate(seen, g.Name, s, s.LabelRange(), "Duplicate sync_group", "Another sync_group is named %q.", g.Name)
-		if len(g.Instances) == 0 {
+		c.duplicate(seen, g.Name, s.LabelRange(), "Duplicate sync_group", "Another sync_group is named %q; give each group its own name.", g.Name)
+		if len(g.Instances) == 0 && s.decoded("instances") {
 			c.errorf(s.Range("instances"), "Empty sync_group", "List the vrrp_instance names that change state together.")
 		}
 		for i, name := range g.Instances {
@@ -340,18 +359,18 @@ func (c *checker) lvs(cfg *Config, names []string) {
 		v    time.Duration
 	}{{"tcp_timeout", l.TCPTimeout}, {"tcpfin_timeout", l.TCPFinTimeout}, {"udp_timeout", l.UDPTimeout}} {
 		if attr.v%time.Second != 0 {
-			c.errorf(l.Range(attr.name), "Invalid timeout", "IPVS timeouts are whole seconds, not %v.", attr.v)
+			c.errorf(l.Range(attr.name), "Invalid timeout", "IPVS timeouts are whole seconds, not %s.", durText(attr.v))
 		}
 	}
 	if l.ReconcileInterval < time.Second {
-		c.errorf(l.Range("reconcile_interval"), "Invalid reconcile_interval", "Re-read the kernel table at most once a second: use 1s or more, not %v.", l.ReconcileInterval)
+		c.errorf(l.Range("reconcile_interval"), "Invalid reconcile_interval", "Re-read the kernel table at most once a second: use 1s or more, not %s.", durText(l.ReconcileInterval))
 	}
 	ls := cfg.LVSSync
 	if ls == nil {
 		return
 	}
 	s := &ls.Source
-	if strings.TrimSpace(ls.Interface) == "" {
+	if strings.TrimSpace(ls.Interface) == "" && s.decoded("interface") {
 		c.errorf(s.Range("interface"), "Empty interface", "Name the interface for sync messages, such as \"eth1\".")
 	}
 	if s.Has("follow") && !slices.Contains(names, ls.Follow) {
@@ -370,18 +389,24 @@ func (c *checker) lvs(cfg *Config, names []string) {
 // returns their names.
 func (c *checker) virtualServers(cfg *Config) []string {
 	var names []string
-	seen := map[string]*Source{}
-	services := map[string]*Source{}
+	seen := map[string]hcl.Range{}
+	services := map[string]hcl.Range{}
 	for _, vs := range cfg.VirtualServers {
 		s := &vs.Source
-		c.duplicate(seen, vs.Name, s, s.LabelRange(), "Duplicate virtual_server", "Another virtual_server is named %q.", vs.Name)
+		c.duplicate(seen, vs.Name, s.LabelRange(), "Duplicate virtual_server", "Another virtual_server is named %q; give each its own name (tandem drain and status use it).", vs.Name)
 		names = append(names, vs.Name)
 		key, ok := c.service(vs)
-		if ok {
-			c.duplicate(services, key, s, s.LabelRange(), "Duplicate service", "Another virtual_server already defines %s.", key)
+		if ok && s.decoded("protocol") {
+			at := "address"
+			if vs.Fwmark != 0 {
+				at = "fwmark"
+			}
+			c.duplicate(services, key, s.Range(at), "Duplicate service", "Another virtual_server already defines %s; the kernel has one service per address or mark. Merge the two, or change one.", key)
 		}
-		c.scheduler(vs)
-		if vs.OnePacket && vs.Protocol != UDP {
+		if s.decoded("scheduler") {
+			c.scheduler(vs)
+		}
+		if vs.OnePacket && vs.Protocol != UDP && s.decoded("protocol") {
 			c.errorf(s.Range("one_packet"), "one_packet needs UDP", "one_packet schedules each datagram on its own; it applies to protocol = \"udp\" only.")
 		}
 		c.persistence(vs)
@@ -398,7 +423,8 @@ func (c *checker) virtualServers(cfg *Config) []string {
 	return names
 }
 
-// service sets the family and returns the kernel service key, if any.
+// service sets the family and returns the kernel service key, if any. The
+// family stays empty when it is unknown, and checks against it are skipped.
 func (c *checker) service(vs *VirtualServer) (string, bool) {
 	s := &vs.Source
 	hasAddr, hasMark := s.Has("address"), s.Has("fwmark")
@@ -407,28 +433,34 @@ func (c *checker) service(vs *VirtualServer) (string, bool) {
 		c.errorf(s.Range("fwmark"), "Both address and fwmark", "A virtual server is either address:port or a firewall mark; remove one.")
 		return "", false
 	case !hasAddr && !hasMark:
-		c.errorf(s.DefRange, "Missing address or fwmark", "Give address = \"VIP:port\", or fwmark with family.")
+		c.errorf(s.LabelRange(), "Missing address or fwmark", "Give address = \"VIP:port\", or fwmark with family.")
 		return "", false
 	case hasAddr:
 		if s.Has("family") {
-			c.errorf(s.Range("family"), "family with address", "family applies to fwmark services only; an address service takes its family from the address.")
+			c.errorf(s.Range("family"), "family with address", "family applies to fwmark services only; an address service takes its family from the address. Remove family.")
+		}
+		if !s.decoded("address") {
+			return "", false
 		}
 		vs.Family = familyOf(vs.Address.Addr())
 		if vs.Address.Addr().Zone() != "" {
 			c.errorf(s.Range("address"), "Address with zone", "A virtual service needs an address without a zone.")
 		}
-		if vs.Address.Port() == 0 && vs.PersistenceTimeout == 0 {
+		if vs.Address.Port() == 0 && vs.PersistenceTimeout == 0 && s.decoded("persistence_timeout") {
 			c.errorf(s.Range("address"), "Port 0", "Port 0 (all ports) is valid only for persistent services; give a port or set persistence_timeout.")
 		}
 		return fmt.Sprintf("%s %s", vs.Protocol, vs.Address), true
 	default:
-		vs.Family = vs.FamilyAttr
 		if vs.Fwmark < 1 || vs.Fwmark > 1<<32-1 {
 			c.errorf(s.Range("fwmark"), "Value out of range", "fwmark must be from 1 to 4294967295, not %d.", vs.Fwmark)
 		}
 		if s.Has("protocol") {
 			c.warnf(s.Range("protocol"), "protocol with fwmark", "A fwmark service matches every protocol the mark is set on; protocol has no effect.")
 		}
+		if !s.decoded("family") {
+			return "", false
+		}
+		vs.Family = vs.FamilyAttr
 		return fmt.Sprintf("fwmark %d %s", vs.Fwmark, vs.Family), true
 	}
 }
@@ -451,10 +483,10 @@ func (c *checker) scheduler(vs *VirtualServer) {
 func (c *checker) persistence(vs *VirtualServer) {
 	s := &vs.Source
 	if vs.PersistenceTimeout%time.Second != 0 {
-		c.errorf(s.Range("persistence_timeout"), "Invalid persistence_timeout", "IPVS persistence is in whole seconds, not %v.", vs.PersistenceTimeout)
+		c.errorf(s.Range("persistence_timeout"), "Invalid persistence_timeout", "IPVS persistence is in whole seconds, not %s.", durText(vs.PersistenceTimeout))
 	}
 	vs.PersistenceBits = vs.Family.bits()
-	if !s.Has("persistence_netmask") {
+	if !s.Has("persistence_netmask") || vs.Family == "" {
 		return
 	}
 	if vs.PersistenceTimeout == 0 {
@@ -495,17 +527,20 @@ func maskBits(s string, fam Family) (int, bool) {
 }
 
 // endpoint checks a real or sorry server against its virtual server.
+// A fwmark service has no port to compare with: there the port only tells
+// the checks where to connect.
 func (c *checker) endpoint(vs *VirtualServer, e Endpoint, r hcl.Range, what string) {
-	if familyOf(e.Addr) != vs.Family {
-		c.errorf(r, "Wrong address family", "The %s %s is not %s like the virtual server.", what, e.Addr, vs.Family)
+	if vs.Family != "" && familyOf(e.Addr) != vs.Family {
+		c.errorf(r, "Wrong address family", "The %s %s is not %s like the virtual server; an IPVS service forwards within one family.", what, e.Addr, vs.Family)
 	}
-	if (vs.Forwarding == DR || vs.Forwarding == TUN) && e.Port != 0 && e.Port != vs.Address.Port() {
+	if (vs.Forwarding == DR || vs.Forwarding == TUN) && vs.Source.decoded("forwarding") && vs.Address.IsValid() &&
+		e.Port != 0 && e.Port != vs.Address.Port() {
 		c.errorf(r, "Port differs under "+string(vs.Forwarding), "%s forwarding cannot change the port: the %s must use port %d like the virtual server, or leave the port out.", vs.Forwarding, what, vs.Address.Port())
 	}
 }
 
 func (c *checker) realServers(vs *VirtualServer) {
-	seen := map[string]*Source{}
+	seen := map[string]hcl.Range{}
 	for _, rs := range vs.RealServers {
 		s := &rs.Source
 		if err := rs.Endpoint.UnmarshalText([]byte(rs.Name)); err != nil {
@@ -517,7 +552,7 @@ func (c *checker) realServers(vs *VirtualServer) {
 		if rs.Endpoint.Port == 0 && vs.Address.Port() != 0 {
 			key = netip.AddrPortFrom(rs.Endpoint.Addr, vs.Address.Port()).String()
 		}
-		c.duplicate(seen, key, s, s.LabelRange(), "Duplicate real_server", "Another real_server of this virtual server is %s.", key)
+		c.duplicate(seen, key, s.LabelRange(), "Duplicate real_server", "%s is already a real server of this virtual server (an address alone means the virtual port); remove one.", key)
 		c.between(s, "weight", rs.Weight, 0, 65535)
 		c.between(s, "upper_threshold", rs.UpperThreshold, 0, 65535)
 		c.between(s, "lower_threshold", rs.LowerThreshold, 0, 65535)
@@ -542,13 +577,13 @@ func (c *checker) check(ch *Check, port uint16) {
 	c.between(s, "connect_port", ch.ConnectPort, 0, 65535)
 	if ch.Type == "exec" {
 		if !s.Has("command") {
-			c.errorf(s.DefRange, "Missing command", "An exec check needs command = [\"/path/to/program\", ...].")
+			c.errorf(s.LabelRange(), "Missing command", "An exec check needs command = [\"/path/to/program\", ...].")
 		}
 		c.command(s, "command", ch.Command)
 		return
 	}
-	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" {
-		c.errorf(s.DefRange, "Missing connect_port", "The real server has no port (fwmark or port 0 service); tell the %s check which port to use with connect_port.", ch.Type)
+	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && s.decoded("connect_port") {
+		c.errorf(s.LabelRange(), "Missing connect_port", "The real server has no port (fwmark or port 0 service); tell the %s check which port to use with connect_port.", ch.Type)
 	}
 	switch ch.Type {
 	case "http", "https":
