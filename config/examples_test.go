@@ -36,6 +36,21 @@ func TestExamplesValidate(t *testing.T) {
 	}
 }
 
+// Each testdata/good file shows something the checks must allow.
+func TestGoodConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/good/*.hcl")
+	if len(files) == 0 {
+		t.Fatal("no testdata/good files")
+	}
+	for _, f := range files {
+		if cfg, diags := config.Load(f); cfg == nil || len(diags.Diags) > 0 {
+			for _, d := range diags.Diags {
+				t.Errorf("%s", config.Headline(d))
+			}
+		}
+	}
+}
+
 // The reference example uses every block and attribute of the schema, so
 // that it stays a complete example as the schema grows.
 func TestReferenceCoversSchema(t *testing.T) {
