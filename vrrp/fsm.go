@@ -1,0 +1,420 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// State is a VRRP instance's state. INIT, BACKUP and MASTER are RFC 5798's;
+// FAULT (a tracked interface, script or service failed) and STOP (shut
+// down) are keepalived's, which operators know.
+type State int
+
+const (
+	Init State = iota
+	Backup
+	Master
+	Fault
+	Stop
+)
+
+func (s State) String() string {
+	switch s {
+	case Init:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	case Fault:
+		return "FAULT"
+	case Stop:
+		return "STOP"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// OwnerPriority is the priority of the router that owns the virtual IPs.
+const OwnerPriority = 255
+
+// Params are the settings the state machine needs from the configuration.
+type Params struct {
+	Version      int           // 2 or 3
+	Priority     uint8         // base priority; 255 is the address owner
+	Interval     time.Duration // our Advertisement_Interval
+	Preempt      bool
+	PreemptDelay time.Duration // after Start, no preemption for this long
+	LocalAddr    netip.Addr    // our primary address, for ties of priority
+	GARPDelay    time.Duration // a second announcement this long after becoming master; 0: none
+	GARPRefresh  time.Duration // re-announce this often while master; 0: never
+}
+
+// Events are what happens to an instance; Step turns each into actions.
+type Event interface{ event() }
+
+type (
+	// Start leaves INIT (RFC 5798 section 6.4.1).
+	Start struct{}
+	// Tick tells the machine that the time has reached its Deadline.
+	Tick struct{}
+	// Received is a valid advert (the runner has applied the receive rules).
+	Received struct {
+		From     netip.Addr
+		Priority uint8
+		Interval time.Duration
+	}
+	// SetPriority changes the effective priority (tracking weights).
+	SetPriority struct{ Priority uint8 }
+	// FaultOn enters FAULT; Silent when no advert can leave (link down).
+	FaultOn struct {
+		Reason string
+		Silent bool
+	}
+	// FaultOff leaves FAULT for BACKUP (or MASTER for the owner).
+	FaultOff struct{}
+	// Shutdown stops the instance; a master hands over gracefully first,
+	// and a second Shutdown during the handover finishes it at once.
+	Shutdown struct{}
+	// Handover makes a master hand over gracefully and stay backup without
+	// preempting until Release (tandem failover).
+	Handover struct{}
+	// Release ends the hold-back of Handover.
+	Release struct{}
+)
+
+func (Start) event()       {}
+func (Tick) event()        {}
+func (Received) event()    {}
+func (SetPriority) event() {}
+func (FaultOn) event()     {}
+func (FaultOff) event()    {}
+func (Shutdown) event()    {}
+func (Handover) event()    {}
+func (Release) event()     {}
+
+// Actions are what the runner must do, in order.
+type Action interface{ String() string }
+
+type (
+	// SendAdvert sends an advert with this priority.
+	SendAdvert struct{ Priority uint8 }
+	// AddVIPs configures the virtual IPs on the interface.
+	AddVIPs struct{}
+	// RemoveVIPs removes them.
+	RemoveVIPs struct{}
+	// Announce sends a burst of gratuitous ARP / unsolicited NA.
+	Announce struct{}
+	// Transition reports a change of state, for logs, status and notify.
+	Transition struct {
+		From, To State
+		Reason   string
+	}
+)
+
+func (a SendAdvert) String() string { return fmt.Sprintf("send advert priority=%d", a.Priority) }
+func (AddVIPs) String() string      { return "add vips" }
+func (RemoveVIPs) String() string   { return "remove vips" }
+func (Announce) String() string     { return "announce" }
+func (t Transition) String() string { return fmt.Sprintf("%s -> %s (%s)", t.From, t.To, t.Reason) }
+
+// Machine is the RFC 5798 section 6 state machine of one instance. It is
+// pure: time comes in with each event, and the next moment it needs to be
+// woken at is Deadline.
+type Machine struct {
+	p              Params
+	state          State
+	prio           uint8 // effective priority
+	masterAdverInt time.Duration
+	master         netip.Addr // the current master, as far as we know
+	started        time.Time
+	since          time.Time
+	reason         string
+	heldBack       bool
+	fault          *FaultOn // the active fault, if any
+
+	handingOver bool
+	handoverTo  State // BACKUP (Handover) or STOP (Shutdown)
+
+	masterDown, adver, garpAgain, garpRefresh, handoverEnd time.Time
+	downReason                                             string
+}
+
+// NewMachine returns a machine in INIT.
+func NewMachine(p Params) *Machine {
+	return &Machine{p: p, prio: p.Priority, masterAdverInt: p.Interval}
+}
+
+// Status is the machine's state for status and metrics.
+type Status struct {
+	State     State
+	Priority  uint8 // effective
+	Master    netip.Addr
+	Since     time.Time
+	Reason    string
+	HeldBack  bool
+	Handover  bool // a graceful handover is in progress
+	AdverInt  time.Duration
+	DownTimer time.Duration // the Master_Down_Interval now
+}
+
+func (m *Machine) Status() Status {
+	return Status{
+		State: m.state, Priority: m.prio, Master: m.master, Since: m.since, Reason: m.reason,
+		HeldBack: m.heldBack, Handover: m.handingOver, AdverInt: m.masterAdverInt, DownTimer: m.masterDownInterval(),
+	}
+}
+
+// Deadline is when the machine next needs a Tick; zero when never.
+func (m *Machine) Deadline() time.Time {
+	var d time.Time
+	for _, t := range []time.Time{m.masterDown, m.adver, m.garpAgain, m.garpRefresh, m.handoverEnd} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+// Step applies one event at time now and returns the actions to take.
+func (m *Machine) Step(now time.Time, ev Event) []Action {
+	var out []Action
+	switch e := ev.(type) {
+	case Start:
+		if m.state == Init {
+			m.started = now
+			m.leaveInit(now, "start", &out)
+		}
+	case Tick:
+		m.tick(now, &out)
+	case Received:
+		m.received(now, e, &out)
+	case SetPriority:
+		m.setPriority(now, e.Priority, &out)
+	case FaultOn:
+		m.faultOn(now, e, &out)
+	case FaultOff:
+		if m.fault != nil {
+			m.fault = nil
+			if m.state == Fault {
+				m.leaveInit(now, "fault cleared", &out)
+			}
+		}
+	case Shutdown:
+		m.shutdown(now, &out)
+	case Handover:
+		if m.state == Master && m.prio != OwnerPriority && !m.handingOver {
+			m.heldBack = true
+			m.beginHandover(now, Backup, &out)
+		}
+	case Release:
+		m.heldBack = false
+	}
+	return out
+}
+
+// leaveInit is the start-up rule (6.4.1), also used when a fault clears.
+func (m *Machine) leaveInit(now time.Time, reason string, out *[]Action) {
+	if m.fault != nil {
+		m.enter(now, Fault, m.fault.Reason, out)
+		return
+	}
+	if m.prio == OwnerPriority {
+		m.becomeMaster(now, "address owner", out)
+		return
+	}
+	m.masterAdverInt = m.p.Interval
+	m.becomeBackup(now, reason, out)
+}
+
+func (m *Machine) enter(now time.Time, to State, reason string, out *[]Action) {
+	*out = append(*out, Transition{From: m.state, To: to, Reason: reason})
+	m.state, m.since, m.reason = to, now, reason
+	if to != Master {
+		m.adver, m.garpAgain, m.garpRefresh = time.Time{}, time.Time{}, time.Time{}
+	}
+	if to != Backup {
+		m.masterDown = time.Time{}
+	}
+}
+
+func (m *Machine) becomeMaster(now time.Time, reason string, out *[]Action) {
+	*out = append(*out, SendAdvert{m.prio}, AddVIPs{}, Announce{})
+	m.master = m.p.LocalAddr
+	m.enter(now, Master, reason, out)
+	m.adver = now.Add(m.p.Interval)
+	if m.p.GARPDelay > 0 {
+		m.garpAgain = now.Add(m.p.GARPDelay)
+	}
+	if m.p.GARPRefresh > 0 {
+		m.garpRefresh = now.Add(m.p.GARPRefresh)
+	}
+}
+
+func (m *Machine) becomeBackup(now time.Time, reason string, out *[]Action) {
+	if m.state == Master {
+		*out = append(*out, RemoveVIPs{})
+	}
+	if m.state != Backup {
+		m.enter(now, Backup, reason, out)
+	}
+	m.masterDown = now.Add(m.masterDownInterval())
+	m.downReason = "master down timer expired"
+}
+
+// skew is Skew_Time in microseconds, as keepalived computes it: v3 scales
+// with the master's interval (RFC 5798), v2 is (256-Priority)/256 s
+// (RFC 3768).
+func (m *Machine) skew() time.Duration {
+	base := time.Second
+	if m.p.Version == 3 {
+		base = m.masterAdverInt
+	}
+	return time.Duration((256-int64(m.prio))*base.Microseconds()/256) * time.Microsecond
+}
+
+func (m *Machine) masterDownInterval() time.Duration { return 3*m.masterAdverInt + m.skew() }
+
+func (m *Machine) preempting(now time.Time) bool {
+	return m.p.Preempt && !m.heldBack && !now.Before(m.started.Add(m.p.PreemptDelay))
+}
+
+func (m *Machine) tick(now time.Time, out *[]Action) {
+	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
+	if due(m.handoverEnd) {
+		m.finishHandover(now, "no advert from a new master", out)
+	}
+	if due(m.masterDown) {
+		m.becomeMaster(now, m.downReason, out)
+	}
+	if due(m.adver) {
+		*out = append(*out, SendAdvert{m.prio})
+		m.adver = m.adver.Add(m.p.Interval)
+		if !m.adver.After(now) { // woken late: do not send a burst to catch up
+			m.adver = now.Add(m.p.Interval)
+		}
+	}
+	if due(m.garpAgain) {
+		*out = append(*out, Announce{})
+		m.garpAgain = time.Time{}
+	}
+	if due(m.garpRefresh) {
+		*out = append(*out, Announce{})
+		m.garpRefresh = now.Add(m.p.GARPRefresh)
+	}
+}
+
+func (m *Machine) received(now time.Time, r Received, out *[]Action) {
+	switch m.state {
+	case Backup:
+		switch {
+		case r.Priority == 0:
+			// 6.4.2: the master stepped down; take over after Skew_Time.
+			m.masterDown = now.Add(m.skew())
+			m.downReason = fmt.Sprintf("master %s stepped down (priority 0)", r.From)
+		case !m.preempting(now) || r.Priority >= m.prio:
+			if m.p.Version == 3 {
+				m.masterAdverInt = r.Interval
+			}
+			m.master = r.From
+			m.masterDown = now.Add(m.masterDownInterval())
+			m.downReason = "master down timer expired"
+		default:
+			// Preempt: let the master-down timer run out.
+			m.downReason = fmt.Sprintf("preempting %s (priority %d < %d)", r.From, r.Priority, m.prio)
+		}
+	case Master:
+		switch {
+		case m.handingOver:
+			if r.Priority > 0 {
+				m.master = r.From
+				if m.p.Version == 3 {
+					m.masterAdverInt = r.Interval
+				}
+				m.finishHandover(now, fmt.Sprintf("handed over to %s", r.From), out)
+			}
+		case m.prio == OwnerPriority && r.Priority != 0:
+			// The owner keeps the addresses whatever others say.
+		case r.Priority == 0:
+			*out = append(*out, SendAdvert{m.prio})
+			m.adver = now.Add(m.p.Interval)
+		case r.Priority > m.prio || (r.Priority == m.prio && r.From.Compare(m.p.LocalAddr) > 0):
+			if m.p.Version == 3 {
+				m.masterAdverInt = r.Interval
+			}
+			m.master = r.From
+			m.becomeBackup(now, fmt.Sprintf("higher priority advert from %s (priority %d)", r.From, r.Priority), out)
+		default:
+			// Another master of lower rank: a healed split brain. Assert
+			// ourselves at once so that clients that followed it return.
+			*out = append(*out, SendAdvert{m.prio}, Announce{})
+			m.adver = now.Add(m.p.Interval)
+		}
+	}
+}
+
+func (m *Machine) setPriority(now time.Time, p uint8, out *[]Action) {
+	if m.p.Priority == OwnerPriority || p == m.prio || p == 0 {
+		return
+	}
+	m.prio = p
+	if m.state == Master && !m.handingOver {
+		// Tell backups now: one of them may have to preempt.
+		*out = append(*out, SendAdvert{m.prio})
+		m.adver = now.Add(m.p.Interval)
+	}
+}
+
+func (m *Machine) faultOn(now time.Time, f FaultOn, out *[]Action) {
+	m.fault = &f
+	switch m.state {
+	case Master:
+		if !f.Silent {
+			*out = append(*out, SendAdvert{0})
+		}
+		*out = append(*out, RemoveVIPs{})
+		m.handingOver, m.handoverEnd = false, time.Time{}
+		m.enter(now, Fault, f.Reason, out)
+	case Backup:
+		m.enter(now, Fault, f.Reason, out)
+	case Fault:
+		m.reason = f.Reason
+	}
+}
+
+func (m *Machine) shutdown(now time.Time, out *[]Action) {
+	switch {
+	case m.state == Master && m.handingOver:
+		m.finishHandover(now, "shutdown", out)
+		if m.state != Stop {
+			m.enter(now, Stop, "shutdown", out)
+		}
+	case m.state == Master:
+		m.beginHandover(now, Stop, out)
+	case m.state != Stop:
+		m.enter(now, Stop, "shutdown", out)
+	}
+}
+
+// beginHandover sends priority 0 and keeps the VIPs until the new master's
+// first advert, at most the slowest backup's skew plus one interval.
+func (m *Machine) beginHandover(now time.Time, to State, out *[]Action) {
+	*out = append(*out, SendAdvert{0})
+	m.handingOver, m.handoverTo = true, to
+	m.adver, m.garpAgain, m.garpRefresh = time.Time{}, time.Time{}, time.Time{}
+	slowest := time.Duration(255*m.p.Interval.Microseconds()/256) * time.Microsecond
+	if m.p.Version == 2 {
+		slowest = 255 * time.Second / 256
+	}
+	m.handoverEnd = now.Add(slowest + m.p.Interval)
+}
+
+func (m *Machine) finishHandover(now time.Time, reason string, out *[]Action) {
+	m.handingOver, m.handoverEnd = false, time.Time{}
+	if m.handoverTo == Stop {
+		*out = append(*out, RemoveVIPs{})
+		m.enter(now, Stop, "shutdown: "+reason, out)
+		return
+	}
+	m.becomeBackup(now, "failover: "+reason, out)
+}
