@@ -81,6 +81,12 @@ type (
 	Handover struct{}
 	// Release ends the hold-back of Handover.
 	Release struct{}
+	// Force moves a BACKUP to MASTER or a MASTER to BACKUP because another
+	// member of its sync group moved (keepalived's sync group rule).
+	Force struct {
+		To     State
+		Reason string
+	}
 )
 
 func (Start) event()       {}
@@ -92,6 +98,7 @@ func (FaultOff) event()    {}
 func (Shutdown) event()    {}
 func (Handover) event()    {}
 func (Release) event()     {}
+func (Force) event()       {}
 
 // Actions are what the runner must do, in order.
 type Action interface{ String() string }
@@ -209,6 +216,13 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		}
 	case Release:
 		m.heldBack = false
+	case Force:
+		switch {
+		case e.To == Master && m.state == Backup && !m.heldBack:
+			m.becomeMaster(now, e.Reason, &out)
+		case e.To == Backup && m.state == Master && !m.handingOver && m.prio != OwnerPriority:
+			m.becomeBackup(now, e.Reason, &out)
+		}
 	}
 	return out
 }

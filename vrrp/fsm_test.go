@@ -208,6 +208,12 @@ func TestConformance(t *testing.T) {
 			{0, Start{}, []string{"INIT -> FAULT (lan0 down)"}, -1},
 			{time.Second, FaultOff{}, []string{"FAULT -> BACKUP (fault cleared)"}, time.Second + down100},
 		}},
+		{"sync group: forced to master from backup, and back to backup", v3(100), []step{
+			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
+			{time.Second, Force{To: Master, Reason: "sync group pair: gateway became MASTER"}, append(toMaster, "BACKUP -> MASTER (sync group pair: gateway became MASTER)"), 2 * time.Second},
+			{time.Second + 500*ms, Force{To: Master, Reason: "again"}, nil, 0},
+			{1600 * ms, Force{To: Backup, Reason: "sync group pair: gateway became BACKUP"}, []string{"remove vips", "MASTER -> BACKUP (sync group pair: gateway became BACKUP)"}, 1600*ms + down100},
+		}},
 		{"priority change while master: an advert at once, so a backup can preempt", v3(100), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
 			{down100, nil, append(toMaster, "BACKUP -> MASTER (master down timer expired)"), 0},

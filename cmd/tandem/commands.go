@@ -47,7 +47,7 @@ PATH is a configuration file, or a directory whose *.hcl files are merged
 (default /etc/tandem). SIGHUP or 'tandem reload' reloads it; SIGTERM hands
 the virtual IPs over gracefully and stops.`,
 		Args: exactArgs(0, "no arguments (the configuration is given with -c)"),
-		RunE: notYet("the daemon (VRRP, health checks and LVS)"),
+		RunE: runDaemon,
 	}
 	cmd.Flags().StringP("config", "c", "/etc/tandem", "configuration file or directory of *.hcl files")
 	cmd.Flags().String("log-format", "text", "log format: text or json")

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/director"
+)
+
+func runDaemon(cmd *cobra.Command, _ []string) error {
+	path, _ := cmd.Flags().GetString("config")
+	format, _ := cmd.Flags().GetString("log-format")
+	var h slog.Handler
+	switch format {
+	case "text":
+		h = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+	case "json":
+		h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", format)
+	}
+	log := slog.New(h)
+	cfg, diags := config.Load(path)
+	if cfg == nil {
+		diags.WriteText(cmd.ErrOrStderr())
+		return failf("configuration %s is invalid; fix the errors above (tandem validate %s)", path, path)
+	}
+	for _, d := range diags.Diags {
+		log.Warn(config.Headline(d), "detail", d.Detail)
+	}
+	d, err := director.New(cfg, log)
+	if err != nil {
+		return failure{err}
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		terms := 0
+		for s := range sigs {
+			switch s {
+			case syscall.SIGHUP:
+				log.Warn("reload is not available in this build yet; restart tandem to apply a new configuration")
+			default:
+				terms++
+				if terms > 1 {
+					log.Warn("second signal: exiting at once", "signal", s.String())
+					os.Exit(exitFailed)
+				}
+				stop()
+			}
+		}
+	}()
+	if err := d.Run(ctx); err != nil {
+		return failure{err}
+	}
+	return nil
+}

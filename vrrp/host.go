@@ -1,0 +1,209 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
+	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Effects are an instance's side effects on its host: the runner calls
+// them for the machine's actions. Tests use a recording fake.
+type Effects interface {
+	AddVIPs() error
+	RemoveVIPs() error
+	// Announce sends one burst of gratuitous ARP (IPv4) or unsolicited
+	// neighbour advertisements (IPv6) for every VIP.
+	Announce() error
+	Close() error
+}
+
+// HostEffects changes the real interface through netlink, and announces
+// through an AF_PACKET socket (ARP) or an ICMPv6 socket (NA).
+type HostEffects struct {
+	ifname string
+	vips   []netip.Prefix
+	repeat int
+
+	ifi *net.Interface
+	arp *packet.Conn // nil for IPv6
+	ndp *ndp.Conn    // nil for IPv4
+}
+
+// NewHostEffects prepares the effects of an instance whose VIPs live on
+// ifname; each Announce sends repeat messages per VIP.
+func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffects, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: interface %s: %w", ifname, err)
+	}
+	h := &HostEffects{ifname: ifname, vips: vips, repeat: repeat, ifi: ifi}
+	if len(vips) > 0 && vips[0].Addr().Is6() {
+		// NA leaves from the interface's link-local address.
+		h.ndp, _, err = ndp.Listen(ifi, ndp.LinkLocal)
+		if err != nil {
+			return nil, fmt.Errorf("vrrp: ICMPv6 socket on %s (needs a link-local address and CAP_NET_RAW): %w", ifname, err)
+		}
+		return h, nil
+	}
+	// Not arp.Dial: it wants an IPv4 address on the interface, which a
+	// backup with only VIPs to announce may not have.
+	h.arp, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", ifname, err)
+	}
+	return h, nil
+}
+
+func (h *HostEffects) link() (netlink.Link, error) {
+	l, err := netlink.LinkByName(h.ifname)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: interface %s: %w", h.ifname, err)
+	}
+	return l, nil
+}
+
+// AddVIPs adds every VIP; IPv6 ones without duplicate address detection,
+// which would hold a taken-over address back for a second.
+func (h *HostEffects) AddVIPs() error {
+	l, err := h.link()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range h.vips {
+		a := &netlink.Addr{IPNet: prefixNet(p)}
+		if p.Addr().Is6() {
+			a.Flags = unix.IFA_F_NODAD
+		}
+		if err := netlink.AddrReplace(l, a); err != nil {
+			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.ifname, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveVIPs removes every VIP; one already gone is not an error.
+func (h *HostEffects) RemoveVIPs() error {
+	l, err := h.link()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range h.vips {
+		err := netlink.AddrDel(l, &netlink.Addr{IPNet: prefixNet(p)})
+		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Announce sends repeat gratuitous ARP requests (broadcast, sender =
+// target = VIP, as keepalived does) or unsolicited NAs to all nodes.
+func (h *HostEffects) Announce() error {
+	var errs []error
+	for range h.repeat {
+		for _, p := range h.vips {
+			var err error
+			if h.ndp != nil {
+				err = h.sendNA(p.Addr())
+			} else {
+				err = h.sendGARP(p.Addr())
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("announce %s on %s: %w", p.Addr(), h.ifname, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *HostEffects) sendGARP(vip netip.Addr) error {
+	p, err := arp.NewPacket(arp.OperationRequest, h.ifi.HardwareAddr, vip, ethernet.Broadcast, vip)
+	if err != nil {
+		return err
+	}
+	pb, err := p.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: h.ifi.HardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	fb, err := f.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	_, err = h.arp.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	return err
+}
+
+var allNodes = netip.MustParseAddr("ff02::1")
+
+func (h *HostEffects) sendNA(vip netip.Addr) error {
+	na := &ndp.NeighborAdvertisement{
+		Override:      true,
+		TargetAddress: vip,
+		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: h.ifi.HardwareAddr}},
+	}
+	return h.ndp.WriteTo(na, nil, allNodes)
+}
+
+func (h *HostEffects) Close() error {
+	if h.arp != nil {
+		return h.arp.Close()
+	}
+	if h.ndp != nil {
+		return h.ndp.Close()
+	}
+	return nil
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// PrimaryAddr is the interface's first address of the family that is not
+// one of vips: the source of adverts and the tie-breaker of equal
+// priorities. For IPv6 it is the link-local address (RFC 5798 5.1.2.1).
+func PrimaryAddr(ifname string, ipv6 bool, vips []netip.Prefix) (netip.Addr, error) {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: interface %s: %w", ifname, err)
+	}
+	fam := netlink.FAMILY_V4
+	if ipv6 {
+		fam = netlink.FAMILY_V6
+	}
+	addrs, err := netlink.AddrList(l, fam)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: addresses of %s: %w", ifname, err)
+	}
+	isVIP := func(a netip.Addr) bool {
+		for _, v := range vips {
+			if v.Addr() == a {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || isVIP(ip.Unmap()) || (ipv6 && !ip.IsLinkLocalUnicast()) {
+			continue
+		}
+		return ip.Unmap(), nil
+	}
+	kind := "IPv4"
+	if ipv6 {
+		kind = "link-local IPv6"
+	}
+	return netip.Addr{}, fmt.Errorf("vrrp: %s has no %s address of its own (other than the VIPs); give it one, or set unicast_source", ifname, kind)
+}

@@ -1,0 +1,226 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// InstanceConfig is what one instance runs with (the director builds it
+// from the configuration).
+type InstanceConfig struct {
+	Name          string
+	Interface     string
+	VRID          uint8
+	Version       int
+	Priority      uint8
+	Interval      time.Duration
+	Preempt       bool
+	PreemptDelay  time.Duration
+	VIPs          []netip.Prefix
+	Source        netip.Addr // adverts' source: unicast_source or the primary address
+	UnicastPeers  []netip.Addr
+	UnicastMinTTL int
+	ChecksumAsV2  bool
+	Password      string
+	GARPDelay     time.Duration
+	GARPRefresh   time.Duration
+}
+
+// IPv6 reports whether the instance's VIPs are IPv6.
+func (c *InstanceConfig) IPv6() bool { return len(c.VIPs) > 0 && c.VIPs[0].Addr().Is6() }
+
+// inbound is a parsed advert on its way from a Link to an instance.
+type inbound struct {
+	a Advert
+	p Packet
+}
+
+// Instance runs one state machine in its own goroutine: adverts from its
+// Link, events from the director and its own timer go in; the machine's
+// actions come out as packets, address changes and announcements.
+type Instance struct {
+	cfg   InstanceConfig
+	m     *Machine
+	rules Rules
+	link  *Link
+	fx    Effects
+	log   *slog.Logger
+
+	in     chan inbound
+	events chan Event
+	done   chan struct{}
+
+	// OnTransition is called in the instance's goroutine after each change
+	// of state; it must not block.
+	OnTransition func(Transition, Status)
+
+	status        atomic.Pointer[Status]
+	AdvertsSent   atomic.Uint64
+	AdvertsRecv   atomic.Uint64
+	Announcements atomic.Uint64
+	lastDropLog   time.Time
+}
+
+// NewInstance prepares an instance on link; Run starts it.
+func NewInstance(cfg InstanceConfig, link *Link, fx Effects, log *slog.Logger) (*Instance, error) {
+	if cfg.IPv6() != link.IPv6 {
+		return nil, fmt.Errorf("vrrp: instance %s: VIP family differs from link %s", cfg.Name, link.Name)
+	}
+	vips := make([]netip.Addr, len(cfg.VIPs))
+	for i, p := range cfg.VIPs {
+		vips[i] = p.Addr()
+	}
+	slices.SortFunc(vips, netip.Addr.Compare)
+	i := &Instance{
+		cfg: cfg,
+		m: NewMachine(Params{
+			Version: cfg.Version, Priority: cfg.Priority, Interval: cfg.Interval,
+			Preempt: cfg.Preempt, PreemptDelay: cfg.PreemptDelay, LocalAddr: cfg.Source,
+			GARPDelay: cfg.GARPDelay, GARPRefresh: cfg.GARPRefresh,
+		}),
+		rules: Rules{Version: cfg.Version, Interval: cfg.Interval, Password: cfg.Password,
+			VIPs: vips, Peers: cfg.UnicastPeers, MinTTL: cfg.UnicastMinTTL},
+		link:   link,
+		fx:     fx,
+		log:    log.With("instance", cfg.Name, "vrid", cfg.VRID),
+		in:     make(chan inbound, 64),
+		events: make(chan Event, 16),
+		done:   make(chan struct{}),
+	}
+	st := i.m.Status()
+	i.status.Store(&st)
+	if err := link.attach(cfg.VRID, i.in); err != nil {
+		return nil, fmt.Errorf("vrrp: instance %s: %w", cfg.Name, err)
+	}
+	return i, nil
+}
+
+// Name is the instance's name.
+func (i *Instance) Name() string { return i.cfg.Name }
+
+// Status is a snapshot, safe from any goroutine.
+func (i *Instance) Status() Status { return *i.status.Load() }
+
+// Send queues an event (priority change, fault, shutdown, handover...).
+func (i *Instance) Send(ev Event) {
+	select {
+	case i.events <- ev:
+	case <-i.done:
+	}
+}
+
+// Done is closed when Run has returned.
+func (i *Instance) Done() <-chan struct{} { return i.done }
+
+// Run is the instance's loop. It returns when the machine has reached
+// STOP after a Shutdown event, or at once when ctx ends (VIPs left as
+// they are: a crash-like exit that a restart cleans up).
+func (i *Instance) Run(ctx context.Context) {
+	defer close(i.done)
+	defer i.link.detach(i.cfg.VRID)
+	defer i.fx.Close()
+	// VIPs of ours left by a crash go before we enter backup.
+	if err := i.fx.RemoveVIPs(); err != nil {
+		i.log.Warn("removing stale VIPs", "err", err)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	i.step(Start{})
+	for {
+		if i.m.state == Stop {
+			return
+		}
+		if d := i.m.Deadline(); d.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(time.Until(d))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-i.in:
+			if reason := i.rules.Check(msg.a, msg.p); reason != "" {
+				i.link.drop(reason)
+				i.logDrop(reason, msg)
+				continue
+			}
+			i.AdvertsRecv.Add(1)
+			i.step(Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
+		case ev := <-i.events:
+			i.step(ev)
+		case <-timer.C:
+			i.step(Tick{})
+		}
+	}
+}
+
+func (i *Instance) logDrop(reason string, msg inbound) {
+	if time.Since(i.lastDropLog) < 10*time.Second {
+		return
+	}
+	i.lastDropLog = time.Now()
+	i.log.Warn("dropped advert", "reason", reason, "from", msg.p.Src, "advert", msg.a.String(), "ttl", msg.p.TTL)
+}
+
+func (i *Instance) step(ev Event) {
+	for _, act := range i.m.Step(time.Now(), ev) {
+		switch a := act.(type) {
+		case SendAdvert:
+			i.sendAdvert(a.Priority)
+		case AddVIPs:
+			if err := i.fx.AddVIPs(); err != nil {
+				i.log.Error("adding VIPs failed; check that the interface exists and tandem has CAP_NET_ADMIN", "err", err)
+			}
+		case RemoveVIPs:
+			if err := i.fx.RemoveVIPs(); err != nil {
+				i.log.Error("removing VIPs failed", "err", err)
+			}
+		case Announce:
+			i.Announcements.Add(1)
+			if err := i.fx.Announce(); err != nil {
+				i.log.Warn("announcing VIPs failed", "err", err)
+			}
+		case Transition:
+			st := i.m.Status()
+			i.status.Store(&st)
+			// keepalived's line, which people grep for, then ours.
+			i.log.Info(fmt.Sprintf("(%s) Entering %s STATE", i.cfg.Name, a.To), "from", a.From.String(), "to", a.To.String(), "reason", a.Reason, "priority", st.Priority)
+			if i.OnTransition != nil {
+				i.OnTransition(a, st)
+			}
+		}
+	}
+	st := i.m.Status()
+	i.status.Store(&st)
+}
+
+func (i *Instance) sendAdvert(prio uint8) {
+	a := Advert{Version: i.cfg.Version, VRID: i.cfg.VRID, Priority: prio, Interval: i.cfg.Interval,
+		AuthType: authType(i.cfg.Password), Password: i.cfg.Password}
+	for _, p := range i.cfg.VIPs {
+		a.Addrs = append(a.Addrs, p.Addr())
+	}
+	dsts := i.cfg.UnicastPeers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{Group4}
+		if i.cfg.IPv6() {
+			dsts = []netip.Addr{Group6}
+		}
+	}
+	for _, dst := range dsts {
+		b, err := a.Marshal(i.cfg.Source, dst, !i.cfg.ChecksumAsV2)
+		if err == nil {
+			err = i.link.conn.Send(b, i.cfg.Source, dst)
+		}
+		if err != nil {
+			i.log.Warn("sending advert failed", "to", dst, "err", err)
+			continue
+		}
+		i.AdvertsSent.Add(1)
+	}
+}

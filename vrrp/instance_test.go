@@ -1,0 +1,230 @@
+package vrrp
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memNet is a LAN of fake Conns at the message level: a multicast reaches
+// every other member, a unicast the member with that address.
+type memNet struct {
+	mu      sync.Mutex
+	members []*memConn
+	blocked map[netip.Addr]bool // sender cut off (its "port" down)
+}
+
+type memConn struct {
+	net  *memNet
+	addr netip.Addr
+	q    chan Packet
+	once sync.Once
+	done chan struct{}
+}
+
+func (n *memNet) conn(addr string) *memConn {
+	c := &memConn{net: n, addr: netip.MustParseAddr(addr), q: make(chan Packet, 256), done: make(chan struct{})}
+	n.mu.Lock()
+	n.members = append(n.members, c)
+	n.mu.Unlock()
+	return c
+}
+
+func (n *memNet) block(addr netip.Addr, on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.blocked == nil {
+		n.blocked = map[netip.Addr]bool{}
+	}
+	n.blocked[addr] = on
+}
+
+// inject delivers raw bytes to every member, as if from src.
+func (n *memNet) inject(b []byte, src, dst netip.Addr, ttl int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, m := range n.members {
+		m.q <- Packet{Data: b, Src: src, Dst: dst, TTL: ttl}
+	}
+}
+
+func (c *memConn) Recv() (Packet, error) {
+	select {
+	case p := <-c.q:
+		return p, nil
+	case <-c.done:
+		return Packet{}, net.ErrClosed
+	}
+}
+
+func (c *memConn) Send(b []byte, src, dst netip.Addr) error {
+	c.net.mu.Lock()
+	defer c.net.mu.Unlock()
+	if c.net.blocked[c.addr] {
+		return nil
+	}
+	for _, m := range c.net.members {
+		if m != c && (dst.IsMulticast() || m.addr == dst) {
+			m.q <- Packet{Data: slices.Clone(b), Src: src, Dst: dst, TTL: HopLimit}
+		}
+	}
+	return nil
+}
+
+func (c *memConn) Close() error { c.once.Do(func() { close(c.done) }); return nil }
+
+// recFX records the effects in order.
+type recFX struct {
+	mu   sync.Mutex
+	vips bool
+	log  []string
+}
+
+func (r *recFX) add(s string) { r.mu.Lock(); r.log = append(r.log, s); r.mu.Unlock() }
+func (r *recFX) AddVIPs() error {
+	r.mu.Lock()
+	r.vips = true
+	r.mu.Unlock()
+	r.add("add")
+	return nil
+}
+func (r *recFX) RemoveVIPs() error {
+	r.mu.Lock()
+	r.vips = false
+	r.mu.Unlock()
+	r.add("remove")
+	return nil
+}
+func (r *recFX) Announce() error { r.add("announce"); return nil }
+func (r *recFX) Close() error    { return nil }
+func (r *recFX) hasVIPs() bool   { r.mu.Lock(); defer r.mu.Unlock(); return r.vips }
+
+type node struct {
+	inst *Instance
+	link *Link
+	fx   *recFX
+}
+
+func startNode(t *testing.T, n *memNet, addr string, prio uint8, mod func(*InstanceConfig)) *node {
+	t.Helper()
+	cfg := InstanceConfig{
+		Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: prio, Interval: 100 * time.Millisecond,
+		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")},
+		Source: netip.MustParseAddr(addr), UnicastMinTTL: 255,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	log := slog.New(slog.DiscardHandler)
+	link := NewLink("lan0", false, n.conn(addr), log)
+	fx := &recFX{}
+	inst, err := NewInstance(cfg, link, fx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go link.Run()
+	ctx := t.Context()
+	go inst.Run(ctx)
+	t.Cleanup(func() { link.Close(); <-inst.Done() })
+	return &node{inst, link, fx}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func state(n *node) State { return n.inst.Status().State }
+
+func TestInstancesElectAndHandOver(t *testing.T) {
+	lan := &memNet{}
+	a := startNode(t, lan, "198.51.100.11", 150, nil)
+	b := startNode(t, lan, "198.51.100.12", 100, nil)
+	waitFor(t, "a master", func() bool { return state(a) == Master && state(b) == Backup })
+	time.Sleep(500 * time.Millisecond) // several adverts: nobody moves
+	if state(a) != Master || state(b) != Backup || !a.fx.hasVIPs() || b.fx.hasVIPs() {
+		t.Fatalf("unstable: a=%v b=%v", state(a), state(b))
+	}
+	if n := b.inst.AdvertsRecv.Load(); n < 3 {
+		t.Errorf("b received %d adverts", n)
+	}
+	a.inst.Send(Shutdown{})
+	waitFor(t, "handover", func() bool { return state(b) == Master && state(a) == Stop })
+	if a.fx.hasVIPs() || !b.fx.hasVIPs() {
+		t.Errorf("VIPs after handover: a=%v b=%v", a.fx.hasVIPs(), b.fx.hasVIPs())
+	}
+	if got := strings.Join(a.fx.log, ","); got != "remove,add,announce,remove" {
+		t.Errorf("a's effects: %s", got)
+	}
+}
+
+func TestInstanceFailoverOnSilenceAndPreemptBack(t *testing.T) {
+	lan := &memNet{}
+	a := startNode(t, lan, "198.51.100.11", 150, nil)
+	b := startNode(t, lan, "198.51.100.12", 100, nil)
+	waitFor(t, "a master", func() bool { return state(a) == Master && state(b) == Backup })
+	lan.block(a.inst.cfg.Source, true) // a's adverts no longer arrive
+	waitFor(t, "b master", func() bool { return state(b) == Master })
+	lan.block(a.inst.cfg.Source, false)
+	// a hears b (lower) and re-asserts; b hears a (higher) and steps back.
+	waitFor(t, "a master again", func() bool { return state(a) == Master && state(b) == Backup })
+	if b.fx.hasVIPs() {
+		t.Error("b kept the VIPs")
+	}
+}
+
+func TestInstanceDropsBadAdverts(t *testing.T) {
+	lan := &memNet{}
+	b := startNode(t, lan, "198.51.100.12", 100, func(c *InstanceConfig) {
+		c.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.51.100.11")}
+	})
+	good := Advert{Version: 3, VRID: 51, Priority: 200, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
+	peer, self := netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")
+	enc := func(a Advert, src, dst netip.Addr) []byte {
+		x, err := a.Marshal(src, dst, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	with := func(f func(*Advert)) Advert { a := good; a.Addrs = slices.Clone(good.Addrs); f(&a); return a }
+	stranger := netip.MustParseAddr("198.51.100.66")
+	cases := []struct {
+		reason string
+		b      []byte
+		src    netip.Addr
+		ttl    int
+	}{
+		{ReasonTruncated, enc(good, peer, self)[:6], peer, 255},
+		{ReasonChecksum, func() []byte { x := enc(good, peer, self); x[7] ^= 1; return x }(), peer, 255},
+		{ReasonForeignVRID, enc(with(func(a *Advert) { a.VRID = 52 }), peer, self), peer, 255},
+		{ReasonVersionDiff, enc(with(func(a *Advert) { a.Version = 2; a.Interval = time.Second }), peer, self), peer, 255},
+		{ReasonAddrList, enc(with(func(a *Advert) { a.Addrs = append(a.Addrs, netip.MustParseAddr("198.51.100.20")) }), peer, self), peer, 255},
+		{ReasonPeer, enc(good, stranger, self), stranger, 255},
+		{ReasonTTL, enc(good, peer, self), peer, 64},
+	}
+	for _, c := range cases {
+		before := b.link.Drops()[c.reason]
+		lan.inject(c.b, c.src, self, c.ttl)
+		waitFor(t, c.reason+" counted", func() bool { return b.link.Drops()[c.reason] == before+1 })
+	}
+	// None of them changed anything: b became master by itself and stays.
+	waitFor(t, "b master", func() bool { return state(b) == Master })
+	if n := b.inst.AdvertsRecv.Load(); n != 0 {
+		t.Errorf("%d bad adverts reached the state machine", n)
+	}
+	// A good one from the peer, of higher priority, is obeyed.
+	lan.inject(enc(good, peer, self), peer, self, 255)
+	waitFor(t, "b backup", func() bool { return state(b) == Backup })
+}

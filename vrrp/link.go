@@ -1,0 +1,125 @@
+package vrrp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DropReasons are every value of the metric label "reason".
+var DropReasons = []string{
+	ReasonTruncated, ReasonVersion, ReasonType, ReasonChecksum, ReasonLength, ReasonFamily,
+	ReasonTTL, ReasonVersionDiff, ReasonForeignVRID, ReasonAuth, ReasonInterval, ReasonAddrList, ReasonPeer,
+	ReasonOverflow,
+}
+
+// ReasonOverflow: the instance was too busy to take the packet.
+const ReasonOverflow = "overflow"
+
+// Link is the raw socket of one interface and family, shared by the
+// instances there: it parses each packet once and hands it to the
+// instance of its VRID.
+type Link struct {
+	Name string
+	IPv6 bool
+	conn Conn
+	log  *slog.Logger
+
+	mu     sync.Mutex                               // serialises attach/detach
+	routes atomic.Pointer[map[uint8]chan<- inbound] // copy on write
+	drops  map[string]*atomic.Uint64                // fixed keys
+	logged map[string]time.Time                     // owned by Run
+}
+
+// NewLink wraps conn, the socket of interface name.
+func NewLink(name string, ipv6 bool, conn Conn, log *slog.Logger) *Link {
+	l := &Link{Name: name, IPv6: ipv6, conn: conn, log: log.With("interface", name),
+		drops: map[string]*atomic.Uint64{}, logged: map[string]time.Time{}}
+	for _, r := range DropReasons {
+		l.drops[r] = new(atomic.Uint64)
+	}
+	l.routes.Store(&map[uint8]chan<- inbound{})
+	return l
+}
+
+func (l *Link) attach(vrid uint8, ch chan<- inbound) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := *l.routes.Load()
+	if _, taken := old[vrid]; taken {
+		return fmt.Errorf("VRID %d is already in use on %s", vrid, l.Name)
+	}
+	m := maps.Clone(old)
+	m[vrid] = ch
+	l.routes.Store(&m)
+	return nil
+}
+
+func (l *Link) detach(vrid uint8) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := maps.Clone(*l.routes.Load())
+	delete(m, vrid)
+	l.routes.Store(&m)
+}
+
+func (l *Link) drop(reason string) { l.drops[reason].Add(1) }
+
+// Drops returns the count of dropped packets by reason.
+func (l *Link) Drops() map[string]uint64 {
+	out := map[string]uint64{}
+	for r, c := range l.drops {
+		out[r] = c.Load()
+	}
+	return out
+}
+
+// Run reads until the socket is closed.
+func (l *Link) Run() {
+	for {
+		p, err := l.conn.Recv()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				l.log.Debug("link closed", "err", err)
+			}
+			return
+		}
+		a, err := ParseAdvert(p.Data, p.Src, p.Dst)
+		if err != nil {
+			reason := ReasonTruncated
+			var pe *ParseError
+			if errors.As(err, &pe) {
+				reason = pe.Reason
+			}
+			l.dropLogged(reason, p, err)
+			continue
+		}
+		ch, ok := (*l.routes.Load())[a.VRID]
+		if !ok {
+			l.dropLogged(ReasonForeignVRID, p, fmt.Errorf("VRID %d", a.VRID))
+			continue
+		}
+		select {
+		case ch <- inbound{a: a, p: p}:
+		default:
+			l.drop(ReasonOverflow)
+		}
+	}
+}
+
+// dropLogged counts a drop and logs it at most every 10 s per reason.
+func (l *Link) dropLogged(reason string, p Packet, err error) {
+	l.drop(reason)
+	if now := time.Now(); now.Sub(l.logged[reason]) >= 10*time.Second {
+		l.logged[reason] = now
+		l.log.Warn("dropped packet", "reason", reason, "from", p.Src, "err", err)
+	}
+}
+
+// Close closes the socket, which ends Run.
+func (l *Link) Close() error { return l.conn.Close() }

@@ -1,0 +1,68 @@
+package vrrp
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Drop reasons beyond ParseError's, for tandem_vrrp_packets_dropped_total.
+const (
+	ReasonTTL         = "ttl"          // multicast not at 255, or unicast below unicast_min_ttl
+	ReasonVersionDiff = "version_diff" // a version other than the instance's
+	ReasonForeignVRID = "foreign_vrid" // no instance of ours has this VRID here
+	ReasonAuth        = "auth"         // v2 authentication type or password differs
+	ReasonInterval    = "interval"     // v2 advert whose interval differs from ours
+	ReasonAddrList    = "address_list" // VIPs differ and the sender is not the owner
+	ReasonPeer        = "peer"         // unicast instance, source not in unicast_peers
+)
+
+// Rules are the receive checks of RFC 5798 section 7.1 (RFC 3768 for v2)
+// that depend on the instance's configuration. A packet that fails one
+// is dropped and counted; it never reaches the state machine.
+type Rules struct {
+	Version  int
+	Interval time.Duration
+	Password string // v2 simple password; "" for none
+	VIPs     []netip.Addr
+	Peers    []netip.Addr // unicast: the only sources accepted
+	MinTTL   int          // lowest TTL accepted on unicast; multicast needs 255
+}
+
+// Check returns the reason to drop a, received in p, or "" to accept it.
+func (r *Rules) Check(a Advert, p Packet) string {
+	switch {
+	case p.TTL >= 0 && p.Dst.IsMulticast() && p.TTL != HopLimit,
+		p.TTL >= 0 && !p.Dst.IsMulticast() && p.TTL < r.MinTTL:
+		return ReasonTTL
+	case a.Version != r.Version:
+		return ReasonVersionDiff
+	case len(r.Peers) > 0 && !slices.Contains(r.Peers, p.Src):
+		return ReasonPeer
+	case r.Version == 2 && (a.AuthType != authType(r.Password) || a.Password != r.Password):
+		return ReasonAuth
+	case r.Version == 2 && a.Interval != r.Interval:
+		// v3 learns the master's interval instead.
+		return ReasonInterval
+	case a.Priority != OwnerPriority && !sameSet(a.Addrs, r.VIPs):
+		return ReasonAddrList
+	}
+	return ""
+}
+
+func authType(password string) uint8 {
+	if password == "" {
+		return 0
+	}
+	return 1
+}
+
+func sameSet(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(x, netip.Addr.Compare)
+	slices.SortFunc(y, netip.Addr.Compare)
+	return slices.Equal(x, y)
+}
