@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests need; scripts/test-deps installs the missing ones.
-TEST_DEBS :=
+TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump
 # Packages that boot qemu: their own step, never beside timing-sensitive tests.
 VM_PKGS   := $(wildcard ./internal/vmtest)
 

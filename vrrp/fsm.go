@@ -357,6 +357,10 @@ func (m *Machine) received(now time.Time, r Received, out *[]Action) {
 				m.masterAdverInt = r.Interval
 			}
 			m.master = r.From
+			// One last advert of ours: if the winner never heard us (a
+			// healed split brain), it re-announces and the clients that
+			// followed us go back to it.
+			*out = append(*out, SendAdvert{m.prio})
 			m.becomeBackup(now, fmt.Sprintf("higher priority advert from %s (priority %d)", r.From, r.Priority), out)
 		default:
 			// Another master of lower rank: a healed split brain. Assert

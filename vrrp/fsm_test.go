@@ -123,15 +123,15 @@ func TestConformance(t *testing.T) {
 			{down100, nil, append(toMaster, "BACKUP -> MASTER (master down timer expired)"), 0},
 			{down100 + 400*ms, adv(peer, 0, time.Second), []string{"send advert priority=100"}, down100 + 1400*ms},
 		}},
-		{"6.4.3 master hears a higher priority: becomes backup, removes the VIPs", v3(100), []step{
+		{"6.4.3 master hears a higher priority: becomes backup, removes the VIPs (after one last advert, so that a winner that never heard it re-announces)", v3(100), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
 			{down100, nil, append(toMaster, "BACKUP -> MASTER (master down timer expired)"), 0},
-			{4 * time.Second, adv(low, 200, time.Second), []string{"remove vips", "MASTER -> BACKUP (higher priority advert from 198.51.100.2 (priority 200))"}, 4*time.Second + down100},
+			{4 * time.Second, adv(low, 200, time.Second), []string{"send advert priority=100", "remove vips", "MASTER -> BACKUP (higher priority advert from 198.51.100.2 (priority 200))"}, 4*time.Second + down100},
 		}},
 		{"6.4.3 equal priority: the greater primary address wins", v3(100), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
 			{down100, nil, append(toMaster, "BACKUP -> MASTER (master down timer expired)"), 0},
-			{4 * time.Second, adv(peer, 100, time.Second), []string{"remove vips", "MASTER -> BACKUP (higher priority advert from 198.51.100.12 (priority 100))"}, 0},
+			{4 * time.Second, adv(peer, 100, time.Second), []string{"send advert priority=100", "remove vips", "MASTER -> BACKUP (higher priority advert from 198.51.100.12 (priority 100))"}, 0},
 		}},
 		{"split brain: a master hearing a lower-ranked master re-announces at once", v3(100), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
@@ -218,7 +218,7 @@ func TestConformance(t *testing.T) {
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
 			{down100, nil, append(toMaster, "BACKUP -> MASTER (master down timer expired)"), 0},
 			{4 * time.Second, SetPriority{80}, []string{"send advert priority=80"}, 5 * time.Second},
-			{4*time.Second + 100*ms, adv(peer, 90, time.Second), []string{"remove vips", "MASTER -> BACKUP (higher priority advert from 198.51.100.12 (priority 90))"}, 0},
+			{4*time.Second + 100*ms, adv(peer, 90, time.Second), []string{"send advert priority=80", "remove vips", "MASTER -> BACKUP (higher priority advert from 198.51.100.12 (priority 90))"}, 0},
 		}},
 	}
 	for _, c := range cases {

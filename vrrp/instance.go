@@ -63,7 +63,7 @@ type Instance struct {
 	AdvertsSent   atomic.Uint64
 	AdvertsRecv   atomic.Uint64
 	Announcements atomic.Uint64
-	lastDropLog   time.Time
+	dropLogged    map[string]time.Time // owned by Run
 }
 
 // NewInstance prepares an instance on link; Run starts it.
@@ -91,6 +91,8 @@ func NewInstance(cfg InstanceConfig, link *Link, fx Effects, log *slog.Logger) (
 		in:     make(chan inbound, 64),
 		events: make(chan Event, 16),
 		done:   make(chan struct{}),
+
+		dropLogged: map[string]time.Time{},
 	}
 	st := i.m.Status()
 	i.status.Store(&st)
@@ -159,11 +161,12 @@ func (i *Instance) Run(ctx context.Context) {
 	}
 }
 
+// logDrop logs a dropped advert at most every 10 s per reason.
 func (i *Instance) logDrop(reason string, msg inbound) {
-	if time.Since(i.lastDropLog) < 10*time.Second {
+	if time.Since(i.dropLogged[reason]) < 10*time.Second {
 		return
 	}
-	i.lastDropLog = time.Now()
+	i.dropLogged[reason] = time.Now()
 	i.log.Warn("dropped advert", "reason", reason, "from", msg.p.Src, "advert", msg.a.String(), "ttl", msg.p.TTL)
 }
 

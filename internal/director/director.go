@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -377,9 +378,22 @@ func (d *Director) syncGroup(in *instance, ev event) {
 			d.clearFault(other, key)
 			other.run.Send(vrrp.Force{To: ev.t.To, Reason: why})
 		case vrrp.Fault:
-			d.setFault(other, key, why, false)
+			// Only a fault of its own spreads: two members must not hold
+			// each other in FAULT.
+			if ownFault(in) {
+				d.setFault(other, key, why, false)
+			}
 		}
 	}
+}
+
+func ownFault(in *instance) bool {
+	for k := range in.faults {
+		if !strings.HasPrefix(k, "group ") {
+			return true
+		}
+	}
+	return false
 }
 
 // mailbox is an unbounded queue: instances put without ever blocking,

@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/internal/netlab"
+	"github.com/tandemlb/tandem/internal/testenv"
+	"github.com/tandemlb/tandem/vrrp"
+	"golang.org/x/net/ipv4"
+)
+
+const vip = "198.51.100.10"
+
+// hosts adds n directors (d1, d2... in that order of preference) and a
+// client.
+func hosts(t *testing.T, lab *netlab.Lab, n int) (ds []*netlab.Host, client *netlab.Host) {
+	for i := 1; i <= n; i++ {
+		ds = append(ds, lab.MustAddHost(t, fmt.Sprintf("d%d", i), fmt.Sprintf("198.51.100.%d/24", 10+i), fmt.Sprintf("2001:db8::%d/64", 10+i)))
+	}
+	return ds, lab.MustAddHost(t, "client", "198.51.100.100/24", "2001:db8::100/64")
+}
+
+func ping(t *testing.T, h *netlab.Host, addr string) {
+	t.Helper()
+	if out, err := h.Run("ping", "-c", "1", "-W", "1", addr); err != nil {
+		t.Fatalf("%s: ping %s: %v\n%s", h.Name, addr, err, out)
+	}
+}
+
+func TestElectHighestOfThree(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 3)
+	var nodes []*node
+	for i, prio := range []int{150, 120, 100} {
+		nodes = append(nodes, startTandem(t, hs[i], instanceConfig(hs[i].Name, prio, "")))
+	}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, time.Second)
+	ping(t, client, vip)
+	neighborOf(t, client, vip, hs[0], time.Second)
+	for _, n := range nodes[1:] {
+		if n.entered("web", "MASTER") != 0 {
+			t.Errorf("%s was master at some point:\n%s", n.host.Name, n.log())
+		}
+	}
+}
+
+// SIGKILL of the master plus its switch port down: the next one takes
+// over, the client's ARP entry follows; the old master returns and
+// preempts.
+func TestFailoverOnCrashThenPreempt(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	ping(t, client, vip)
+	neighborOf(t, client, vip, hs[0], time.Second)
+	time.Sleep(1100 * time.Millisecond) // past the neighbour locktime (1 s)
+
+	if err := d1.proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs[0].PortDown(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "d2 holds the VIP", func() bool { return d2.hasVIP(vip) })
+	neighborOf(t, client, vip, hs[1], time.Second)
+	ping(t, client, vip)
+
+	// d1 comes back; a crash leaves its VIP behind, which it removes
+	// before entering backup, then it preempts.
+	if err := hs[0].PortUp(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	d1.start()
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	neighborOf(t, client, vip, hs[0], time.Second)
+}
+
+func TestNoPreempt(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, "  preempt = false"))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	onlyHolder(t, nodes, vip, "d2", 2*time.Second, 0)
+	d1.start()
+	// d1 outranks d2 but does not preempt it.
+	eventually(t, 3*time.Second, "d1 in backup", func() bool { return d1.entered("web", "BACKUP") == 1 })
+	onlyHolder(t, nodes, vip, "d2", time.Second, 1500*time.Millisecond)
+}
+
+// Graceful stop: priority 0, the backup takes over within its skew time,
+// and the old master keeps the VIP until then.
+func TestGracefulStop(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	onlyHolder(t, []*node{d1, d2}, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(d1.log(), "shutdown: handed over to 198.51.100.12") {
+		t.Errorf("d1 did not wait for d2's advert:\n%s", d1.log())
+	}
+	if !d2.hasVIP(vip) || d1.hasVIP(vip) {
+		t.Errorf("after stop: d1 %v, d2 %v", d1.hasVIP(vip), d2.hasVIP(vip))
+	}
+	if !strings.Contains(d2.log(), "master 198.51.100.11 stepped down (priority 0)") {
+		t.Errorf("d2 did not take over on priority 0:\n%s", d2.log())
+	}
+}
+
+// Split brain: VRRP dropped on the bridge while the links stay up; both
+// become master. Healed, one master remains within three intervals and the
+// client follows it.
+func TestSplitBrainHeals(t *testing.T) {
+	lab := newLab(t)
+	testenv.NeedCommand(t, "nft")
+	hs, client := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	ping(t, client, vip)
+	sw := lab.Switch()
+	if out, err := sw.Run("nft", "add table bridge split; add chain bridge split vrrp { type filter hook forward priority 0 ; } ; add rule bridge split vrrp ip protocol 112 drop"); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	eventually(t, 3*time.Second, "both masters", func() bool { return d1.hasVIP(vip) && d2.hasVIP(vip) })
+	time.Sleep(1100 * time.Millisecond) // d2's GARP moved the client; past locktime
+	neighborOf(t, client, vip, hs[1], time.Second)
+	healed := time.Now()
+	if out, err := sw.Run("nft", "delete table bridge split"); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	onlyHolder(t, nodes, vip, "d1", 2*time.Second, 500*time.Millisecond)
+	t.Logf("one master %v after healing (adverts every 100ms)", time.Since(healed).Round(time.Millisecond))
+	neighborOf(t, client, vip, hs[0], time.Second)
+}
+
+// A sync group moves the client-side VIP and the gateway VIP together.
+func TestSyncGroupMovesTogether(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "d1-fail")
+	cfg := func(name string, prio int) string {
+		return fmt.Sprintf(`global {
+  router_id      = %q
+  control_socket = "/run/tandem-e2e-%s-%d.sock"
+}
+vrrp_instance "web" {
+  interface         = "lan0"
+  virtual_router_id = 51
+  priority          = %d
+  advert_interval   = "100ms"
+  virtual_ips       = ["198.51.100.10/24"]
+  track_script "flag" {
+    command  = ["/usr/bin/test", "!", "-e", %q]
+    interval = "100ms"
+    timeout  = "50ms"
+  }
+}
+vrrp_instance "gateway" {
+  interface         = "lan0"
+  virtual_router_id = 52
+  priority          = %d
+  advert_interval   = "100ms"
+  virtual_ips       = ["203.0.113.1/24"]
+}
+sync_group "pair" {
+  instances = ["web", "gateway"]
+}
+`, name, name, os.Getpid(), prio, filepath.Join(dir, name+"-fail"), prio)
+	}
+	d1 := startTandem(t, hs[0], cfg("d1", 150))
+	d2 := startTandem(t, hs[1], cfg("d2", 100))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	onlyHolder(t, nodes, "203.0.113.1", "d1", time.Second, 0)
+	// Only web's script fails on d1; the group takes gateway along.
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 0)
+	onlyHolder(t, nodes, "203.0.113.1", "d2", time.Second, 500*time.Millisecond)
+	if d1.entered("gateway", "FAULT") == 0 {
+		t.Errorf("d1's gateway did not follow web into FAULT:\n%s", d1.log())
+	}
+	os.Remove(flag)
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	onlyHolder(t, nodes, "203.0.113.1", "d1", 2*time.Second, 300*time.Millisecond)
+}
+
+func TestInterfaceDownGivesFault(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	if err := hs[0].LinkDown(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "d1 in FAULT", func() bool { return d1.entered("web", "FAULT") == 1 })
+	onlyHolder(t, nodes, vip, "d2", 2*time.Second, 0)
+	if err := hs[0].LinkUp(); err != nil {
+		t.Fatal(err)
+	}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	if !strings.Contains(d1.log(), "reason=\"fault cleared\"") {
+		t.Errorf("d1 did not leave FAULT for BACKUP:\n%s", d1.log())
+	}
+}
+
+func TestIPv6UnsolicitedNA(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 2)
+	cfg := func(name string, prio int) string {
+		return strings.Replace(instanceConfig(name, prio, ""), `["198.51.100.10/24"]`, `["fe80::51/64", "2001:db8::10/64"]`, 1)
+	}
+	d1 := startTandem(t, hs[0], cfg("d1", 150))
+	d2 := startTandem(t, hs[1], cfg("d2", 100))
+	nodes := []*node{d1, d2}
+	const vip6 = "2001:db8::10"
+	onlyHolder(t, nodes, vip6, "d1", 5*time.Second, 300*time.Millisecond)
+	ping(t, client, vip6)
+	neighborOf(t, client, vip6, hs[0], time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	if err := d1.proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs[0].PortDown(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "d2 holds the IPv6 VIP", func() bool { return d2.hasVIP(vip6) && d2.hasVIP("fe80::51") })
+	neighborOf(t, client, vip6, hs[1], time.Second)
+	ping(t, client, vip6)
+}
+
+func TestUnicast(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 2)
+	uni := func(self, peer string) string {
+		return fmt.Sprintf("  unicast_source = %q\n  unicast_peers  = [%q]", self, peer)
+	}
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, uni("198.51.100.11", "198.51.100.12")))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, uni("198.51.100.12", "198.51.100.11")))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 500*time.Millisecond)
+	ping(t, client, vip)
+	if err := d1.proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs[0].PortDown(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "d2 holds the VIP", func() bool { return d2.hasVIP(vip) })
+	if err := hs[0].PortUp(); err != nil {
+		t.Fatal(err)
+	}
+	d1.start()
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+}
+
+// Bad adverts sent from the client change nothing: d2 stays backup, d1
+// master, and each kind is logged as dropped.
+func TestBadAdvertsChangeNothing(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+
+	src := netip.MustParseAddr("198.51.100.100")
+	group := vrrp.Group4
+	good := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr(vip)}}
+	enc := func(a vrrp.Advert) []byte {
+		b, err := a.Marshal(src, group, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	mod := func(f func(*vrrp.Advert)) []byte { a := good; f(&a); return enc(a) }
+	badSum := enc(good)
+	badSum[6] ^= 0xff
+	kinds := []struct {
+		reason string
+		b      []byte
+		ttl    int
+	}{
+		{vrrp.ReasonTTL, enc(good), 64},
+		{vrrp.ReasonChecksum, badSum, 255},
+		{vrrp.ReasonTruncated, enc(good)[:5], 255},
+		{vrrp.ReasonVersionDiff, mod(func(a *vrrp.Advert) { a.Version = 2; a.Interval = time.Second }), 255},
+		{vrrp.ReasonAddrList, mod(func(a *vrrp.Advert) { a.Addrs = []netip.Addr{netip.MustParseAddr("198.51.100.99")} }), 255},
+	}
+	err := client.Do(func() error {
+		c, err := net.ListenPacket("ip4:112", "0.0.0.0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		lan0, err := net.InterfaceByName("lan0")
+		if err != nil {
+			return err
+		}
+		pc := ipv4.NewPacketConn(c)
+		if err := pc.SetMulticastInterface(lan0); err != nil {
+			return err
+		}
+		for _, k := range kinds {
+			if err := pc.SetMulticastTTL(k.ttl); err != nil {
+				return err
+			}
+			for range 5 {
+				if _, err := pc.WriteTo(k.b, nil, &net.IPAddr{IP: group.AsSlice()}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyHolder(t, nodes, vip, "d1", time.Second, 700*time.Millisecond)
+	for _, k := range kinds {
+		for _, n := range nodes {
+			if !strings.Contains(n.log(), "reason="+k.reason) {
+				t.Errorf("%s did not log a drop for %s:\n%s", n.host.Name, k.reason, n.log())
+			}
+		}
+	}
+	if d1.entered("web", "BACKUP") != 1 || d2.entered("web", "MASTER") != 0 {
+		t.Errorf("state changed:\nd1:\n%s\nd2:\n%s", d1.log(), d2.log())
+	}
+}
