@@ -65,7 +65,7 @@ func newStatus() *cobra.Command {
 		Use:   "status [--json]",
 		Short: "Show the running daemon's VRRP instances, virtual and real servers, health and sync daemon",
 		Args:  exactArgs(0, "no arguments"),
-		RunE:  notYet("the control socket"),
+		RunE:  runStatus,
 	}
 	cmd.Flags().Bool("json", false, "print JSON (the shape in the README)")
 	clientFlags(cmd)
@@ -114,7 +114,7 @@ func newFailover() *cobra.Command {
 advert and becomes backup. It then holds back from preempting until
 'tandem failover INSTANCE --release', a reload or a restart.`,
 		Args: exactArgs(1, "one INSTANCE"),
-		RunE: notYet("the control socket"),
+		RunE: runFailover,
 	}
 	cmd.Flags().Bool("release", false, "stop holding back: preempt again as configured")
 	clientFlags(cmd)

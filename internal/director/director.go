@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +20,10 @@ import (
 
 // Director runs one director's configuration.
 type Director struct {
-	cfg *config.Config
-	log *slog.Logger
+	path     string // the configuration, as given
+	cfg      *config.Config
+	loadedAt time.Time
+	log      *slog.Logger
 
 	links     map[linkKey]*vrrp.Link
 	instances []*instance
@@ -49,8 +52,8 @@ type instance struct {
 
 // New prepares the director for cfg: sockets, addresses, instances. It
 // starts nothing.
-func New(cfg *config.Config, log *slog.Logger) (*Director, error) {
-	d := &Director{cfg: cfg, log: log, links: map[linkKey]*vrrp.Link{}, byName: map[string]*instance{}}
+func New(path string, cfg *config.Config, log *slog.Logger) (*Director, error) {
+	d := &Director{path: path, cfg: cfg, loadedAt: time.Now(), log: log, links: map[linkKey]*vrrp.Link{}, byName: map[string]*instance{}}
 	d.events.signal = make(chan struct{}, 1)
 	groupOf := map[string]*config.SyncGroup{}
 	for _, g := range cfg.SyncGroups {
@@ -129,6 +132,15 @@ func (d *Director) Instance(name string) *vrrp.Instance {
 // returns when every instance has stopped.
 func (d *Director) Run(ctx context.Context) error {
 	defer d.close()
+	ctl, err := listenControl(d.cfg.Global.ControlSocket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(d.cfg.Global.ControlSocket)
+	defer ctl.Close()
+	calls := make(chan controlCall)
+	go serveControl(ctl, calls)
+
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var wg sync.WaitGroup
@@ -205,6 +217,8 @@ func (d *Director) Run(ctx context.Context) error {
 			d.linkChanged(ls)
 		case se := <-scripts:
 			d.scriptChanged(se)
+		case c := <-calls:
+			c.reply <- d.handle(c.req)
 		case <-d.events.signal:
 			d.drainEvents()
 		}

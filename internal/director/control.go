@@ -1,0 +1,170 @@
+package director
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tandemlb/tandem/vrrp"
+)
+
+// The control API: one JSON request per connection, one JSON response.
+
+// Request is what a client sends.
+type Request struct {
+	Op       string `json:"op"` // "status", "failover"
+	Instance string `json:"instance,omitempty"`
+	Release  bool   `json:"release,omitempty"`
+}
+
+// Response is what the daemon answers; Error is set when OK is false.
+type Response struct {
+	OK     bool    `json:"ok"`
+	Error  string  `json:"error,omitempty"`
+	Status *Status `json:"status,omitempty"`
+}
+
+// Status is the daemon's state as `tandem status --json` prints it.
+type Status struct {
+	RouterID  string           `json:"router_id"`
+	Config    string           `json:"config"`
+	LoadedAt  time.Time        `json:"loaded_at"`
+	Instances []InstanceStatus `json:"instances"`
+}
+
+// InstanceStatus is one VRRP instance in Status.
+type InstanceStatus struct {
+	Name              string    `json:"name"`
+	Family            string    `json:"family"`
+	State             string    `json:"state"`
+	Priority          int       `json:"priority"`
+	EffectivePriority int       `json:"effective_priority"`
+	Master            string    `json:"master"`
+	HeldBack          bool      `json:"held_back"`
+	Since             time.Time `json:"since"`
+	Reason            string    `json:"reason"`
+}
+
+// listenControl opens the control socket, refusing when another daemon
+// answers on it; a stale file from a crash is replaced.
+func listenControl(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another tandem answers on %s: stop it, or give this one another global { control_socket }", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing stale control socket: %w", err)
+	}
+	old := umask(0o177) // the socket is created 0600
+	l, err := net.Listen("unix", path)
+	umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// serveControl answers requests until l is closed; each request is
+// handled by the director's goroutine through reqs.
+func serveControl(l net.Listener, reqs chan<- controlCall) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			var req Request
+			if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+				json.NewEncoder(c).Encode(Response{Error: "bad request: " + err.Error()})
+				return
+			}
+			call := controlCall{req: req, reply: make(chan Response, 1)}
+			reqs <- call
+			json.NewEncoder(c).Encode(<-call.reply)
+		}()
+	}
+}
+
+type controlCall struct {
+	req   Request
+	reply chan Response
+}
+
+// handle runs in the director's goroutine.
+func (d *Director) handle(req Request) Response {
+	switch req.Op {
+	case "status":
+		st := d.status()
+		return Response{OK: true, Status: &st}
+	case "failover":
+		in := d.byName[req.Instance]
+		if in == nil {
+			return Response{Error: fmt.Sprintf("no vrrp_instance named %q", req.Instance)}
+		}
+		st := in.run.Status()
+		switch {
+		case req.Release:
+			in.run.Send(vrrp.Release{})
+		case in.cfg.Priority == vrrp.OwnerPriority:
+			return Response{Error: fmt.Sprintf("%s is the address owner (priority 255): it cannot hand over", req.Instance)}
+		case st.State != vrrp.Master:
+			return Response{Error: fmt.Sprintf("%s is %s here, not MASTER: run failover on the master", req.Instance, st.State)}
+		default:
+			in.run.Send(vrrp.Handover{})
+		}
+		return Response{OK: true}
+	}
+	return Response{Error: fmt.Sprintf("unknown operation %q", req.Op)}
+}
+
+func (d *Director) status() Status {
+	st := Status{RouterID: d.cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, Instances: []InstanceStatus{}}
+	for _, in := range d.instances {
+		s := in.run.Status()
+		master := ""
+		if s.Master.IsValid() {
+			master = s.Master.String()
+		}
+		st.Instances = append(st.Instances, InstanceStatus{
+			Name: in.cfg.Name, Family: string(in.cfg.Family()), State: s.State.String(),
+			Priority: in.cfg.Priority, EffectivePriority: int(s.Priority), Master: master,
+			HeldBack: s.HeldBack, Since: s.Since, Reason: s.Reason,
+		})
+	}
+	return st
+}
+
+// Call sends one request to the daemon listening on path.
+func Call(ctx context.Context, path string, req Request) (Response, error) {
+	var dialer net.Dialer
+	c, err := dialer.DialContext(ctx, "unix", path)
+	if err != nil {
+		return Response{}, fmt.Errorf("no tandem daemon answers on %s (is it running? is this its control_socket?): %w", path, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return Response{}, err
+	}
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("reading the daemon's answer: %w", err)
+	}
+	return resp, nil
+}
+
+func umask(m int) int { return syscall.Umask(m) }
