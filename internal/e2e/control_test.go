@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-func socketOf(name string) string { return fmt.Sprintf("/run/tandem-e2e-%s-%d.sock", name, os.Getpid()) }
+func socketOf(name string) string {
+	return fmt.Sprintf("/run/tandem-e2e-%s-%d.sock", name, os.Getpid())
+}
 
 // tandemCLI runs a client subcommand against a daemon's socket.
 func tandemCLI(t *testing.T, name string, args ...string) (string, int) {
