@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -47,8 +48,15 @@ func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffect
 	}
 	h := &HostEffects{ifname: ifname, vips: vips, repeat: repeat, ifi: ifi}
 	if len(vips) > 0 && vips[0].Addr().Is6() {
-		// NA leaves from the interface's link-local address.
-		h.ndp, _, err = ndp.Listen(ifi, ndp.LinkLocal)
+		// NA leaves from the interface's link-local address, which a
+		// link that just came up may take a moment to get.
+		for try := 0; ; try++ {
+			h.ndp, _, err = ndp.Listen(ifi, ndp.LinkLocal)
+			if err == nil || try == 20 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("vrrp: ICMPv6 socket on %s (needs a link-local address and CAP_NET_RAW): %w", ifname, err)
 		}

@@ -48,6 +48,7 @@ type instance struct {
 	scriptOK map[string]bool
 	prio     uint8
 	notify   chan []string // notify hooks, run in order
+	vmac     string        // the macvlan of use_vmac, removed at stop
 }
 
 // New prepares the director for cfg: sockets, addresses, instances. It
@@ -87,14 +88,21 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 		d.links[key] = link
 	}
 	src := ic.UnicastSource
+	var err error
 	if !src.IsValid() || ipv6 {
 		// IPv6 adverts always leave from the link-local address.
-		var err error
 		if src, err = vrrp.PrimaryAddr(ic.Interface, ipv6, ic.VirtualIPs); err != nil {
 			return nil, err
 		}
 	}
-	fx, err := vrrp.NewHostEffects(ic.Interface, ic.VirtualIPs, ic.GARP.MasterRepeat)
+	vipLink, vmac := ic.Interface, ""
+	if ic.UseVMAC {
+		if vmac, err = vrrp.EnsureVMAC(ic.Interface, uint8(ic.VRID), ipv6); err != nil {
+			return nil, err
+		}
+		vipLink = vmac
+	}
+	fx, err := vrrp.NewHostEffects(vipLink, ic.VirtualIPs, ic.GARP.MasterRepeat)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +117,7 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 		fx.Close()
 		return nil, err
 	}
-	in := &instance{cfg: ic, run: run, faults: map[string]string{}, scriptOK: map[string]bool{},
+	in := &instance{cfg: ic, run: run, faults: map[string]string{}, scriptOK: map[string]bool{}, vmac: vmac,
 		prio: uint8(ic.Priority), notify: make(chan []string, 64)}
 	run.OnTransition = func(t vrrp.Transition, st vrrp.Status) {
 		d.events.put(event{instance: ic.Name, t: t, st: st})
@@ -197,6 +205,7 @@ func (d *Director) Run(ctx context.Context) error {
 			}
 			if d.allDone() {
 				d.drainEvents() // the STOP hooks
+				d.removeVMACs()
 				stopWork()
 				for _, l := range d.links {
 					l.Close()
@@ -234,6 +243,16 @@ func (d *Director) allDone() bool {
 		}
 	}
 	return true
+}
+
+func (d *Director) removeVMACs() {
+	for _, in := range d.instances {
+		if in.cfg.UseVMAC {
+			if err := vrrp.RemoveVMAC(in.vmac); err != nil {
+				d.log.Warn("removing virtual MAC interface", "instance", in.cfg.Name, "interface", in.vmac, "err", err)
+			}
+		}
+	}
 }
 
 func (d *Director) close() {

@@ -353,3 +353,38 @@ func TestBadAdvertsChangeNothing(t *testing.T) {
 		t.Errorf("state changed:\nd1:\n%s\nd2:\n%s", d1.log(), d2.log())
 	}
 }
+
+// use_vmac: the VIP lives on a macvlan with the virtual router MAC, so the
+// client's neighbour entry does not change on failover; the macvlan goes
+// away when tandem stops.
+func TestUseVMAC(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, "  use_vmac = true"))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, "  use_vmac = true"))
+	onVMAC := func(h *netlab.Host) bool {
+		out, err := h.Run("ip", "-br", "addr", "show", "dev", "vrrp.51")
+		return err == nil && strings.Contains(out, vip+"/24")
+	}
+	vmac := "00:00:5e:00:01:33"
+	eventually(t, 5*time.Second, "d1 holds the VIP on vrrp.51", func() bool { return onVMAC(hs[0]) && !onVMAC(hs[1]) })
+	ping(t, client, vip)
+	mac, err := client.Neighbor(netip.MustParseAddr(vip))
+	if err != nil || mac.String() != vmac {
+		t.Fatalf("client's entry for the VIP: %v %v, want %s", mac, err, vmac)
+	}
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "d2 holds the VIP on vrrp.51", func() bool { return onVMAC(hs[1]) })
+	ping(t, client, vip)
+	if mac, _ := client.Neighbor(netip.MustParseAddr(vip)); mac.String() != vmac {
+		t.Errorf("client's entry changed to %s", mac)
+	}
+	if out, err := hs[0].Run("ip", "link", "show", "vrrp.51"); err == nil {
+		t.Errorf("d1's macvlan left behind after stop:\n%s", out)
+	}
+	if d2.entered("web", "MASTER") != 1 {
+		t.Errorf("d2 did not take over once:\n%s", d2.log())
+	}
+}
