@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +35,12 @@ type HostEffects struct {
 	ifname string
 	vips   []netip.Prefix
 	repeat int
+	// Filter: accept = false (RFC 5798 Accept_Mode off): while master,
+	// packets from Ingress to the VIPs are dropped, by a chain named after
+	// Key (unique per instance: interface, family and VRID).
+	Filter  bool
+	Ingress string
+	Key     string
 
 	ifi *net.Interface
 	arp *packet.Conn // nil for IPv6
@@ -87,6 +95,11 @@ func (h *HostEffects) AddVIPs() error {
 		return err
 	}
 	var errs []error
+	if h.Filter { // before the VIPs: no moment without the filter
+		if err := h.filter(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, p := range h.vips {
 		a := &netlink.Addr{IPNet: prefixNet(p)}
 		if p.Addr().Is6() {
@@ -97,6 +110,37 @@ func (h *HostEffects) AddVIPs() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// filter adds or removes the accept = false rules: an nftables chain of
+// the instance that drops traffic from the ingress interface to its VIPs.
+// (A policy rule cannot do it: the local table is looked up first.)
+func (h *HostEffects) filter(on bool) error {
+	chain := "accept_" + strings.Map(func(r rune) rune {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, h.Key)
+	var b strings.Builder
+	fmt.Fprintf(&b, "add table inet tandem\nadd chain inet tandem %s { type filter hook input priority filter; }\nflush chain inet tandem %s\n", chain, chain)
+	if on {
+		for _, p := range h.vips {
+			fam := "ip"
+			if p.Addr().Is6() {
+				fam = "ip6"
+			}
+			fmt.Fprintf(&b, "add rule inet tandem %s iifname %q %s daddr %s drop\n", chain, h.Ingress, fam, p.Addr())
+		}
+	} else {
+		fmt.Fprintf(&b, "delete chain inet tandem %s\n", chain)
+	}
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("accept = false needs nftables (the nft program, Debian package nftables): %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // RemoveVIPs removes every VIP; one already gone is not an error.
@@ -110,6 +154,11 @@ func (h *HostEffects) RemoveVIPs() error {
 		err := netlink.AddrDel(l, &netlink.Addr{IPNet: prefixNet(p)})
 		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
+		}
+	}
+	if h.Filter {
+		if err := h.filter(false); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -106,6 +106,8 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	fx.Filter = !ic.Accept && ic.Priority != vrrp.OwnerPriority
+	fx.Ingress, fx.Key = ic.Interface, fmt.Sprintf("%s_%s_%d", ic.Interface, ic.Family(), ic.VRID)
 	run, err := vrrp.NewInstance(vrrp.InstanceConfig{
 		Name: ic.Name, Interface: ic.Interface, VRID: uint8(ic.VRID), Version: ic.Version,
 		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,

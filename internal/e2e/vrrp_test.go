@@ -388,3 +388,24 @@ func TestUseVMAC(t *testing.T) {
 		t.Errorf("d2 did not take over once:\n%s", d2.log())
 	}
 }
+
+// accept = false: the master holds the VIP but does not accept traffic to
+// it (RFC 5798 Accept_Mode); the filter goes with the VIP.
+func TestAcceptFalse(t *testing.T) {
+	lab := newLab(t)
+	testenv.NeedCommand(t, "nft")
+	hs, client := hosts(t, lab, 1)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, "  accept = false"))
+	eventually(t, 5*time.Second, "d1 holds the VIP", func() bool { return d1.hasVIP(vip) })
+	if out, err := client.Run("ping", "-c", "1", "-W", "1", vip); err == nil {
+		rules, _ := hs[0].Run("nft", "list", "ruleset")
+		t.Errorf("the VIP answered with accept = false:\n%s\nrules:\n%s", out, rules)
+	}
+	ping(t, client, "198.51.100.11") // the director's own address still answers
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := hs[0].Run("nft", "list", "ruleset"); strings.Contains(out, vip) {
+		t.Errorf("filter rule left behind:\n%s", out)
+	}
+}
