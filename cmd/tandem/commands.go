@@ -44,8 +44,9 @@ func newRun() *cobra.Command {
 		Long: `Run the tandem daemon: VRRP instances, health checks and the IPVS table.
 
 PATH is a configuration file, or a directory whose *.hcl files are merged
-(default /etc/tandem). SIGHUP or 'tandem reload' reloads it; SIGTERM hands
-the virtual IPs over gracefully and stops.`,
+(default /etc/tandem). SIGTERM hands the virtual IPs over gracefully and
+stops; a second SIGTERM exits at once. (Reload arrives with the daemon
+work: restart to apply a new configuration meanwhile.)`,
 		Args: exactArgs(0, "no arguments (the configuration is given with -c)"),
 		RunE: runDaemon,
 	}
