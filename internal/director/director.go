@@ -87,10 +87,11 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 		link = vrrp.NewLink(ic.Interface, ipv6, conn, d.log)
 		d.links[key] = link
 	}
+	// Adverts leave from unicast_source, else from the interface's own
+	// address (for IPv6 its link-local address, RFC 5798 5.1.2.1).
 	src := ic.UnicastSource
 	var err error
-	if !src.IsValid() || ipv6 {
-		// IPv6 adverts always leave from the link-local address.
+	if !src.IsValid() {
 		if src, err = vrrp.PrimaryAddr(ic.Interface, ipv6, ic.VirtualIPs); err != nil {
 			return nil, err
 		}

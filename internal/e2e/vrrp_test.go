@@ -409,3 +409,25 @@ func TestAcceptFalse(t *testing.T) {
 		t.Errorf("filter rule left behind:\n%s", out)
 	}
 }
+
+func TestUnicastIPv6(t *testing.T) {
+	lab := newLab(t)
+	hs, client := hosts(t, lab, 2)
+	cfg := func(name string, prio int, self, peer string) string {
+		c := instanceConfig(name, prio, fmt.Sprintf("  unicast_source = %q\n  unicast_peers  = [%q]", self, peer))
+		return strings.Replace(c, `["198.51.100.10/24"]`, `["fe80::51/64", "2001:db8::10/64"]`, 1)
+	}
+	d1 := startTandem(t, hs[0], cfg("d1", 150, "2001:db8::11", "2001:db8::12"))
+	d2 := startTandem(t, hs[1], cfg("d2", 100, "2001:db8::12", "2001:db8::11"))
+	nodes := []*node{d1, d2}
+	const vip6 = "2001:db8::10"
+	onlyHolder(t, nodes, vip6, "d1", 5*time.Second, 500*time.Millisecond)
+	ping(t, client, vip6)
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	onlyHolder(t, nodes, vip6, "d2", 2*time.Second, 0)
+	if !strings.Contains(d2.log(), "master 2001:db8::11 stepped down") {
+		t.Errorf("d2 did not hear d1's priority 0 over unicast:\n%s", d2.log())
+	}
+}
