@@ -58,15 +58,19 @@ func Listen(ifname string, ipv6 bool) (Conn, error) {
 	return setup4(pc, ifi)
 }
 
-type conn4 struct {
-	pc  *ipv4.PacketConn
-	ifi *net.Interface
-	buf []byte
+// conn is a raw VRRP socket of either family; the x/net packages differ
+// only in their control messages, which recv and send adapt.
+type conn struct {
+	ifi  *net.Interface
+	buf  []byte
+	recv func(b []byte) (n int, src net.Addr, ttl int, dst net.IP, ifindex int, err error)
+	send func(b []byte, src net.IP, dst *net.IPAddr) error
+	c    net.PacketConn
 }
 
 func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	pc := ipv4.NewPacketConn(c)
-	for _, err := range []error{
+	if err := firstErr(
 		pc.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true),
 		pc.JoinGroup(ifi, &net.IPAddr{IP: Group4.AsSlice()}),
 		pc.SetMulticastInterface(ifi),
@@ -74,56 +78,28 @@ func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		pc.SetTTL(HopLimit),
 		pc.SetTOS(0xc0),
 		pc.SetMulticastLoopback(false),
-	} {
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
-		}
+	); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
 	}
-	return &conn4{pc: pc, ifi: ifi, buf: make([]byte, 1500)}, nil
-}
-
-func (c *conn4) Recv() (Packet, error) {
-	for {
-		n, cm, src, err := c.pc.ReadFrom(c.buf)
-		if err != nil {
-			return Packet{}, err
-		}
-		p := Packet{Data: append([]byte(nil), c.buf[:n]...), TTL: -1}
-		if a, ok := src.(*net.IPAddr); ok {
-			p.Src, _ = netip.AddrFromSlice(a.IP.To4())
-		}
-		if cm != nil {
-			if cm.IfIndex != 0 && cm.IfIndex != c.ifi.Index {
-				continue
+	return &conn{ifi: ifi, buf: make([]byte, 1500), c: c,
+		recv: func(b []byte) (int, net.Addr, int, net.IP, int, error) {
+			n, cm, src, err := pc.ReadFrom(b)
+			if cm == nil {
+				return n, src, -1, nil, 0, err
 			}
-			p.TTL = cm.TTL
-			p.Dst, _ = netip.AddrFromSlice(cm.Dst.To4())
-		}
-		return p, nil
-	}
-}
-
-func (c *conn4) Send(b []byte, src, dst netip.Addr) error {
-	cm := &ipv4.ControlMessage{IfIndex: c.ifi.Index}
-	if src.IsValid() {
-		cm.Src = src.AsSlice()
-	}
-	_, err := c.pc.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice()})
-	return err
-}
-
-func (c *conn4) Close() error { return c.pc.Close() }
-
-type conn6 struct {
-	pc  *ipv6.PacketConn
-	ifi *net.Interface
-	buf []byte
+			return n, src, cm.TTL, cm.Dst, cm.IfIndex, err
+		},
+		send: func(b []byte, src net.IP, dst *net.IPAddr) error {
+			_, err := pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: ifi.Index, Src: src}, dst)
+			return err
+		},
+	}, nil
 }
 
 func setup6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	pc := ipv6.NewPacketConn(c)
-	for _, err := range []error{
+	if err := firstErr(
 		pc.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true),
 		pc.JoinGroup(ifi, &net.IPAddr{IP: Group6.AsSlice()}),
 		pc.SetMulticastInterface(ifi),
@@ -131,47 +107,68 @@ func setup6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		pc.SetHopLimit(HopLimit),
 		pc.SetTrafficClass(0xc0),
 		pc.SetMulticastLoopback(false),
-	} {
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
-		}
+	); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
 	}
-	return &conn6{pc: pc, ifi: ifi, buf: make([]byte, 1500)}, nil
+	return &conn{ifi: ifi, buf: make([]byte, 1500), c: c,
+		recv: func(b []byte) (int, net.Addr, int, net.IP, int, error) {
+			n, cm, src, err := pc.ReadFrom(b)
+			if cm == nil {
+				return n, src, -1, nil, 0, err
+			}
+			return n, src, cm.HopLimit, cm.Dst, cm.IfIndex, err
+		},
+		send: func(b []byte, src net.IP, dst *net.IPAddr) error {
+			_, err := pc.WriteTo(b, &ipv6.ControlMessage{IfIndex: ifi.Index, Src: src}, dst)
+			return err
+		},
+	}, nil
 }
 
-func (c *conn6) Recv() (Packet, error) {
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *conn) Recv() (Packet, error) {
 	for {
-		n, cm, src, err := c.pc.ReadFrom(c.buf)
+		n, src, ttl, dst, ifindex, err := c.recv(c.buf)
 		if err != nil {
 			return Packet{}, err
 		}
-		p := Packet{Data: append([]byte(nil), c.buf[:n]...), TTL: -1}
+		if ifindex != 0 && ifindex != c.ifi.Index {
+			continue
+		}
+		p := Packet{Data: append([]byte(nil), c.buf[:n]...), TTL: ttl}
 		if a, ok := src.(*net.IPAddr); ok {
-			p.Src, _ = netip.AddrFromSlice(a.IP)
+			p.Src = addrOf(a.IP)
 		}
-		if cm != nil {
-			if cm.IfIndex != 0 && cm.IfIndex != c.ifi.Index {
-				continue
-			}
-			p.TTL = cm.HopLimit
-			p.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
+		p.Dst = addrOf(dst)
 		return p, nil
 	}
 }
 
-func (c *conn6) Send(b []byte, src, dst netip.Addr) error {
-	cm := &ipv6.ControlMessage{IfIndex: c.ifi.Index}
-	if src.IsValid() {
-		cm.Src = src.AsSlice()
-	}
-	to := &net.IPAddr{IP: dst.AsSlice()}
-	if dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast() {
-		to.Zone = c.ifi.Name
-	}
-	_, err := c.pc.WriteTo(b, cm, to)
-	return err
+// addrOf converts without the IPv4-in-IPv6 form net.IP often has.
+func addrOf(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
 }
 
-func (c *conn6) Close() error { return c.pc.Close() }
+func (c *conn) Send(b []byte, src, dst netip.Addr) error {
+	var s net.IP
+	if src.IsValid() {
+		s = src.AsSlice()
+	}
+	to := &net.IPAddr{IP: dst.AsSlice()}
+	if dst.Is6() && (dst.IsLinkLocalUnicast() || dst.IsLinkLocalMulticast()) {
+		to.Zone = c.ifi.Name
+	}
+	return c.send(b, s, to)
+}
+
+func (c *conn) Close() error { return c.c.Close() }

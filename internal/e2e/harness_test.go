@@ -163,3 +163,8 @@ vrrp_instance "web" {
 }
 `, name, name, os.Getpid(), prio, extra)
 }
+
+// ipv6Config is instanceConfig with IPv6 VIPs, the link-local one first.
+func ipv6Config(name string, prio int, extra string) string {
+	return strings.Replace(instanceConfig(name, prio, extra), `["198.51.100.10/24"]`, `["fe80::51/64", "2001:db8::10/64"]`, 1)
+}

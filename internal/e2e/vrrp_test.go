@@ -160,22 +160,12 @@ func TestSyncGroupMovesTogether(t *testing.T) {
 	dir := t.TempDir()
 	flag := filepath.Join(dir, "d1-fail")
 	cfg := func(name string, prio int) string {
-		return fmt.Sprintf(`global {
-  router_id      = %q
-  control_socket = "/run/tandem-e2e-%s-%d.sock"
-}
-vrrp_instance "web" {
-  interface         = "lan0"
-  virtual_router_id = 51
-  priority          = %d
-  advert_interval   = "100ms"
-  virtual_ips       = ["198.51.100.10/24"]
-  track_script "flag" {
+		script := fmt.Sprintf(`  track_script "flag" {
     command  = ["/usr/bin/test", "!", "-e", %q]
     interval = "100ms"
     timeout  = "50ms"
-  }
-}
+  }`, filepath.Join(dir, name+"-fail"))
+		return instanceConfig(name, prio, script) + fmt.Sprintf(`
 vrrp_instance "gateway" {
   interface         = "lan0"
   virtual_router_id = 52
@@ -183,10 +173,11 @@ vrrp_instance "gateway" {
   advert_interval   = "100ms"
   virtual_ips       = ["203.0.113.1/24"]
 }
+
 sync_group "pair" {
   instances = ["web", "gateway"]
 }
-`, name, name, os.Getpid(), prio, filepath.Join(dir, name+"-fail"), prio)
+`, prio)
 	}
 	d1 := startTandem(t, hs[0], cfg("d1", 150))
 	d2 := startTandem(t, hs[1], cfg("d2", 100))
@@ -231,11 +222,8 @@ func TestInterfaceDownGivesFault(t *testing.T) {
 func TestIPv6UnsolicitedNA(t *testing.T) {
 	lab := newLab(t)
 	hs, client := hosts(t, lab, 2)
-	cfg := func(name string, prio int) string {
-		return strings.Replace(instanceConfig(name, prio, ""), `["198.51.100.10/24"]`, `["fe80::51/64", "2001:db8::10/64"]`, 1)
-	}
-	d1 := startTandem(t, hs[0], cfg("d1", 150))
-	d2 := startTandem(t, hs[1], cfg("d2", 100))
+	d1 := startTandem(t, hs[0], ipv6Config("d1", 150, ""))
+	d2 := startTandem(t, hs[1], ipv6Config("d2", 100, ""))
 	nodes := []*node{d1, d2}
 	const vip6 = "2001:db8::10"
 	onlyHolder(t, nodes, vip6, "d1", 5*time.Second, 300*time.Millisecond)
@@ -414,8 +402,7 @@ func TestUnicastIPv6(t *testing.T) {
 	lab := newLab(t)
 	hs, client := hosts(t, lab, 2)
 	cfg := func(name string, prio int, self, peer string) string {
-		c := instanceConfig(name, prio, fmt.Sprintf("  unicast_source = %q\n  unicast_peers  = [%q]", self, peer))
-		return strings.Replace(c, `["198.51.100.10/24"]`, `["fe80::51/64", "2001:db8::10/64"]`, 1)
+		return ipv6Config(name, prio, fmt.Sprintf("  unicast_source = %q\n  unicast_peers  = [%q]", self, peer))
 	}
 	d1 := startTandem(t, hs[0], cfg("d1", 150, "2001:db8::11", "2001:db8::12"))
 	d2 := startTandem(t, hs[1], cfg("d2", 100, "2001:db8::12", "2001:db8::11"))
