@@ -119,7 +119,9 @@ type DestKey struct {
 	Port uint16
 }
 
-func (k DestKey) compare(o DestKey) int { return cmp.Or(k.Addr.Compare(o.Addr), cmp.Compare(k.Port, o.Port)) }
+func (k DestKey) compare(o DestKey) int {
+	return cmp.Or(k.Addr.Compare(o.Addr), cmp.Compare(k.Port, o.Port))
+}
 
 func (k DestKey) String() string { return netip.AddrPortFrom(k.Addr, k.Port).String() }
 
