@@ -6,8 +6,12 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests need; scripts/test-deps installs the missing ones.
-TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump
+TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
+             qemu-system-x86 busybox-static ipvsadm kmod xz-utils
 # Packages that boot qemu: their own step, never beside timing-sensitive tests.
+# Only the host side: internal/vmtest/guest is built and run by the harness.
+# The Debian kernel is downloaded once into /var/cache/tandem-vmtest
+# (TANDEM_VMTEST_CACHE overrides it).
 VM_PKGS   := $(wildcard ./internal/vmtest)
 
 # Under `make test` a missing prerequisite fails a test instead of skipping it.
@@ -37,7 +41,7 @@ test-vm:
 ifeq ($(VM_PKGS),)
 	@echo "test-vm: no VM test packages yet"
 else
-	$(GO) test -count=1 -v $(VM_PKGS)/...
+	$(GO) test -count=1 -v -timeout 6m $(VM_PKGS)
 endif
 
 bench:
