@@ -98,13 +98,19 @@ func (n *node) entered(instance, state string) int {
 	return strings.Count(n.log(), fmt.Sprintf("(%s) Entering %s STATE", instance, state))
 }
 
-// eventually polls cond every 20 ms until it holds or d has passed.
+// eventually polls cond every 20 ms until it holds or d has passed; what
+// describes the failure at that moment.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	eventuallyf(t, d, func() string { return what }, cond)
+}
+
+func eventuallyf(t *testing.T, d time.Duration, what func() string, cond func() bool) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", d, what)
+			t.Fatalf("after %v: %s", d, what())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -124,7 +130,7 @@ func holders(nodes []*node, vip string) []string {
 // onlyHolder waits until exactly want holds vip, and it stays so for hold.
 func onlyHolder(t *testing.T, nodes []*node, vip, want string, within, hold time.Duration) {
 	t.Helper()
-	eventually(t, within, fmt.Sprintf("%s alone holds %s (holders: %v)", want, vip, holders(nodes, vip)), func() bool {
+	eventuallyf(t, within, func() string { return fmt.Sprintf("%s alone holds %s (holders: %v)", want, vip, holders(nodes, vip)) }, func() bool {
 		return slices.Equal(holders(nodes, vip), []string{want})
 	})
 	end := time.Now().Add(hold)

@@ -39,7 +39,11 @@ func TestElectHighestOfThree(t *testing.T) {
 	hs, client := hosts(t, lab, 3)
 	var nodes []*node
 	for i, prio := range []int{150, 120, 100} {
-		nodes = append(nodes, startTandem(t, hs[i], instanceConfig(hs[i].Name, prio, "")))
+		n := startTandem(t, hs[i], instanceConfig(hs[i].Name, prio, ""))
+		// One at a time: started together, d2's master-down timer may end
+		// a few ms before d1's, as with keepalived.
+		eventually(t, 3*time.Second, hs[i].Name+" in backup", func() bool { return n.entered("web", "BACKUP") == 1 })
+		nodes = append(nodes, n)
 	}
 	onlyHolder(t, nodes, vip, "d1", 5*time.Second, time.Second)
 	ping(t, client, vip)
