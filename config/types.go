@@ -52,7 +52,7 @@ type VRRPInstance struct {
 	Preempt             bool           `hcl:"preempt" default:"true" doc:"A higher-priority backup takes over from a lower-priority master."`
 	PreemptDelay        time.Duration  `hcl:"preempt_delay" default:"\"0s\"" doc:"After start, wait this long before preempting."`
 	Accept              bool           `hcl:"accept" default:"true" doc:"Accept traffic to the VIPs while master; false filters it (RFC 5798 strict)."`
-	V3ChecksumAsV2      bool           `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header, as some routers expect."`
+	V3ChecksumAsV2      bool           `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header (RFC 9568), as some routers expect; keepalived rejects this form."`
 	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" required:"true" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance."`
 	UnicastSource       netip.Addr     `hcl:"unicast_source" doc:"Source address for unicast adverts."`
 	UnicastPeers        []netip.Addr   `hcl:"unicast_peers" default:"[]" doc:"Send adverts to these peers instead of multicast."`
