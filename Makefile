@@ -17,7 +17,7 @@ VM_PKGS   := $(wildcard ./internal/vmtest)
 # Under `make test` a missing prerequisite fails a test instead of skipping it.
 export TANDEM_TEST_STRICT := 1
 
-.PHONY: all build test deps vet test-unit test-vm bench fuzz docs clean
+.PHONY: all build test deps vet test-unit test-vm bench bench-ipvs fuzz docs clean
 
 all: build
 
@@ -46,6 +46,13 @@ endif
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench/failover
+	$(MAKE) bench-ipvs
+
+# IPVS programming, 10,000 services x 10 destinations from empty: tandem
+# against ipvsadm -R in the qemu guest (times and ratio in the log).
+bench-ipvs:
+	TANDEM_IPVS_BENCH_SERVICES=10000 $(GO) test -count=1 -v -timeout 30m -run 'TestGuestLVS/TestProgrammingSpeed' ./internal/vmtest/
 
 # Fuzz the config loader; crashers land in config/testdata/fuzz and stay as
 # regression cases.

@@ -93,7 +93,9 @@ func StartSyncDaemon(d SyncDaemon) error {
 		a.AddRtAttr(daemonAttrMcastGrp6, d.Group.AsSlice())
 	}
 	if d.Port > 0 {
-		a.AddRtAttr(daemonAttrMcastPort, htons(uint16(d.Port)))
+		// A u16 in host order (nla_get_u16), unlike the service and
+		// destination ports.
+		a.AddRtAttr(daemonAttrMcastPort, nl.Uint16Attr(uint16(d.Port)))
 	}
 	if d.TTL > 0 {
 		a.AddRtAttr(daemonAttrMcastTTL, []byte{uint8(d.TTL)})
@@ -166,7 +168,7 @@ func parseDaemon(attrs []syscall.NetlinkRouteAttr) SyncDaemon {
 		case daemonAttrMcastGroup, daemonAttrMcastGrp6:
 			d.Group, _ = netip.AddrFromSlice(v)
 		case daemonAttrMcastPort:
-			d.Port = int(v[0])<<8 | int(v[1])
+			d.Port = int(nl.NativeEndian().Uint16(v)) // host order, see StartSyncDaemon
 		case daemonAttrMcastTTL:
 			d.TTL = int(v[0])
 		}

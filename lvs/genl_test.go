@@ -18,7 +18,7 @@ func TestParseDaemon(t *testing.T) {
 	a.AddRtAttr(daemonAttrSyncID, nl.Uint32Attr(7))
 	a.AddRtAttr(daemonAttrSyncMaxLen, nl.Uint16Attr(1472))
 	a.AddRtAttr(daemonAttrMcastGroup, []byte{224, 0, 0, 81})
-	a.AddRtAttr(daemonAttrMcastPort, htons(8848))
+	a.AddRtAttr(daemonAttrMcastPort, nl.Uint16Attr(8848))
 	a.AddRtAttr(daemonAttrMcastTTL, []byte{1})
 	attrs, err := nl.ParseRouteAttr(a.Serialize()[4:])
 	if err != nil {

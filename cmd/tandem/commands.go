@@ -86,8 +86,15 @@ func newIPVS() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list [-n] [--stats] [--rate] [--timeout] [--daemon] [-c|--connection] [--json]",
 		Short: "List the kernel table like ipvsadm -L (no daemon needed)",
-		Args:  exactArgs(0, "no arguments"),
-		RunE:  notYet("the LVS module"),
+		Long: `List the kernel IPVS table as ipvsadm -L does, byte for byte, in
+ipvsadm's order: with -n numeric, else with host and service names.
+--stats, --rate, --timeout, --daemon and -c (the connections of
+/proc/net/ip_vs_conn) choose the other views of ipvsadm -L. --json prints
+services, real servers, counters, rates, timeouts and sync daemons (and
+with -c the connections) as JSON, whatever the other flags (shape in the
+README).`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runIPVSList,
 	}
 	f := list.Flags()
 	f.BoolP("numeric", "n", false, "numeric addresses and ports")
@@ -101,7 +108,7 @@ func newIPVS() *cobra.Command {
 		Use:   "save",
 		Short: "Print the kernel table like ipvsadm -S -n",
 		Args:  exactArgs(0, "no arguments"),
-		RunE:  notYet("the LVS module"),
+		RunE:  runIPVSSave,
 	}
 	cmd.AddCommand(list, save)
 	return cmd

@@ -108,7 +108,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"status", "--json", "--socket", "/nonexistent.sock"}, exitFailed, "no tandem daemon answers on /nonexistent.sock"},
 		{[]string{"failover", "web", "--socket", "/nonexistent.sock"}, exitFailed, "no tandem daemon answers"},
 		{[]string{"drain", "web_http", "203.0.113.21:80"}, exitFailed, "not available in this build yet"},
-		{[]string{"ipvs", "list", "-n", "--stats"}, exitFailed, "not available in this build yet"},
+		{[]string{"ipvs", "list", "-n", "--stats"}, exitFailed, "IPVS is not available in this kernel"},
 		{[]string{"realserver", "--vip", "198.51.100.10", "--mode", "dr"}, exitFailed, "not available in this build yet"},
 	} {
 		code, _, errs := tandem(t, tc.args...)

@@ -1,0 +1,40 @@
+package vmtest_test
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/internal/vmtest"
+)
+
+// ipvsBenchVar sets the number of services (x 10 destinations) of the
+// programming benchmark, lvs.TestProgrammingSpeed: 1000 when unset (the
+// CI run), 10000 under make bench. Set, it also gives the guest more
+// time and memory.
+const ipvsBenchVar = "TANDEM_IPVS_BENCH_SERVICES"
+
+// TestGuestLVS boots Debian's kernel under qemu and runs the tests of
+// package lvs there against the real IPVS, with ipvsadm as the witness
+// and the tandem binary at /usr/sbin/tandem: the Kernel backend and the
+// Reconciler, the sync daemon, tandem ipvs list/save against ipvsadm,
+// and the programming benchmark against ipvsadm -R. One test alone:
+//
+//	go test -count=1 -v -run 'TestGuestLVS/TestTandemListMatchesIPVSAdm' ./internal/vmtest/
+//
+// The benchmark at 10,000 services (make bench):
+//
+//	TANDEM_IPVS_BENCH_SERVICES=10000 go test -count=1 -v -timeout 30m -run 'TestGuestLVS/TestProgrammingSpeed' ./internal/vmtest/
+func TestGuestLVS(t *testing.T) {
+	opts := vmtest.Options{
+		TestPackage: "github.com/tandemlb/tandem/lvs",
+		Binaries:    map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t)},
+		Timeout:     3 * time.Minute,
+	}
+	if n := os.Getenv(ipvsBenchVar); n != "" {
+		opts.Env = map[string]string{ipvsBenchVar: n}
+		opts.Timeout = 25 * time.Minute
+		opts.MemoryMB = 1024
+	}
+	vmtest.Run(t, opts)
+}
