@@ -105,9 +105,9 @@ type ScriptResult struct {
 	Why  string
 }
 
-// RunScript runs s until ctx ends and sends each change of verdict. The
+// RunScript runs s until ctx ends and reports each change of verdict. The
 // verdict starts as succeeding; a script that never completes fails.
-func RunScript(ctx context.Context, s Script, out chan<- ScriptResult) {
+func RunScript(ctx context.Context, s Script, report func(ScriptResult)) {
 	ok, streak := true, 0
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
@@ -130,11 +130,7 @@ func RunScript(ctx context.Context, s Script, out chan<- ScriptResult) {
 				if err != nil {
 					why = err.Error()
 				}
-				select {
-				case out <- ScriptResult{Name: s.Name, OK: ok, Why: why}:
-				case <-ctx.Done():
-					return
-				}
+				report(ScriptResult{Name: s.Name, OK: ok, Why: why})
 			}
 		}
 		select {

@@ -34,7 +34,7 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 	for _, d := range diags.Diags {
 		log.Warn(config.Headline(d), "detail", d.Detail)
 	}
-	d, err := director.New(path, cfg, log)
+	d, err := director.New(path, cfg, log, nil)
 	if err != nil {
 		return failure{err}
 	}

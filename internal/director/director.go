@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/health"
+	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -28,6 +30,10 @@ type Director struct {
 	links     map[linkKey]*vrrp.Link
 	instances []*instance
 	byName    map[string]*instance
+
+	ipvs   *ipvsSide
+	checks *health.Scheduler
+	up     map[string]bool // real server (rsID) -> healthy; owned by Run
 
 	events mailbox // transitions, from the instances' goroutines
 }
@@ -53,8 +59,14 @@ type instance struct {
 
 // New prepares the director for cfg: sockets, addresses, instances. It
 // starts nothing.
-func New(path string, cfg *config.Config, log *slog.Logger) (*Director, error) {
-	d := &Director{path: path, cfg: cfg, loadedAt: time.Now(), log: log, links: map[linkKey]*vrrp.Link{}, byName: map[string]*instance{}}
+// backend replaces the kernel's IPVS table (tests); nil for the kernel.
+func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend) (*Director, error) {
+	d := &Director{path: path, cfg: cfg, loadedAt: time.Now(), log: log, links: map[linkKey]*vrrp.Link{}, byName: map[string]*instance{},
+		up: map[string]bool{}}
+	var err error
+	if d.ipvs, err = openIPVS(cfg, backend, log); err != nil {
+		return nil, err
+	}
 	d.events.signal = make(chan struct{}, 1)
 	groupOf := map[string]*config.SyncGroup{}
 	for _, g := range cfg.SyncGroups {
@@ -154,6 +166,21 @@ func (d *Director) Run(ctx context.Context) error {
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
+	// Health and IPVS first, so that track_virtual_servers knows quorum
+	// before the instances start.
+	d.checks = health.New(health.Options{})
+	defer d.checks.Close()
+	var kernel lvs.Table
+	if d.ipvs.backend != nil {
+		if kernel, err = d.ipvs.backend.Table(); err != nil {
+			return err
+		}
+	}
+	if err := d.startChecks(kernel); err != nil {
+		return err
+	}
+	d.ipvs.run(work)
+	d.reapply()
 	var wg sync.WaitGroup
 	for _, l := range d.links {
 		wg.Go(l.Run)
@@ -186,10 +213,13 @@ func (d *Director) Run(ctx context.Context) error {
 		defer close(in.notify) // after the STOP hooks are queued
 		hooks.Go(func() { runNotify(d.log.With("instance", in.cfg.Name), in.notify) })
 		for _, s := range in.cfg.TrackScripts {
-			out := make(chan vrrp.ScriptResult)
 			go vrrp.RunScript(work, vrrp.Script{Name: s.Name, Command: s.Command, Interval: s.Interval,
-				Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall}, out)
-			go forward(work, in.cfg.Name, out, scripts)
+				Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall}, func(r vrrp.ScriptResult) {
+				select {
+				case scripts <- scriptEvent{in.cfg.Name, r}:
+				case <-work.Done():
+				}
+			})
 		}
 		go in.run.Run(work)
 	}
@@ -209,6 +239,9 @@ func (d *Director) Run(ctx context.Context) error {
 			if d.allDone() {
 				d.drainEvents() // the STOP hooks
 				d.removeVMACs()
+				if d.cfg.LVS.FlushOnStop {
+					d.ipvs.flush(work, d.log)
+				}
 				stopWork()
 				for _, l := range d.links {
 					l.Close()
@@ -229,6 +262,8 @@ func (d *Director) Run(ctx context.Context) error {
 			d.linkChanged(ls)
 		case se := <-scripts:
 			d.scriptChanged(se)
+		case tr := <-d.checks.Transitions():
+			d.healthChanged(tr)
 		case c := <-calls:
 			c.reply <- d.handle(c.req)
 		case <-d.events.signal:
@@ -282,21 +317,6 @@ func (d *Director) linkChanged(ls vrrp.LinkState) {
 type scriptEvent struct {
 	instance string
 	res      vrrp.ScriptResult
-}
-
-func forward(ctx context.Context, instance string, in <-chan vrrp.ScriptResult, out chan<- scriptEvent) {
-	for {
-		select {
-		case r := <-in:
-			select {
-			case out <- scriptEvent{instance, r}:
-			case <-ctx.Done():
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // scriptChanged applies keepalived's weight rule: 0 gives FAULT while
@@ -377,6 +397,9 @@ func (d *Director) drainEvents() {
 	for _, ev := range d.events.take() {
 		in := d.byName[ev.instance]
 		d.runHook(in, ev)
+		if ls := d.cfg.LVSSync; ls != nil && ls.Follow == in.cfg.Name {
+			d.ipvs.follow(ls, ev.t.To, d.log)
+		}
 		if in.group != nil {
 			d.syncGroup(in, ev)
 		}

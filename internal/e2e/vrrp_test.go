@@ -422,3 +422,31 @@ func TestUnicastIPv6(t *testing.T) {
 		t.Errorf("d2 did not hear d1's priority 0 over unicast:\n%s", d2.log())
 	}
 }
+
+// track_script with a negative weight lowers the priority while failing;
+// the backup then preempts, and the master takes back over when it
+// succeeds again. Status shows base and effective priority.
+func TestTrackScriptWeight(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	flag := filepath.Join(t.TempDir(), "fail")
+	script := fmt.Sprintf(`  track_script "flag" {
+    command  = ["/usr/bin/test", "!", "-e", %q]
+    interval = "100ms"
+    timeout  = "50ms"
+    weight   = -60
+  }`, flag)
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, script))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 300*time.Millisecond)
+	if st := status(t, "d1"); st.Instances[0].Priority != 150 || st.Instances[0].EffectivePriority != 90 {
+		t.Errorf("d1's priorities: %+v", st.Instances[0])
+	}
+	os.Remove(flag)
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+}

@@ -1,0 +1,213 @@
+package health
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Check types.
+const (
+	TCP   = "tcp"
+	HTTP  = "http"
+	HTTPS = "https"
+	UDP   = "udp"
+	DNS   = "dns"
+	Exec  = "exec"
+)
+
+// Defaults for zero fields of a Spec (DESIGN.md, the check block).
+const (
+	DefaultInterval = 2 * time.Second
+	DefaultTimeout  = time.Second
+	DefaultRise     = 2
+	DefaultFall     = 3
+)
+
+// Spec is one check as configured. Zero fields take the defaults of the
+// configuration (interval 2s, timeout 1s, rise 2, fall 3, GET /, status
+// 200-299, SOA of "." over udp).
+type Spec struct {
+	Type     string // tcp, http, https, udp, dns or exec
+	Interval time.Duration
+	Timeout  time.Duration // must be below Interval
+	Rise     int           // successes in a row to go up
+	Fall     int           // failures in a row to go down
+
+	// Check this address and port instead of the real server's.
+	ConnectAddr netip.Addr
+	ConnectPort uint16
+
+	// http, https
+	Method          string
+	Path            string
+	Host            string // Host header (and the TLS server name when TLSServerName is empty)
+	Headers         map[string]string
+	ExpectStatus    []StatusRange
+	ExpectBody      string // regular expression the body must match
+	ExpectSHA256    []byte // SHA-256 the whole body must have
+	FollowRedirects bool
+	TLSServerName   string
+	CAFile          string
+	TLSSkipVerify   bool
+
+	// udp
+	Payload   []byte
+	Expect    []byte // the reply must start with these bytes...
+	ExpectAny []bool // ...except where ExpectAny[i] is true (a wildcard)
+
+	// dns
+	QueryType    string // A, AAAA, SOA...
+	QueryName    string
+	Transport    string // udp or tcp
+	ExpectAnswer string
+
+	// exec
+	Command []string
+}
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct{ Min, Max int }
+
+func (r StatusRange) String() string {
+	if r.Min == r.Max {
+		return strconv.Itoa(r.Min)
+	}
+	return fmt.Sprintf("%d-%d", r.Min, r.Max)
+}
+
+// Target is the real server a check judges.
+type Target struct {
+	VS, RS string // names for logs and the exec environment
+	Addr   netip.Addr
+	Port   uint16 // 0 for a fwmark real server without a port
+}
+
+// Result is the outcome of one check.
+type Result struct {
+	Up      bool
+	Reason  string // why, in a few words: "tcp: connection refused", "http: status 200"
+	Latency time.Duration
+}
+
+// State is the health of a check or a real server.
+type State uint8
+
+const (
+	Down State = iota
+	Up
+)
+
+func (s State) String() string {
+	if s == Up {
+		return "up"
+	}
+	return "down"
+}
+
+// withDefaults returns s with zero fields set to their defaults.
+func (s Spec) withDefaults() Spec {
+	if s.Interval == 0 {
+		s.Interval = DefaultInterval
+	}
+	if s.Timeout == 0 {
+		s.Timeout = min(DefaultTimeout, s.Interval/2)
+	}
+	if s.Rise == 0 {
+		s.Rise = DefaultRise
+	}
+	if s.Fall == 0 {
+		s.Fall = DefaultFall
+	}
+	switch s.Type {
+	case HTTP, HTTPS:
+		if s.Method == "" {
+			s.Method = "GET"
+		}
+		if s.Path == "" {
+			s.Path = "/"
+		}
+		if len(s.ExpectStatus) == 0 {
+			s.ExpectStatus = []StatusRange{{200, 299}}
+		}
+	case DNS:
+		if s.QueryType == "" {
+			s.QueryType = "SOA"
+		}
+		if s.QueryName == "" {
+			s.QueryName = "."
+		}
+		if s.Transport == "" {
+			s.Transport = "udp"
+		}
+	}
+	return s
+}
+
+// validate reports what is wrong with a Spec that has its defaults.
+func (s Spec) validate() error {
+	switch s.Type {
+	case TCP, HTTP, HTTPS, UDP, DNS, Exec:
+	default:
+		return fmt.Errorf("unknown check type %q: use tcp, http, https, udp, dns or exec", s.Type)
+	}
+	if s.Interval <= 0 || s.Timeout <= 0 || s.Timeout >= s.Interval {
+		return fmt.Errorf("%s check: timeout %s must be positive and below the interval %s", s.Type, s.Timeout, s.Interval)
+	}
+	if s.Rise < 1 || s.Fall < 1 {
+		return fmt.Errorf("%s check: rise (%d) and fall (%d) must be at least 1", s.Type, s.Rise, s.Fall)
+	}
+	if len(s.ExpectAny) != 0 && len(s.ExpectAny) != len(s.Expect) {
+		return fmt.Errorf("udp check: ExpectAny has %d entries for %d expected bytes", len(s.ExpectAny), len(s.Expect))
+	}
+	if s.ExpectSHA256 != nil && len(s.ExpectSHA256) != 32 {
+		return fmt.Errorf("%s check: expect_sha256 has %d bytes, a SHA-256 has 32", s.Type, len(s.ExpectSHA256))
+	}
+	if s.Type == Exec && len(s.Command) == 0 {
+		return fmt.Errorf("exec check: empty command")
+	}
+	if s.Type == DNS && s.Transport != "udp" && s.Transport != "tcp" {
+		return fmt.Errorf("dns check: transport %q: use udp or tcp", s.Transport)
+	}
+	return nil
+}
+
+// equal reports whether two specs (with defaults) describe the same check;
+// nil and empty collections are the same.
+func (s Spec) equal(o Spec) bool {
+	return s.Type == o.Type && s.Interval == o.Interval && s.Timeout == o.Timeout &&
+		s.Rise == o.Rise && s.Fall == o.Fall &&
+		s.ConnectAddr == o.ConnectAddr && s.ConnectPort == o.ConnectPort &&
+		s.Method == o.Method && s.Path == o.Path && s.Host == o.Host &&
+		maps.Equal(s.Headers, o.Headers) && slices.Equal(s.ExpectStatus, o.ExpectStatus) &&
+		s.ExpectBody == o.ExpectBody && slices.Equal(s.ExpectSHA256, o.ExpectSHA256) &&
+		s.FollowRedirects == o.FollowRedirects && s.TLSServerName == o.TLSServerName &&
+		s.CAFile == o.CAFile && s.TLSSkipVerify == o.TLSSkipVerify &&
+		slices.Equal(s.Payload, o.Payload) && slices.Equal(s.Expect, o.Expect) &&
+		slices.Equal(s.ExpectAny, o.ExpectAny) &&
+		s.QueryType == o.QueryType && s.QueryName == o.QueryName &&
+		s.Transport == o.Transport && s.ExpectAnswer == o.ExpectAnswer &&
+		slices.Equal(s.Command, o.Command)
+}
+
+// endpoint is where a network check connects: the connect address and port
+// when set, else the real server's.
+func (s *Spec) endpoint(t Target) (netip.AddrPort, error) {
+	addr, port := t.Addr, t.Port
+	if s.ConnectAddr.IsValid() {
+		addr = s.ConnectAddr
+	}
+	if s.ConnectPort != 0 {
+		port = s.ConnectPort
+	}
+	if !addr.IsValid() {
+		return netip.AddrPort{}, fmt.Errorf("no address to check")
+	}
+	if port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("no port to check: the real server has none, set connect_port")
+	}
+	return netip.AddrPortFrom(addr.Unmap(), port), nil
+}

@@ -1,0 +1,111 @@
+package health
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/internal/testenv"
+)
+
+func TestTCPUp(t *testing.T) {
+	l := listenTCP(t, 2)
+	serve(t, l, func(c net.Conn) { c.Close() })
+	verify(t, Spec{Type: TCP}, targetOf(t, l.Addr()), true, "tcp: connected")
+}
+
+func TestTCPRefused(t *testing.T) {
+	port := closedPort(t, "tcp", 3)
+	verify(t, Spec{Type: TCP}, Target{Addr: lo(3), Port: port}, false, "tcp: connect: connection refused")
+}
+
+// connect_address and connect_port send the check elsewhere than the real
+// server: here the real server is closed and the check address open, and
+// the other way round.
+func TestTCPConnectAddressAndPort(t *testing.T) {
+	l := listenTCP(t, 4)
+	serve(t, l, func(c net.Conn) { c.Close() })
+	open := targetOf(t, l.Addr())
+	closed := Target{Addr: lo(5), Port: closedPort(t, "tcp", 5)}
+
+	verify(t, Spec{Type: TCP, ConnectAddr: open.Addr, ConnectPort: open.Port}, closed, true, "connected")
+	verify(t, Spec{Type: TCP, ConnectPort: open.Port}, Target{Addr: open.Addr, Port: closed.Port}, true, "connected")
+	verify(t, Spec{Type: TCP, ConnectAddr: closed.Addr, ConnectPort: closed.Port}, open, false, "connection refused")
+	verify(t, Spec{Type: TCP}, Target{Addr: open.Addr}, false, "no port to check")
+}
+
+// A server whose accept queue is full drops SYNs: the connect hangs until
+// the timeout.
+func TestTCPConnectTimeout(t *testing.T) {
+	target := fullBacklog(t, 6)
+	verify(t, Spec{Type: TCP}, target, false, "tcp: connect: timed out after 500ms")
+}
+
+// fullBacklog listens on 127.0.0.n with a backlog of 0, never accepts, and
+// fills the queue, so that further connection attempts go unanswered.
+func fullBacklog(t *testing.T, n byte) Target {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: lo(n).As4()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := Target{Addr: lo(n), Port: uint16(sa.(*syscall.SockaddrInet4).Port)}
+	addr := netip.AddrPortFrom(target.Addr, target.Port).String()
+	// Fill the queue: connections that complete are queued, then one hangs.
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return target
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("the backlog never filled")
+	return target
+}
+
+// IPv6 real servers: the address is bracketed where it must be (dial,
+// Host header).
+func TestIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	testenv.Need(t, err == nil, "IPv6 on loopback (::1): %v", err)
+	l.Close()
+
+	tl := listenOn(t, "[::1]:0")
+	serve(t, tl, func(c net.Conn) { c.Close() })
+	verify(t, Spec{Type: TCP}, targetOf(t, tl.Addr()), true, "tcp: connected")
+
+	hosts := make(chan string, 1)
+	hl := listenOn(t, "[::1]:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host })}
+	go srv.Serve(hl)
+	t.Cleanup(func() { srv.Close() })
+	target := targetOf(t, hl.Addr())
+	verify(t, Spec{Type: HTTP}, target, true, "http: status 200")
+	if h := <-hosts; h != netip.AddrPortFrom(target.Addr, target.Port).String() {
+		t.Errorf("Host %q for %v", h, target)
+	}
+}
+
+func listenOn(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
