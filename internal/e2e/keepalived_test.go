@@ -239,7 +239,7 @@ func wantLog(t *testing.T, n *node, ss ...string) {
 func (x *interop) startBoth() {
 	x.t.Helper()
 	x.ka.start()
-	waitLog(x.t, x.ka.node, "(web) Entering BACKUP STATE (init)", 5*time.Second)
+	waitLog(x.t, x.ka.node, "(web) Entering BACKUP STATE (init)", 15*time.Second) // keepalived can be slow to start on a busy machine
 	x.startTandem()
 }
 
