@@ -149,8 +149,9 @@ func TestSchedulers(t *testing.T) {
 	}
 }
 
-// serveName runs an HTTP server in h's namespace that answers its name.
-func serveName(t *testing.T, h *netlab.Host, addr string) {
+// serveName runs an HTTP server in h's namespace that answers its name,
+// until stop or the end of the test.
+func serveName(t *testing.T, h *netlab.Host, addr string) (stop func()) {
 	t.Helper()
 	var ln net.Listener
 	err := h.Do(func() (err error) {
@@ -166,6 +167,26 @@ func serveName(t *testing.T, h *netlab.Host, addr string) {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	return func() { srv.Close() }
+}
+
+// natLab is a director d (client side dirAddr, gateway 203.0.113.1 for the
+// real servers), real servers rs1 and rs2 on 203.0.113.0/24 answering
+// their names on :80, and a client on 198.51.100.0/24. All share one
+// switch ("NAT on a stick"), so the director must not send redirects.
+func natLab(t *testing.T, dirAddr string) (d, client *netlab.Host, stop1, stop2 func()) {
+	l := netlab.NewT(t)
+	d = l.MustAddHost(t, "d", dirAddr, "203.0.113.1/24")
+	rs1 := l.MustAddHost(t, "rs1", "203.0.113.21/24")
+	rs2 := l.MustAddHost(t, "rs2", "203.0.113.22/24")
+	client = l.MustAddHost(t, "client", "198.51.100.2/24")
+	sysctl(t, d, "net.ipv4.ip_forward", "1",
+		"net.ipv4.conf.all.send_redirects", "0", "net.ipv4.conf.lan0.send_redirects", "0")
+	for _, rs := range []*netlab.Host{rs1, rs2} {
+		sysctl(t, rs, "net.ipv4.conf.all.accept_redirects", "0", "net.ipv4.conf.lan0.accept_redirects", "0")
+		run(t, rs, "ip", "route", "add", "default", "via", "203.0.113.1")
+	}
+	return d, client, serveName(t, rs1, "203.0.113.21:80"), serveName(t, rs2, "203.0.113.22:80")
 }
 
 // httpClient makes each request on a new connection opened from h's
@@ -191,20 +212,7 @@ func httpClient(h *netlab.Host) *http.Client {
 // switch ("NAT on a stick"), so the director must not send redirects.
 func TestNATRoundRobin(t *testing.T) {
 	vmtest.NeedVM(t)
-	l := netlab.NewT(t)
-	d := l.MustAddHost(t, "d", "198.51.100.10/24", "203.0.113.1/24")
-	rs1 := l.MustAddHost(t, "rs1", "203.0.113.21/24")
-	rs2 := l.MustAddHost(t, "rs2", "203.0.113.22/24")
-	client := l.MustAddHost(t, "client", "198.51.100.2/24")
-
-	sysctl(t, d, "net.ipv4.ip_forward", "1",
-		"net.ipv4.conf.all.send_redirects", "0", "net.ipv4.conf.lan0.send_redirects", "0")
-	for _, rs := range []*netlab.Host{rs1, rs2} {
-		sysctl(t, rs, "net.ipv4.conf.all.accept_redirects", "0", "net.ipv4.conf.lan0.accept_redirects", "0")
-		run(t, rs, "ip", "route", "add", "default", "via", "203.0.113.1")
-	}
-	serveName(t, rs1, "203.0.113.21:80")
-	serveName(t, rs2, "203.0.113.22:80")
+	d, client, _, _ := natLab(t, "198.51.100.10/24")
 
 	run(t, d, "ipvsadm", "-A", "-t", "198.51.100.10:80", "-s", "rr")
 	run(t, d, "ipvsadm", "-a", "-t", "198.51.100.10:80", "-r", "203.0.113.21:80", "-m")

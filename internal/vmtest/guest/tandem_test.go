@@ -3,33 +3,14 @@ package guest
 import (
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tandemlb/tandem/internal/netlab"
 	"github.com/tandemlb/tandem/internal/vmtest"
 )
-
-// stoppableServer is serveName with a stop.
-func stoppableServer(t *testing.T, h *netlab.Host, addr string) (stop func()) {
-	t.Helper()
-	var ln net.Listener
-	if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatalf("%s: listen %s: %v", h.Name, addr, err)
-	}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, h.Name) }),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return func() { srv.Close() }
-}
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -48,19 +29,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // fall x interval + timeout and no request fails after that.
 func TestTandemNATWithChecks(t *testing.T) {
 	vmtest.NeedVM(t)
-	l := netlab.NewT(t)
-	d := l.MustAddHost(t, "d", "198.51.100.11/24", "203.0.113.1/24")
-	rs1 := l.MustAddHost(t, "rs1", "203.0.113.21/24")
-	rs2 := l.MustAddHost(t, "rs2", "203.0.113.22/24")
-	client := l.MustAddHost(t, "client", "198.51.100.2/24")
-	sysctl(t, d, "net.ipv4.ip_forward", "1",
-		"net.ipv4.conf.all.send_redirects", "0", "net.ipv4.conf.lan0.send_redirects", "0")
-	for _, rs := range []*netlab.Host{rs1, rs2} {
-		sysctl(t, rs, "net.ipv4.conf.all.accept_redirects", "0", "net.ipv4.conf.lan0.accept_redirects", "0")
-		run(t, rs, "ip", "route", "add", "default", "via", "203.0.113.1")
-	}
-	stoppableServer(t, rs1, "203.0.113.21:80")
-	stop2 := stoppableServer(t, rs2, "203.0.113.22:80")
+	d, client, _, stop2 := natLab(t, "198.51.100.11/24")
 
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`global {
