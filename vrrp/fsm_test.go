@@ -38,7 +38,7 @@ const ms = time.Millisecond
 
 var toMaster = []string{"send advert priority=100", "add vips", "announce"}
 
-func runSteps(t *testing.T, p Params, steps []step) *Machine {
+func runSteps(t *testing.T, p Params, steps []step) {
 	t.Helper()
 	m := NewMachine(p)
 	for i, s := range steps {
@@ -60,7 +60,6 @@ func runSteps(t *testing.T, p Params, steps []step) *Machine {
 			t.Fatalf("step %d: deadline %v, want %v", i, d.Sub(t0), s.next)
 		}
 	}
-	return m
 }
 
 func TestConformance(t *testing.T) {

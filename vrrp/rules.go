@@ -23,8 +23,8 @@ const (
 type Rules struct {
 	Version  int
 	Interval time.Duration
-	Password string // v2 simple password; "" for none
-	VIPs     []netip.Addr
+	Password string       // v2 simple password; "" for none
+	VIPs     []netip.Addr // sorted
 	Peers    []netip.Addr // unicast: the only sources accepted
 	MinTTL   int          // lowest TTL accepted on unicast; multicast needs 255
 }
@@ -57,12 +57,13 @@ func authType(password string) uint8 {
 	return 1
 }
 
-func sameSet(a, b []netip.Addr) bool {
-	if len(a) != len(b) {
+// sameSet compares the advert's addresses with vips, which NewInstance
+// keeps sorted, so only the advert's copy needs sorting.
+func sameSet(a, vips []netip.Addr) bool {
+	if len(a) != len(vips) {
 		return false
 	}
-	x, y := slices.Clone(a), slices.Clone(b)
+	x := slices.Clone(a)
 	slices.SortFunc(x, netip.Addr.Compare)
-	slices.SortFunc(y, netip.Addr.Compare)
-	return slices.Equal(x, y)
+	return slices.Equal(x, vips)
 }
