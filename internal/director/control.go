@@ -33,10 +33,58 @@ type Response struct {
 
 // Status is the daemon's state as `tandem status --json` prints it.
 type Status struct {
-	RouterID  string           `json:"router_id"`
-	Config    string           `json:"config"`
-	LoadedAt  time.Time        `json:"loaded_at"`
-	Instances []InstanceStatus `json:"instances"`
+	RouterID       string           `json:"router_id"`
+	Config         string           `json:"config"`
+	LoadedAt       time.Time        `json:"loaded_at"`
+	LastReload     ReloadStatus     `json:"last_reload"`
+	Instances      []InstanceStatus `json:"instances"`
+	VirtualServers []VSStatus       `json:"virtual_servers"`
+	IPVS           IPVSStatus       `json:"ipvs"`
+	SyncDaemon     SyncStatus       `json:"sync_daemon"`
+}
+
+// ReloadStatus is the outcome of the last reload (ok with a zero time
+// when there was none).
+type ReloadStatus struct {
+	OK    bool      `json:"ok"`
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+// VSStatus is one virtual server in Status.
+type VSStatus struct {
+	Name        string     `json:"name"`
+	Address     string     `json:"address"`
+	FWMark      int        `json:"fwmark"`
+	QuorumUp    bool       `json:"quorum_up"`
+	SorryActive bool       `json:"sorry_active"`
+	RealServers []RSStatus `json:"real_servers"`
+}
+
+// RSStatus is one real server of a VSStatus.
+type RSStatus struct {
+	Address       string  `json:"address"`
+	Health        string  `json:"health"` // "up" or "down"
+	Weight        int     `json:"weight"` // the weight in the kernel table now (0 while drained or inhibited)
+	Drained       bool    `json:"drained"`
+	Reason        string  `json:"reason"`
+	LatencyMS     float64 `json:"latency_ms"`
+	ActiveConns   int     `json:"active_conns"`
+	InactiveConns int     `json:"inactive_conns"`
+}
+
+// IPVSStatus says whether the kernel table is being programmed.
+type IPVSStatus struct {
+	Available bool   `json:"available"`
+	Error     string `json:"error"`
+}
+
+// SyncStatus is the kernel's connection-sync daemon as tandem runs it.
+type SyncStatus struct {
+	Master    bool   `json:"master"`
+	Backup    bool   `json:"backup"`
+	Interface string `json:"interface"`
+	SyncID    int    `json:"sync_id"`
 }
 
 // InstanceStatus is one VRRP instance in Status.
