@@ -178,11 +178,27 @@ func newRealserver() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "realserver --vip IP[,IP] --mode dr|tun [--undo]",
 		Short: "Prepare this machine as a DR or TUN real server (VIP on lo or a tunnel, ARP sysctls)",
-		Args:  exactArgs(0, "no arguments"),
-		RunE:  notYet("realserver"),
+		Long: `Prepare this machine as a real server behind LVS directors that forward
+by direct routing (dr) or IP tunnelling (tun):
+
+  dr   each VIP as a host address (/32, /128) on lo
+  tun  each VIP on the tunnel device (tunl0 for IPv4, ip6tnl0 for IPv6),
+       set up, with rp_filter 0 on tunl0
+
+and, for IPv4 VIPs, net.ipv4.conf.all.arp_ignore = 1 and arp_announce = 2
+(also on lo or tunl0), so that only the directors answer ARP for a VIP.
+Running it again is harmless: it says what it changed and what it found
+already set. The previous value of every sysctl it changes is kept in
+STATE_DIR/realserver.json; --undo removes the VIPs (all recorded ones
+when --vip is not given) and, once none is left, restores those values.
+Settings made with this command do not survive a reboot: run it at boot
+(a systemd unit, say).`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runRealserver,
 	}
 	cmd.Flags().StringSlice("vip", nil, "virtual IPs, comma-separated")
 	cmd.Flags().String("mode", "dr", "dr or tun")
-	cmd.Flags().Bool("undo", false, "remove what an earlier run added")
+	cmd.Flags().Bool("undo", false, "remove the VIPs and restore the sysctls an earlier run changed")
+	cmd.Flags().String("state-dir", "/var/lib/tandem", "where to remember the previous sysctl values")
 	return cmd
 }
