@@ -44,10 +44,11 @@ type Params struct {
 	Priority     uint8         // base priority; 255 is the address owner
 	Interval     time.Duration // our Advertisement_Interval
 	Preempt      bool
-	PreemptDelay time.Duration // after Start, no preemption for this long
-	LocalAddr    netip.Addr    // our primary address, for ties of priority
-	GARPDelay    time.Duration // a second announcement this long after becoming master; 0: none
-	GARPRefresh  time.Duration // re-announce this often while master; 0: never
+	PreemptDelay time.Duration  // after Start, no preemption for this long
+	LocalAddr    netip.Addr     // our primary address, for ties of priority
+	GARPDelay    time.Duration  // a second announcement this long after becoming master; 0: none
+	GARPRefresh  time.Duration  // re-announce this often while master; 0: never
+	VIPs         []netip.Prefix // only compared by Reconfigure, which reports a change
 }
 
 // Events are what happens to an instance; Step turns each into actions.
@@ -99,6 +100,7 @@ func (Shutdown) event()    {}
 func (Handover) event()    {}
 func (Release) event()     {}
 func (Force) event()       {}
+func (Reconfigure) event() {}
 
 // Actions are what the runner must do, in order.
 type Action interface{ String() string }
@@ -112,6 +114,13 @@ type (
 	RemoveVIPs struct{}
 	// Announce sends a burst of gratuitous ARP / unsolicited NA.
 	Announce struct{}
+	// SetVIPs replaces the VIP set (Reconfigure). Installed: the instance
+	// holds the VIPs now (master), so the new ones are added and
+	// announced and the dropped ones removed; otherwise only recorded.
+	SetVIPs struct {
+		VIPs      []netip.Prefix
+		Installed bool
+	}
 	// Transition reports a change of state, for logs, status and notify.
 	Transition struct {
 		From, To State
@@ -124,6 +133,9 @@ func (AddVIPs) String() string      { return "add vips" }
 func (RemoveVIPs) String() string   { return "remove vips" }
 func (Announce) String() string     { return "announce" }
 func (t Transition) String() string { return fmt.Sprintf("%s -> %s (%s)", t.From, t.To, t.Reason) }
+func (a SetVIPs) String() string {
+	return fmt.Sprintf("set vips %v installed=%v", a.VIPs, a.Installed)
+}
 
 // Machine is the RFC 5798 section 6 state machine of one instance. It is
 // pure: time comes in with each event, and the next moment it needs to be
@@ -216,6 +228,8 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		}
 	case Release:
 		m.heldBack = false
+	case Reconfigure:
+		m.reconfigure(now, e, &out)
 	case Force:
 		switch {
 		case e.To == Master && m.state == Backup && !m.heldBack:

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,11 @@ type Effects interface {
 	// Announce sends one burst of gratuitous ARP (IPv4) or unsolicited
 	// neighbour advertisements (IPv6) for every VIP.
 	Announce() error
+	// SetVIPs replaces the VIP set that the other methods act on
+	// (Reconfigure). Installed: the instance holds the VIPs now, so the
+	// new ones are added and announced and the dropped ones removed;
+	// otherwise the set is only recorded.
+	SetVIPs(vips []netip.Prefix, installed bool) error
 	Close() error
 }
 
@@ -164,12 +170,74 @@ func (h *HostEffects) RemoveVIPs() error {
 	return errors.Join(errs...)
 }
 
+// SetVIPs replaces the VIPs; when installed, it changes the interface
+// by the difference only, so that the VIPs kept never flap.
+func (h *HostEffects) SetVIPs(vips []netip.Prefix, installed bool) error {
+	old := h.vips
+	h.vips = slices.Clone(vips)
+	if !installed {
+		return nil
+	}
+	var added, dropped []netip.Prefix
+	for _, p := range vips {
+		if !slices.Contains(old, p) {
+			added = append(added, p)
+		}
+	}
+	for _, p := range old {
+		if !slices.Contains(vips, p) {
+			dropped = append(dropped, p)
+		}
+	}
+	l, err := h.link()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if h.Filter { // rewrites the chain for the new set, before adding
+		if err := h.filter(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	del := func(p netip.Prefix) {
+		err := netlink.AddrDel(l, &netlink.Addr{IPNet: prefixNet(p)})
+		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
+		}
+	}
+	// An address whose prefix length changed goes first, or it would stay
+	// twice.
+	for _, p := range dropped {
+		if slices.ContainsFunc(added, func(a netip.Prefix) bool { return a.Addr() == p.Addr() }) {
+			del(p)
+		}
+	}
+	for _, p := range added {
+		a := &netlink.Addr{IPNet: prefixNet(p)}
+		if p.Addr().Is6() {
+			a.Flags = unix.IFA_F_NODAD
+		}
+		if err := netlink.AddrReplace(l, a); err != nil {
+			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.ifname, err))
+		}
+	}
+	for _, p := range dropped {
+		if !slices.ContainsFunc(added, func(a netip.Prefix) bool { return a.Addr() == p.Addr() }) {
+			del(p)
+		}
+	}
+	errs = append(errs, h.announce(added))
+	return errors.Join(errs...)
+}
+
 // Announce sends repeat gratuitous ARP requests (broadcast, sender =
 // target = VIP, as keepalived does) or unsolicited NAs to all nodes.
-func (h *HostEffects) Announce() error {
+func (h *HostEffects) Announce() error { return h.announce(h.vips) }
+
+func (h *HostEffects) announce(vips []netip.Prefix) error {
 	var errs []error
 	for range h.repeat {
-		for _, p := range h.vips {
+		for _, p := range vips {
 			var err error
 			if h.ndp != nil {
 				err = h.sendNA(p.Addr())

@@ -29,6 +29,12 @@ type InstanceConfig struct {
 	Password      string
 	GARPDelay     time.Duration
 	GARPRefresh   time.Duration
+	// UseVMAC is not used by the instance (the director gives it the
+	// macvlan's Effects); Reconfigure refuses to change it in place.
+	UseVMAC bool
+	// Realtime runs the instance's timer and state machine on an OS
+	// thread of its own at SCHED_FIFO priority (global { realtime }).
+	Realtime bool
 }
 
 // IPv6 reports whether the instance's VIPs are IPv6.
@@ -44,7 +50,8 @@ type inbound struct {
 // Link, events from the director and its own timer go in; the machine's
 // actions come out as packets, address changes and announcements.
 type Instance struct {
-	cfg   InstanceConfig
+	fixed InstanceConfig // as created; read by any goroutine, never written
+	cfg   InstanceConfig // owned by Run (Reconfigure changes it there)
 	m     *Machine
 	rules Rules
 	link  *Link
@@ -64,6 +71,7 @@ type Instance struct {
 	AdvertsRecv   atomic.Uint64
 	Announcements atomic.Uint64
 	dropLogged    map[string]time.Time // owned by Run
+	prevVIPs      []netip.Prefix       // owned by Run: the VIPs before a Reconfigure
 }
 
 // NewInstance prepares an instance on link; Run starts it.
@@ -71,20 +79,13 @@ func NewInstance(cfg InstanceConfig, link *Link, fx Effects, log *slog.Logger) (
 	if cfg.IPv6() != link.IPv6 {
 		return nil, fmt.Errorf("vrrp: instance %s: VIP family differs from link %s", cfg.Name, link.Name)
 	}
-	vips := make([]netip.Addr, len(cfg.VIPs))
-	for i, p := range cfg.VIPs {
-		vips[i] = p.Addr()
-	}
-	slices.SortFunc(vips, netip.Addr.Compare)
+	cfg.VIPs = slices.Clone(cfg.VIPs)
+	cfg.UnicastPeers = slices.Clone(cfg.UnicastPeers)
 	i := &Instance{
-		cfg: cfg,
-		m: NewMachine(Params{
-			Version: cfg.Version, Priority: cfg.Priority, Interval: cfg.Interval,
-			Preempt: cfg.Preempt, PreemptDelay: cfg.PreemptDelay, LocalAddr: cfg.Source,
-			GARPDelay: cfg.GARPDelay, GARPRefresh: cfg.GARPRefresh,
-		}),
-		rules: Rules{Version: cfg.Version, Interval: cfg.Interval, Password: cfg.Password,
-			VIPs: vips, Peers: cfg.UnicastPeers, MinTTL: cfg.UnicastMinTTL},
+		fixed:  cfg,
+		cfg:    cfg,
+		m:      NewMachine(paramsOf(&cfg)),
+		rules:  rulesOf(&cfg),
 		link:   link,
 		fx:     fx,
 		log:    log.With("instance", cfg.Name, "vrid", cfg.VRID),
@@ -103,7 +104,7 @@ func NewInstance(cfg InstanceConfig, link *Link, fx Effects, log *slog.Logger) (
 }
 
 // Name is the instance's name.
-func (i *Instance) Name() string { return i.cfg.Name }
+func (i *Instance) Name() string { return i.fixed.Name }
 
 // Status is a snapshot, safe from any goroutine.
 func (i *Instance) Status() Status { return *i.status.Load() }
@@ -154,7 +155,7 @@ func (i *Instance) Run(ctx context.Context) {
 			i.AdvertsRecv.Add(1)
 			i.step(Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
 		case ev := <-i.events:
-			i.step(ev)
+			i.handleEvent(ev)
 		case <-timer.C:
 			i.step(Tick{})
 		}
@@ -170,6 +171,18 @@ func (i *Instance) logDrop(reason string, msg inbound) {
 	i.log.Warn("dropped advert", "reason", reason, "from", msg.p.Src, "advert", msg.a.String(), "ttl", msg.p.TTL)
 }
 
+func (i *Instance) handleEvent(ev Event) {
+	switch e := ev.(type) {
+	case reconfig:
+		i.applyReconfig(e)
+	case Reconfigure:
+		// It would leave the receive rules and adverts behind.
+		i.log.Error("vrrp.Reconfigure sent as an event is ignored; call Instance.Reconfigure")
+	default:
+		i.step(ev)
+	}
+}
+
 func (i *Instance) step(ev Event) {
 	for _, act := range i.m.Step(time.Now(), ev) {
 		switch a := act.(type) {
@@ -182,6 +195,13 @@ func (i *Instance) step(ev Event) {
 		case RemoveVIPs:
 			if err := i.fx.RemoveVIPs(); err != nil {
 				i.log.Error("removing VIPs failed", "err", err)
+			}
+		case SetVIPs:
+			if a.Installed && hasNew(i.prevVIPs, a.VIPs) {
+				i.Announcements.Add(1) // the new ones are announced
+			}
+			if err := i.fx.SetVIPs(a.VIPs, a.Installed); err != nil {
+				i.log.Error("changing VIPs failed; check that the interface exists and tandem has CAP_NET_ADMIN", "err", err)
 			}
 		case Announce:
 			i.Announcements.Add(1)

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -101,8 +102,17 @@ func (r *recFX) RemoveVIPs() error {
 	return nil
 }
 func (r *recFX) Announce() error { r.add("announce"); return nil }
-func (r *recFX) Close() error    { return nil }
-func (r *recFX) hasVIPs() bool   { r.mu.Lock(); defer r.mu.Unlock(); return r.vips }
+func (r *recFX) SetVIPs(vips []netip.Prefix, installed bool) error {
+	how := "recorded"
+	if installed {
+		how = "installed"
+	}
+	r.add(fmt.Sprintf("set %v %s", vips, how))
+	return nil
+}
+func (r *recFX) logString() string { r.mu.Lock(); defer r.mu.Unlock(); return strings.Join(r.log, ",") }
+func (r *recFX) Close() error      { return nil }
+func (r *recFX) hasVIPs() bool     { r.mu.Lock(); defer r.mu.Unlock(); return r.vips }
 
 type node struct {
 	inst *Instance
@@ -164,7 +174,7 @@ func TestInstancesElectAndHandOver(t *testing.T) {
 	if a.fx.hasVIPs() || !b.fx.hasVIPs() {
 		t.Errorf("VIPs after handover: a=%v b=%v", a.fx.hasVIPs(), b.fx.hasVIPs())
 	}
-	if got := strings.Join(a.fx.log, ","); got != "remove,add,announce,remove" {
+	if got := a.fx.logString(); got != "remove,add,announce,remove" {
 		t.Errorf("a's effects: %s", got)
 	}
 }
@@ -174,9 +184,9 @@ func TestInstanceFailoverOnSilenceAndPreemptBack(t *testing.T) {
 	a := startNode(t, lan, "198.51.100.11", 150, nil)
 	b := startNode(t, lan, "198.51.100.12", 100, nil)
 	waitFor(t, "a master", func() bool { return state(a) == Master && state(b) == Backup })
-	lan.block(a.inst.cfg.Source, true) // a's adverts no longer arrive
+	lan.block(a.inst.fixed.Source, true) // a's adverts no longer arrive
 	waitFor(t, "b master", func() bool { return state(b) == Master })
-	lan.block(a.inst.cfg.Source, false)
+	lan.block(a.inst.fixed.Source, false)
 	// a hears b (lower) and re-asserts; b hears a (higher) and steps back.
 	waitFor(t, "a master again", func() bool { return state(a) == Master && state(b) == Backup })
 	if b.fx.hasVIPs() {
