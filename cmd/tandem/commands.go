@@ -165,14 +165,7 @@ func newReload() *cobra.Command {
 	return cmd
 }
 
-func newDemo() *cobra.Command {
-	return &cobra.Command{
-		Use:   "demo",
-		Short: "(root) Build a lab of network namespaces and show a live failover",
-		Args:  exactArgs(0, "no arguments"),
-		RunE:  notYet("the demo"),
-	}
-}
+func newDemo() *cobra.Command { return newDemoCommand() } // demo.go
 
 func newRealserver() *cobra.Command {
 	cmd := &cobra.Command{
