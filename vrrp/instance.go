@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // InstanceConfig is what one instance runs with (the director builds it
@@ -70,8 +72,17 @@ type Instance struct {
 	AdvertsSent   atomic.Uint64
 	AdvertsRecv   atomic.Uint64
 	Announcements atomic.Uint64
-	dropLogged    map[string]time.Time // owned by Run
-	prevVIPs      []netip.Prefix       // owned by Run: the VIPs before a Reconfigure
+	// Timer lateness (tandem_vrrp_timer_lateness_seconds): per firing,
+	// from the deadline to the machine running it. Nanoseconds.
+	TimerFirings      atomic.Uint64
+	TimerLatenessSum  atomic.Int64
+	TimerLatenessLast atomic.Int64
+	// OnTimerLateness, if set before Run, gets each firing's lateness in
+	// the instance's goroutine (a histogram's Observe); it must not block.
+	OnTimerLateness func(time.Duration)
+
+	dropLogged map[string]time.Time // owned by Run
+	prevVIPs   []netip.Prefix       // owned by Run: the VIPs before a Reconfigure
 }
 
 // NewInstance prepares an instance on link; Run starts it.
@@ -123,14 +134,61 @@ func (i *Instance) Done() <-chan struct{} { return i.done }
 // Run is the instance's loop. It returns when the machine has reached
 // STOP after a Shutdown event, or at once when ctx ends (VIPs left as
 // they are: a crash-like exit that a restart cleans up).
+//
+// The deadline is a timerfd (timer_linux.go). With cfg.Realtime the loop
+// runs on an OS thread of its own at SCHED_FIFO (realtime_linux.go).
 func (i *Instance) Run(ctx context.Context) {
 	defer close(i.done)
-	defer i.link.detach(i.cfg.VRID)
+	defer i.link.detach(i.fixed.VRID)
 	defer i.fx.Close()
 	// VIPs of ours left by a crash go before we enter backup.
 	if err := i.fx.RemoveVIPs(); err != nil {
 		i.log.Warn("removing stale VIPs", "err", err)
 	}
+	efd := -1
+	if i.fixed.Realtime {
+		var err error
+		if efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+			i.log.Warn("realtime: eventfd failed, running at normal priority", "err", err)
+		} else {
+			defer unix.Close(efd)
+		}
+	}
+	rt := efd >= 0 && lockRealtime(i.log)
+	t, err := newTimerFD(!rt)
+	if err != nil {
+		i.log.Warn("timerfd failed, using a Go timer (up to 1 ms late)", "err", err)
+		i.runGoTimer(ctx)
+		return
+	}
+	defer t.Close()
+	i.step(Start{})
+	if rt {
+		i.runRealtime(ctx, t, efd)
+		return
+	}
+	for {
+		if i.m.state == Stop {
+			return
+		}
+		if err := t.arm(i.m.Deadline()); err != nil {
+			i.log.Error("arming the VRRP timer failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-i.in:
+			i.receive(msg)
+		case ev := <-i.events:
+			i.handleEvent(ev)
+		case <-t.C:
+			i.timerFired(t.fired())
+		}
+	}
+}
+
+// runGoTimer is Run's loop on a Go timer, if no timerfd can be had.
+func (i *Instance) runGoTimer(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	i.step(Start{})
@@ -138,7 +196,8 @@ func (i *Instance) Run(ctx context.Context) {
 		if i.m.state == Stop {
 			return
 		}
-		if d := i.m.Deadline(); d.IsZero() {
+		d := i.m.Deadline()
+		if d.IsZero() {
 			timer.Stop()
 		} else {
 			timer.Reset(time.Until(d))
@@ -147,19 +206,41 @@ func (i *Instance) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case msg := <-i.in:
-			if reason := i.rules.Check(msg.a, msg.p); reason != "" {
-				i.link.drop(reason)
-				i.logDrop(reason, msg)
-				continue
-			}
-			i.AdvertsRecv.Add(1)
-			i.step(Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
+			i.receive(msg)
 		case ev := <-i.events:
 			i.handleEvent(ev)
 		case <-timer.C:
-			i.step(Tick{})
+			i.timerFired(d)
 		}
 	}
+}
+
+// timerFired runs the machine's timers that were due at deadline (zero:
+// a stale wake-up), and records how late it got here.
+func (i *Instance) timerFired(deadline time.Time) {
+	now := time.Now()
+	if deadline.IsZero() || now.Before(deadline) {
+		return // stale or early: the loop arms the timer again
+	}
+	late := now.Sub(deadline)
+	i.TimerFirings.Add(1)
+	i.TimerLatenessSum.Add(int64(late))
+	i.TimerLatenessLast.Store(int64(late))
+	if i.OnTimerLateness != nil {
+		i.OnTimerLateness(late)
+	}
+	i.step(Tick{})
+}
+
+// receive applies the receive rules to an advert and steps the machine.
+func (i *Instance) receive(msg inbound) {
+	if reason := i.rules.Check(msg.a, msg.p); reason != "" {
+		i.link.drop(reason)
+		i.logDrop(reason, msg)
+		return
+	}
+	i.AdvertsRecv.Add(1)
+	i.step(Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
 }
 
 // logDrop logs a dropped advert at most every 10 s per reason.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -122,6 +123,12 @@ type node struct {
 
 func startNode(t *testing.T, n *memNet, addr string, prio uint8, mod func(*InstanceConfig)) *node {
 	t.Helper()
+	return startNodeWith(t, n, addr, prio, mod, nil)
+}
+
+// startNodeWith calls before on the instance before it runs.
+func startNodeWith(t *testing.T, n *memNet, addr string, prio uint8, mod func(*InstanceConfig), before func(*Instance)) *node {
+	t.Helper()
 	cfg := InstanceConfig{
 		Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: prio, Interval: 100 * time.Millisecond,
 		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")},
@@ -136,6 +143,9 @@ func startNode(t *testing.T, n *memNet, addr string, prio uint8, mod func(*Insta
 	inst, err := NewInstance(cfg, link, fx, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(inst)
 	}
 	go link.Run()
 	ctx := t.Context()
@@ -237,4 +247,37 @@ func TestInstanceDropsBadAdverts(t *testing.T) {
 	// A good one from the peer, of higher priority, is obeyed.
 	lan.inject(enc(good, peer, self), peer, self, 255)
 	waitFor(t, "b backup", func() bool { return state(b) == Backup })
+}
+
+// The realtime loop (its own SCHED_FIFO thread when allowed, else a
+// warning and the normal loop) elects and hands over the same way, and
+// both loops count their timer firings.
+func TestInstancesRealtime(t *testing.T) {
+	for _, rt := range []bool{false, true} {
+		t.Run(fmt.Sprint("realtime=", rt), func(t *testing.T) {
+			lan := &memNet{}
+			mod := func(c *InstanceConfig) { c.Realtime = rt }
+			a := startNode(t, lan, "198.51.100.11", 150, mod)
+			var observed atomic.Int64
+			b := startNodeWith(t, lan, "198.51.100.12", 100, mod, func(i *Instance) {
+				i.OnTimerLateness = func(time.Duration) { observed.Add(1) }
+			})
+			waitFor(t, "a master", func() bool { return state(a) == Master && state(b) == Backup })
+			cfg := b.inst.fixed
+			cfg.Priority = 200
+			if err := b.inst.Reconfigure(cfg, 0); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "b master by preemption", func() bool { return state(b) == Master && state(a) == Backup })
+			b.inst.Send(Shutdown{})
+			waitFor(t, "handover", func() bool { return state(a) == Master && state(b) == Stop })
+			n := b.inst.TimerFirings.Load()
+			if n == 0 || observed.Load() != int64(n) {
+				t.Errorf("b's timer: %d firings, %d observed", n, observed.Load())
+			}
+			if late := time.Duration(b.inst.TimerLatenessLast.Load()); late < 0 || late > time.Second {
+				t.Errorf("b's last lateness %v", late)
+			}
+		})
+	}
 }

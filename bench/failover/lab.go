@@ -70,6 +70,7 @@ type bench struct {
 	probeRT        bool          // the prober thread runs SCHED_FIFO
 	kaSyslog       bool          // keepalived without -G
 	daemonRT       int           // > 0: daemons run SCHED_FIFO at this priority
+	realtime       bool          // tandem: global { realtime = true }
 	tandemEnv      []string      // extra environment for tandem
 	responders     []*responder
 	adverts        *capture // VRRP as the client sees it
@@ -176,6 +177,7 @@ func (b *bench) newNode(impl string, h *netlab.Host, prio int, iv interval) (*no
 		text = fmt.Sprintf(`global {
   router_id      = %q
   control_socket = %q
+  realtime       = %v
 }
 
 vrrp_instance "web" {
@@ -186,7 +188,7 @@ vrrp_instance "web" {
   advert_interval   = %q
   virtual_ips       = [%q]
 }
-`, h.Name, filepath.Join(b.dir, h.Name+".sock"), netlab.NIC, vrid, prio, iv.Version, iv.Every.String(), vipPrefix)
+`, h.Name, filepath.Join(b.dir, h.Name+".sock"), b.realtime, netlab.NIC, vrid, prio, iv.Version, iv.Every.String(), vipPrefix)
 	case "keepalived":
 		n.cfg = filepath.Join(b.dir, h.Name+".conf")
 		text = fmt.Sprintf(`global_defs {

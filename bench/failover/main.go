@@ -66,6 +66,7 @@ type options struct {
 	probeRT   bool
 	kaSyslog  bool
 	daemonRT  int
+	realtime  bool
 	tandemEnv string
 	waitIdle  time.Duration
 }
@@ -94,6 +95,7 @@ func main() {
 	fs.BoolVar(&o.probeRT, "probe-rt", false, "run the prober's thread SCHED_FIFO (priority 10) so that the daemons cannot delay it")
 	fs.BoolVar(&o.kaSyslog, "keepalived-syslog", false, "run keepalived without -G: with no syslog daemon it then writes every log line to /dev/console\n(~4 ms each on this VM, stalling both vCPUs)")
 	fs.IntVar(&o.daemonRT, "daemon-rt", 0, "run both daemons under chrt -f N (SCHED_FIFO, every thread); 0: normal scheduling as installed")
+	fs.BoolVar(&o.realtime, "realtime", false, "tandem with global { realtime = true } (its VRRP threads SCHED_FIFO 10)")
 	fs.StringVar(&o.tandemEnv, "tandem-env", "", "extra environment for tandem, space-separated KEY=VALUE (e.g. GOMAXPROCS=1)")
 	fs.DurationVar(&o.waitIdle, "wait-idle", 0, "before each row (and the stability run), wait up to this long for the machine to be idle\n(< 5% CPU busy over 2 s); 0: do not wait")
 	fs.DurationVar(&o.settle, "settle", 1200*time.Millisecond, "wait after d1 is master again before the next failover")
@@ -256,7 +258,7 @@ func run(ctx context.Context, o options, f filter) error {
 	if err != nil {
 		return err
 	}
-	b.probeRT, b.kaSyslog, b.daemonRT = o.probeRT, o.kaSyslog, o.daemonRT
+	b.probeRT, b.kaSyslog, b.daemonRT, b.realtime = o.probeRT, o.kaSyslog, o.daemonRT, o.realtime
 	b.tandemEnv = strings.Fields(o.tandemEnv)
 	defer b.Close()
 
@@ -404,6 +406,9 @@ func header(o options) string {
 	sched := "normal"
 	if o.daemonRT > 0 {
 		sched = fmt.Sprintf("chrt -f %d", o.daemonRT)
+	}
+	if o.realtime {
+		sched += "; tandem realtime = true"
 	}
 	fmt.Fprintf(&b, "settings:   probe every %v (prober SCHED_FIFO: %v); %s; daemons' scheduling: %s", o.every, o.probeRT, ka, sched)
 	if o.tandemEnv != "" {

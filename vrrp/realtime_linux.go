@@ -1,0 +1,132 @@
+package vrrp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RealtimePriority is the SCHED_FIFO priority of tandem's realtime
+// threads: above every normal thread, below the kernel's threaded
+// interrupts (50) and most real-time software.
+const RealtimePriority = 10
+
+var realtimeWarned sync.Once
+
+// lockRealtime puts the calling goroutine on an OS thread of its own at
+// SCHED_FIFO RealtimePriority. The thread is never unlocked: it ends with
+// the goroutine, so no other goroutine inherits its priority. Without
+// CAP_SYS_NICE it warns once per process and returns false.
+func lockRealtime(log *slog.Logger) bool {
+	runtime.LockOSThread()
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: RealtimePriority}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		runtime.UnlockOSThread()
+		realtimeWarned.Do(func() {
+			log.Warn("realtime: SCHED_FIFO refused, VRRP runs at normal priority; give tandem CAP_SYS_NICE (systemd: AmbientCapabilities=CAP_SYS_NICE) or set realtime = false", "err", err)
+		})
+		return false
+	}
+	return true
+}
+
+// RunRealtime is Run on an OS thread of its own at SCHED_FIFO
+// RealtimePriority (a warning and normal priority without CAP_SYS_NICE):
+// adverts reach the instances without waiting behind other work.
+func (l *Link) RunRealtime() {
+	lockRealtime(l.log)
+	l.Run()
+}
+
+// ctxDone tells the realtime loop that Run's context ended.
+type ctxDone struct{}
+
+// runRealtime is Run's loop on the realtime thread. The thread itself
+// waits in ppoll on the timerfd and an eventfd: a firing wakes it straight
+// from the kernel, with no other (normal priority) thread in between.
+// Adverts and events reach it through a forwarding goroutine, which
+// queues them and signals the eventfd.
+func (i *Instance) runRealtime(ctx context.Context, t *timerFD, efd int) {
+	var (
+		mu    sync.Mutex
+		queue []any
+		batch []any
+		quit  = make(chan struct{})
+	)
+	defer close(quit)
+	one := binary.NativeEndian.AppendUint64(nil, 1) // eventfd adds a native uint64
+	push := func(x any) {
+		mu.Lock()
+		queue = append(queue, x)
+		mu.Unlock()
+		unix.Write(efd, one)
+	}
+	go func() {
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				push(ctxDone{})
+				return
+			case msg := <-i.in:
+				push(msg)
+			case ev := <-i.events:
+				push(ev)
+			}
+		}
+	}()
+	fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
+	var buf [8]byte
+	var pollErr time.Time
+	for {
+		if i.m.state == Stop {
+			return
+		}
+		if err := t.arm(i.m.Deadline()); err != nil {
+			i.log.Error("arming the VRRP timer failed", "err", err)
+		}
+		mu.Lock()
+		batch, queue = queue, batch[:0]
+		mu.Unlock()
+		for _, x := range batch {
+			switch x := x.(type) {
+			case ctxDone:
+				return
+			case inbound:
+				i.receive(x)
+			case Event:
+				i.handleEvent(x)
+			}
+			if i.m.state == Stop {
+				return
+			}
+		}
+		if len(batch) > 0 {
+			clear(batch)
+			continue
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Ppoll(fds, nil, nil); err != nil {
+			if !errors.Is(err, unix.EINTR) && time.Since(pollErr) > 10*time.Second {
+				pollErr = time.Now()
+				i.log.Error("waiting for the VRRP timer failed", "err", err)
+				time.Sleep(time.Millisecond)
+			}
+			continue
+		}
+		if fds[1].Revents != 0 {
+			unix.Read(efd, buf[:])
+		}
+		if fds[0].Revents != 0 {
+			t.drain()
+			i.timerFired(t.fired())
+		}
+	}
+}
