@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -79,8 +80,11 @@ type Reconciler struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	updates chan Table
-	now     chan chan error
+	updates   chan Table
+	now       chan chan error
+	intervals chan time.Duration
+	applied   chan struct{} // closed after the first table was applied
+	once      sync.Once
 
 	// Counters, readable from any goroutine.
 	Ops          [DelDest + 1]atomic.Uint64 // by OpKind
@@ -92,8 +96,22 @@ type Reconciler struct {
 // NewReconciler prepares a reconciler; Run starts it.
 func NewReconciler(b Backend, owned *Owned, interval time.Duration, log *slog.Logger) *Reconciler {
 	return &Reconciler{backend: b, owned: owned, interval: interval, log: log,
-		updates: make(chan Table, 1), now: make(chan chan error)}
+		updates: make(chan Table, 1), now: make(chan chan error), intervals: make(chan time.Duration, 1),
+		applied: make(chan struct{})}
 }
+
+// SetInterval changes how often the kernel is re-read (a reload).
+func (r *Reconciler) SetInterval(d time.Duration) {
+	select {
+	case <-r.intervals:
+	default:
+	}
+	r.intervals <- d
+}
+
+// Applied is closed once the first table handed over has been applied
+// without error (readiness).
+func (r *Reconciler) Applied() <-chan struct{} { return r.applied }
 
 // Set hands over a new desired table; only the latest one matters.
 func (r *Reconciler) Set(t Table) {
@@ -140,6 +158,8 @@ func (r *Reconciler) Run(ctx context.Context) {
 		case desired = <-r.updates:
 			r.pass(desired, false)
 			applied = true
+		case d := <-r.intervals:
+			tick.Reset(d)
 		case <-tick.C:
 			if desired != nil {
 				r.pass(desired, applied)
@@ -205,6 +225,9 @@ func (r *Reconciler) pass(desired Table, drift bool) error {
 			r.log.Error("saving the list of tandem's IPVS services", "err", err)
 			first = cmp.Or(first, err)
 		}
+	}
+	if first == nil {
+		r.once.Do(func() { close(r.applied) })
 	}
 	return first
 }

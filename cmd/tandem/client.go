@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -59,8 +60,18 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(resp.Status)
 	}
-	st := resp.Status
-	fmt.Fprintf(out, "tandem %s, config %s loaded %s\n\n", st.RouterID, st.Config, st.LoadedAt.Format(time.RFC3339))
+	writeStatus(out, resp.Status)
+	return nil
+}
+
+// writeStatus prints the status for a person: instances, then virtual
+// servers with their real servers, then IPVS and the sync daemon.
+func writeStatus(out io.Writer, st *director.Status) {
+	fmt.Fprintf(out, "tandem %s, config %s loaded %s", st.RouterID, st.Config, st.LoadedAt.Format(time.RFC3339))
+	if !st.LastReload.OK {
+		fmt.Fprintf(out, "\nlast reload at %s REFUSED: %s", st.LastReload.At.Format(time.RFC3339), st.LastReload.Error)
+	}
+	fmt.Fprint(out, "\n\n")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPRIORITY\tMASTER\tFOR\tREASON")
 	for _, in := range st.Instances {
@@ -74,7 +85,48 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, state, prio, in.Master, time.Since(in.Since).Round(time.Second), in.Reason)
 	}
-	return tw.Flush()
+	tw.Flush()
+	for _, vs := range st.VirtualServers {
+		addr := vs.Address
+		if vs.FWMark != 0 {
+			addr = fmt.Sprintf("fwmark %d", vs.FWMark)
+		}
+		quorum := "quorum up"
+		if !vs.QuorumUp {
+			quorum = "QUORUM LOST"
+		}
+		if vs.SorryActive {
+			quorum += ", sorry server in use"
+		}
+		fmt.Fprintf(out, "\nvirtual server %s %s (%s)\n", vs.Name, addr, quorum)
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  REAL SERVER\tHEALTH\tWEIGHT\tACTIVE\tINACTIVE\tLATENCY\tLAST RESULT")
+		for _, rs := range vs.RealServers {
+			health := rs.Health
+			if rs.Drained {
+				health += " (drained)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%.1fms\t%s\n", rs.Address, health, rs.Weight, rs.ActiveConns, rs.InactiveConns, rs.LatencyMS, rs.Reason)
+		}
+		tw.Flush()
+	}
+	if len(st.VirtualServers) > 0 {
+		if st.IPVS.Available {
+			fmt.Fprintln(out, "\nIPVS: programmed")
+		} else {
+			fmt.Fprintf(out, "\nIPVS: NOT programmed: %s\n", st.IPVS.Error)
+		}
+	}
+	if sd := st.SyncDaemon; sd.Interface != "" {
+		role := "stopped"
+		switch {
+		case sd.Master:
+			role = "master"
+		case sd.Backup:
+			role = "backup"
+		}
+		fmt.Fprintf(out, "sync daemon: %s on %s, sync_id %d\n", role, sd.Interface, sd.SyncID)
+	}
 }
 
 func runFailover(cmd *cobra.Command, args []string) error {
@@ -87,5 +139,29 @@ func runFailover(cmd *cobra.Command, args []string) error {
 	} else {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: handing over; this node stays backup until 'tandem failover %s --release'\n", args[0], args[0])
 	}
+	return nil
+}
+
+func runDrain(op string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		resp, err := call(cmd, director.Request{Op: op, VS: args[0], RS: args[1]})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), resp.Message)
+		return nil
+	}
+}
+
+// runReload prints a refused reload's diagnostics as validate does.
+func runReload(cmd *cobra.Command, _ []string) error {
+	resp, err := call(cmd, director.Request{Op: "reload"})
+	if resp.Diagnostics != "" {
+		fmt.Fprint(cmd.ErrOrStderr(), resp.Diagnostics)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), resp.Message)
 	return nil
 }

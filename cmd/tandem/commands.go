@@ -137,7 +137,7 @@ func newDrain() *cobra.Command {
 while established ones finish. VS is the virtual_server name, RS the
 real_server label as written in the configuration.`,
 		Args: exactArgs(2, "VS and RS"),
-		RunE: notYet("the control socket"),
+		RunE: runDrain("drain"),
 	}
 	clientFlags(cmd)
 	return cmd
@@ -148,7 +148,7 @@ func newUndrain() *cobra.Command {
 		Use:   "undrain VS RS",
 		Short: "Give a drained real server back its configured weight",
 		Args:  exactArgs(2, "VS and RS"),
-		RunE:  notYet("the control socket"),
+		RunE:  runDrain("undrain"),
 	}
 	clientFlags(cmd)
 	return cmd
@@ -159,7 +159,7 @@ func newReload() *cobra.Command {
 		Use:   "reload",
 		Short: "Reload the daemon's configuration (same as SIGHUP); exit 1 and print why if it is refused",
 		Args:  exactArgs(0, "no arguments"),
-		RunE:  notYet("the control socket"),
+		RunE:  runReload,
 	}
 	clientFlags(cmd)
 	return cmd

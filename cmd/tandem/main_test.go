@@ -107,7 +107,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "--log-format", "xml"}, exitUsage, "--log-format must be text or json"},
 		{[]string{"status", "--json", "--socket", "/nonexistent.sock"}, exitFailed, "no tandem daemon answers on /nonexistent.sock"},
 		{[]string{"failover", "web", "--socket", "/nonexistent.sock"}, exitFailed, "no tandem daemon answers"},
-		{[]string{"drain", "web_http", "203.0.113.21:80"}, exitFailed, "not available in this build yet"},
+		{[]string{"drain", "web_http", "203.0.113.21:80", "--socket", "/nonexistent.sock"}, exitFailed, "no tandem daemon answers"},
+		{[]string{"reload", "--socket", "/nonexistent.sock"}, exitFailed, "no tandem daemon answers"},
 		{[]string{"ipvs", "list", "-n", "--stats"}, exitFailed, "IPVS is not available in this kernel"},
 		// Never a valid realserver call here: it would change this machine.
 		{[]string{"realserver", "--vip", "198.51.100.10", "--mode", "nat"}, exitUsage, "--mode must be dr or tun"},

@@ -37,6 +37,7 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 	if cfg.Global.Realtime {
 		log.Warn("global { realtime } is not implemented yet: VRRP runs at normal priority (chrt -f 10 on the process gives the effect meanwhile)")
 	}
+	director.Build.Version, director.Build.Commit = version, commit
 	d, err := director.New(path, cfg, log, nil)
 	if err != nil {
 		return failure{err}
@@ -50,7 +51,11 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGHUP:
-				log.Warn("reload is not available in this build yet; restart tandem to apply a new configuration")
+				go func() {
+					if err := d.Reload(ctx); err != nil {
+						log.Error("SIGHUP: reload failed", "err", err)
+					}
+				}()
 			default:
 				terms++
 				if terms > 1 {

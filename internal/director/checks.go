@@ -2,11 +2,17 @@ package director
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"strings"
+	"time"
 
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/health"
 	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/vrrp"
 )
 
 // healthSpec maps a configured check to the health package's.
@@ -37,6 +43,13 @@ func rsID(vs, rs string) string { return vs + " " + rs }
 // until its checks fail (no outage on restart); one without checks is
 // always up.
 func (d *Director) startChecks(kernel lvs.Table) error {
+	return d.setChecks(kernel, nil)
+}
+
+// setChecks hands the configured real servers to the scheduler. known
+// holds the real servers running before a reload: they keep their state
+// (the scheduler keeps unchanged checks as they are).
+func (d *Director) setChecks(kernel lvs.Table, known map[string]bool) error {
 	for _, vs := range d.cfg.VirtualServers {
 		var svc *lvs.Service
 		for _, v := range d.ipvs.vss {
@@ -47,6 +60,7 @@ func (d *Director) startChecks(kernel lvs.Table) error {
 		for _, rs := range vs.RealServers {
 			id := rsID(vs.Name, rs.Name)
 			if len(rs.Checks) == 0 {
+				d.checks.Remove(id)
 				d.up[id] = true
 				continue
 			}
@@ -60,6 +74,9 @@ func (d *Director) startChecks(kernel lvs.Table) error {
 					initial = health.Up
 				}
 			}
+			if up, ok := d.up[id]; ok && known[id] {
+				initial = map[bool]health.State{true: health.Up, false: health.Down}[up]
+			}
 			d.up[id] = initial == health.Up
 			specs := make([]health.Spec, len(rs.Checks))
 			for i, c := range rs.Checks {
@@ -72,6 +89,85 @@ func (d *Director) startChecks(kernel lvs.Table) error {
 		}
 	}
 	return nil
+}
+
+// applyIPVS takes a reloaded configuration's virtual servers, checks,
+// timeouts and sync daemon.
+func (d *Director) applyIPVS(old, cfg *config.Config) error {
+	var errs []error
+	if d.ipvs.backend == nil && d.ipvs.err == nil && (len(cfg.VirtualServers) > 0 || cfg.LVSSync != nil) {
+		side, err := openIPVS(cfg, d.backend, d.log)
+		if err != nil {
+			return err
+		}
+		side.quorumUp = d.ipvs.quorumUp
+		d.ipvs = side
+		d.ipvs.run(d.work)
+	}
+	d.ipvs.vss = virtualServers(cfg)
+	if k, ok := d.ipvs.backend.(interface {
+		SetTimeouts(tcp, tcpFin, udp time.Duration) error
+	}); ok && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
+		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("lvs timeouts: %w", err))
+		}
+	}
+	if d.ipvs.rec != nil && old.LVS.ReconcileInterval != cfg.LVS.ReconcileInterval {
+		d.ipvs.rec.SetInterval(cfg.LVS.ReconcileInterval)
+	}
+
+	// Checks: unchanged ones keep their state; real servers gone from the
+	// configuration stop being checked.
+	known := maps.Clone(d.up)
+	want := map[string]bool{}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			want[rsID(vs.Name, rs.Name)] = true
+		}
+	}
+	for id := range d.up {
+		if !want[id] {
+			d.checks.Remove(id)
+			delete(d.up, id)
+			vs, rs, _ := strings.Cut(id, " ")
+			d.metrics.forgetServer(vs, rs)
+		}
+	}
+	if err := d.setChecks(nil, known); err != nil {
+		errs = append(errs, err)
+	}
+	vsNames := map[string]bool{}
+	for _, vs := range cfg.VirtualServers {
+		vsNames[vs.Name] = true
+	}
+	for name := range d.ipvs.quorumUp {
+		if !vsNames[name] {
+			delete(d.ipvs.quorumUp, name)
+		}
+	}
+	forgotten := false
+	for id := range d.drained {
+		if !want[id] {
+			delete(d.drained, id)
+			forgotten = true
+		}
+	}
+	if forgotten {
+		if err := saveDrained(cfg, d.drained); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.reapply()
+
+	if !reflect.DeepEqual(old.LVSSync, cfg.LVSSync) {
+		d.ipvs.follow(old.LVSSync, vrrp.Stop, d.log)
+		if ls := cfg.LVSSync; ls != nil {
+			if in := d.byName[ls.Follow]; in != nil {
+				d.ipvs.follow(ls, in.run.Status().State, d.log)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // healthChanged applies a real server's transition.
@@ -102,7 +198,7 @@ func (d *Director) checkType(vs, rs string, i int) string {
 func (d *Director) reapply() {
 	changed := d.ipvs.apply(
 		func(vs, rs string) bool { return d.up[rsID(vs, rs)] },
-		func(vs, rs string) bool { return false },
+		func(vs, rs string) bool { return d.drained[rsID(vs, rs)] },
 	)
 	for vs, ok := range changed {
 		if ok {
@@ -123,4 +219,5 @@ func (d *Director) reapply() {
 			}
 		}
 	}
+	d.refreshMetrics()
 }

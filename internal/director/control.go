@@ -9,9 +9,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -19,16 +21,21 @@ import (
 
 // Request is what a client sends.
 type Request struct {
-	Op       string `json:"op"` // "status", "failover"
+	Op       string `json:"op"` // "status", "failover", "drain", "undrain", "reload"
 	Instance string `json:"instance,omitempty"`
 	Release  bool   `json:"release,omitempty"`
+	VS       string `json:"vs,omitempty"`
+	RS       string `json:"rs,omitempty"`
 }
 
 // Response is what the daemon answers; Error is set when OK is false.
 type Response struct {
-	OK     bool    `json:"ok"`
-	Error  string  `json:"error,omitempty"`
-	Status *Status `json:"status,omitempty"`
+	OK      bool    `json:"ok"`
+	Error   string  `json:"error,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Status  *Status `json:"status,omitempty"`
+	// Diagnostics of a refused reload, as `tandem validate` prints them.
+	Diagnostics string `json:"diagnostics,omitempty"`
 }
 
 // Status is the daemon's state as `tandem status --json` prints it.
@@ -158,6 +165,9 @@ func (d *Director) handle(req Request) Response {
 		return Response{OK: true, Status: &st}
 	case "failover":
 		in := d.byName[req.Instance]
+		if in == nil && slices.ContainsFunc(d.leaving, func(x *instance) bool { return x.cfg.Name == req.Instance && x.replaceWith != nil }) {
+			return Response{Error: fmt.Sprintf("%s is restarting for a reload: try again in a moment", req.Instance)}
+		}
 		if in == nil {
 			return Response{Error: fmt.Sprintf("no vrrp_instance named %q", req.Instance)}
 		}
@@ -173,12 +183,28 @@ func (d *Director) handle(req Request) Response {
 			in.run.Send(vrrp.Handover{})
 		}
 		return Response{OK: true}
+	case "drain", "undrain":
+		msg, err := d.drain(req.VS, req.RS, req.Op == "drain")
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{OK: true, Message: msg}
+	case "reload":
+		if err := d.reload(); err != nil {
+			resp := Response{Error: err.Error()}
+			if re, ok := err.(*ReloadError); ok {
+				resp.Diagnostics = re.Text
+			}
+			return resp
+		}
+		return Response{OK: true, Message: fmt.Sprintf("reloaded %s", d.path)}
 	}
 	return Response{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 }
 
 func (d *Director) status() Status {
-	st := Status{RouterID: d.cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, Instances: []InstanceStatus{}}
+	st := Status{RouterID: d.cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, LastReload: d.lastReload,
+		Instances: []InstanceStatus{}, VirtualServers: []VSStatus{}}
 	for _, in := range d.instances {
 		s := in.run.Status()
 		master := ""
@@ -191,7 +217,64 @@ func (d *Director) status() Status {
 			HeldBack: s.HeldBack, Since: s.Since, Reason: s.Reason,
 		})
 	}
+	st.VirtualServers = d.vsStatus()
+	st.IPVS.Available = d.ipvs.backend != nil
+	if d.ipvs.err != nil {
+		st.IPVS.Error = "IPVS is not available in this kernel"
+	}
+	if ls := d.cfg.LVSSync; ls != nil {
+		st.SyncDaemon = SyncStatus{Master: d.ipvs.syncRole == lvs.SyncMaster, Backup: d.ipvs.syncRole == lvs.SyncBackup,
+			Interface: ls.Interface, SyncID: ls.SyncID}
+	}
 	return st
+}
+
+// vsStatus joins configuration, health, the desired table and the
+// kernel's connection counters.
+func (d *Director) vsStatus() []VSStatus {
+	stats := d.checks.Snapshot()
+	conns := d.ipvs.conns()
+	out := []VSStatus{}
+	for i, vs := range d.cfg.VirtualServers {
+		lv := d.ipvs.vss[i]
+		svc := d.ipvs.table[lv.Service.ServiceKey]
+		v := VSStatus{Name: vs.Name, FWMark: vs.Fwmark, QuorumUp: d.ipvs.quorumUp[vs.Name], RealServers: []RSStatus{}}
+		if vs.Fwmark == 0 {
+			v.Address = vs.Address.String()
+		}
+		v.SorryActive = !v.QuorumUp && lv.Sorry != nil
+		for j, rs := range vs.RealServers {
+			id := rsID(vs.Name, rs.Name)
+			key := lv.Reals[j].Dest.DestKey
+			r := RSStatus{Address: rs.Name, Health: "down", Drained: d.drained[id]}
+			if d.up[id] {
+				r.Health = "up"
+			}
+			if svc != nil {
+				if dst, ok := svc.Dests[key]; ok {
+					r.Weight = dst.Weight
+				}
+			}
+			if s, ok := stats[id]; ok {
+				var last time.Time
+				for _, c := range s.Checks {
+					if c.LastAt.After(last) {
+						last = c.LastAt
+						r.Reason = c.Last.Reason
+						r.LatencyMS = float64(c.Last.Latency.Microseconds()) / 1000
+					}
+				}
+			} else {
+				r.Reason = "no checks: always up"
+			}
+			if c, ok := conns[lvsConnKey{lv.Service.ServiceKey, key}]; ok {
+				r.ActiveConns, r.InactiveConns = c[0], c[1]
+			}
+			v.RealServers = append(v.RealServers, r)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // Call sends one request to the daemon listening on path.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -22,18 +23,34 @@ import (
 
 // Director runs one director's configuration.
 type Director struct {
-	path     string // the configuration, as given
-	cfg      *config.Config
-	loadedAt time.Time
-	log      *slog.Logger
+	path       string // the configuration, as given
+	cfg        *config.Config
+	loadedAt   time.Time
+	lastReload ReloadStatus
+	log        *slog.Logger
+	backend    lvs.Backend // injected for tests; nil for the kernel
 
 	links     map[linkKey]*vrrp.Link
-	instances []*instance
+	linkRuns  sync.WaitGroup
+	instances []*instance // running, in configuration order
 	byName    map[string]*instance
+	leaving   []*instance // removed or replaced by a reload, stopping
 
-	ipvs   *ipvsSide
-	checks *health.Scheduler
-	up     map[string]bool // real server (rsID) -> healthy; owned by Run
+	ipvs    *ipvsSide
+	checks  *health.Scheduler
+	up      map[string]bool // real server (rsID) -> healthy; owned by Run
+	drained map[string]bool // real servers drained by the operator (rsID)
+
+	work        context.Context // ends after the graceful stop
+	watchStop   context.CancelFunc
+	watched     []string
+	linkStates  <-chan vrrp.LinkState
+	scripts     chan scriptEvent
+	hooks       sync.WaitGroup
+	reloads     chan chan error
+	ready       bool
+	appliedSeen bool
+	metrics     *metrics
 
 	events mailbox // transitions, from the instances' goroutines
 }
@@ -46,45 +63,85 @@ type linkKey struct {
 // instance is the director's view of one VRRP instance; its fields are
 // owned by the director's goroutine.
 type instance struct {
-	cfg      *config.VRRPInstance
-	run      *vrrp.Instance
-	group    *config.SyncGroup
-	faults   map[string]string // what is failing -> why
-	silent   bool              // the instance's own link is down
-	scriptOK map[string]bool
-	prio     uint8
-	notify   chan []string // notify hooks, run in order
-	vmac     string        // the macvlan of use_vmac, removed at stop
+	cfg         *config.VRRPInstance
+	run         *vrrp.Instance
+	group       *config.SyncGroup
+	faults      map[string]string // what is failing -> why
+	silent      bool              // the instance's own link is down
+	scriptOK    map[string]bool
+	stopScripts context.CancelFunc
+	prio        uint8
+	notify      chan []string // notify hooks, run in order
+	vmac        string        // the macvlan of use_vmac, removed at stop
+	started     bool          // has left INIT (readiness)
+	leaving     bool
+	closed      bool                 // gone has run
+	replaceWith *config.VRRPInstance // started once this one has stopped
 }
 
 // New prepares the director for cfg: sockets, addresses, instances. It
 // starts nothing.
 // backend replaces the kernel's IPVS table (tests); nil for the kernel.
 func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend) (*Director, error) {
-	d := &Director{path: path, cfg: cfg, loadedAt: time.Now(), log: log, links: map[linkKey]*vrrp.Link{}, byName: map[string]*instance{},
-		up: map[string]bool{}}
+	d := &Director{path: path, cfg: cfg, loadedAt: time.Now(), log: log, backend: backend,
+		links: map[linkKey]*vrrp.Link{}, byName: map[string]*instance{}, up: map[string]bool{},
+		scripts: make(chan scriptEvent, 64), reloads: make(chan chan error), metrics: newMetrics()}
+	d.lastReload = ReloadStatus{OK: true, At: d.loadedAt}
+	d.metrics.reloaded(d.lastReload)
 	var err error
 	if d.ipvs, err = openIPVS(cfg, backend, log); err != nil {
 		return nil, err
 	}
-	d.events.signal = make(chan struct{}, 1)
-	groupOf := map[string]*config.SyncGroup{}
-	for _, g := range cfg.SyncGroups {
-		for _, n := range g.Instances {
-			groupOf[n] = g
-		}
+	if d.drained, err = loadDrained(cfg); err != nil {
+		return nil, err
 	}
+	d.events.signal = make(chan struct{}, 1)
 	for _, ic := range cfg.Instances {
 		in, err := d.newInstance(ic)
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("vrrp_instance %q: %w", ic.Name, err)
 		}
-		in.group = groupOf[ic.Name]
 		d.instances = append(d.instances, in)
 		d.byName[ic.Name] = in
 	}
+	d.setGroups()
 	return d, nil
+}
+
+// setGroups points every instance at its sync group.
+func (d *Director) setGroups() {
+	groupOf := map[string]*config.SyncGroup{}
+	for _, g := range d.cfg.SyncGroups {
+		for _, n := range g.Instances {
+			groupOf[n] = g
+		}
+	}
+	for _, in := range d.instances {
+		in.group = groupOf[in.cfg.Name]
+	}
+}
+
+// instanceConfig is what the vrrp package runs an instance with; src is
+// the adverts' source address.
+func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp.InstanceConfig {
+	return vrrp.InstanceConfig{
+		Name: ic.Name, Interface: ic.Interface, VRID: uint8(ic.VRID), Version: ic.Version,
+		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,
+		VIPs: ic.VirtualIPs, Source: src, UnicastPeers: ic.UnicastPeers, UnicastMinTTL: ic.UnicastMinTTL,
+		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
+		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh,
+	}
+}
+
+// advertSource: adverts leave from unicast_source, else from the
+// interface's own address (for IPv6 its link-local address, RFC 5798
+// 5.1.2.1).
+func advertSource(ic *config.VRRPInstance) (netip.Addr, error) {
+	if ic.UnicastSource.IsValid() {
+		return ic.UnicastSource, nil
+	}
+	return vrrp.PrimaryAddr(ic.Interface, ic.Family() == config.IPv6, ic.VirtualIPs)
 }
 
 func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
@@ -98,15 +155,13 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 		}
 		link = vrrp.NewLink(ic.Interface, ipv6, conn, d.log)
 		d.links[key] = link
-	}
-	// Adverts leave from unicast_source, else from the interface's own
-	// address (for IPv6 its link-local address, RFC 5798 5.1.2.1).
-	src := ic.UnicastSource
-	var err error
-	if !src.IsValid() {
-		if src, err = vrrp.PrimaryAddr(ic.Interface, ipv6, ic.VirtualIPs); err != nil {
-			return nil, err
+		if d.work != nil { // a reload: the others run already
+			d.linkRuns.Go(link.Run)
 		}
+	}
+	src, err := advertSource(ic)
+	if err != nil {
+		return nil, err
 	}
 	vipLink, vmac := ic.Interface, ""
 	if ic.UseVMAC {
@@ -121,13 +176,7 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 	}
 	fx.Filter = !ic.Accept && ic.Priority != vrrp.OwnerPriority
 	fx.Ingress, fx.Key = ic.Interface, fmt.Sprintf("%s_%s_%d", ic.Interface, ic.Family(), ic.VRID)
-	run, err := vrrp.NewInstance(vrrp.InstanceConfig{
-		Name: ic.Name, Interface: ic.Interface, VRID: uint8(ic.VRID), Version: ic.Version,
-		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,
-		VIPs: ic.VirtualIPs, Source: src, UnicastPeers: ic.UnicastPeers, UnicastMinTTL: ic.UnicastMinTTL,
-		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
-		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh,
-	}, link, fx, d.log)
+	run, err := vrrp.NewInstance(instanceConfig(ic, src, d.cfg.Global.Realtime), link, fx, d.log)
 	if err != nil {
 		fx.Close()
 		return nil, err
@@ -135,12 +184,102 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 	in := &instance{cfg: ic, run: run, faults: map[string]string{}, scriptOK: map[string]bool{}, vmac: vmac,
 		prio: uint8(ic.Priority), notify: make(chan []string, 64)}
 	run.OnTransition = func(t vrrp.Transition, st vrrp.Status) {
-		d.events.put(event{instance: ic.Name, t: t, st: st})
+		d.events.put(event{in: in, t: t, st: st})
 	}
 	for _, s := range ic.TrackScripts {
 		in.scriptOK[s.Name] = true
 	}
 	return in, nil
+}
+
+// start runs an instance: its notify queue, its track scripts and its
+// state machine. Faults of interfaces already down come first, so that
+// such an instance enters FAULT rather than a short election.
+func (d *Director) start(in *instance) {
+	for _, n := range append([]string{in.cfg.Interface}, in.cfg.TrackInterfaces...) {
+		if !vrrp.LinkUp(n) {
+			d.setFault(in, "link "+n, fmt.Sprintf("interface %s is down", n), n == in.cfg.Interface)
+		}
+	}
+	for _, vs := range in.cfg.TrackVirtualServers {
+		if up, known := d.ipvs.quorumUp[vs]; known && !up {
+			d.setFault(in, "vs "+vs, fmt.Sprintf("virtual server %s lost quorum", vs), false)
+		}
+	}
+	log := d.log.With("instance", in.cfg.Name)
+	d.hooks.Go(func() { runNotify(log, in.notify) })
+	d.startScripts(in)
+	go in.run.Run(d.work)
+}
+
+func (d *Director) startScripts(in *instance) {
+	ctx, cancel := context.WithCancel(d.work)
+	in.stopScripts = cancel
+	for _, s := range in.cfg.TrackScripts {
+		go vrrp.RunScript(ctx, vrrp.Script{Name: s.Name, Command: s.Command, Interval: s.Interval,
+			Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall}, func(r vrrp.ScriptResult) {
+			select {
+			case d.scripts <- scriptEvent{in, r}:
+			case <-ctx.Done():
+			}
+		})
+	}
+}
+
+// stop hands an instance over gracefully and forgets it once it has
+// stopped (a reload removed or replaced it).
+func (d *Director) stop(in *instance) {
+	in.leaving = true
+	in.stopScripts()
+	in.run.Send(vrrp.Shutdown{})
+	d.leaving = append(d.leaving, in)
+	d.instances = slices.DeleteFunc(d.instances, func(x *instance) bool { return x == in })
+	if d.byName[in.cfg.Name] == in {
+		delete(d.byName, in.cfg.Name)
+	}
+	go func() {
+		<-in.run.Done()
+		d.events.put(event{in: in, gone: true})
+	}()
+}
+
+// gone finishes an instance that has stopped, and starts its replacement.
+func (d *Director) gone(in *instance) {
+	if in.closed {
+		return
+	}
+	in.closed = true
+	d.leaving = slices.DeleteFunc(d.leaving, func(x *instance) bool { return x == in })
+	close(in.notify)
+	if in.vmac != "" {
+		if err := vrrp.RemoveVMAC(in.vmac); err != nil {
+			d.log.Warn("removing virtual MAC interface", "instance", in.cfg.Name, "interface", in.vmac, "err", err)
+		}
+	}
+	ic := in.replaceWith
+	if ic == nil || d.work.Err() != nil {
+		return
+	}
+	nin, err := d.newInstance(ic)
+	if err != nil {
+		d.applyFailed(fmt.Errorf("vrrp_instance %q: %w", ic.Name, err))
+		return
+	}
+	d.add(nin)
+}
+
+// add starts a new instance and puts it in configuration order.
+func (d *Director) add(in *instance) {
+	d.byName[in.cfg.Name] = in
+	d.instances = d.instances[:0]
+	for _, ic := range d.cfg.Instances {
+		if x := d.byName[ic.Name]; x != nil {
+			d.instances = append(d.instances, x)
+		}
+	}
+	d.setGroups()
+	d.start(in)
+	d.watchLinks()
 }
 
 // Instance returns a running instance by name, for status and control.
@@ -149,6 +288,23 @@ func (d *Director) Instance(name string) *vrrp.Instance {
 		return in.run
 	}
 	return nil
+}
+
+// Reload asks Run to reload the configuration (SIGHUP); the error says
+// why a reload was refused.
+func (d *Director) Reload(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case d.reloads <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Run runs until ctx ends, then hands the masters over gracefully and
@@ -166,9 +322,14 @@ func (d *Director) Run(ctx context.Context) error {
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
+	d.work = work
+	if err := d.startMetrics(); err != nil {
+		return err
+	}
+	defer d.stopMetrics()
 	// Health and IPVS first, so that track_virtual_servers knows quorum
 	// before the instances start.
-	d.checks = health.New(health.Options{})
+	d.checks = health.New(health.Options{NewChecker: d.timedChecker})
 	defer d.checks.Close()
 	var kernel lvs.Table
 	if d.ipvs.backend != nil {
@@ -181,49 +342,19 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 	d.ipvs.run(work)
 	d.reapply()
-	var wg sync.WaitGroup
 	for _, l := range d.links {
-		wg.Go(l.Run)
+		d.linkRuns.Go(l.Run)
 	}
-
-	watched := map[string]bool{}
-	for _, in := range d.instances {
-		watched[in.cfg.Interface] = true
-		for _, n := range in.cfg.TrackInterfaces {
-			watched[n] = true
-		}
-	}
-	linkStates, err := vrrp.WatchLinks(work, slices.Sorted(maps.Keys(watched)))
-	if err != nil {
+	if err := d.watchLinks(); err != nil {
 		return err
 	}
-	// Initial faults before the instances start, so that an interface
-	// that is already down gives FAULT rather than a short election.
+	defer d.hooks.Wait()
 	for _, in := range d.instances {
-		for _, n := range append([]string{in.cfg.Interface}, in.cfg.TrackInterfaces...) {
-			if !vrrp.LinkUp(n) {
-				d.setFault(in, "link "+n, fmt.Sprintf("interface %s is down", n), n == in.cfg.Interface)
-			}
-		}
+		d.start(in)
 	}
-	scripts := make(chan scriptEvent, 64)
-	var hooks sync.WaitGroup
-	defer hooks.Wait()
-	for _, in := range d.instances {
-		defer close(in.notify) // after the STOP hooks are queued
-		hooks.Go(func() { runNotify(d.log.With("instance", in.cfg.Name), in.notify) })
-		for _, s := range in.cfg.TrackScripts {
-			go vrrp.RunScript(work, vrrp.Script{Name: s.Name, Command: s.Command, Interval: s.Interval,
-				Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall}, func(r vrrp.ScriptResult) {
-				select {
-				case scripts <- scriptEvent{in.cfg.Name, r}:
-				case <-work.Done():
-				}
-			})
-		}
-		go in.run.Run(work)
-	}
+	d.refreshMetrics()
 	d.log.Info("started", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
+	d.checkReady()
 
 	stopping := false
 	for {
@@ -232,13 +363,17 @@ func (d *Director) Run(ctx context.Context) error {
 			if !stopping {
 				stopping = true
 				d.log.Info("stopping: handing over gracefully")
-				for _, in := range d.instances {
+				sdNotify("STOPPING=1")
+				for _, in := range append(slices.Clone(d.instances), d.leaving...) {
+					in.replaceWith = nil
 					in.run.Send(vrrp.Shutdown{})
 				}
 			}
 			if d.allDone() {
 				d.drainEvents() // the STOP hooks
-				d.removeVMACs()
+				for _, in := range append(slices.Clone(d.instances), d.leaving...) {
+					d.gone(in)
+				}
 				if d.cfg.LVS.FlushOnStop {
 					d.ipvs.flush(work, d.log)
 				}
@@ -246,7 +381,7 @@ func (d *Director) Run(ctx context.Context) error {
 				for _, l := range d.links {
 					l.Close()
 				}
-				wg.Wait()
+				d.linkRuns.Wait()
 				return nil
 			}
 			// Wait for the instances, waking on their transitions.
@@ -255,25 +390,84 @@ func (d *Director) Run(ctx context.Context) error {
 				d.drainEvents()
 			case <-time.After(50 * time.Millisecond):
 			}
-		case ls, ok := <-linkStates:
+		case ls, ok := <-d.linkStates:
 			if !ok {
 				return errors.New("director: interface watch ended")
 			}
 			d.linkChanged(ls)
-		case se := <-scripts:
+		case se := <-d.scripts:
 			d.scriptChanged(se)
 		case tr := <-d.checks.Transitions():
 			d.healthChanged(tr)
 		case c := <-calls:
 			c.reply <- d.handle(c.req)
+		case done := <-d.reloads:
+			done <- d.reload()
+		case <-d.applied():
+			d.appliedSeen = true
+			d.checkReady()
 		case <-d.events.signal:
 			d.drainEvents()
 		}
 	}
 }
 
-func (d *Director) allDone() bool {
+// applied is the reconciler's first-apply signal until it has been seen.
+func (d *Director) applied() <-chan struct{} {
+	if d.appliedSeen || d.ipvs.rec == nil {
+		return nil
+	}
+	return d.ipvs.rec.Applied()
+}
+
+// checkReady tells systemd once every instance has entered its first
+// state and the first reconcile has applied.
+func (d *Director) checkReady() {
+	if d.ready {
+		return
+	}
 	for _, in := range d.instances {
+		if !in.started {
+			return
+		}
+	}
+	if d.ipvs.rec != nil && !d.appliedSeen {
+		return
+	}
+	d.ready = true
+	d.log.Info("ready", "instances", len(d.instances), "virtual_servers", len(d.cfg.VirtualServers))
+	sdNotify("READY=1\nSTATUS=" + d.summary())
+}
+
+// watchLinks (re)starts the interface watch when the set of watched
+// interfaces changed.
+func (d *Director) watchLinks() error {
+	set := map[string]bool{}
+	for _, in := range d.instances {
+		set[in.cfg.Interface] = true
+		for _, n := range in.cfg.TrackInterfaces {
+			set[n] = true
+		}
+	}
+	names := slices.Sorted(maps.Keys(set))
+	if d.linkStates != nil && slices.Equal(names, d.watched) {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(d.work)
+	ch, err := vrrp.WatchLinks(ctx, names)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if d.watchStop != nil {
+		d.watchStop()
+	}
+	d.watchStop, d.watched, d.linkStates = cancel, names, ch
+	return nil
+}
+
+func (d *Director) allDone() bool {
+	for _, in := range append(slices.Clone(d.instances), d.leaving...) {
 		select {
 		case <-in.run.Done():
 		default:
@@ -281,16 +475,6 @@ func (d *Director) allDone() bool {
 		}
 	}
 	return true
-}
-
-func (d *Director) removeVMACs() {
-	for _, in := range d.instances {
-		if in.cfg.UseVMAC {
-			if err := vrrp.RemoveVMAC(in.vmac); err != nil {
-				d.log.Warn("removing virtual MAC interface", "instance", in.cfg.Name, "interface", in.vmac, "err", err)
-			}
-		}
-	}
 }
 
 func (d *Director) close() {
@@ -315,19 +499,22 @@ func (d *Director) linkChanged(ls vrrp.LinkState) {
 }
 
 type scriptEvent struct {
-	instance string
-	res      vrrp.ScriptResult
+	in  *instance
+	res vrrp.ScriptResult
 }
 
 // scriptChanged applies keepalived's weight rule: 0 gives FAULT while
 // failing; > 0 is added while succeeding; < 0 is added while failing.
 func (d *Director) scriptChanged(se scriptEvent) {
-	in := d.byName[se.instance]
+	in := se.in
 	var ts *config.TrackScript
 	for _, s := range in.cfg.TrackScripts {
 		if s.Name == se.res.Name {
 			ts = s
 		}
+	}
+	if in.leaving || ts == nil { // a result from before a reload
+		return
 	}
 	in.scriptOK[ts.Name] = se.res.OK
 	d.log.Info("track_script changed", "instance", in.cfg.Name, "script", ts.Name, "ok", se.res.OK, "reason", se.res.Why)
@@ -386,24 +573,35 @@ func (d *Director) clearFault(in *instance, key string) {
 	}
 }
 
-// event is a transition reported by an instance.
+// event is a transition reported by an instance, or its end.
 type event struct {
-	instance string
-	t        vrrp.Transition
-	st       vrrp.Status
+	in   *instance
+	t    vrrp.Transition
+	st   vrrp.Status
+	gone bool // the instance has stopped
 }
 
 func (d *Director) drainEvents() {
 	for _, ev := range d.events.take() {
-		in := d.byName[ev.instance]
+		in := ev.in
+		if ev.gone {
+			d.gone(in)
+			continue
+		}
+		d.metrics.transition(in.cfg.Name, ev.t)
 		d.runHook(in, ev)
-		if ls := d.cfg.LVSSync; ls != nil && ls.Follow == in.cfg.Name {
+		if ls := d.cfg.LVSSync; ls != nil && ls.Follow == in.cfg.Name && (!in.leaving || ev.t.To == vrrp.Stop) {
 			d.ipvs.follow(ls, ev.t.To, d.log)
 		}
-		if in.group != nil {
+		if in.group != nil && !in.leaving {
 			d.syncGroup(in, ev)
 		}
+		if !in.started {
+			in.started = true
+			d.checkReady()
+		}
 	}
+	d.refreshMetrics()
 }
 
 // runHook queues the instance's notify command for the new state, with
@@ -428,7 +626,7 @@ func (d *Director) syncGroup(in *instance, ev event) {
 	why := fmt.Sprintf("sync group %s: %s is %s", g.Name, in.cfg.Name, ev.t.To)
 	for _, name := range g.Instances {
 		other := d.byName[name]
-		if other == in {
+		if other == nil || other == in {
 			continue
 		}
 		key := "group " + in.cfg.Name

@@ -19,6 +19,7 @@ type ipvsSide struct {
 	rec      *lvs.Reconciler
 	owned    *lvs.Owned
 	vss      []lvs.VirtualServer
+	table    lvs.Table // the desired table last handed over
 	quorumUp map[string]bool
 	syncRole lvs.SyncRole // the daemon running now; 0 for none
 }
@@ -101,6 +102,7 @@ func (s *ipvsSide) apply(up, drained func(vs, rs string) bool) map[string]bool {
 		}
 	}
 	s.quorumUp = q
+	s.table = t
 	if s.rec != nil {
 		s.rec.Set(t)
 	}
@@ -123,4 +125,28 @@ func (s *ipvsSide) flush(ctx context.Context, log *slog.Logger) {
 	if err := s.rec.Reconcile(ctx); err != nil {
 		log.Error("flush_on_stop: removing tandem's services", "err", err)
 	}
+}
+
+type lvsConnKey struct {
+	svc  lvs.ServiceKey
+	dest lvs.DestKey
+}
+
+// conns reads the kernel's active and inactive connection counts per
+// destination; empty without the kernel.
+func (s *ipvsSide) conns() map[lvsConnKey][2]int {
+	out := map[lvsConnKey][2]int{}
+	if _, ok := s.backend.(*lvs.Kernel); !ok {
+		return out
+	}
+	svcs, err := lvs.ReadServices()
+	if err != nil {
+		return out
+	}
+	for _, svc := range svcs {
+		for _, d := range svc.Dests {
+			out[lvsConnKey{svc.ServiceKey, lvs.DestKey{Addr: d.Addr, Port: d.Port}}] = [2]int{int(d.ActiveConn), int(d.InactConn)}
+		}
+	}
+	return out
 }

@@ -100,7 +100,9 @@ func TestFailoverOnCrashThenPreempt(t *testing.T) {
 func TestNoPreempt(t *testing.T) {
 	lab := newLab(t)
 	hs, _ := hosts(t, lab, 2)
+	// d1 first: started together, either may win the first election.
 	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, "  preempt = false"))
+	eventually(t, 5*time.Second, "d1 master", func() bool { return d1.entered("web", "MASTER") == 1 })
 	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
 	nodes := []*node{d1, d2}
 	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)

@@ -1,0 +1,295 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/health"
+	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/vrrp"
+)
+
+// Build identifies the binary in tandem_build_info; main sets it.
+var Build = struct{ Version, Commit string }{"dev", ""}
+
+// metrics holds tandem's Prometheus metrics. Counters the director
+// changes are kept here; everything the packages count already (adverts,
+// drops, IPVS ops) is read at scrape time from a view that the director
+// refreshes whenever its set of instances or servers changes.
+type metrics struct {
+	reg         *prometheus.Registry
+	transitions *prometheus.CounterVec
+	checkTime   *prometheus.HistogramVec
+	lateness    prometheus.Histogram
+
+	mu   sync.Mutex
+	view metricsView
+
+	addr string
+	srv  *http.Server
+}
+
+// metricsView is what Collect reads, under mu.
+type metricsView struct {
+	reload    ReloadStatus
+	instances []metricInstance
+	links     []*vrrp.Link
+	servers   []metricServer
+	rec       *lvs.Reconciler
+	syncRole  lvs.SyncRole
+	syncOn    bool
+}
+
+type metricInstance struct {
+	name string
+	base int
+	ipv6 bool
+	run  *vrrp.Instance
+}
+
+type metricServer struct {
+	vs, rs string
+	up     bool
+	weight int
+}
+
+var (
+	descBuild      = prometheus.NewDesc("tandem_build_info", "tandem's version, commit and Go version; always 1.", []string{"version", "commit", "goversion"}, nil)
+	descReloadOK   = prometheus.NewDesc("tandem_config_last_reload_success", "1 if the last reload (or the start) applied the configuration, 0 if it was refused or partly failed.", nil, nil)
+	descReloadTime = prometheus.NewDesc("tandem_config_last_reload_timestamp_seconds", "When the configuration was last loaded or a reload last tried, Unix time.", nil, nil)
+	descState      = prometheus.NewDesc("tandem_vrrp_state", "VRRP state: 0 init, 1 backup, 2 master, 3 fault, 4 stop.", []string{"instance"}, nil)
+	descPriority   = prometheus.NewDesc("tandem_vrrp_priority", "VRRP priority: the configured base and the effective one (with tracking weights).", []string{"instance", "kind"}, nil)
+	descSent       = prometheus.NewDesc("tandem_vrrp_adverts_sent_total", "VRRP adverts sent.", []string{"instance"}, nil)
+	descRecv       = prometheus.NewDesc("tandem_vrrp_adverts_received_total", "Valid VRRP adverts received.", []string{"instance"}, nil)
+	descAnnounce   = prometheus.NewDesc("tandem_vrrp_announcements_total", "Bursts of gratuitous ARP (garp) or unsolicited neighbour advertisements (na).", []string{"instance", "kind"}, nil)
+	descDropped    = prometheus.NewDesc("tandem_vrrp_packets_dropped_total", "VRRP packets dropped by the receive rules, by reason.", []string{"interface", "reason"}, nil)
+	descRSUp       = prometheus.NewDesc("tandem_real_server_up", "1 if the real server's checks say up.", []string{"vs", "rs"}, nil)
+	descRSWeight   = prometheus.NewDesc("tandem_real_server_weight", "The real server's weight in the desired IPVS table (0 while drained or inhibited, absent means removed).", []string{"vs", "rs"}, nil)
+	descOps        = prometheus.NewDesc("tandem_ipvs_ops_total", "IPVS changes applied, by operation.", []string{"op"}, nil)
+	descRecTime    = prometheus.NewDesc("tandem_ipvs_reconcile_duration_seconds", "Duration of the last reconcile pass (read, diff, apply).", nil, nil)
+	descDrift      = prometheus.NewDesc("tandem_ipvs_drift_repairs_total", "IPVS changes made to repair a table changed behind tandem's back.", nil, nil)
+	descIPVSErrors = prometheus.NewDesc("tandem_ipvs_errors_total", "IPVS reads or changes that failed.", nil, nil)
+	descSyncRole   = prometheus.NewDesc("tandem_sync_daemon_role", "1 for the role the kernel's connection-sync daemon runs in.", []string{"role"}, nil)
+)
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_vrrp_transitions_total",
+		Help: "VRRP state changes, by new state and the kind of reason."}, []string{"instance", "to", "reason"})
+	m.checkTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_check_duration_seconds",
+		Help:    "Duration of health checks, successful or not.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"vs", "rs", "check"})
+	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_vrrp_timer_lateness_seconds",
+		Help:    "How late VRRP timers (advert, master down) fired after their deadline.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}})
+	m.reg.MustRegister(m, m.transitions, m.checkTime, m.lateness)
+	return m
+}
+
+// Describe sends nothing: the metrics read at scrape time are unchecked.
+func (m *metrics) Describe(chan<- *prometheus.Desc) {}
+
+// Collect reads the view.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	v := m.view
+	m.mu.Unlock()
+	gauge := func(d *prometheus.Desc, val float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, val, labels...)
+	}
+	counter := func(d *prometheus.Desc, val uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(val), labels...)
+	}
+	gauge(descBuild, 1, Build.Version, Build.Commit, runtime.Version())
+	gauge(descReloadOK, b2f(v.reload.OK))
+	gauge(descReloadTime, float64(v.reload.At.UnixNano())/1e9)
+	for _, in := range v.instances {
+		st := in.run.Status()
+		gauge(descState, float64(stateNumber(st.State)), in.name)
+		gauge(descPriority, float64(in.base), in.name, "base")
+		gauge(descPriority, float64(st.Priority), in.name, "effective")
+		counter(descSent, in.run.AdvertsSent.Load(), in.name)
+		counter(descRecv, in.run.AdvertsRecv.Load(), in.name)
+		kind := "garp"
+		if in.ipv6 {
+			kind = "na"
+		}
+		counter(descAnnounce, in.run.Announcements.Load(), in.name, kind)
+	}
+	for _, l := range v.links {
+		for reason, n := range l.Drops() {
+			counter(descDropped, n, l.Name, reason)
+		}
+	}
+	for _, s := range v.servers {
+		gauge(descRSUp, b2f(s.up), s.vs, s.rs)
+		if s.weight >= 0 {
+			gauge(descRSWeight, float64(s.weight), s.vs, s.rs)
+		}
+	}
+	if r := v.rec; r != nil {
+		for k := range r.Ops {
+			counter(descOps, r.Ops[k].Load(), lvs.OpKind(k).String())
+		}
+		gauge(descRecTime, time.Duration(r.LastDuration.Load()).Seconds())
+		counter(descDrift, r.DriftRepairs.Load())
+		counter(descIPVSErrors, r.Errors.Load())
+	}
+	if v.syncOn {
+		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncMaster), "master")
+		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncBackup), "backup")
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func stateNumber(s vrrp.State) int {
+	switch s {
+	case vrrp.Backup:
+		return 1
+	case vrrp.Master:
+		return 2
+	case vrrp.Fault:
+		return 3
+	case vrrp.Stop:
+		return 4
+	}
+	return 0
+}
+
+// reasonKind keeps a transition reason's kind for a label: the words
+// before any address, name or detail, so that the label set stays small.
+func reasonKind(r string) string {
+	for _, sep := range []string{":", " from ", " of ", " ("} {
+		r, _, _ = strings.Cut(r, sep)
+	}
+	if f := strings.Fields(r); len(f) > 0 && net.ParseIP(f[len(f)-1]) != nil {
+		r = strings.Join(f[:len(f)-1], " ")
+	}
+	return strings.TrimSpace(r)
+}
+
+// The methods below are called from the director's goroutine.
+
+func (m *metrics) transition(instance string, t vrrp.Transition) {
+	m.transitions.WithLabelValues(instance, strings.ToLower(t.To.String()), reasonKind(t.Reason)).Inc()
+}
+
+func (m *metrics) reloaded(r ReloadStatus) {
+	m.mu.Lock()
+	m.view.reload = r
+	m.mu.Unlock()
+}
+
+// refresh rebuilds the view from the director's state.
+func (d *Director) refreshMetrics() {
+	m := d.metrics
+	var v metricsView
+	for _, in := range d.instances {
+		v.instances = append(v.instances, metricInstance{in.cfg.Name, in.cfg.Priority, in.cfg.Family() == config.IPv6, in.run})
+	}
+	for _, l := range d.links {
+		v.links = append(v.links, l)
+	}
+	for i, vs := range d.cfg.VirtualServers {
+		lv := d.ipvs.vss[i]
+		svc := d.ipvs.table[lv.Service.ServiceKey]
+		for j, rs := range vs.RealServers {
+			s := metricServer{vs: vs.Name, rs: rs.Name, up: d.up[rsID(vs.Name, rs.Name)], weight: -1}
+			if svc != nil {
+				if dst, ok := svc.Dests[lv.Reals[j].Dest.DestKey]; ok {
+					s.weight = dst.Weight
+				}
+			}
+			v.servers = append(v.servers, s)
+		}
+	}
+	v.rec = d.ipvs.rec
+	v.syncRole, v.syncOn = d.ipvs.syncRole, d.cfg.LVSSync != nil
+	m.mu.Lock()
+	v.reload = m.view.reload
+	m.view = v
+	m.mu.Unlock()
+}
+
+// forgetServer drops a removed real server's check histograms.
+func (m *metrics) forgetServer(vs, rs string) {
+	m.checkTime.DeletePartialMatch(prometheus.Labels{"vs": vs, "rs": rs})
+}
+
+// listen is the address served now ("" when off).
+func (m *metrics) listen() string { return m.addr }
+
+// startMetrics serves /metrics on global.metrics_listen, if set.
+func (d *Director) startMetrics() error {
+	addr := d.cfg.Global.MetricsListen
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics_listen %s: %w (is another process using the port?)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "tandem: metrics at /metrics")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.metrics.addr, d.metrics.srv = addr, srv
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics server stopped", "listen", addr, "err", err)
+		}
+	}()
+	d.log.Info("serving metrics", "listen", addr)
+	return nil
+}
+
+func (d *Director) stopMetrics() {
+	m := d.metrics
+	if m.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	m.srv.Shutdown(ctx)
+	m.srv, m.addr = nil, ""
+}
+
+// timedChecker wraps every checker to observe its duration.
+func (d *Director) timedChecker(s health.Spec) (health.Checker, error) {
+	c, err := health.NewChecker(s)
+	if err != nil {
+		return nil, err
+	}
+	return timed{c, s.Type, d.metrics.checkTime}, nil
+}
+
+type timed struct {
+	health.Checker
+	typ string
+	h   *prometheus.HistogramVec
+}
+
+func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
+	start := time.Now()
+	r := t.Checker.Check(ctx, tg)
+	t.h.WithLabelValues(tg.VS, tg.RS, t.typ).Observe(time.Since(start).Seconds())
+	return r
+}

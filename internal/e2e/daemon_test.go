@@ -1,0 +1,411 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/internal/netlab"
+)
+
+// fullStatus is `tandem status --json` with the parts these tests read.
+type fullStatus struct {
+	LoadedAt   time.Time `json:"loaded_at"`
+	LastReload struct {
+		OK    bool      `json:"ok"`
+		Error string    `json:"error"`
+		At    time.Time `json:"at"`
+	} `json:"last_reload"`
+	Instances []struct {
+		Name, State string
+		Since       time.Time `json:"since"`
+	} `json:"instances"`
+	VirtualServers []struct {
+		Name        string `json:"name"`
+		QuorumUp    bool   `json:"quorum_up"`
+		RealServers []struct {
+			Address string  `json:"address"`
+			Health  string  `json:"health"`
+			Weight  int     `json:"weight"`
+			Drained bool    `json:"drained"`
+			Reason  string  `json:"reason"`
+			Latency float64 `json:"latency_ms"`
+		} `json:"real_servers"`
+	} `json:"virtual_servers"`
+	IPVS struct {
+		Available bool   `json:"available"`
+		Error     string `json:"error"`
+	} `json:"ipvs"`
+}
+
+func fullStatusOf(t *testing.T, name string) fullStatus {
+	t.Helper()
+	st, err := tryStatus(t, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// tryStatus is fullStatusOf for a daemon that may not answer yet.
+func tryStatus(t *testing.T, name string) (fullStatus, error) {
+	out, code := tandemCLI(t, name, "status", "--json")
+	var st fullStatus
+	if code != 0 {
+		return st, fmt.Errorf("tandem status --json on %s: exit %d\n%s", name, code, out)
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return st, fmt.Errorf("tandem status --json on %s: %v\n%s", name, err, out)
+	}
+	return st, nil
+}
+
+func (s fullStatus) state(instance string) string {
+	for _, in := range s.Instances {
+		if in.Name == instance {
+			return in.State
+		}
+	}
+	return "absent"
+}
+
+// rs finds a real server's status ("" fields when absent).
+func (s fullStatus) rs(vs, rs string) (health string, weight int, drained bool, reason string) {
+	for _, v := range s.VirtualServers {
+		for _, r := range v.RealServers {
+			if v.Name == vs && r.Address == rs {
+				return r.Health, r.Weight, r.Drained, r.Reason
+			}
+		}
+	}
+	return "absent", -1, false, ""
+}
+
+// withStateDir gives a configuration its own state directory (drains are
+// kept there), so that tests never touch /var/lib/tandem.
+func withStateDir(t *testing.T, cfg string) string {
+	return strings.Replace(cfg, "  control_socket", fmt.Sprintf("  state_dir      = %q\n  control_socket", t.TempDir()), 1)
+}
+
+// rewrite replaces the node's configuration file.
+func (n *node) rewrite(cfg string) {
+	n.t.Helper()
+	if err := os.WriteFile(n.cfg, []byte(cfg), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+const webVS = `
+virtual_server "web_http" {
+  address    = "198.51.100.10:80"
+  forwarding = "nat"
+  real_server "203.0.113.21:80" {
+    check "http" {
+      interval = "200ms"
+      timeout  = "100ms"
+      rise     = 1
+      fall     = 1
+    }
+  }
+%s}
+`
+
+const apiInstance = `
+vrrp_instance "api" {
+  interface         = "lan0"
+  virtual_router_id = 52
+  priority          = 150
+  advert_interval   = "100ms"
+  virtual_ips       = ["198.51.100.20/24"]
+}
+`
+
+// A reload applies only what changed: an unchanged instance keeps its
+// state (no election), an unchanged real server keeps its health, an
+// added instance starts, a removed one stops and takes its VIP along; an
+// invalid configuration is refused with its diagnostics and the running
+// one stays.
+func TestReload(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	rs := lab.MustAddHost(t, "rs1", "203.0.113.21/24")
+	hs[0].Run("ip", "addr", "add", "203.0.113.11/24", "dev", netlab.NIC)
+	serveHTTP(t, rs, "203.0.113.21:80", "ok")
+	base := withStateDir(t, instanceConfig("d1", 150, ""))
+	d1 := startTandem(t, hs[0], base+fmt.Sprintf(webVS, ""))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	eventually(t, 5*time.Second, "real server up", func() bool {
+		st, _ := tryStatus(t, "d1")
+		h, _, _, _ := st.rs("web_http", "203.0.113.21:80")
+		return h == "up"
+	})
+	before := fullStatusOf(t, "d1")
+
+	// Unchanged instance, changed check interval, one more real server
+	// and a new instance.
+	d1.rewrite(base + apiInstance + fmt.Sprintf(strings.Replace(webVS, `"200ms"`, `"300ms"`, 1), `  real_server "203.0.113.22:80" {
+    weight = 2
+  }
+`))
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("tandem reload: exit %d\n%s", code, out)
+	}
+	eventually(t, 5*time.Second, "api master on d1", func() bool { return d1.hasVIP("198.51.100.20") })
+	after := fullStatusOf(t, "d1")
+	if !after.LastReload.OK || !after.LoadedAt.After(before.LoadedAt) {
+		t.Errorf("status after reload: last_reload %+v, loaded_at %v (before %v)", after.LastReload, after.LoadedAt, before.LoadedAt)
+	}
+	if after.state("web") != "MASTER" || after.Instances[0].Since != before.Instances[0].Since {
+		t.Errorf("web was disturbed by the reload: %+v, before %+v", after.Instances[0], before.Instances[0])
+	}
+	if h, w, _, _ := after.rs("web_http", "203.0.113.22:80"); h != "up" || w != 2 {
+		t.Errorf("added real server without checks: health %s weight %d, want up 2", h, w)
+	}
+	if n := d1.entered("web", "MASTER") + d1.entered("web", "BACKUP"); n != 2 { // INIT->BACKUP->MASTER once
+		t.Errorf("web entered BACKUP/MASTER %d times, want 2 (no new election):\n%s", n, d1.log())
+	}
+	if c := strings.Count(d1.log(), "rs=203.0.113.21:80 check=http from="); c != 1 {
+		t.Errorf("the unchanged real server changed state %d times, want 1 (its first up):\n%s", c, d1.log())
+	}
+
+	// An invalid configuration: refused with FILE:LINE:COL, nothing moves.
+	d1.rewrite(base + strings.Replace(apiInstance, "priority          = 150", "priority          = 300", 1))
+	out, code := tandemCLI(t, "d1", "reload")
+	if code != 1 || !strings.Contains(out, filepath.Base(d1.cfg)+":") || !strings.Contains(out, "error:") {
+		t.Errorf("tandem reload of an invalid config: exit %d, want 1 with diagnostics\n%s", code, out)
+	}
+	st := fullStatusOf(t, "d1")
+	if st.LastReload.OK || st.LastReload.Error == "" || st.state("api") != "MASTER" || len(st.VirtualServers) != 1 {
+		t.Errorf("after a refused reload: %+v", st)
+	}
+	// SIGHUP takes the same path.
+	if err := d1.proc.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "SIGHUP refused too", func() bool {
+		return strings.Count(d1.log(), "reload refused") == 2
+	})
+
+	// Removing the instance and the virtual server: api stops and its VIP
+	// goes; a lower priority for web lets d2 preempt.
+	d1.rewrite(strings.Replace(base, "priority          = 150", "priority          = 90", 1))
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("tandem reload: exit %d\n%s", code, out)
+	}
+	eventually(t, 3*time.Second, "api stopped on d1", func() bool { return !d1.hasVIP("198.51.100.20") && d1.entered("api", "STOP") == 1 })
+	onlyHolder(t, nodes, vip, "d2", 5*time.Second, 300*time.Millisecond)
+	st = fullStatusOf(t, "d1")
+	if len(st.VirtualServers) != 0 || st.state("api") != "absent" || !st.LastReload.OK {
+		t.Errorf("after removing api and web_http: %+v", st)
+	}
+}
+
+// Drain sets the weight to 0 and survives a restart; status shows health,
+// reasons and weights; metrics serve the same.
+func TestDrainStatusMetrics(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	rs := lab.MustAddHost(t, "rs1", "203.0.113.21/24")
+	hs[0].Run("ip", "addr", "add", "203.0.113.11/24", "dev", netlab.NIC)
+	serveHTTP(t, rs, "203.0.113.21:80", "ok")
+	cfg := withStateDir(t, instanceConfig("d1", 150, "")) + fmt.Sprintf(webVS, `  real_server "203.0.113.23:80" {
+    weight = 3
+    check "tcp" {
+      interval = "200ms"
+      timeout  = "100ms"
+    }
+  }
+`)
+	cfg = strings.Replace(cfg, "  control_socket", `  metrics_listen = "127.0.0.1:9110"
+  control_socket`, 1)
+	d1 := startTandem(t, hs[0], cfg)
+	eventually(t, 5*time.Second, "rs1 up, rs3 down", func() bool {
+		st, _ := tryStatus(t, "d1")
+		h1, w1, _, _ := st.rs("web_http", "203.0.113.21:80")
+		h3, w3, _, why := st.rs("web_http", "203.0.113.23:80")
+		return h1 == "up" && w1 == 1 && h3 == "down" && w3 == 0 && why != "" && st.state("web") == "MASTER"
+	})
+	st := fullStatusOf(t, "d1")
+	if st.IPVS.Available || !strings.Contains(st.IPVS.Error, "IPVS is not available") {
+		t.Errorf("ipvs part of status here (no IPVS): %+v", st.IPVS)
+	}
+	out, code := tandemCLI(t, "d1", "status")
+	for _, want := range []string{"web_http", "203.0.113.21:80", "up", "203.0.113.23:80", "down", "MASTER"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("tandem status lacks %q (exit %d):\n%s", want, code, out)
+		}
+	}
+
+	if out, code := tandemCLI(t, "d1", "drain", "web_http", "203.0.113.21:80"); code != 0 || !strings.Contains(out, "drained") {
+		t.Fatalf("drain: exit %d\n%s", code, out)
+	}
+	if _, w, dr, _ := fullStatusOf(t, "d1").rs("web_http", "203.0.113.21:80"); w != 0 || !dr {
+		t.Errorf("after drain: weight %d drained %v", w, dr)
+	}
+	if out, code := tandemCLI(t, "d1", "drain", "web_http", "203.0.113.99:80"); code != 1 || !strings.Contains(out, `has no real_server "203.0.113.99:80"`) {
+		t.Errorf("drain of an unknown real server: exit %d\n%s", code, out)
+	}
+	if out, code := tandemCLI(t, "d1", "drain", "nope", "203.0.113.21:80"); code != 1 || !strings.Contains(out, `no virtual_server named "nope"`) {
+		t.Errorf("drain of an unknown virtual server: exit %d\n%s", code, out)
+	}
+
+	metrics := scrape(t, hs[0], "127.0.0.1:9110")
+	for _, want := range []string{
+		`tandem_build_info{`,
+		`tandem_config_last_reload_success 1`,
+		`tandem_vrrp_state{instance="web"} 2`,
+		`tandem_vrrp_priority{instance="web",kind="effective"} 150`,
+		`tandem_vrrp_transitions_total{instance="web",reason=`,
+		`tandem_real_server_up{rs="203.0.113.21:80",vs="web_http"} 1`,
+		`tandem_real_server_up{rs="203.0.113.23:80",vs="web_http"} 0`,
+		`tandem_real_server_weight{rs="203.0.113.21:80",vs="web_http"} 0`,
+		`tandem_check_duration_seconds_count{check="http",rs="203.0.113.21:80",vs="web_http"}`,
+		`tandem_vrrp_timer_lateness_seconds_bucket`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(metrics, "node_ipvs_") {
+		t.Error("metrics clash with node_exporter's node_ipvs_*")
+	}
+
+	// The drain outlives a restart.
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d1.start()
+	eventually(t, 5*time.Second, "restarted, rs1 up and still drained", func() bool {
+		st, _ := tryStatus(t, "d1")
+		h, w, dr, _ := st.rs("web_http", "203.0.113.21:80")
+		return h == "up" && w == 0 && dr
+	})
+	if out, code := tandemCLI(t, "d1", "undrain", "web_http", "203.0.113.21:80"); code != 0 || !strings.Contains(out, "weight 1") {
+		t.Fatalf("undrain: exit %d\n%s", code, out)
+	}
+	if _, w, dr, _ := fullStatusOf(t, "d1").rs("web_http", "203.0.113.21:80"); w != 1 || dr {
+		t.Errorf("after undrain: weight %d drained %v", w, dr)
+	}
+}
+
+// scrape fetches /metrics from inside h's namespace (the socket must be
+// made there, so no http.Client with its dialing goroutines).
+func scrape(t *testing.T, h *netlab.Host, addr string) string {
+	t.Helper()
+	var body strings.Builder
+	err := h.Do(func() error {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			body.WriteString(sc.Text() + "\n")
+		}
+		return sc.Err()
+	})
+	if err != nil {
+		t.Fatalf("scraping %s in %s: %v", addr, h.Name, err)
+	}
+	return body.String()
+}
+
+// systemd's notify protocol: READY once the instances are in their first
+// state, RELOADING then READY around a reload, STOPPING at SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	d1 := startTandem(t, hs[0], withStateDir(t, instanceConfig("d1", 150, "")))
+	next := func(want string) string {
+		t.Helper()
+		select {
+		case m := <-msgs:
+			if !strings.Contains(m, want) {
+				t.Fatalf("notify message %q, want %s", m, want)
+			}
+			return m
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s from tandem:\n%s", want, d1.log())
+		}
+		return ""
+	}
+	if m := next("READY=1"); !strings.Contains(m, "STATUS=web ") {
+		t.Errorf("READY without a STATUS line: %q", m)
+	}
+	if !strings.Contains(d1.log(), "Entering") {
+		t.Error("READY before the instance entered its first state")
+	}
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	next("RELOADING=1")
+	next("READY=1")
+	d1.proc.Process.Signal(syscall.SIGTERM)
+	next("STOPPING=1")
+	d1.proc.Wait()
+}
+
+// The control socket is root's alone: mode 0600, and another user is
+// refused.
+func TestControlSocketRootOnly(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	d1 := startTandem(t, hs[0], withStateDir(t, instanceConfig("d1", 150, "")))
+	eventually(t, 3*time.Second, "d1 started", func() bool { return strings.Contains(d1.log(), "Entering") })
+	fi, err := os.Stat(socketOf("d1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket mode %v, want 0600", fi.Mode().Perm())
+	}
+	if err := os.Chmod(filepath.Dir(tandemBin), 0o755); err != nil { // nobody runs the binary
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tandemBin, "status", "--socket", socketOf("d1"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("status as nobody: %v, want exit 1 with permission denied\n%s", err, out)
+	}
+}
