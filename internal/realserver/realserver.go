@@ -136,7 +136,9 @@ func newRunner(o Options) (*runner, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	nl, err := netlink.NewHandle()
+	// Route only: without arguments NewHandle also opens XFRM and
+	// netfilter sockets, which fail where those modules are not loaded.
+	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
