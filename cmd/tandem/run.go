@@ -34,9 +34,6 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 	for _, d := range diags.Diags {
 		log.Warn(config.Headline(d), "detail", d.Detail)
 	}
-	if cfg.Global.Realtime {
-		log.Warn("global { realtime } is not implemented yet: VRRP runs at normal priority (chrt -f 10 on the process gives the effect meanwhile)")
-	}
 	director.Build.Version, director.Build.Commit = version, commit
 	d, err := director.New(path, cfg, log, nil)
 	if err != nil {

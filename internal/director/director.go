@@ -130,7 +130,7 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,
 		VIPs: ic.VirtualIPs, Source: src, UnicastPeers: ic.UnicastPeers, UnicastMinTTL: ic.UnicastMinTTL,
 		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
-		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh,
+		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, UseVMAC: ic.UseVMAC, Realtime: realtime,
 	}
 }
 
@@ -156,7 +156,7 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 		link = vrrp.NewLink(ic.Interface, ipv6, conn, d.log)
 		d.links[key] = link
 		if d.work != nil { // a reload: the others run already
-			d.linkRuns.Go(link.Run)
+			d.runLink(link)
 		}
 	}
 	src, err := advertSource(ic)
@@ -186,6 +186,7 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 	run.OnTransition = func(t vrrp.Transition, st vrrp.Status) {
 		d.events.put(event{in: in, t: t, st: st})
 	}
+	run.OnTimerLateness = func(late time.Duration) { d.metrics.lateness.Observe(late.Seconds()) }
 	for _, s := range ic.TrackScripts {
 		in.scriptOK[s.Name] = true
 	}
@@ -343,7 +344,7 @@ func (d *Director) Run(ctx context.Context) error {
 	d.ipvs.run(work)
 	d.reapply()
 	for _, l := range d.links {
-		d.linkRuns.Go(l.Run)
+		d.runLink(l)
 	}
 	if err := d.watchLinks(); err != nil {
 		return err
@@ -409,6 +410,16 @@ func (d *Director) Run(ctx context.Context) error {
 		case <-d.events.signal:
 			d.drainEvents()
 		}
+	}
+}
+
+// runLink receives a link's adverts; with global { realtime } on a
+// SCHED_FIFO thread, so that adverts are not stuck behind other work.
+func (d *Director) runLink(l *vrrp.Link) {
+	if d.cfg.Global.Realtime {
+		d.linkRuns.Go(l.RunRealtime)
+	} else {
+		d.linkRuns.Go(l.Run)
 	}
 }
 
