@@ -21,7 +21,7 @@ real servers answering HTTP with their own name, a client; addresses from
 198.51.100.0/24 and 203.0.113.0/24, nothing in the root namespace) and show
 live which director is master and who answers the client; then crash the
 master and show the failover with the measured outage, stop a real server
-and show it leave. It ends by itself in about 15 seconds and removes the
+and show it leave. It ends by itself in about 10 seconds and removes the
 lab, also on Ctrl-C; a run first removes what a killed run left behind.
 
 Without IPVS in the kernel the directors answer the client themselves on

@@ -363,9 +363,11 @@ func (s *story) keepNote() {
 	fmt.Fprintf(w, "  ip netns list | grep %s\n", Prefix)
 	fmt.Fprintf(w, "  ip netns exec %s-client curl -s http://%s/\n", Prefix, vip)
 	for _, d := range directors {
-		fmt.Fprintf(w, "  %s status --socket %s      (log: %s)\n", s.o.Binary, d.socket(), d.logPath())
+		if p := s.procs[d.Name]; p != nil && p.running() {
+			fmt.Fprintf(w, "  %s status --socket %s      (its log: %s)\n", s.o.Binary, d.socket(), d.logPath())
+			fmt.Fprintf(w, "  ip netns exec %s-%s ip addr show lan0\n", Prefix, d.Name)
+		}
 	}
-	fmt.Fprintf(w, "  ip netns exec %s-lb2 ip addr show lan0\n", Prefix)
 	fmt.Fprintf(w, "Remove it with: %s demo --clean\n", s.o.Binary)
 }
 

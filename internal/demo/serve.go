@@ -26,7 +26,7 @@ func ServeRealServer(ctx context.Context, name, listen string) error {
 func ServeDirector(ctx context.Context, name, listen, socket, logPath string) error {
 	return serve(ctx, listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := observe(r.Context(), name, socket, logPath)
-		up := "?"
+		up := "? (its tandem does not answer)"
 		if v.Err == nil {
 			up = strings.Join(upNames(v.Health), " ")
 			if up == "" {

@@ -122,16 +122,17 @@ func (s *story) tell(ctx context.Context) error {
 	}
 	p := s.procs[s.crashed]
 	s.scene("[2/4] Crash the master: SIGKILL tandem on %s (pid %d) and pull its cable (switch port down)", s.crashed, p.cmd.Process.Pid)
-	s.expected[s.crashed] = true
-	if err := p.kill(); err != nil {
-		return err
-	}
-	// The whole node goes: its stand-in answerer too, then the cable.
+	// The whole node goes: its stand-in answerer (without IPVS), tandem,
+	// then the cable.
 	if a := s.procs[s.crashed+"-answer"]; a != nil {
 		s.expected[s.crashed+"-answer"] = true
 		if err := a.kill(); err != nil {
 			return err
 		}
+	}
+	s.expected[s.crashed] = true
+	if err := p.kill(); err != nil {
+		return err
 	}
 	if err := s.hosts[s.crashed].PortDown(); err != nil {
 		return fmt.Errorf("pulling %s's cable: %w", s.crashed, err)
@@ -294,13 +295,19 @@ func (s *story) onView(v view) {
 		}
 	}
 	if len(changes) > 0 {
-		from := "tandem status"
-		if v.HealthFrom == "log" {
-			from = "its log"
-		}
-		s.printf(now, "%s sees %s   [from %s]", v.Name, strings.Join(changes, ", "), from)
+		s.printf(now, "%s %s: %s", v.Name, healthSource(v.HealthFrom), strings.Join(changes, ", "))
 	}
 	s.shown[v.Name] = v
+}
+
+// healthSource names where a director's health view comes from: its
+// status (the real servers of `tandem status`), or its log while status
+// has none.
+func healthSource(from string) string {
+	if from == "log" {
+		return "log"
+	}
+	return "status"
 }
 
 func upDown(up bool) string {
@@ -407,11 +414,13 @@ func (s *story) master() string {
 	return ms[0]
 }
 
-// ready: one master that sees every real server up, and the client gets
-// answers that show it.
+// ready: the director with the highest priority is master (a lower one
+// may win the first election when it starts faster; preemption then
+// settles it) and sees every real server up, and the client gets answers
+// that show it.
 func (s *story) ready() bool {
 	m := s.master()
-	if m == "" {
+	if m != directors[0].Name {
 		return false
 	}
 	if up := upNames(s.last[m].Health); len(up) != len(realServers) {
@@ -478,11 +487,7 @@ func (s *story) summary() {
 	}
 	fmt.Fprintf(w, "\n  outage       %d ms seen by the client (%d requests unanswered; it asks every %v)\n",
 		s.outage.Gap().Milliseconds(), s.outage.Lost, requestEvery)
-	from := "tandem status"
-	if s.downFrom == "log" {
-		from = "its log"
-	}
-	fmt.Fprintf(w, "  real server  %s down on %s %d ms after it stopped [from %s]", s.stopped, s.survivor, s.downAt.Sub(s.stopAt).Milliseconds(), from)
+	fmt.Fprintf(w, "  real server  %s down in %s's %s %d ms after it stopped", s.stopped, s.survivor, healthSource(s.downFrom), s.downAt.Sub(s.stopAt).Milliseconds())
 	if s.downReason != "" {
 		fmt.Fprintf(w, ": %s", s.downReason)
 	}
