@@ -541,23 +541,30 @@ func (d *Director) scriptChanged(se scriptEvent) {
 }
 
 func (d *Director) updatePriority(in *instance) {
-	base := in.cfg.Priority
-	if base == vrrp.OwnerPriority {
+	if in.cfg.Priority == vrrp.OwnerPriority {
 		return
 	}
-	p := base
-	for _, s := range in.cfg.TrackScripts {
-		ok := in.scriptOK[s.Name]
-		if (s.Weight > 0 && ok) || (s.Weight < 0 && !ok) {
+	if p := effectivePriority(in.cfg, in.scriptOK); p != in.prio {
+		in.prio = p
+		d.log.Info("priority changed", "instance", in.cfg.Name, "priority", p, "base", in.cfg.Priority)
+		in.run.Send(vrrp.SetPriority{Priority: p})
+	}
+}
+
+// effectivePriority is the base priority plus the weights of the track
+// scripts that count now (keepalived's rule), kept within 1..254; the
+// address owner stays 255.
+func effectivePriority(ic *config.VRRPInstance, ok map[string]bool) uint8 {
+	if ic.Priority == vrrp.OwnerPriority {
+		return vrrp.OwnerPriority
+	}
+	p := ic.Priority
+	for _, s := range ic.TrackScripts {
+		if (s.Weight > 0 && ok[s.Name]) || (s.Weight < 0 && !ok[s.Name]) {
 			p += s.Weight
 		}
 	}
-	p = min(max(p, 1), 254)
-	if uint8(p) != in.prio {
-		in.prio = uint8(p)
-		d.log.Info("priority changed", "instance", in.cfg.Name, "priority", p, "base", base)
-		in.run.Send(vrrp.SetPriority{Priority: uint8(p)})
-	}
+	return uint8(min(max(p, 1), 254))
 }
 
 func (d *Director) setFault(in *instance, key, why string, silent bool) {

@@ -154,10 +154,10 @@ var errRestart = errors.New("needs a restart")
 // RFC allows it; errRestart when only a new instance can carry them.
 func (d *Director) reconfigure(in *instance, ic *config.VRRPInstance) error {
 	o := in.cfg
-	if o.Interface != ic.Interface || o.VRID != ic.VRID || o.Version != ic.Version || o.Family() != ic.Family() ||
-		o.UseVMAC != ic.UseVMAC || o.Accept != ic.Accept || o.GARP.MasterRepeat != ic.GARP.MasterRepeat ||
-		(o.Priority == vrrp.OwnerPriority) != (ic.Priority == vrrp.OwnerPriority) {
-		return fmt.Errorf("%w: interface, VRID, version, use_vmac, accept, garp.master_repeat or ownership changed", errRestart)
+	// The host side (filter, macvlan, burst size) is built with the
+	// instance.
+	if o.Accept != ic.Accept || o.UseVMAC != ic.UseVMAC || o.GARP.MasterRepeat != ic.GARP.MasterRepeat || o.Interface != ic.Interface {
+		return fmt.Errorf("%w: interface, use_vmac, accept or garp.master_repeat changed", errRestart)
 	}
 	oldSrc, err := advertSource(o)
 	if err != nil {
@@ -171,10 +171,15 @@ func (d *Director) reconfigure(in *instance, ic *config.VRRPInstance) error {
 	if reflect.DeepEqual(was, now) {
 		return nil
 	}
-	if oldSrc != newSrc {
-		return fmt.Errorf("%w: the advert source address changed", errRestart)
+	prio := effectivePriority(ic, in.scriptOK)
+	if err := in.run.Reconfigure(now, prio); err != nil {
+		if errors.Is(err, vrrp.ErrNeedsRestart) {
+			return fmt.Errorf("%w: %v", errRestart, err)
+		}
+		return err
 	}
-	return fmt.Errorf("%w: advert settings changed", errRestart)
+	in.prio = prio
+	return nil
 }
 
 // retrack takes over ic's tracking, notify and priority settings for a

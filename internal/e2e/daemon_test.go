@@ -205,6 +205,9 @@ func TestReload(t *testing.T) {
 	}
 	eventually(t, 3*time.Second, "api stopped on d1", func() bool { return !d1.hasVIP("198.51.100.20") && d1.entered("api", "STOP") == 1 })
 	onlyHolder(t, nodes, vip, "d2", 5*time.Second, 300*time.Millisecond)
+	if n := d1.entered("web", "STOP"); n != 0 {
+		t.Errorf("web was restarted for a priority change (%d STOP), want it changed in place", n)
+	}
 	st = fullStatusOf(t, "d1")
 	if len(st.VirtualServers) != 0 || st.state("api") != "absent" || !st.LastReload.OK {
 		t.Errorf("after removing api and web_http: %+v", st)
@@ -296,6 +299,29 @@ func TestDrainStatusMetrics(t *testing.T) {
 	}
 	if _, w, dr, _ := fullStatusOf(t, "d1").rs("web_http", "203.0.113.21:80"); w != 1 || dr {
 		t.Errorf("after undrain: weight %d drained %v", w, dr)
+	}
+}
+
+// VIPs and the advert interval change in place on a running master: the
+// new VIP comes, the dropped one goes, no election.
+func TestReloadVIPsInPlace(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	base := withStateDir(t, instanceConfig("d1", 150, ""))
+	d1 := startTandem(t, hs[0], base)
+	eventually(t, 5*time.Second, "d1 master", func() bool { return d1.hasVIP(vip) })
+	d1.rewrite(strings.Replace(strings.Replace(base, `"100ms"`, `"200ms"`, 1), `["198.51.100.10/24"]`, `["198.51.100.10/24", "198.51.100.30/24"]`, 1))
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	eventually(t, 2*time.Second, "the added VIP", func() bool { return d1.hasVIP("198.51.100.30") && d1.hasVIP(vip) })
+	d1.rewrite(strings.Replace(base, `["198.51.100.10/24"]`, `["198.51.100.30/24"]`, 1))
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	eventually(t, 2*time.Second, "the dropped VIP gone", func() bool { return !d1.hasVIP(vip) && d1.hasVIP("198.51.100.30") })
+	if n := strings.Count(d1.log(), "Entering"); n != 2 {
+		t.Errorf("%d transitions, want 2 (INIT->BACKUP->MASTER, none for the reloads):\n%s", n, d1.log())
 	}
 }
 
