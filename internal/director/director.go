@@ -49,6 +49,7 @@ type Director struct {
 	hooks       sync.WaitGroup
 	reloads     chan chan error
 	ready       bool
+	stopping    bool // after SIGTERM: no more reloads
 	appliedSeen bool
 	metrics     *metrics
 
@@ -357,12 +358,11 @@ func (d *Director) Run(ctx context.Context) error {
 	d.log.Info("started", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.checkReady()
 
-	stopping := false
 	for {
 		select {
 		case <-ctx.Done():
-			if !stopping {
-				stopping = true
+			if !d.stopping {
+				d.stopping = true
 				d.log.Info("stopping: handing over gracefully")
 				sdNotify("STOPPING=1")
 				for _, in := range append(slices.Clone(d.instances), d.leaving...) {

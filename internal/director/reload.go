@@ -30,6 +30,9 @@ func (e *ReloadError) Unwrap() error { return e.Err }
 // reload re-reads the configuration and applies what changed. It runs in
 // the director's goroutine.
 func (d *Director) reload() error {
+	if d.stopping {
+		return errors.New("tandem is stopping: the reload was not applied")
+	}
 	sdNotify("RELOADING=1")
 	defer func() { sdNotify("READY=1\nSTATUS=" + d.summary()) }()
 	start := time.Now()
