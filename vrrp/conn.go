@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -66,7 +67,31 @@ type conn struct {
 	recv func(b []byte) (n int, src net.Addr, ttl int, dst net.IP, ifindex int, err error)
 	send func(b []byte, src net.IP, dst *net.IPAddr) error
 	c    net.PacketConn
+
+	rc        syscall.RawConn
+	closeFD   int  // an eventfd that Close signals, to end a ppoll in Recv
+	kernel    bool // Recv waits in ppoll (owned by the Recv goroutine)
+	closeOnce sync.Once
 }
+
+// newConn finishes a conn whose family-specific parts are set.
+func newConn(c *conn) (Conn, error) {
+	var err error
+	if c.rc, err = c.c.(syscall.Conn).SyscallConn(); err == nil {
+		c.closeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	}
+	if err != nil {
+		c.c.Close()
+		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", c.ifi.Name, err)
+	}
+	return c, nil
+}
+
+// waitInKernel makes Recv wait for packets in ppoll on the calling thread
+// instead of the runtime's poller, whose wake-up passes through another
+// (normal priority) thread: on a realtime thread a packet then wakes it
+// directly.
+func (c *conn) waitInKernel() { c.kernel = true }
 
 func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	pc := ipv4.NewPacketConn(c)
@@ -82,7 +107,7 @@ func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
 	}
-	return &conn{ifi: ifi, buf: make([]byte, 1500), c: c,
+	return newConn(&conn{ifi: ifi, buf: make([]byte, 1500), c: c,
 		recv: func(b []byte) (int, net.Addr, int, net.IP, int, error) {
 			n, cm, src, err := pc.ReadFrom(b)
 			if cm == nil {
@@ -94,7 +119,7 @@ func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 			_, err := pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: ifi.Index, Src: src}, dst)
 			return err
 		},
-	}, nil
+	})
 }
 
 func setup6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
@@ -111,7 +136,7 @@ func setup6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
 	}
-	return &conn{ifi: ifi, buf: make([]byte, 1500), c: c,
+	return newConn(&conn{ifi: ifi, buf: make([]byte, 1500), c: c,
 		recv: func(b []byte) (int, net.Addr, int, net.IP, int, error) {
 			n, cm, src, err := pc.ReadFrom(b)
 			if cm == nil {
@@ -123,7 +148,7 @@ func setup6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 			_, err := pc.WriteTo(b, &ipv6.ControlMessage{IfIndex: ifi.Index, Src: src}, dst)
 			return err
 		},
-	}, nil
+	})
 }
 
 func firstErr(errs ...error) error {
@@ -137,6 +162,11 @@ func firstErr(errs ...error) error {
 
 func (c *conn) Recv() (Packet, error) {
 	for {
+		if c.kernel {
+			if err := c.waitReadable(); err != nil {
+				return Packet{}, err
+			}
+		}
 		n, src, ttl, dst, ifindex, err := c.recv(c.buf)
 		if err != nil {
 			return Packet{}, err
@@ -171,4 +201,34 @@ func (c *conn) Send(b []byte, src, dst netip.Addr) error {
 	return c.send(b, s, to)
 }
 
-func (c *conn) Close() error { return c.c.Close() }
+// waitReadable waits in ppoll until the socket has a packet or Close.
+// The fd stays referenced meanwhile, so Close waits for it to return.
+func (c *conn) waitReadable() error {
+	var perr error
+	err := c.rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(c.closeFD), Events: unix.POLLIN}}
+		for {
+			if _, perr = unix.Ppoll(fds, nil, nil); perr != unix.EINTR {
+				break
+			}
+		}
+		if perr == nil && fds[1].Revents != 0 {
+			perr = net.ErrClosed
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return perr
+}
+
+func (c *conn) Close() error {
+	err := net.ErrClosed
+	c.closeOnce.Do(func() {
+		unix.Write(c.closeFD, wakeOne)
+		err = c.c.Close() // returns once waitReadable has let go of the fd
+		unix.Close(c.closeFD)
+	})
+	return err
+}

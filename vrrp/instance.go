@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,9 @@ type Instance struct {
 
 	dropLogged map[string]time.Time // owned by Run
 	prevVIPs   []netip.Prefix       // owned by Run: the VIPs before a Reconfigure
+
+	wakeMu sync.RWMutex // wakeFD is not closed while written
+	wakeFD int          // the realtime loop's eventfd; -1: none
 }
 
 // NewInstance prepares an instance on link; Run starts it.
@@ -105,10 +109,11 @@ func NewInstance(cfg InstanceConfig, link *Link, fx Effects, log *slog.Logger) (
 		done:   make(chan struct{}),
 
 		dropLogged: map[string]time.Time{},
+		wakeFD:     -1,
 	}
 	st := i.m.Status()
 	i.status.Store(&st)
-	if err := link.attach(cfg.VRID, i.in); err != nil {
+	if err := link.attach(cfg.VRID, i.in, i.wake); err != nil {
 		return nil, fmt.Errorf("vrrp: instance %s: %w", cfg.Name, err)
 	}
 	return i, nil
@@ -124,6 +129,7 @@ func (i *Instance) Status() Status { return *i.status.Load() }
 func (i *Instance) Send(ev Event) {
 	select {
 	case i.events <- ev:
+		i.wake()
 	case <-i.done:
 	}
 }
@@ -151,7 +157,12 @@ func (i *Instance) Run(ctx context.Context) {
 		if efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 			i.log.Warn("realtime: eventfd failed, running at normal priority", "err", err)
 		} else {
-			defer unix.Close(efd)
+			defer func() {
+				i.wakeMu.Lock()
+				i.wakeFD = -1
+				unix.Close(efd)
+				i.wakeMu.Unlock()
+			}()
 		}
 	}
 	rt := efd >= 0 && lockRealtime(i.log)

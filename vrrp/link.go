@@ -30,10 +30,17 @@ type Link struct {
 	conn Conn
 	log  *slog.Logger
 
-	mu     sync.Mutex                               // serialises attach/detach
-	routes atomic.Pointer[map[uint8]chan<- inbound] // copy on write
-	drops  map[string]*atomic.Uint64                // fixed keys
-	logged map[string]time.Time                     // owned by Run
+	mu     sync.Mutex                      // serialises attach/detach
+	routes atomic.Pointer[map[uint8]route] // copy on write
+	drops  map[string]*atomic.Uint64       // fixed keys
+	logged map[string]time.Time            // owned by Run
+}
+
+// route is where a VRID's adverts go; wake, if set, is called after each
+// (a realtime instance waits in the kernel, not on the channel).
+type route struct {
+	ch   chan<- inbound
+	wake func()
 }
 
 // NewLink wraps conn, the socket of interface name.
@@ -43,11 +50,11 @@ func NewLink(name string, ipv6 bool, conn Conn, log *slog.Logger) *Link {
 	for _, r := range DropReasons {
 		l.drops[r] = new(atomic.Uint64)
 	}
-	l.routes.Store(&map[uint8]chan<- inbound{})
+	l.routes.Store(&map[uint8]route{})
 	return l
 }
 
-func (l *Link) attach(vrid uint8, ch chan<- inbound) error {
+func (l *Link) attach(vrid uint8, ch chan<- inbound, wake func()) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	old := *l.routes.Load()
@@ -55,7 +62,7 @@ func (l *Link) attach(vrid uint8, ch chan<- inbound) error {
 		return fmt.Errorf("VRID %d is already in use on %s", vrid, l.Name)
 	}
 	m := maps.Clone(old)
-	m[vrid] = ch
+	m[vrid] = route{ch, wake}
 	l.routes.Store(&m)
 	return nil
 }
@@ -99,13 +106,16 @@ func (l *Link) Run() {
 			l.dropLogged(reason, p, err)
 			continue
 		}
-		ch, ok := (*l.routes.Load())[a.VRID]
+		r, ok := (*l.routes.Load())[a.VRID]
 		if !ok {
 			l.dropLogged(ReasonForeignVRID, p, fmt.Errorf("VRID %d", a.VRID))
 			continue
 		}
 		select {
-		case ch <- inbound{a: a, p: p}:
+		case r.ch <- inbound{a: a, p: p}:
+			if r.wake != nil {
+				r.wake()
+			}
 		default:
 			l.drop(ReasonOverflow)
 		}

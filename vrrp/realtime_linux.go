@@ -40,77 +40,54 @@ func lockRealtime(log *slog.Logger) bool {
 // RealtimePriority (a warning and normal priority without CAP_SYS_NICE):
 // adverts reach the instances without waiting behind other work.
 func (l *Link) RunRealtime() {
-	lockRealtime(l.log)
+	if lockRealtime(l.log) {
+		if c, ok := l.conn.(*conn); ok {
+			c.waitInKernel()
+		}
+	}
 	l.Run()
 }
 
-// ctxDone tells the realtime loop that Run's context ended.
-type ctxDone struct{}
+var wakeOne = binary.NativeEndian.AppendUint64(nil, 1) // eventfd adds a native uint64
 
-// runRealtime is Run's loop on the realtime thread. The thread itself
-// waits in ppoll on the timerfd and an eventfd: a firing wakes it straight
-// from the kernel, with no other (normal priority) thread in between.
-// Adverts and events reach it through a forwarding goroutine, which
-// queues them and signals the eventfd.
-func (i *Instance) runRealtime(ctx context.Context, t *timerFD, efd int) {
-	var (
-		mu    sync.Mutex
-		queue []any
-		batch []any
-		quit  = make(chan struct{})
-	)
-	defer close(quit)
-	one := binary.NativeEndian.AppendUint64(nil, 1) // eventfd adds a native uint64
-	push := func(x any) {
-		mu.Lock()
-		queue = append(queue, x)
-		mu.Unlock()
-		unix.Write(efd, one)
+// wake tells a realtime loop that a channel has something for it.
+func (i *Instance) wake() {
+	i.wakeMu.RLock()
+	if i.wakeFD >= 0 {
+		unix.Write(i.wakeFD, wakeOne)
 	}
-	go func() {
-		for {
-			select {
-			case <-quit:
-				return
-			case <-ctx.Done():
-				push(ctxDone{})
-				return
-			case msg := <-i.in:
-				push(msg)
-			case ev := <-i.events:
-				push(ev)
-			}
-		}
-	}()
+	i.wakeMu.RUnlock()
+}
+
+// runRealtime is Run's loop on the realtime thread. The thread waits in
+// ppoll on the timerfd and an eventfd, and takes adverts and events from
+// their channels without blocking: the Link, Send and Reconfigure write
+// the eventfd after each. A firing or an advert then wakes it straight
+// from the kernel, with no normal-priority thread in between (a parked
+// goroutine is woken through the Go scheduler's other threads).
+func (i *Instance) runRealtime(ctx context.Context, t *timerFD, efd int) {
+	i.wakeMu.Lock()
+	i.wakeFD = efd
+	i.wakeMu.Unlock()
+	defer context.AfterFunc(ctx, i.wake)()
 	fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
 	var buf [8]byte
 	var pollErr time.Time
 	for {
-		if i.m.state == Stop {
+		if i.m.state == Stop || ctx.Err() != nil {
 			return
 		}
 		if err := t.arm(i.m.Deadline()); err != nil {
 			i.log.Error("arming the VRRP timer failed", "err", err)
 		}
-		mu.Lock()
-		batch, queue = queue, batch[:0]
-		mu.Unlock()
-		for _, x := range batch {
-			switch x := x.(type) {
-			case ctxDone:
-				return
-			case inbound:
-				i.receive(x)
-			case Event:
-				i.handleEvent(x)
-			}
-			if i.m.state == Stop {
-				return
-			}
-		}
-		if len(batch) > 0 {
-			clear(batch)
+		select {
+		case msg := <-i.in:
+			i.receive(msg)
 			continue
+		case ev := <-i.events:
+			i.handleEvent(ev)
+			continue
+		default:
 		}
 		fds[0].Revents, fds[1].Revents = 0, 0
 		if _, err := unix.Ppoll(fds, nil, nil); err != nil {

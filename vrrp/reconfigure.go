@@ -181,6 +181,7 @@ func (i *Instance) Reconfigure(cfg InstanceConfig, effective uint8) error {
 	r := reconfig{cfg: cfg, prio: effective, done: make(chan struct{})}
 	select {
 	case i.events <- r:
+		i.wake()
 	case <-i.done:
 		return fmt.Errorf("vrrp: instance %s: %w", i.fixed.Name, errStopped)
 	}
