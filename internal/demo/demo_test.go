@@ -83,9 +83,9 @@ func TestLabel(t *testing.T) {
 	}
 }
 
-// The outage is the gap between the last answer before the crash and
-// the first answer to a request sent after it; late answers to older
-// requests do not count as the first.
+// The outage is the longest time without an answer from the last answer
+// before the crash on; late answers to old requests count where they
+// arrived, and the live view says when answers stop and come back.
 func TestOutage(t *testing.T) {
 	var out bytes.Buffer
 	s := newStory(Options{Out: &out, Quiet: true}, nil, true)
@@ -96,29 +96,37 @@ func TestOutage(t *testing.T) {
 	}
 	s.onResult(ok(1, 0, 2, "rs1"))
 	s.onResult(ok(2, 100, 102, "rs2"))
-	s.killAt = ms(150)
-	s.onResult(ok(3, 140, 160, "rs1")) // sent before the crash
-	s.onTick(ms(500))                  // nothing for 340 ms: "no answer"
-	s.onResult(ok(7, 540, 545, "rs2"))
-	for seq := 4; seq <= 6; seq++ {
+	s.onResult(ok(3, 200, 202, "rs1"))
+	s.killAt = ms(250)
+	s.onResult(ok(4, 240, 260, "rs1")) // sent before the crash, answered after
+	s.onTick(ms(600))                  // nothing for 340 ms: "no answer"
+	s.onResult(ok(8, 640, 645, "rs2"))
+	s.onResult(ok(9, 740, 742, "rs1"))
+	s.onResult(ok(7, 540, 750, "rs1")) // a slow one, after the outage
+	for seq := 5; seq <= 6; seq++ {
 		s.onResult(result{Seq: seq, Start: ms(seq * 100), End: ms(seq*100 + 1000), Err: "timeout"})
 	}
-	if s.outage == nil || s.outage.Gap() != 385*time.Millisecond || s.outage.Lost != 3 {
-		t.Fatalf("outage %+v", s.outage)
+	o := measureOutage(s.oks, s.killAt)
+	if o.Gap() != 385*time.Millisecond || o.LastOK != ms(260) || o.FirstOK != ms(645) || o.Lost != 2 {
+		t.Errorf("outage %+v (gap %v)", o, o.Gap())
 	}
-	if s.sent != 7 || s.answered != 4 {
+	if s.sent != 9 || s.answered != 7 {
 		t.Errorf("sent %d answered %d", s.sent, s.answered)
 	}
 	text := out.String()
 	for _, want := range []string{
 		`12:00:00.002 client: answer "rs1"`,
 		`12:00:00.102 client: answer "rs2"`,
-		`12:00:00.500 client: no answer since 12:00:00.160`,
-		`12:00:00.545 client: answer "rs2" again after 385 ms without one (3 requests unanswered)`,
+		`12:00:00.600 client: no answer since 12:00:00.260`,
+		`12:00:00.645 client: answer "rs2" again after 385 ms without one`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no %q in:\n%s", want, text)
 		}
+	}
+	// No answer after the crash at all: no gap to report yet.
+	if o := measureOutage(s.oks[:3], ms(250)); o.Gap() != 0 {
+		t.Errorf("outage without answers after the crash: %+v", o)
 	}
 }
 

@@ -48,6 +48,7 @@ type story struct {
 
 	crashed, survivor string
 	killAt            time.Time
+	oks               []result // every answer, in order of arrival
 	outage            *outage
 	takeover          time.Time // the survivor's MASTER since
 	takeoverReason    string
@@ -73,6 +74,38 @@ type outage struct {
 }
 
 func (o outage) Gap() time.Duration { return o.FirstOK.Sub(o.LastOK) }
+
+// measureOutage finds the longest time without an answer, from the last
+// answer before the crash on: answers by the time they arrived, and the
+// requests sent in between that got none. Late answers to old requests
+// count where they arrived.
+func measureOutage(oks []result, crash time.Time) outage {
+	rs := slices.Clone(oks)
+	slices.SortStableFunc(rs, func(a, b result) int { return a.End.Compare(b.End) })
+	i0 := 0
+	for i, r := range rs {
+		if !r.End.After(crash) {
+			i0 = i
+		}
+	}
+	var best outage
+	for i := i0; i+1 < len(rs); i++ {
+		a, b := rs[i], rs[i+1]
+		if gap := b.End.Sub(a.End); gap > best.Gap() {
+			best = outage{LastOK: a.End, FirstOK: b.End}
+			answered := map[int]bool{}
+			for _, r := range rs {
+				answered[r.Seq] = true
+			}
+			for seq := min(a.Seq, b.Seq) + 1; seq < max(a.Seq, b.Seq); seq++ {
+				if !answered[seq] {
+					best.Lost++
+				}
+			}
+		}
+	}
+	return best
+}
 
 func newStory(o Options, l *netlab.Lab, ipvs bool) *story {
 	return &story{
@@ -121,30 +154,37 @@ func (s *story) tell(ctx context.Context) error {
 		}
 	}
 	p := s.procs[s.crashed]
-	s.scene("[2/4] Crash the master: SIGKILL tandem on %s (pid %d) and pull its cable (switch port down)", s.crashed, p.cmd.Process.Pid)
-	// The whole node goes: its stand-in answerer (without IPVS), tandem,
-	// then the cable.
-	if a := s.procs[s.crashed+"-answer"]; a != nil {
-		s.expected[s.crashed+"-answer"] = true
-		if err := a.kill(); err != nil {
-			return err
-		}
-	}
-	s.expected[s.crashed] = true
-	if err := p.kill(); err != nil {
-		return err
-	}
+	s.scene("[2/4] Crash the master: pull %s's cable (switch port down) and SIGKILL its tandem (pid %d)", s.crashed, p.cmd.Process.Pid)
+	// The cable first: that is the moment the node is gone for the
+	// others, wherever the kills land (IPVS and the VIP would go on
+	// forwarding after tandem alone is killed). Then the processes.
+	s.killAt = time.Now()
 	if err := s.hosts[s.crashed].PortDown(); err != nil {
 		return fmt.Errorf("pulling %s's cable: %w", s.crashed, err)
 	}
-	s.killAt = time.Now()
-	s.printf(s.killAt, "%s crashed: tandem killed, cable pulled", s.crashed)
+	for _, name := range []string{s.crashed + "-answer", s.crashed} {
+		if q := s.procs[name]; q != nil {
+			s.expected[name] = true
+			if err := q.kill(); err != nil {
+				return err
+			}
+		}
+	}
+	s.printf(s.killAt, "%s crashed: cable pulled, tandem killed", s.crashed)
 	err = s.until(ctx, stepTimeout, s.survivor+" master and answers again", func() bool {
-		return s.master() == s.survivor && s.outage != nil
+		v := s.last[s.survivor]
+		if s.master() != s.survivor || !s.haveOK {
+			return false
+		}
+		// An answer to a request sent after the crash and after the
+		// survivor took over: the gap before it is complete.
+		return s.lastOK.Start.After(s.killAt) && s.lastOK.Start.After(v.Since)
 	})
 	if err != nil {
 		return err
 	}
+	o := measureOutage(s.oks, s.killAt)
+	s.outage = &o
 	if v := s.last[s.survivor]; v.State == "MASTER" {
 		s.takeover, s.takeoverReason = v.Since, v.Reason
 	}
@@ -325,6 +365,7 @@ func (s *story) onResult(r result) {
 	}
 	s.answered++
 	s.win.ok++
+	s.oks = append(s.oks, r)
 	l := label(r.Body)
 	if s.win.count[l] == 0 {
 		s.win.labels = append(s.win.labels, l)
@@ -333,13 +374,9 @@ func (s *story) onResult(r result) {
 	if !s.haveOK || r.End.After(s.lastOK.End) {
 		if s.haveOK && s.silent {
 			gap := r.End.Sub(s.lastOK.End)
-			lost := r.Seq - s.lastOK.Seq - 1
-			s.printf(r.End, "client: answer %q again after %d ms without one (%d requests unanswered)", r.Body, gap.Milliseconds(), lost)
+			s.printf(r.End, "client: answer %q again after %d ms without one", r.Body, gap.Milliseconds())
 		} else if t, ok := s.recent[r.Body]; !ok || r.End.Sub(t) > 3*time.Second {
 			s.printf(r.End, "client: answer %q", r.Body)
-		}
-		if !s.killAt.IsZero() && s.outage == nil && r.Start.After(s.killAt) && s.haveOK {
-			s.outage = &outage{LastOK: s.lastOK.End, FirstOK: r.End, Lost: max(0, r.Seq-s.lastOK.Seq-1)}
 		}
 		s.lastOK, s.haveOK, s.silent = r, true, false
 	}

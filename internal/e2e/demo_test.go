@@ -64,7 +64,7 @@ func runDemo(t *testing.T) string {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^\S+ lb1 MASTER\b`),
 		regexp.MustCompile(`(?m)^\S+ master=lb1 `),
-		regexp.MustCompile(`(?m)^\[2/4\] Crash the master: SIGKILL tandem on lb1`),
+		regexp.MustCompile(`(?m)^\[2/4\] Crash the master: pull lb1.s cable`),
 		regexp.MustCompile(`(?m)^\S+ lb2 MASTER\b`),
 		regexp.MustCompile(`(?m)^\S+ failover done: lb2 is master; the client's outage was \d+ ms`),
 		regexp.MustCompile(`(?m)^\S+ lb2 status: rs2 down\b`),
