@@ -62,6 +62,13 @@ type probe interface {
 	run(ctx context.Context, s *Spec, t Target) (string, error)
 }
 
+// deadlineProbe is a probe that honours a deadline itself: Check then
+// spares a context and a timer per run (the tcp probe, whose runs are
+// the most frequent and, on a fast path, never wait).
+type deadlineProbe interface {
+	runUntil(ctx context.Context, deadline time.Time, s *Spec, t Target) (string, error)
+}
+
 type checker struct {
 	spec  Spec
 	probe probe
@@ -69,9 +76,16 @@ type checker struct {
 
 func (c *checker) Check(ctx context.Context, t Target) Result {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, c.spec.Timeout)
-	defer cancel()
-	reason, err := c.probe.run(ctx, &c.spec, t)
+	var reason string
+	var err error
+	if p, ok := c.probe.(deadlineProbe); ok {
+		reason, err = p.runUntil(ctx, start.Add(c.spec.Timeout), &c.spec, t)
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.spec.Timeout)
+		defer cancel()
+		reason, err = c.probe.run(ctx, &c.spec, t)
+	}
 	r := Result{Up: err == nil, Latency: time.Since(start)}
 	if err != nil {
 		reason = describe(ctx, err, c.spec.Timeout)

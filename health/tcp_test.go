@@ -1,6 +1,8 @@
 package health
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -48,6 +50,13 @@ func TestTCPConnectTimeout(t *testing.T) {
 // fills the queue, so that further connection attempts go unanswered.
 func fullBacklog(t *testing.T, n byte) Target {
 	t.Helper()
+	target, _ := fullBacklogFD(t, n)
+	return target
+}
+
+// fullBacklogFD is fullBacklog that also returns the listening socket.
+func fullBacklogFD(t *testing.T, n byte) (Target, int) {
+	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +78,12 @@ func fullBacklog(t *testing.T, n byte) Target {
 	for i := 0; i < 8; i++ {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err != nil {
-			return target
+			return target, fd
 		}
 		t.Cleanup(func() { c.Close() })
 	}
 	t.Fatal("the backlog never filled")
-	return target
+	return target, fd
 }
 
 // IPv6 real servers: the address is bracketed where it must be (dial,
@@ -108,4 +117,57 @@ func listenOn(t *testing.T, addr string) net.Listener {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// The check closes with a reset (SO_LINGER 0): the server reads
+// ECONNRESET rather than EOF, and the director keeps no TIME_WAIT socket.
+func TestTCPClosesWithReset(t *testing.T) {
+	l := listenTCP(t, 80)
+	got := make(chan error, 1)
+	serve(t, l, func(c net.Conn) {
+		_, err := c.Read(make([]byte, 1))
+		got <- err
+		c.Close()
+	})
+	verify(t, Spec{Type: TCP}, targetOf(t, l.Addr()), true, "tcp: connected")
+	select {
+	case err := <-got:
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("the server read %v, want ECONNRESET", err)
+		}
+	case <-time.After(slack):
+		t.Fatal("the server never saw the connection")
+	}
+}
+
+// A handshake that does not complete within connect waits on the runtime
+// poller: here the first SYN is dropped (the accept queue is full) and
+// the retransmission, about a second later, finds room.
+func TestTCPWaitsForHandshake(t *testing.T) {
+	target, fd := fullBacklogFD(t, 81)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		if nfd, _, err := syscall.Accept(fd); err == nil {
+			syscall.Close(nfd)
+		}
+	}()
+	r := verify(t, Spec{Type: TCP, Timeout: 5 * time.Second}, target, true, "tcp: connected")
+	if r.Latency < 200*time.Millisecond {
+		t.Errorf("connected after %v, before there was room", r.Latency)
+	}
+}
+
+// Cancelling the context ends a check that waits on the poller at once.
+func TestTCPCancelled(t *testing.T) {
+	target := fullBacklog(t, 82)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	r := Run(ctx, Spec{Type: TCP, Timeout: 30 * time.Second, Interval: time.Minute}, target)
+	if r.Up || r.Reason != "tcp: connect: cancelled" {
+		t.Errorf("got up=%v %q, want tcp: connect: cancelled", r.Up, r.Reason)
+	}
+	if took := time.Since(start); took > slack {
+		t.Errorf("returned %v after the cancel", took)
+	}
 }

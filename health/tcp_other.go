@@ -1,3 +1,5 @@
+//go:build !linux
+
 package health
 
 import (
@@ -13,7 +15,7 @@ func (tcpProbe) run(ctx context.Context, s *Spec, t Target) (string, error) {
 	if err != nil {
 		return "", failure(err.Error())
 	}
-	d := net.Dialer{KeepAlive: -1} // four setsockopt calls saved
+	d := net.Dialer{KeepAlive: -1}
 	conn, err := d.DialContext(ctx, "tcp", ep.String())
 	if err != nil {
 		return "", during("connect", err)

@@ -1,0 +1,171 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// tcpProbe passes when a connection is established within the timeout.
+//
+// It connects with raw syscalls rather than net.Dialer, which at 10,000
+// checks a second spends a third of the checker's CPU on what a check
+// does not need: address resolution, getsockname/getpeername, TCP_NODELAY,
+// a poller registration even when the handshake is already done, and
+// their allocations.
+type tcpProbe struct{}
+
+func (p tcpProbe) run(ctx context.Context, s *Spec, t Target) (string, error) {
+	dl, _ := ctx.Deadline()
+	return p.runUntil(ctx, dl, s, t)
+}
+
+func (tcpProbe) runUntil(ctx context.Context, deadline time.Time, s *Spec, t Target) (string, error) {
+	ep, err := s.endpoint(t)
+	if err != nil {
+		return "", failure(err.Error())
+	}
+	if err := tcpConnect(ctx, deadline, ep); err != nil {
+		return "", during("connect", err)
+	}
+	return "connected", nil
+}
+
+// tcpConnect connects to ep and closes the connection at once. It returns
+// a syscall.Errno for what the kernel refused (ECONNREFUSED,
+// EHOSTUNREACH...), or os.ErrDeadlineExceeded at the deadline (zero: none)
+// or when ctx ends first.
+func tcpConnect(ctx context.Context, deadline time.Time, ep netip.AddrPort) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sa, family, err := sockaddr(ep)
+	if err != nil {
+		return err
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	switch err := syscall.Connect(fd, sa); err {
+	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
+	default:
+		syscall.Close(fd)
+		return err
+	}
+	// On a fast path (loopback, a server on this host) the handshake has
+	// completed within connect: then the poller is not needed at all.
+	done, err := connectDone(fd)
+	if done {
+		closeReset(fd)
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "") // non-blocking: registered with the runtime poller
+	defer func() {
+		setLinger0(fd)
+		f.Close()
+	}()
+	if !deadline.IsZero() {
+		f.SetWriteDeadline(deadline)
+	}
+	// ctx's end (cancelled, or its own deadline) cuts the wait short too.
+	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// Poll again before the first wait: readiness that came in before
+	// Write started is forgotten by it.
+	werr := rc.Write(func(fd uintptr) bool {
+		done, err = connectDone(int(fd))
+		return done
+	})
+	if werr != nil {
+		return werr // os.ErrDeadlineExceeded, also when cancelled (see describe)
+	}
+	return err
+}
+
+// connectDone reports whether the connection attempt on fd is over, and
+// its error if it failed. One poll, with no wait: POLLOUT once
+// established, POLLERR/POLLHUP once refused or unreachable.
+func connectDone(fd int) (bool, error) {
+	pfd := struct {
+		fd              int32
+		events, revents int16
+	}{fd: int32(fd), events: pollOut}
+	var ts syscall.Timespec
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return true, os.NewSyscallError("ppoll", e)
+		}
+		break
+	}
+	switch {
+	case pfd.revents == 0:
+		return false, nil
+	case pfd.revents&(pollErr|pollHup) != 0:
+		if n, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR); err != nil {
+			return true, os.NewSyscallError("getsockopt", err)
+		} else if n != 0 {
+			return true, syscall.Errno(n)
+		}
+		if pfd.revents&pollOut == 0 {
+			return true, syscall.ECONNRESET
+		}
+	}
+	return true, nil
+}
+
+const (
+	pollOut = 0x4
+	pollErr = 0x8
+	pollHup = 0x10
+)
+
+// closeReset closes fd with SO_LINGER 0, so that the kernel sends a RST
+// rather than the FIN exchange: two packets fewer each way and no
+// TIME_WAIT socket left on the director. HAProxy closes its TCP health
+// checks the same way; a check's connection has nothing left to deliver.
+func closeReset(fd int) {
+	if fd < 0 {
+		return
+	}
+	setLinger0(fd)
+	syscall.Close(fd)
+}
+
+func setLinger0(fd int) {
+	syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+}
+
+// sockaddr converts ep for connect(2), with the interface index of a
+// zoned (link-local) IPv6 address.
+func sockaddr(ep netip.AddrPort) (syscall.Sockaddr, int, error) {
+	a := ep.Addr()
+	if a.Is4() {
+		return &syscall.SockaddrInet4{Port: int(ep.Port()), Addr: a.As4()}, syscall.AF_INET, nil
+	}
+	sa := &syscall.SockaddrInet6{Port: int(ep.Port()), Addr: a.As16()}
+	if z := a.Zone(); z != "" {
+		if n, err := strconv.Atoi(z); err == nil {
+			sa.ZoneId = uint32(n)
+		} else if ifi, err := net.InterfaceByName(z); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		} else {
+			return nil, 0, fmt.Errorf("zone %q of %s: %w", z, a, err)
+		}
+	}
+	return sa, syscall.AF_INET6, nil
+}
