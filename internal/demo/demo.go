@@ -121,10 +121,10 @@ func Clean() (int, error) {
 
 func preflight() error {
 	if os.Geteuid() != 0 {
-		return errors.New("tandem demo needs root (network namespaces): run it with sudo")
+		return errors.New("needs root to make network namespaces: run it with sudo")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		return fmt.Errorf("tandem demo needs iproute2's ip(8) to make network namespaces: install it (apt-get install iproute2): %w", err)
+		return fmt.Errorf("needs iproute2's ip(8) to make network namespaces: install it (apt-get install iproute2): %w", err)
 	}
 	return nil
 }
