@@ -17,7 +17,7 @@ type Module struct {
 
 // DefaultModules are loaded in every guest, in this order (each after its
 // dependencies from modules.dep): IPVS with every scheduler, and what
-// internal/netlab and tunnel (DR/TUN) tests need. crc32c_generic comes
+// internal/netlab and tunnel (DR/TUN, IPv4 and IPv6) tests need. crc32c_generic comes
 // first: libcrc32c asks the crypto API for crc32c at load time, which is
 // not a symbol dependency that modules.dep records.
 var DefaultModules = []Module{
@@ -36,6 +36,7 @@ var DefaultModules = []Module{
 	{Name: "bridge"}, {Name: "stp"}, {Name: "llc"},
 	{Name: "dummy"},
 	{Name: "ipip"}, {Name: "ip_tunnel"}, {Name: "tunnel4"},
+	{Name: "ip6_tunnel"}, {Name: "tunnel6"},
 	{Name: "macvlan", Optional: true},
 }
 

@@ -202,7 +202,7 @@ func TestTandemDriftAndOwnership(t *testing.T) {
 		t.Fatalf("tandem reload: %v", err)
 	}
 	t.Logf("tandem reload: %s", strings.TrimSpace(out))
-	took = d.waitDests(old, "absent", 3*time.Second)
+	took = d.waitDests(old, "absent", 5*time.Second)
 	t.Logf("reload without web_old: %s removed %v after tandem reload returned", old, took.Round(10*time.Millisecond))
 	if err := echoOnce(2); err != nil {
 		t.Errorf("the echo connection through the VIP after the reload: %v", err)

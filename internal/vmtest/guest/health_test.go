@@ -137,8 +137,8 @@ func TestTandemHealthRiseInhibitSorry(t *testing.T) {
 	limit := fall*interval + timeout + 1500*time.Millisecond
 	gone := d.waitDests(plain, "203.0.113.21:80=Masq 1", limit)
 	t.Logf("down: rs2 left %s %v after it stopped (fall %d x %v + %v = %v)", plain, gone.Round(10*time.Millisecond), fall, interval, timeout, fall*interval+timeout)
-	d.waitDests(inhibit, "203.0.113.21:80=Masq 1 203.0.113.22:80=Masq 0", time.Second)
-	d.waitDests(quorum, "203.0.113.99:80=Masq 1", time.Second)
+	d.waitDests(inhibit, "203.0.113.21:80=Masq 1 203.0.113.22:80=Masq 0", 3*time.Second)
+	d.waitDests(quorum, "203.0.113.99:80=Masq 1", 3*time.Second)
 	t.Logf("down: %s %s; %s %s", inhibit, dests(d.table(), inhibit), quorum, dests(d.table(), quorum))
 	for range 3 {
 		if b, err := get(c, "http://198.51.100.10:82/"); err != nil || b != "sorry" {
@@ -159,8 +159,8 @@ func TestTandemHealthRiseInhibitSorry(t *testing.T) {
 	if back < (rise-1)*interval-50*time.Millisecond {
 		t.Errorf("rs2 came back after %v, before rise (%d) checks could pass", back, rise)
 	}
-	d.waitDests(inhibit, both, time.Second)
-	d.waitDests(quorum, both, time.Second)
+	d.waitDests(inhibit, both, 3*time.Second)
+	d.waitDests(quorum, both, 3*time.Second)
 	t.Logf("up: all three services have both real servers again %v after the restart", time.Since(restarted).Round(10*time.Millisecond))
 	got := map[string]bool{}
 	for range 4 {

@@ -56,10 +56,21 @@ func TestRealserverTUN(t *testing.T) {
 		t.Errorf("the destination is not a tunnel one")
 	}
 
+	// IPv6: the VIP goes on ip6tnl0 (ip6_tunnel's fallback device), with
+	// no ARP sysctl (NDP has none to set).
+	out6 := run(t, rs, "tandem", "realserver", "--vip", "2001:db8::10", "--mode", "tun", "--state-dir", state)
+	t.Logf("tandem realserver --vip 2001:db8::10 --mode tun:\n%s", out6)
+	if link := run(t, rs, "ip", "-o", "addr", "show", "dev", "ip6tnl0"); !strings.Contains(link, "2001:db8::10/128") {
+		t.Errorf("ip6tnl0: %s", link)
+	}
+
 	out = run(t, rs, "tandem", "realserver", "--undo", "--state-dir", state)
 	t.Logf("tandem realserver --undo:\n%s", out)
 	if link := run(t, rs, "ip", "-o", "addr", "show", "dev", "tunl0"); strings.Contains(link, "198.51.100.10") {
 		t.Errorf("tunl0 keeps the VIP after --undo: %s", link)
+	}
+	if link := run(t, rs, "ip", "-o", "addr", "show", "dev", "ip6tnl0"); strings.Contains(link, "2001:db8::10") {
+		t.Errorf("ip6tnl0 keeps the VIP after --undo: %s", link)
 	}
 	for _, want := range []string{"net.ipv4.conf.all.rp_filter = 1 (restored", "net.ipv4.conf.all.arp_ignore = 0 (restored"} {
 		if !strings.Contains(out, want) {

@@ -136,11 +136,11 @@ func TestTandemDRFailoverWithSync(t *testing.T) {
 	waitFor(t, 5*time.Second, "echoes before the failover", func() bool { return echoCount() >= 10 })
 
 	// The crash: tandem on d1 dies and d1's cable is pulled.
+	failed := time.Now()
 	d1.kill()
 	if err := h.d1.PortDown(); err != nil {
 		t.Fatal(err)
 	}
-	failed := time.Now()
 	d2.waitMaster("web", 5*time.Second)
 	t.Logf("d2 master %v after d1 went away", time.Since(failed).Round(10*time.Millisecond))
 	before := echoCount()
