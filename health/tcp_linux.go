@@ -14,11 +14,11 @@ import (
 
 // tcpProbe passes when a connection is established within the timeout.
 //
-// It connects with raw syscalls rather than net.Dialer, which at 10,000
-// checks a second spends a third of the checker's CPU on what a check
-// does not need: address resolution, getsockname/getpeername, TCP_NODELAY,
-// a poller registration even when the handshake is already done, and
-// their allocations.
+// It connects with raw syscalls rather than net.Dialer, which spends on
+// every run what a check does not need: address parsing, getsockname,
+// getpeername, TCP_NODELAY, a poller registration even when the handshake
+// is already done, and their allocations (at 10,000 checks a second,
+// about a quarter of the checker's CPU).
 type tcpProbe struct{}
 
 func (p tcpProbe) run(ctx context.Context, s *Spec, t Target) (string, error) {
@@ -121,7 +121,7 @@ func connectDone(fd int) (bool, error) {
 		} else if n != 0 {
 			return true, syscall.Errno(n)
 		}
-		if pfd.revents&pollOut == 0 {
+		if pfd.revents&pollOut == 0 { // closed without an error left to read
 			return true, syscall.ECONNRESET
 		}
 	}
@@ -134,14 +134,12 @@ const (
 	pollHup = 0x10
 )
 
-// closeReset closes fd with SO_LINGER 0, so that the kernel sends a RST
-// rather than the FIN exchange: two packets fewer each way and no
-// TIME_WAIT socket left on the director. HAProxy closes its TCP health
-// checks the same way; a check's connection has nothing left to deliver.
+// closeReset closes fd with SO_LINGER 0: the kernel sends one RST rather
+// than the four packets of the FIN exchange, and the director keeps no
+// TIME_WAIT socket (60 s each, 600,000 at 10,000 checks a second).
+// HAProxy closes its health checks the same way; a check's connection has
+// nothing left to deliver.
 func closeReset(fd int) {
-	if fd < 0 {
-		return
-	}
 	setLinger0(fd)
 	syscall.Close(fd)
 }
