@@ -12,7 +12,7 @@ TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
 # Only the host side: internal/vmtest/guest is built and run by the harness.
 # The Debian kernel is downloaded once into /var/cache/tandem-vmtest
 # (TANDEM_VMTEST_CACHE overrides it).
-VM_PKGS   := $(wildcard ./internal/vmtest)
+VM_PKGS   := $(wildcard ./internal/vmtest ./internal/demo/demovm)
 
 # Under `make test` a missing prerequisite fails a test instead of skipping it.
 export TANDEM_TEST_STRICT := 1
@@ -35,13 +35,13 @@ vet:
 # Unit and network-namespace tests (one package at a time: -p 1 keeps
 # timing-sensitive packages off each other's cores).
 test-unit:
-	$(GO) test -count=1 -p 1 $$($(GO) list ./... | grep -v /internal/vmtest)
+	$(GO) test -count=1 -p 1 $$($(GO) list ./... | grep -v -e /internal/vmtest -e /internal/demo/demovm)
 
 test-vm:
 ifeq ($(VM_PKGS),)
 	@echo "test-vm: no VM test packages yet"
 else
-	$(GO) test -count=1 -v -timeout 6m $(VM_PKGS)
+	TANDEM_DEMO_VM=1 $(GO) test -count=1 -p 1 -v -timeout 8m $(VM_PKGS)
 endif
 
 bench:
