@@ -281,7 +281,9 @@ func (d *Director) add(in *instance) {
 	}
 	d.setGroups()
 	d.start(in)
-	d.watchLinks()
+	if err := d.watchLinks(); err != nil {
+		d.applyFailed(err)
+	}
 }
 
 // Instance returns a running instance by name, for status and control.
@@ -350,7 +352,15 @@ func (d *Director) Run(ctx context.Context) error {
 	if err := d.watchLinks(); err != nil {
 		return err
 	}
-	defer d.hooks.Wait()
+	defer func() { // also when Run fails: every hook queue ends
+		for _, in := range append(slices.Clone(d.instances), d.leaving...) {
+			if !in.closed {
+				in.closed = true
+				close(in.notify)
+			}
+		}
+		d.hooks.Wait()
+	}()
 	for _, in := range d.instances {
 		d.start(in)
 	}

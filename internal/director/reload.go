@@ -102,8 +102,21 @@ func (d *Director) apply(cfg *config.Config) {
 			d.stop(in)
 		}
 	}
+	// An instance still being replaced by an earlier reload takes the
+	// newest settings when it starts, or none when it went away.
+	pending := map[string]*instance{}
+	for _, in := range d.leaving {
+		if in.replaceWith != nil {
+			in.replaceWith = want[in.cfg.Name]
+			pending[in.cfg.Name] = in
+		}
+	}
 	for _, ic := range cfg.Instances {
 		in := d.byName[ic.Name]
+		if in == nil && pending[ic.Name] != nil {
+			restarted = append(restarted, ic.Name)
+			continue
+		}
 		if in == nil {
 			nin, err := d.newInstance(ic)
 			if err != nil {
