@@ -49,8 +49,9 @@ type HostEffects struct {
 	Key     string
 
 	ifi *net.Interface
-	arp *packet.Conn // nil for IPv6
-	ndp *ndp.Conn    // nil for IPv4
+	nl  *netlink.Handle // kept open: a takeover adds its VIPs without a socket setup or a name lookup
+	arp *packet.Conn    // nil for IPv6
+	ndp *ndp.Conn       // nil for IPv4
 }
 
 // NewHostEffects prepares the effects of an instance whose VIPs live on
@@ -60,7 +61,11 @@ func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffect
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: interface %s: %w", ifname, err)
 	}
-	h := &HostEffects{ifname: ifname, vips: vips, repeat: repeat, ifi: ifi}
+	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: netlink socket: %w", err)
+	}
+	h := &HostEffects{ifname: ifname, vips: vips, repeat: repeat, ifi: ifi, nl: nl}
 	if len(vips) > 0 && vips[0].Addr().Is6() {
 		// NA leaves from the interface's link-local address, which a
 		// link that just came up may take a moment to get.
@@ -72,6 +77,7 @@ func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffect
 			time.Sleep(100 * time.Millisecond)
 		}
 		if err != nil {
+			nl.Close()
 			return nil, fmt.Errorf("vrrp: ICMPv6 socket on %s (needs a link-local address and CAP_NET_RAW): %w", ifname, err)
 		}
 		return h, nil
@@ -80,26 +86,36 @@ func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffect
 	// backup with only VIPs to announce may not have.
 	h.arp, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 	if err != nil {
+		nl.Close()
 		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", ifname, err)
 	}
 	return h, nil
 }
 
-func (h *HostEffects) link() (netlink.Link, error) {
-	l, err := netlink.LinkByName(h.ifname)
-	if err != nil {
-		return nil, fmt.Errorf("vrrp: interface %s: %w", h.ifname, err)
+// link names the interface by its index, so that netlink does not look
+// it up by name on every change.
+func (h *HostEffects) link() netlink.Link {
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: h.ifi.Index, Name: h.ifname}}
+}
+
+// addrOp runs an address change; if the interface was re-created (a new
+// index), it looks the interface up again and retries once.
+func (h *HostEffects) addrOp(op func(netlink.Link, *netlink.Addr) error, a *netlink.Addr) error {
+	err := op(h.link(), a)
+	if !errors.Is(err, syscall.ENODEV) {
+		return err
 	}
-	return l, nil
+	ifi, ierr := net.InterfaceByName(h.ifname)
+	if ierr != nil {
+		return fmt.Errorf("vrrp: interface %s: %w", h.ifname, ierr)
+	}
+	h.ifi = ifi
+	return op(h.link(), a)
 }
 
 // AddVIPs adds every VIP; IPv6 ones without duplicate address detection,
 // which would hold a taken-over address back for a second.
 func (h *HostEffects) AddVIPs() error {
-	l, err := h.link()
-	if err != nil {
-		return err
-	}
 	var errs []error
 	if h.Filter { // before the VIPs: no moment without the filter
 		if err := h.filter(true); err != nil {
@@ -111,7 +127,7 @@ func (h *HostEffects) AddVIPs() error {
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}
-		if err := netlink.AddrReplace(l, a); err != nil {
+		if err := h.addrOp(h.nl.AddrReplace, a); err != nil {
 			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.ifname, err))
 		}
 	}
@@ -151,13 +167,9 @@ func (h *HostEffects) filter(on bool) error {
 
 // RemoveVIPs removes every VIP; one already gone is not an error.
 func (h *HostEffects) RemoveVIPs() error {
-	l, err := h.link()
-	if err != nil {
-		return err
-	}
 	var errs []error
 	for _, p := range h.vips {
-		err := netlink.AddrDel(l, &netlink.Addr{IPNet: prefixNet(p)})
+		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
 		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
 		}
@@ -189,10 +201,6 @@ func (h *HostEffects) SetVIPs(vips []netip.Prefix, installed bool) error {
 			dropped = append(dropped, p)
 		}
 	}
-	l, err := h.link()
-	if err != nil {
-		return err
-	}
 	var errs []error
 	if h.Filter { // rewrites the chain for the new set, before adding
 		if err := h.filter(true); err != nil {
@@ -200,7 +208,7 @@ func (h *HostEffects) SetVIPs(vips []netip.Prefix, installed bool) error {
 		}
 	}
 	del := func(p netip.Prefix) {
-		err := netlink.AddrDel(l, &netlink.Addr{IPNet: prefixNet(p)})
+		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
 		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
 		}
@@ -217,7 +225,7 @@ func (h *HostEffects) SetVIPs(vips []netip.Prefix, installed bool) error {
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}
-		if err := netlink.AddrReplace(l, a); err != nil {
+		if err := h.addrOp(h.nl.AddrReplace, a); err != nil {
 			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.ifname, err))
 		}
 	}
@@ -282,6 +290,7 @@ func (h *HostEffects) sendNA(vip netip.Addr) error {
 }
 
 func (h *HostEffects) Close() error {
+	h.nl.Close()
 	if h.arp != nil {
 		return h.arp.Close()
 	}

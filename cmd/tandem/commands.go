@@ -45,13 +45,16 @@ func newRun() *cobra.Command {
 
 PATH is a configuration file, or a directory whose *.hcl files are merged
 (default /etc/tandem). SIGTERM hands the virtual IPs over gracefully and
-stops; a second SIGTERM exits at once. (Reload arrives with the daemon
-work: restart to apply a new configuration meanwhile.)`,
+stops; a second SIGTERM exits at once. SIGHUP (or tandem reload) reloads
+the configuration: an invalid one is refused and the running one stays.`,
 		Args: exactArgs(0, "no arguments (the configuration is given with -c)"),
 		RunE: runDaemon,
 	}
 	cmd.Flags().StringP("config", "c", "/etc/tandem", "configuration file or directory of *.hcl files")
 	cmd.Flags().String("log-format", "text", "log format: text or json")
+	// Tests count IPVS writes on a kernel without IPVS.
+	cmd.Flags().Bool("ipvs-memory", false, "program an in-memory IPVS table instead of the kernel's (tests)")
+	cmd.Flags().MarkHidden("ipvs-memory")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/internal/director"
+	"github.com/tandemlb/tandem/lvs"
 )
 
 func runDaemon(cmd *cobra.Command, _ []string) error {
@@ -35,7 +36,12 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 		log.Warn(config.Headline(d), "detail", d.Detail)
 	}
 	director.Build.Version, director.Build.Commit = version, commit
-	d, err := director.New(path, cfg, log, nil)
+	var backend lvs.Backend
+	if mem, _ := cmd.Flags().GetBool("ipvs-memory"); mem {
+		log.Warn("--ipvs-memory: the IPVS table is in memory only; the kernel is not programmed")
+		backend = lvs.NewMemory()
+	}
+	d, err := director.New(path, cfg, log, backend)
 	if err != nil {
 		return failure{err}
 	}

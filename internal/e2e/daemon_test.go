@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/tandemlb/tandem/internal/netlab"
 )
 
@@ -433,5 +436,159 @@ func TestControlSocketRootOnly(t *testing.T) {
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "permission denied") {
 		t.Errorf("status as nobody: %v, want exit 1 with permission denied\n%s", err, out)
+	}
+}
+
+// metricFamilies parses a scrape with the Prometheus text parser.
+func metricFamilies(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mf, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("the metrics do not parse: %v\n%s", err, text)
+	}
+	return mf
+}
+
+// counterSum adds a family's values whose labels include want.
+func counterSum(mf map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	sum := 0.0
+	f := mf[name]
+	if f == nil {
+		return -1
+	}
+outer:
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if labels[k] != v {
+				continue outer
+			}
+		}
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return sum
+}
+
+// With an in-memory IPVS table (tandem run --ipvs-memory) the writes are
+// counted: a reload of the same configuration writes nothing, announces
+// nothing and elects nobody; one added real server is one write. The
+// metrics carry every name of DESIGN.md and parse; no password shows in
+// status or metrics; SIGTERM leaves no process, VIP or socket.
+func TestReloadWritesOnlyTheChange(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	rs := lab.MustAddHost(t, "rs1", "203.0.113.21/24")
+	hs[0].Run("ip", "addr", "add", "203.0.113.11/24", "dev", netlab.NIC)
+	serveHTTP(t, rs, "203.0.113.21:80", "ok")
+	const password = "pw4gw"
+	base := strings.Replace(withStateDir(t, instanceConfig("d1", 150, "")), "  control_socket", `  metrics_listen = "127.0.0.1:9110"
+  control_socket`, 1) + `
+vrrp_instance "gw" {
+  interface         = "lan0"
+  virtual_router_id = 53
+  version           = 2
+  priority          = 150
+  advert_interval   = "1s"
+  virtual_ips       = ["198.51.100.53/24"]
+  authentication {
+    type     = "pass"
+    password = "` + password + `"
+  }
+}
+
+lvs_sync {
+  interface = "lan0"
+  sync_id   = 7
+  follow    = "web"
+}
+`
+	path := filepath.Join(t.TempDir(), "d1.hcl")
+	cfg := base + fmt.Sprintf(webVS, "")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := hs[0].Start(tandemBin, "run", "-c", path, "--ipvs-memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1 := &node{t: t, host: hs[0], proc: p, cfg: path}
+	eventually(t, 5*time.Second, "masters and rs1 up", func() bool {
+		st, err := tryStatus(t, "d1")
+		h, w, _, _ := st.rs("web_http", "203.0.113.21:80")
+		return err == nil && h == "up" && w == 1 && st.state("web") == "MASTER" && st.state("gw") == "MASTER"
+	})
+	time.Sleep(300 * time.Millisecond) // the reconciler has applied the up
+	before := metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
+	for _, name := range []string{"tandem_build_info", "tandem_config_last_reload_success",
+		"tandem_config_last_reload_timestamp_seconds", "tandem_vrrp_state", "tandem_vrrp_priority",
+		"tandem_vrrp_transitions_total", "tandem_vrrp_adverts_sent_total", "tandem_vrrp_adverts_received_total",
+		"tandem_vrrp_packets_dropped_total", "tandem_vrrp_announcements_total", "tandem_vrrp_timer_lateness_seconds",
+		"tandem_real_server_up", "tandem_real_server_weight", "tandem_check_duration_seconds", "tandem_ipvs_ops_total",
+		"tandem_ipvs_reconcile_duration_seconds", "tandem_ipvs_drift_repairs_total", "tandem_sync_daemon_role"} {
+		if before[name] == nil {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	if n := counterSum(before, "tandem_ipvs_ops_total", map[string]string{"op": "add-dest"}); n != 1 {
+		t.Errorf("add-dest ops before the reloads: %v, want 1", n)
+	}
+
+	// The same configuration again.
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	same := metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
+	for _, name := range []string{"tandem_ipvs_ops_total", "tandem_vrrp_announcements_total", "tandem_vrrp_transitions_total"} {
+		if b, a := counterSum(before, name, nil), counterSum(same, name, nil); a != b {
+			t.Errorf("%s went from %v to %v on a reload of the same configuration", name, b, a)
+		}
+	}
+
+	// One real server more: one write.
+	d1.rewrite(base + fmt.Sprintf(webVS, `  real_server "203.0.113.22:80" {
+  }
+`))
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	added := metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
+	if b, a := counterSum(same, "tandem_ipvs_ops_total", nil), counterSum(added, "tandem_ipvs_ops_total", nil); a != b+1 ||
+		counterSum(added, "tandem_ipvs_ops_total", map[string]string{"op": "add-dest"}) != 2 {
+		t.Errorf("IPVS ops went from %v to %v for one added real server, want one add-dest", b, a)
+	}
+
+	// No password in what the daemon shows.
+	for _, args := range [][]string{{"status", "--json"}, {"status"}} {
+		if out, _ := tandemCLI(t, "d1", args...); strings.Contains(out, password) {
+			t.Errorf("tandem %v shows the password:\n%s", args, out)
+		}
+	}
+	if m := scrape(t, hs[0], "127.0.0.1:9110"); strings.Contains(m, password) {
+		t.Error("the metrics show the password")
+	}
+
+	// SIGTERM: nothing left behind.
+	if err := d1.proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d1.proc.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("tandem still runs 5 s after SIGTERM:\n%s", d1.log())
+	}
+	if d1.hasVIP(vip) || d1.hasVIP("198.51.100.53") {
+		t.Error("a VIP stayed after SIGTERM")
+	}
+	if _, err := os.Stat(socketOf("d1")); !os.IsNotExist(err) {
+		t.Errorf("control socket left after SIGTERM: %v", err)
+	}
+	if pids, err := hs[0].Pids(); err != nil || len(pids) != 0 {
+		t.Errorf("processes left in d1 after SIGTERM: %v %v", pids, err)
 	}
 }
