@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -19,6 +21,10 @@ type Packet struct {
 	Src  netip.Addr
 	Dst  netip.Addr
 	TTL  int // TTL or hop limit; -1 when the kernel did not say
+	// At is when the kernel received the packet, on the monotonic clock;
+	// zero when it did not say. Timers run from it, so that the time a
+	// packet waits for its goroutine does not delay master down.
+	At time.Time
 }
 
 // Conn sends and receives VRRP packets on one interface and family. The
@@ -84,7 +90,28 @@ func newConn(c *conn) (Conn, error) {
 		c.c.Close()
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", c.ifi.Name, err)
 	}
+	c.stamp() // the first call turns the kernel's receive timestamps on
 	return c, nil
+}
+
+// stamp is the kernel's receive time of the last packet read, moved onto
+// the monotonic clock; zero if the kernel has none or it is implausible
+// (the wall clock jumped).
+func (c *conn) stamp() time.Time {
+	var ts unix.Timespec
+	var errno syscall.Errno
+	c.rc.Control(func(fd uintptr) {
+		_, _, errno = unix.Syscall(unix.SYS_IOCTL, fd, unix.SIOCGSTAMPNS, uintptr(unsafe.Pointer(&ts)))
+	})
+	if errno != 0 {
+		return time.Time{}
+	}
+	now := time.Now()
+	age := now.Round(0).Sub(time.Unix(ts.Unix()))
+	if age < 0 || age > time.Second {
+		return time.Time{}
+	}
+	return now.Add(-age)
 }
 
 // waitInKernel makes Recv wait for packets in ppoll on the calling thread
@@ -174,7 +201,7 @@ func (c *conn) Recv() (Packet, error) {
 		if ifindex != 0 && ifindex != c.ifi.Index {
 			continue
 		}
-		p := Packet{Data: append([]byte(nil), c.buf[:n]...), TTL: ttl}
+		p := Packet{Data: append([]byte(nil), c.buf[:n]...), TTL: ttl, At: c.stamp()}
 		if a, ok := src.(*net.IPAddr); ok {
 			p.Src = addrOf(a.IP)
 		}

@@ -251,7 +251,11 @@ func (i *Instance) receive(msg inbound) {
 		return
 	}
 	i.AdvertsRecv.Add(1)
-	i.step(Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
+	at := msg.p.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	i.stepAt(at, Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
 }
 
 // logDrop logs a dropped advert at most every 10 s per reason.
@@ -275,8 +279,11 @@ func (i *Instance) handleEvent(ev Event) {
 	}
 }
 
-func (i *Instance) step(ev Event) {
-	for _, act := range i.m.Step(time.Now(), ev) {
+func (i *Instance) step(ev Event) { i.stepAt(time.Now(), ev) }
+
+// stepAt steps the machine with the time the event happened.
+func (i *Instance) stepAt(now time.Time, ev Event) {
+	for _, act := range i.m.Step(now, ev) {
 		switch a := act.(type) {
 		case SendAdvert:
 			i.sendAdvert(a.Priority)
