@@ -240,6 +240,19 @@ func (i *Instance) timerFired(deadline time.Time) {
 	if i.OnTimerLateness != nil {
 		i.OnTimerLateness(late)
 	}
+	// Adverts that arrived while this goroutine was held up count first:
+	// a stall must not turn into a spurious election.
+	for pending := true; pending; {
+		select {
+		case msg := <-i.in:
+			i.receive(msg)
+		default:
+			pending = false
+		}
+	}
+	if d := i.m.Deadline(); d.IsZero() || now.Before(d) {
+		return
+	}
 	i.step(Tick{})
 }
 

@@ -281,3 +281,35 @@ func TestInstancesRealtime(t *testing.T) {
 		})
 	}
 }
+
+// A backup held up past its master-down deadline with the master's advert
+// already queued stays backup: the queued advert counts before the timer.
+func TestQueuedAdvertBeatsLateTimer(t *testing.T) {
+	n := &memNet{}
+	log := slog.New(slog.DiscardHandler)
+	cfg := InstanceConfig{Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
+		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")}, Source: netip.MustParseAddr("198.51.100.12")}
+	link := NewLink("lan0", false, n.conn("198.51.100.12"), log)
+	defer link.Close()
+	i, err := NewInstance(cfg, link, &recFX{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.step(Start{})
+	if st := i.Status().State; st != Backup {
+		t.Fatalf("after start: %v", st)
+	}
+	deadline := i.m.Deadline()
+	master := netip.MustParseAddr("198.51.100.11")
+	a := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
+	b, err := a.Marshal(master, Group4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(deadline) + 5*time.Millisecond)
+	i.in <- inbound{a: a, p: Packet{Data: b, Src: master, Dst: Group4, TTL: 255, At: deadline.Add(-time.Millisecond)}}
+	i.timerFired(deadline)
+	if st := i.Status(); st.State != Backup || st.Master != master {
+		t.Errorf("after a late timer with the master's advert queued: %v (master %v), want BACKUP under %v", st.State, st.Master, master)
+	}
+}
