@@ -81,7 +81,12 @@ lvs {
 			t.Fatalf("request %d: %v", i+1, err)
 		}
 	}
-	conns, _, _ := d.stats(web)
+	// The kernel's counters move with its estimator, every 2 s.
+	var conns int64
+	waitFor(t, 5*time.Second, "the 4 connections counted", func() bool {
+		conns, _, _ = d.stats(web)
+		return conns >= 4
+	})
 	writes := ipvsWrites(t, h, "127.0.0.1:9110")
 
 	tandem := func(args ...string) string {
