@@ -142,6 +142,13 @@ func (d *Director) apply(cfg *config.Config) {
 			d.applyFailed(fmt.Errorf("vrrp_instance %q: %w", ic.Name, err))
 		}
 	}
+	// A reload ends the hold-back of `tandem failover` (as --release).
+	for _, in := range d.instances {
+		if in.run.Status().HeldBack {
+			d.log.Info("reload releases the hold-back of tandem failover", "instance", in.cfg.Name)
+			in.run.Send(vrrp.Release{})
+		}
+	}
 	d.setGroups()
 	if err := d.watchLinks(); err != nil {
 		d.applyFailed(err)

@@ -305,6 +305,25 @@ func TestDrainStatusMetrics(t *testing.T) {
 	}
 }
 
+// A reload ends the hold-back of tandem failover, as --release does.
+func TestReloadReleasesFailover(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	d1 := startTandem(t, hs[0], withStateDir(t, instanceConfig("d1", 150, "")))
+	eventually(t, 5*time.Second, "d1 master", func() bool { return d1.entered("web", "MASTER") == 1 })
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	if out, code := tandemCLI(t, "d1", "failover", "web"); code != 0 {
+		t.Fatalf("failover: exit %d\n%s", code, out)
+	}
+	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 500*time.Millisecond)
+	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	onlyHolder(t, nodes, vip, "d1", 3*time.Second, 0)
+}
+
 // VIPs and the advert interval change in place on a running master: the
 // new VIP comes, the dropped one goes, no election.
 func TestReloadVIPsInPlace(t *testing.T) {
