@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,35 +345,14 @@ func TestReloadVIPsInPlace(t *testing.T) {
 	}
 }
 
-// scrape fetches /metrics from inside h's namespace (the socket must be
-// made there, so no http.Client with its dialing goroutines).
+// scrape fetches /metrics from inside h's namespace.
 func scrape(t *testing.T, h *netlab.Host, addr string) string {
 	t.Helper()
-	var body strings.Builder
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			body.WriteString(sc.Text() + "\n")
-		}
-		return sc.Err()
-	})
+	body, err := h.HTTPGet(addr, "/metrics", 5*time.Second)
 	if err != nil {
-		t.Fatalf("scraping %s in %s: %v", addr, h.Name, err)
+		t.Fatalf("scraping tandem's metrics: %v", err)
 	}
-	return body.String()
+	return body
 }
 
 // systemd's notify protocol: READY once the instances are in their first

@@ -3,10 +3,13 @@
 package netlab
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -358,4 +361,30 @@ func retryDump(f func() error) error {
 		}
 	}
 	return err
+}
+
+// HTTPGet fetches http://addr+path from inside the host's namespace, on a
+// connection made there (an http.Client would dial from other threads, in
+// the root namespace), and returns the body of a 200 answer.
+func (h *Host) HTTPGet(addr, path string, timeout time.Duration) (string, error) {
+	var c net.Conn
+	if err := h.Do(func() (err error) { c, err = net.DialTimeout("tcp", addr, timeout); return err }); err != nil {
+		return "", fmt.Errorf("%s: GET %s%s: %w", h.Name, addr, path, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return "", fmt.Errorf("%s: GET %s%s: %w", h.Name, addr, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = errors.New(resp.Status)
+	}
+	if err != nil {
+		return string(body), fmt.Errorf("%s: GET %s%s: %w", h.Name, addr, path, err)
+	}
+	return string(body), nil
 }

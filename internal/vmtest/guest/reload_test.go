@@ -1,10 +1,6 @@
 package guest
 
 import (
-	"bufio"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -19,35 +15,20 @@ import (
 // every op), scraped inside h's namespace.
 func ipvsWrites(t *testing.T, h *netlab.Host, addr string) int {
 	t.Helper()
-	total := 0
-	err := h.Do(func() error {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "tandem_ipvs_ops_total{"); ok {
-				f := strings.Fields(rest)
-				n, err := strconv.ParseFloat(f[len(f)-1], 64)
-				if err != nil {
-					return err
-				}
-				total += int(n)
-			}
-		}
-		return sc.Err()
-	})
+	body, err := h.HTTPGet(addr, "/metrics", 5*time.Second)
 	if err != nil {
-		t.Fatalf("scraping tandem's metrics in %s: %v", h.Name, err)
+		t.Fatalf("scraping tandem's metrics: %v", err)
+	}
+	total := 0
+	for line := range strings.Lines(body) {
+		if rest, ok := strings.CutPrefix(line, "tandem_ipvs_ops_total{"); ok {
+			f := strings.Fields(rest)
+			n, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("tandem_ipvs_ops_total: %v in %q", err, line)
+			}
+			total += int(n)
+		}
 	}
 	return total
 }
