@@ -258,12 +258,10 @@ func (s *story) build() error {
 		}
 		// NAT "on a stick": forward, and send the real servers no
 		// redirects to each other.
-		err = h.Do(func() error {
-			return sysctls(map[string]string{
-				"net/ipv4/ip_forward":               "1",
-				"net/ipv4/conf/all/send_redirects":  "0",
-				"net/ipv4/conf/lan0/send_redirects": "0",
-			})
+		err = h.Sysctls(map[string]string{
+			"net/ipv4/ip_forward":               "1",
+			"net/ipv4/conf/all/send_redirects":  "0",
+			"net/ipv4/conf/lan0/send_redirects": "0",
 		})
 		if err != nil {
 			return fmt.Errorf("%s sysctls: %w", d.Name, err)
@@ -275,11 +273,9 @@ func (s *story) build() error {
 		if err != nil {
 			return fmt.Errorf("building the lab: %w", err)
 		}
-		err = h.Do(func() error {
-			return sysctls(map[string]string{
-				"net/ipv4/conf/all/accept_redirects":  "0",
-				"net/ipv4/conf/lan0/accept_redirects": "0",
-			})
+		err = h.Sysctls(map[string]string{
+			"net/ipv4/conf/all/accept_redirects":  "0",
+			"net/ipv4/conf/lan0/accept_redirects": "0",
 		})
 		if err != nil {
 			return fmt.Errorf("%s sysctls: %w", rs.Name, err)
@@ -317,16 +313,6 @@ func (s *story) build() error {
 			return err
 		}
 		s.procs[d.Name] = p
-	}
-	return nil
-}
-
-// sysctls writes /proc/sys entries; called inside a namespace (Do).
-func sysctls(kv map[string]string) error {
-	for k, v := range kv {
-		if err := os.WriteFile(filepath.Join("/proc/sys", k), []byte(v), 0o644); err != nil {
-			return err
-		}
 	}
 	return nil
 }

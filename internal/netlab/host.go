@@ -388,3 +388,9 @@ func (h *Host) HTTPGet(addr, path string, timeout time.Duration) (string, error)
 	}
 	return string(body), nil
 }
+
+// Sysctls sets /proc/sys entries (keys with slashes, such as
+// "net/ipv4/ip_forward") in the host's namespace.
+func (h *Host) Sysctls(kv map[string]string) error {
+	return h.Do(func() error { return sysctls(kv) })
+}
