@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"strings"
 	"time"
 
@@ -159,7 +158,7 @@ func (d *Director) applyIPVS(old, cfg *config.Config) error {
 	}
 	d.reapply()
 
-	if !reflect.DeepEqual(old.LVSSync, cfg.LVSSync) {
+	if !config.Equal(old.LVSSync, cfg.LVSSync) {
 		d.ipvs.follow(old.LVSSync, vrrp.Stop, d.log)
 		if ls := cfg.LVSSync; ls != nil {
 			if in := d.byName[ls.Follow]; in != nil {

@@ -128,7 +128,7 @@ func (d *Director) apply(cfg *config.Config) {
 			continue
 		}
 		switch err := d.reconfigure(in, ic); {
-		case err == nil && reflect.DeepEqual(in.cfg, ic):
+		case err == nil && config.Equal(in.cfg, ic):
 			same = append(same, ic.Name)
 		case err == nil:
 			changed = append(changed, ic.Name)
@@ -210,7 +210,7 @@ func (d *Director) reconfigure(in *instance, ic *config.VRRPInstance) error {
 func (d *Director) retrack(in *instance, ic *config.VRRPInstance) {
 	o := in.cfg
 	in.cfg = ic
-	if !reflect.DeepEqual(o.TrackScripts, ic.TrackScripts) {
+	if !config.Equal(o.TrackScripts, ic.TrackScripts) {
 		in.stopScripts()
 		for k := range in.faults {
 			if strings.HasPrefix(k, "script ") {

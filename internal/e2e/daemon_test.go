@@ -533,7 +533,9 @@ lvs_sync {
 		t.Errorf("add-dest ops before the reloads: %v, want 1", n)
 	}
 
-	// The same configuration again.
+	// The same configuration again, every block a line lower.
+	syncStarts := strings.Count(d1.log(), "starting the sync daemon")
+	d1.rewrite("# moved\n" + cfg)
 	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
 		t.Fatalf("reload: exit %d\n%s", code, out)
 	}
@@ -543,6 +545,11 @@ lvs_sync {
 		if b, a := counterSum(before, name, nil), counterSum(same, name, nil); a != b {
 			t.Errorf("%s went from %v to %v on a reload of the same configuration", name, b, a)
 		}
+	}
+	// The sync daemon was not touched either (without IPVS here, each
+	// start is logged as failed).
+	if n := strings.Count(d1.log(), "starting the sync daemon"); n != syncStarts {
+		t.Errorf("the sync daemon was started %d times by the reload, want 0:\n%s", n-syncStarts, d1.log())
 	}
 
 	// One real server more: one write.

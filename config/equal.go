@@ -1,0 +1,66 @@
+package config
+
+import "reflect"
+
+// Equal reports whether two parts of a configuration (a *VRRPInstance, a
+// *LVSSync, a []*TrackScript...) mean the same, ignoring where they were
+// written: a reload must not see a change in a block that only moved in
+// its file.
+func Equal(a, b any) bool {
+	return equal(reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
+func equal(a, b reflect.Value) bool {
+	if a.IsValid() != b.IsValid() {
+		return false
+	}
+	if !a.IsValid() {
+		return true
+	}
+	if a.Type() != b.Type() {
+		return false
+	}
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return equal(a.Elem(), b.Elem())
+	case reflect.Slice, reflect.Array:
+		if a.Kind() == reflect.Slice && (a.IsNil() != b.IsNil() || a.Len() != b.Len()) {
+			return a.Len() == 0 && b.Len() == 0
+		}
+		for i := range a.Len() {
+			if !equal(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for _, k := range a.MapKeys() {
+			bv := b.MapIndex(k)
+			if !bv.IsValid() || !equal(a.MapIndex(k), bv) {
+				return false
+			}
+		}
+		return true
+	case reflect.Struct:
+		if a.Type().PkgPath() != sourceType.PkgPath() {
+			return reflect.DeepEqual(a.Interface(), b.Interface()) // netip, time...
+		}
+		for i := range a.NumField() {
+			f := a.Type().Field(i)
+			if f.Type == sourceType || !f.IsExported() {
+				continue
+			}
+			if !equal(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
+}
