@@ -97,6 +97,15 @@ func withStateDir(t *testing.T, cfg string) string {
 	return strings.Replace(cfg, "  control_socket", fmt.Sprintf("  state_dir      = %q\n  control_socket", t.TempDir()), 1)
 }
 
+// mustReload runs tandem reload against a daemon and fails the test
+// unless it succeeds.
+func mustReload(t *testing.T, name string) {
+	t.Helper()
+	if out, code := tandemCLI(t, name, "reload"); code != 0 {
+		t.Fatalf("tandem reload on %s: exit %d\n%s", name, code, out)
+	}
+}
+
 // rewrite replaces the node's configuration file.
 func (n *node) rewrite(cfg string) {
 	n.t.Helper()
@@ -159,9 +168,7 @@ func TestReload(t *testing.T) {
     weight = 2
   }
 `))
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("tandem reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	eventually(t, 5*time.Second, "api master on d1", func() bool { return d1.hasVIP("198.51.100.20") })
 	after := fullStatusOf(t, "d1")
 	if !after.LastReload.OK || !after.LoadedAt.After(before.LoadedAt) {
@@ -201,9 +208,7 @@ func TestReload(t *testing.T) {
 	// Removing the instance and the virtual server: api stops and its VIP
 	// goes; a lower priority for web lets d2 preempt.
 	d1.rewrite(strings.Replace(base, "priority          = 150", "priority          = 90", 1))
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("tandem reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	eventually(t, 3*time.Second, "api stopped on d1", func() bool { return !d1.hasVIP("198.51.100.20") && d1.entered("api", "STOP") == 1 })
 	onlyHolder(t, nodes, vip, "d2", 5*time.Second, 300*time.Millisecond)
 	if n := d1.entered("web", "STOP"); n != 0 {
@@ -316,9 +321,7 @@ func TestReloadReleasesFailover(t *testing.T) {
 		t.Fatalf("failover: exit %d\n%s", code, out)
 	}
 	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 500*time.Millisecond)
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	onlyHolder(t, nodes, vip, "d1", 3*time.Second, 0)
 }
 
@@ -331,14 +334,10 @@ func TestReloadVIPsInPlace(t *testing.T) {
 	d1 := startTandem(t, hs[0], base)
 	eventually(t, 5*time.Second, "d1 master", func() bool { return d1.hasVIP(vip) })
 	d1.rewrite(strings.Replace(strings.Replace(base, `"100ms"`, `"200ms"`, 1), `["198.51.100.10/24"]`, `["198.51.100.10/24", "198.51.100.30/24"]`, 1))
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	eventually(t, 2*time.Second, "the added VIP", func() bool { return d1.hasVIP("198.51.100.30") && d1.hasVIP(vip) })
 	d1.rewrite(strings.Replace(base, `["198.51.100.10/24"]`, `["198.51.100.30/24"]`, 1))
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	eventually(t, 2*time.Second, "the dropped VIP gone", func() bool { return !d1.hasVIP(vip) && d1.hasVIP("198.51.100.30") })
 	if n := strings.Count(d1.log(), "Entering"); n != 2 {
 		t.Errorf("%d transitions, want 2 (INIT->BACKUP->MASTER, none for the reloads):\n%s", n, d1.log())
@@ -399,9 +398,7 @@ func TestSystemdNotify(t *testing.T) {
 	if !strings.Contains(d1.log(), "Entering") {
 		t.Error("READY before the instance entered its first state")
 	}
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	next("RELOADING=1")
 	next("READY=1")
 	d1.proc.Process.Signal(syscall.SIGTERM)
@@ -536,9 +533,7 @@ lvs_sync {
 	// The same configuration again, every block a line lower.
 	syncStarts := strings.Count(d1.log(), "starting the sync daemon")
 	d1.rewrite("# moved\n" + cfg)
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	time.Sleep(300 * time.Millisecond)
 	same := metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
 	for _, name := range []string{"tandem_ipvs_ops_total", "tandem_vrrp_announcements_total", "tandem_vrrp_transitions_total"} {
@@ -556,9 +551,7 @@ lvs_sync {
 	d1.rewrite(base + fmt.Sprintf(webVS, `  real_server "203.0.113.22:80" {
   }
 `))
-	if out, code := tandemCLI(t, "d1", "reload"); code != 0 {
-		t.Fatalf("reload: exit %d\n%s", code, out)
-	}
+	mustReload(t, "d1")
 	time.Sleep(300 * time.Millisecond)
 	added := metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
 	if b, a := counterSum(same, "tandem_ipvs_ops_total", nil), counterSum(added, "tandem_ipvs_ops_total", nil); a != b+1 ||
