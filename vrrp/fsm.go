@@ -267,7 +267,10 @@ func (m *Machine) enter(now time.Time, to State, reason string, out *[]Action) {
 }
 
 func (m *Machine) becomeMaster(now time.Time, reason string, out *[]Action) {
-	*out = append(*out, SendAdvert{m.prio}, AddVIPs{}, Announce{})
+	// The VIPs and their announcement go first, then the advert (as
+	// keepalived does): clients come back a little sooner, and the other
+	// routers learn of the new master within the same moment.
+	*out = append(*out, AddVIPs{}, Announce{}, SendAdvert{m.prio})
 	m.master = m.p.LocalAddr
 	m.enter(now, Master, reason, out)
 	m.adver = now.Add(m.p.Interval)

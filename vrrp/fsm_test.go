@@ -36,7 +36,7 @@ func adv(from netip.Addr, prio uint8, iv time.Duration) Received {
 
 const ms = time.Millisecond
 
-var toMaster = []string{"send advert priority=100", "add vips", "announce"}
+var toMaster = []string{"add vips", "announce", "send advert priority=100"}
 
 func runSteps(t *testing.T, p Params, steps []step) {
 	t.Helper()
@@ -73,7 +73,7 @@ func TestConformance(t *testing.T) {
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, down100},
 		}},
 		{"6.4.1 startup: the owner (255) becomes master at once", v3(255), []step{
-			{0, Start{}, []string{"send advert priority=255", "add vips", "announce", "INIT -> MASTER (address owner)"}, time.Second},
+			{0, Start{}, []string{"add vips", "announce", "send advert priority=255", "INIT -> MASTER (address owner)"}, time.Second},
 		}},
 		{"6.4.2 master down timer: backup becomes master, sends an advert and announces", v3(100), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, down100},
@@ -109,7 +109,7 @@ func TestConformance(t *testing.T) {
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 30078 * time.Microsecond},
 		}},
 		{"6.4.3 Adver_Timer: the master sends an advert every interval", v3(255), []step{
-			{0, Start{}, []string{"send advert priority=255", "add vips", "announce", "INIT -> MASTER (address owner)"}, time.Second},
+			{0, Start{}, []string{"add vips", "announce", "send advert priority=255", "INIT -> MASTER (address owner)"}, time.Second},
 			{time.Second, nil, []string{"send advert priority=255"}, 2 * time.Second},
 			{2*time.Second + 300*ms, nil, []string{"send advert priority=255"}, 3 * time.Second},
 			// Woken very late: one advert, not a burst.
@@ -139,11 +139,11 @@ func TestConformance(t *testing.T) {
 			{4*time.Second + 500*ms, adv(peer, 50, time.Second), []string{"send advert priority=100", "announce"}, 5*time.Second + 500*ms},
 		}},
 		{"owner: discards adverts, even of the same priority from a greater address", v3(255), []step{
-			{0, Start{}, []string{"send advert priority=255", "add vips", "announce", "INIT -> MASTER (address owner)"}, 0},
+			{0, Start{}, []string{"add vips", "announce", "send advert priority=255", "INIT -> MASTER (address owner)"}, 0},
 			{500 * ms, adv(peer, 255, time.Second), nil, time.Second},
 		}},
 		{"garp: a second burst master_delay after becoming master, then refresh", Params{Version: 3, Priority: 255, Interval: time.Second, LocalAddr: local, GARPDelay: 2500 * ms, GARPRefresh: 4 * time.Second}, []step{
-			{0, Start{}, []string{"send advert priority=255", "add vips", "announce", "INIT -> MASTER (address owner)"}, time.Second},
+			{0, Start{}, []string{"add vips", "announce", "send advert priority=255", "INIT -> MASTER (address owner)"}, time.Second},
 			{time.Second, nil, []string{"send advert priority=255"}, 2 * time.Second},
 			{2 * time.Second, nil, []string{"send advert priority=255"}, 2500 * ms},
 			{2500 * ms, nil, []string{"announce"}, 3 * time.Second},
@@ -182,16 +182,16 @@ func TestConformance(t *testing.T) {
 		}},
 		{"failover: hand over, stay backup without preempting until release", v3(200), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, 0},
-			{3218750 * time.Microsecond, nil, []string{"send advert priority=200", "add vips", "announce", "BACKUP -> MASTER (master down timer expired)"}, 0},
+			{3218750 * time.Microsecond, nil, []string{"add vips", "announce", "send advert priority=200", "BACKUP -> MASTER (master down timer expired)"}, 0},
 			{5 * time.Second, Handover{}, []string{"send advert priority=0"}, 0},
 			{5*time.Second + 30*ms, adv(peer, 100, time.Second), []string{"remove vips", "MASTER -> BACKUP (failover: handed over to 198.51.100.12)"}, 0},
 			{6 * time.Second, adv(peer, 100, time.Second), nil, 6*time.Second + 3218750*time.Microsecond},
 			{7 * time.Second, Release{}, nil, 0},
 			{7 * time.Second, adv(peer, 100, time.Second), nil, 6*time.Second + 3218750*time.Microsecond},
-			{6*time.Second + 3218750*time.Microsecond, nil, []string{"send advert priority=200", "add vips", "announce", "BACKUP -> MASTER (preempting 198.51.100.12 (priority 100 < 200))"}, 0},
+			{6*time.Second + 3218750*time.Microsecond, nil, []string{"add vips", "announce", "send advert priority=200", "BACKUP -> MASTER (preempting 198.51.100.12 (priority 100 < 200))"}, 0},
 		}},
 		{"failover: refused by the owner and by a backup", v3(255), []step{
-			{0, Start{}, []string{"send advert priority=255", "add vips", "announce", "INIT -> MASTER (address owner)"}, 0},
+			{0, Start{}, []string{"add vips", "announce", "send advert priority=255", "INIT -> MASTER (address owner)"}, 0},
 			{time.Second, Handover{}, nil, 0},
 		}},
 		{"fault while master: priority 0 (unless the link is down) and VIPs removed; cleared: backup", v3(100), []step{

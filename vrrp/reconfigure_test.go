@@ -76,7 +76,7 @@ func TestReconfigureConformance(t *testing.T) {
 			{time.Second, adv(peer, 150, time.Second), nil, time.Second + down100},
 			{1500 * ms, recf(200, nil), nil, time.Second + down100},
 			{2 * time.Second, adv(peer, 150, time.Second), nil, time.Second + down100},
-			{time.Second + down100, nil, []string{"send advert priority=200", "add vips", "announce", "BACKUP -> MASTER (preempting 198.51.100.12 (priority 150 < 200))"}, 0},
+			{time.Second + down100, nil, []string{"add vips", "announce", "send advert priority=200", "BACKUP -> MASTER (preempting 198.51.100.12 (priority 150 < 200))"}, 0},
 		}},
 		{"backup with preempt turned off: a lower-priority master is followed", with(100, nil), []step{
 			{0, Start{}, []string{"INIT -> BACKUP (start)"}, down100},

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -69,6 +70,7 @@ type options struct {
 	realtime  bool
 	tandemEnv string
 	waitIdle  time.Duration
+	seed      uint64
 }
 
 func main() {
@@ -98,6 +100,7 @@ func main() {
 	fs.BoolVar(&o.realtime, "realtime", false, "tandem with global { realtime = true } (its VRRP threads SCHED_FIFO 10)")
 	fs.StringVar(&o.tandemEnv, "tandem-env", "", "extra environment for tandem, space-separated KEY=VALUE (e.g. GOMAXPROCS=1)")
 	fs.DurationVar(&o.waitIdle, "wait-idle", 0, "before each row (and the stability run), wait up to this long for the machine to be idle\n(< 5% CPU busy over 2 s); 0: do not wait")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed of the failure moments; both implementations get the same ones (0: a random seed, printed)")
 	fs.DurationVar(&o.settle, "settle", 1200*time.Millisecond, "wait after d1 is master again before the next failover")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/failover [flags]   (as root)\n\n")
@@ -121,6 +124,9 @@ func main() {
 	if o.n < 1 || o.every < 100*time.Microsecond || o.every > 100*time.Millisecond || o.daemonRT < 0 || o.daemonRT > 99 {
 		fmt.Fprintln(os.Stderr, "failover: -n must be >= 1, -probe between 100us and 100ms, -daemon-rt 0..99")
 		os.Exit(2)
+	}
+	if o.seed == 0 {
+		o.seed = rand.Uint64() | 1
 	}
 	f, err := parseFilter(o.only)
 	if err != nil {
@@ -410,7 +416,7 @@ func header(o options) string {
 	if o.realtime {
 		sched += "; tandem realtime = true"
 	}
-	fmt.Fprintf(&b, "settings:   probe every %v (prober SCHED_FIFO: %v); %s; daemons' scheduling: %s", o.every, o.probeRT, ka, sched)
+	fmt.Fprintf(&b, "settings:   probe every %v (prober SCHED_FIFO: %v); %s; daemons' scheduling: %s; failure moments: -seed %d", o.every, o.probeRT, ka, sched, o.seed)
 	if o.tandemEnv != "" {
 		fmt.Fprintf(&b, "; tandem's environment +%s", o.tandemEnv)
 	}
@@ -482,12 +488,19 @@ func measureCell(ctx context.Context, b *bench, c cell, o options) ([]result, er
 	var out []result
 	good := 0
 	// Stratified phases: run k of n fails d1 within the k-th n-th of an
-	// advert interval after one of its adverts (in a random order), so
-	// that both implementations see the same spread of phases.
-	strata := rand.Perm(o.n)
+	// advert interval after one of its adverts (in a random order). The
+	// draws depend only on the seed, scenario and interval, so both
+	// implementations fail at the same moments and their medians compare.
+	h := fnv.New64a()
+	fmt.Fprint(h, c.scenario, c.iv.Label)
+	rng := rand.New(rand.NewPCG(o.seed, h.Sum64()))
+	strata := rng.Perm(o.n)
+	phases := make([]time.Duration, o.n)
+	for k := range phases {
+		phases[k] = time.Duration((float64(strata[k]) + rng.Float64()) / float64(o.n) * float64(c.iv.Every))
+	}
 	for attempt := 1; good < o.n && attempt <= 3*o.n; attempt++ {
-		phase := time.Duration((float64(strata[good]) + rand.Float64()) / float64(o.n) * float64(c.iv.Every))
-		r := failoverOnce(ctx, b, c, d1, d2, attempt, phase)
+		r := failoverOnce(ctx, b, c, d1, d2, attempt, phases[good])
 		out = append(out, r)
 		switch {
 		case r.err != nil:
