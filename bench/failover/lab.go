@@ -317,25 +317,29 @@ func (n *node) owns(pid int) bool {
 	return strings.Contains(string(cmd), name)
 }
 
-// crash is a node failure as far as the daemon is concerned: SIGKILL, and
-// for keepalived of both the VRRP child and the parent (SIGKILL of the
-// parent alone makes the child send priority 0). The parent is stopped
-// first so that it cannot respawn the child.
-func (n *node) crash() error {
+// crasher prepares a node failure as far as the daemon is concerned:
+// SIGKILL, and for keepalived of both the VRRP child and the parent
+// (SIGKILL of the parent alone makes the child send priority 0). The
+// parent is stopped first so that it cannot respawn the child. The pid
+// lookup happens here, before the timed moment, so that both
+// implementations go down equally fast.
+func (n *node) crasher() (func() error, error) {
 	if n.impl == "tandem" {
-		return n.proc.Process.Signal(syscall.SIGKILL)
+		return func() error { return n.proc.Process.Signal(syscall.SIGKILL) }, nil
 	}
 	child, err := n.vrrpPid()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := n.proc.Process.Signal(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
-		return err
-	}
-	return n.proc.Process.Signal(syscall.SIGKILL)
+	return func() error {
+		if err := n.proc.Process.Signal(syscall.SIGSTOP); err != nil {
+			return err
+		}
+		if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+			return err
+		}
+		return n.proc.Process.Signal(syscall.SIGKILL)
+	}, nil
 }
 
 // term asks for a graceful stop and does not wait.
