@@ -64,9 +64,7 @@ const (
 func TestTandemDriftAndOwnership(t *testing.T) {
 	vmtest.NeedVM(t)
 	l := netlab.NewT(t)
-	h := l.MustAddHost(t, "d", "198.51.100.11/24", "203.0.113.1/24")
-	sysctl(t, h, "net.ipv4.ip_forward", "1",
-		"net.ipv4.conf.all.send_redirects", "0", "net.ipv4.conf.lan0.send_redirects", "0")
+	h := addNATDirector(t, l, "198.51.100.11/24")
 	rs1 := addRealServer(t, l, "rs1", "203.0.113.21/24")
 	rs2 := addRealServer(t, l, "rs2", "203.0.113.22/24")
 	client := l.MustAddHost(t, "client", "198.51.100.2/24")

@@ -176,17 +176,22 @@ func serveName(t *testing.T, h *netlab.Host, addr string) (stop func()) {
 // switch ("NAT on a stick"), so the director must not send redirects.
 func natLab(t *testing.T, dirAddr string) (d, client *netlab.Host, stop1, stop2 func()) {
 	l := netlab.NewT(t)
-	d = l.MustAddHost(t, "d", dirAddr, "203.0.113.1/24")
-	rs1 := l.MustAddHost(t, "rs1", "203.0.113.21/24")
-	rs2 := l.MustAddHost(t, "rs2", "203.0.113.22/24")
+	d = addNATDirector(t, l, dirAddr)
+	rs1 := addRealServer(t, l, "rs1", "203.0.113.21/24")
+	rs2 := addRealServer(t, l, "rs2", "203.0.113.22/24")
 	client = l.MustAddHost(t, "client", "198.51.100.2/24")
+	return d, client, serveName(t, rs1, "203.0.113.21:80"), serveName(t, rs2, "203.0.113.22:80")
+}
+
+// addNATDirector adds the director "d" of a NAT lab on one switch: the
+// client side at dirAddr, the real servers' gateway 203.0.113.1,
+// forwarding on and no redirects.
+func addNATDirector(t *testing.T, l *netlab.Lab, dirAddr string) *netlab.Host {
+	t.Helper()
+	d := l.MustAddHost(t, "d", dirAddr, "203.0.113.1/24")
 	sysctl(t, d, "net.ipv4.ip_forward", "1",
 		"net.ipv4.conf.all.send_redirects", "0", "net.ipv4.conf.lan0.send_redirects", "0")
-	for _, rs := range []*netlab.Host{rs1, rs2} {
-		sysctl(t, rs, "net.ipv4.conf.all.accept_redirects", "0", "net.ipv4.conf.lan0.accept_redirects", "0")
-		run(t, rs, "ip", "route", "add", "default", "via", "203.0.113.1")
-	}
-	return d, client, serveName(t, rs1, "203.0.113.21:80"), serveName(t, rs2, "203.0.113.22:80")
+	return d
 }
 
 // httpClient makes each request on a new connection opened from h's
