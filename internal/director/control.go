@@ -1,20 +1,17 @@
 package director
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"io"
 	"path/filepath"
-	"slices"
-	"syscall"
 	"time"
 
 	"github.com/tandemlb/tandem/lvs"
-	"github.com/tandemlb/tandem/vrrp"
 )
 
 // The control API: one JSON request per connection, one JSON response.
@@ -108,7 +105,11 @@ type InstanceStatus struct {
 }
 
 // listenControl opens the control socket, refusing when another daemon
-// answers on it; a stale file from a crash is replaced.
+// answers on it; a stale file from a crash is replaced. The socket is
+// made 0600 right after it is bound: until then it has the directory's
+// default mode without write for others, so nobody else can connect, and
+// the process-wide umask is never touched (other goroutines create files
+// meanwhile).
 func listenControl(path string) (net.Listener, error) {
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -120,18 +121,26 @@ func listenControl(path string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("removing stale control socket: %w", err)
 	}
-	old := umask(0o177) // the socket is created 0600
 	l, err := net.Listen("unix", path)
-	umask(old)
 	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return l, nil
 }
 
+// maxRequest bounds a control request; the largest real one is a few
+// hundred bytes.
+const maxRequest = 64 << 10
+
 // serveControl answers requests until l is closed; each request is
-// handled by the director's goroutine through reqs.
-func serveControl(l net.Listener, reqs chan<- controlCall) {
+// handled by the director's goroutine through reqs. Once ctx ends (Run
+// returns) nobody reads reqs: a request still waiting is answered that
+// tandem is stopping, never left hanging.
+func serveControl(ctx context.Context, l net.Listener, reqs chan<- controlCall) {
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -141,13 +150,21 @@ func serveControl(l net.Listener, reqs chan<- controlCall) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			var req Request
-			if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
-				json.NewEncoder(c).Encode(Response{Error: "bad request: " + err.Error()})
+			if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
+				json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request (one JSON object of at most %d bytes): %v", maxRequest, err)})
 				return
 			}
 			call := controlCall{req: req, reply: make(chan Response, 1)}
-			reqs <- call
-			json.NewEncoder(c).Encode(<-call.reply)
+			resp := Response{Error: errStopping.Error()}
+			select {
+			case reqs <- call:
+				select {
+				case resp = <-call.reply:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
+			json.NewEncoder(c).Encode(resp)
 		}()
 	}
 }
@@ -159,29 +176,19 @@ type controlCall struct {
 
 // handle runs in the director's goroutine.
 func (d *Director) handle(req Request) Response {
+	if req.Op != "status" && d.pol.Stopping() {
+		return Response{Error: errStopping.Error()}
+	}
 	switch req.Op {
 	case "status":
 		st := d.status()
 		return Response{OK: true, Status: &st}
 	case "failover":
-		in := d.byName[req.Instance]
-		if in == nil && slices.ContainsFunc(d.leaving, func(x *instance) bool { return x.cfg.Name == req.Instance && x.replaceWith != nil }) {
-			return Response{Error: fmt.Sprintf("%s is restarting for a reload: try again in a moment", req.Instance)}
+		acts, err := d.pol.Failover(req.Instance, req.Release)
+		if err != nil {
+			return Response{Error: err.Error()}
 		}
-		if in == nil {
-			return Response{Error: fmt.Sprintf("no vrrp_instance named %q", req.Instance)}
-		}
-		st := in.run.Status()
-		switch {
-		case req.Release:
-			in.run.Send(vrrp.Release{})
-		case in.cfg.Priority == vrrp.OwnerPriority:
-			return Response{Error: fmt.Sprintf("%s is the address owner (priority 255): it cannot hand over", req.Instance)}
-		case st.State != vrrp.Master:
-			return Response{Error: fmt.Sprintf("%s is %s here, not MASTER: run failover on the master", req.Instance, st.State)}
-		default:
-			in.run.Send(vrrp.Handover{})
-		}
+		d.carry(acts)
 		return Response{OK: true}
 	case "drain", "undrain":
 		msg, err := d.drain(req.VS, req.RS, req.Op == "drain")
@@ -203,27 +210,32 @@ func (d *Director) handle(req Request) Response {
 }
 
 func (d *Director) status() Status {
-	st := Status{RouterID: d.cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, LastReload: d.lastReload,
+	cfg := d.cfg()
+	st := Status{RouterID: cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, LastReload: d.lastReload,
 		Instances: []InstanceStatus{}, VirtualServers: []VSStatus{}}
-	for _, in := range d.instances {
-		s := in.run.Status()
+	for _, ic := range cfg.Instances {
+		r := d.live(ic.Name)
+		if r == nil {
+			continue
+		}
+		s := r.inst.Status()
 		master := ""
 		if s.Master.IsValid() {
 			master = s.Master.String()
 		}
 		st.Instances = append(st.Instances, InstanceStatus{
-			Name: in.cfg.Name, Family: string(in.cfg.Family()), State: s.State.String(),
-			Priority: in.cfg.Priority, EffectivePriority: int(s.Priority), Master: master,
+			Name: ic.Name, Family: string(ic.Family()), State: s.State.String(),
+			Priority: ic.Priority, EffectivePriority: int(s.Priority), Master: master,
 			HeldBack: s.HeldBack, Since: s.Since, Reason: s.Reason,
 		})
 	}
 	st.VirtualServers = d.vsStatus()
-	st.IPVS.Available = d.ipvs.backend != nil
-	if d.ipvs.err != nil {
+	st.IPVS.Available = d.lvs.backend != nil
+	if d.lvs.err != nil {
 		st.IPVS.Error = "IPVS is not available in this kernel"
 	}
-	if ls := d.cfg.LVSSync; ls != nil {
-		st.SyncDaemon = SyncStatus{Master: d.ipvs.syncRole == lvs.SyncMaster, Backup: d.ipvs.syncRole == lvs.SyncBackup,
+	if ls := cfg.LVSSync; ls != nil {
+		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole == lvs.SyncMaster, Backup: d.lvs.syncRole == lvs.SyncBackup,
 			Interface: ls.Interface, SyncID: ls.SyncID}
 	}
 	return st
@@ -232,47 +244,43 @@ func (d *Director) status() Status {
 // vsStatus joins configuration, health, the desired table and the
 // kernel's connection counters.
 func (d *Director) vsStatus() []VSStatus {
-	stats := d.checks.Snapshot()
-	conns := d.ipvs.conns()
+	s := d.lvs
+	stats := s.checks.Snapshot()
+	conns := s.conns()
 	out := []VSStatus{}
-	for i, vs := range d.cfg.VirtualServers {
-		lv := d.ipvs.vss[i]
-		svc := d.ipvs.table[lv.Service.ServiceKey]
-		v := VSStatus{Name: vs.Name, FWMark: vs.Fwmark, QuorumUp: d.ipvs.quorumUp[vs.Name], RealServers: []RSStatus{}}
-		if vs.Fwmark == 0 {
-			v.Address = vs.Address.String()
+	for i := range s.vss {
+		v := &s.vss[i]
+		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{}}
+		if v.cfg.Fwmark == 0 {
+			vs.Address = v.cfg.Address.String()
 		}
-		v.SorryActive = !v.QuorumUp && lv.Sorry != nil
-		for j, rs := range vs.RealServers {
-			id := rsID(vs.Name, rs.Name)
-			key := lv.Reals[j].Dest.DestKey
-			r := RSStatus{Address: rs.Name, Health: "down", Drained: d.drained[id]}
-			if d.up[id] {
-				r.Health = "up"
+		vs.SorryActive = !vs.QuorumUp && v.model.Sorry != nil
+		for j := range v.reals {
+			r := &v.reals[j]
+			k := rsKey{v.model.Name, r.Name}
+			rs := RSStatus{Address: r.Name, Health: "down", Drained: s.drained[k]}
+			if s.up[k] {
+				rs.Health = "up"
 			}
-			if svc != nil {
-				if dst, ok := svc.Dests[key]; ok {
-					r.Weight = dst.Weight
-				}
-			}
-			if s, ok := stats[id]; ok {
+			rs.Weight, _ = s.weight(v, r)
+			if cs, ok := stats[k.id()]; ok {
 				var last time.Time
-				for _, c := range s.Checks {
+				for _, c := range cs.Checks {
 					if c.LastAt.After(last) {
 						last = c.LastAt
-						r.Reason = c.Last.Reason
-						r.LatencyMS = float64(c.Last.Latency.Microseconds()) / 1000
+						rs.Reason = c.Last.Reason
+						rs.LatencyMS = float64(c.Last.Latency.Microseconds()) / 1000
 					}
 				}
 			} else {
-				r.Reason = "no checks: always up"
+				rs.Reason = "no checks: always up"
 			}
-			if c, ok := conns[lvsConnKey{lv.Service.ServiceKey, key}]; ok {
-				r.ActiveConns, r.InactiveConns = c[0], c[1]
+			if c, ok := conns[connKey{v.model.Service.ServiceKey, r.Dest.DestKey}]; ok {
+				rs.ActiveConns, rs.InactiveConns = c[0], c[1]
 			}
-			v.RealServers = append(v.RealServers, r)
+			vs.RealServers = append(vs.RealServers, rs)
 		}
-		out = append(out, v)
+		out = append(out, vs)
 	}
 	return out
 }
@@ -297,5 +305,3 @@ func Call(ctx context.Context, path string, req Request) (Response, error) {
 	}
 	return resp, nil
 }
-
-func umask(m int) int { return syscall.Umask(m) }

@@ -1,17 +1,16 @@
 package director
 
 import (
-	"encoding/json"
-	"errors"
+	"cmp"
 	"fmt"
-	"maps"
+	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/statefile"
 )
 
 // Drained real servers live in STATE_DIR/drained.json so that a drain
@@ -22,52 +21,37 @@ type drainedEntry struct {
 	RS string `json:"rs"`
 }
 
-func drainedPath(cfg *config.Config) string {
-	return filepath.Join(cfg.Global.StateDir, "drained.json")
-}
+func drainedPath(stateDir string) string { return filepath.Join(stateDir, "drained.json") }
 
 // loadDrained reads the drained real servers; entries the configuration
-// no longer has are dropped.
-func loadDrained(cfg *config.Config) (map[string]bool, error) {
-	m := map[string]bool{}
-	b, err := os.ReadFile(drainedPath(cfg))
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading drained real servers: %w", err)
-	}
+// no longer has are dropped. A damaged file is set aside with a warning:
+// its real servers are undrained, and tandem runs.
+func loadDrained(cfg *config.Config, log *slog.Logger) map[rsKey]bool {
+	m := map[rsKey]bool{}
 	var list []drainedEntry
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("%s is damaged (%w): fix or remove it (its real servers are then undrained)", drainedPath(cfg), err)
+	if _, err := statefile.Load(drainedPath(cfg.Global.StateDir), &list); err != nil {
+		log.Warn("drained real servers could not be read: they are undrained now; drain them again if needed", "err", err)
+		return m
 	}
 	for _, e := range list {
 		if _, rs := findRS(cfg, e.VS, e.RS); rs != nil {
-			m[rsID(e.VS, rs.Name)] = true
+			m[rsKey{e.VS, rs.Name}] = true
 		}
 	}
-	return m, nil
+	return m
 }
 
 // saveDrained writes the file atomically.
-func saveDrained(cfg *config.Config, m map[string]bool) error {
+func saveDrained(stateDir string, m map[rsKey]bool) error {
 	list := []drainedEntry{}
-	for _, id := range slices.Sorted(maps.Keys(m)) {
-		vs, rs, _ := strings.Cut(id, " ")
-		list = append(list, drainedEntry{vs, rs})
+	for k := range m {
+		list = append(list, drainedEntry{k.VS, k.RS})
 	}
-	b, err := json.MarshalIndent(list, "", " ")
-	if err != nil {
-		return err
-	}
-	path := drainedPath(cfg)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+	slices.SortFunc(list, func(a, b drainedEntry) int { return cmp.Or(cmp.Compare(a.VS, b.VS), cmp.Compare(a.RS, b.RS)) })
+	if err := statefile.Save(drainedPath(stateDir), list); err != nil {
 		return fmt.Errorf("saving drained real servers: %w", err)
 	}
-	return os.Rename(path+".tmp", path)
+	return nil
 }
 
 // findRS finds a real server by its virtual server's name and its label
@@ -100,7 +84,7 @@ func sameEndpoint(a, b string) bool {
 
 // drain sets or clears a real server's drain, in the director's goroutine.
 func (d *Director) drain(vsName, rsName string, on bool) (string, error) {
-	vs, rs := findRS(d.cfg, vsName, rsName)
+	vs, rs := findRS(d.cfg(), vsName, rsName)
 	switch {
 	case vs == nil:
 		return "", fmt.Errorf("no virtual_server named %q in %s", vsName, d.path)
@@ -111,19 +95,20 @@ func (d *Director) drain(vsName, rsName string, on bool) (string, error) {
 		}
 		return "", fmt.Errorf("virtual_server %q has no real_server %q (it has %s)", vsName, rsName, strings.Join(names, ", "))
 	}
-	id := rsID(vs.Name, rs.Name)
-	if d.drained[id] == on {
+	k := rsKey{vs.Name, rs.Name}
+	drained := d.lvs.drained
+	if drained[k] == on {
 		if on {
 			return fmt.Sprintf("%s %s was already drained", vs.Name, rs.Name), nil
 		}
 		return fmt.Sprintf("%s %s was not drained", vs.Name, rs.Name), nil
 	}
 	if on {
-		d.drained[id] = true
+		drained[k] = true
 	} else {
-		delete(d.drained, id)
+		delete(drained, k)
 	}
-	if err := saveDrained(d.cfg, d.drained); err != nil {
+	if err := saveDrained(d.lvs.stateDir, drained); err != nil {
 		d.log.Error("saving drained real servers; the drain holds until restart", "err", err)
 	}
 	d.reapply()

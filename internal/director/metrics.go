@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tandemlb/tandem/config"
-	"github.com/tandemlb/tandem/health"
 	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/vrrp"
 )
@@ -51,10 +51,8 @@ type metricsView struct {
 }
 
 type metricInstance struct {
-	name string
-	base int
-	ipv6 bool
-	run  *vrrp.Instance
+	cfg *config.VRRPInstance
+	run *vrrp.Instance
 }
 
 type metricServer struct {
@@ -67,11 +65,11 @@ var (
 	descBuild      = prometheus.NewDesc("tandem_build_info", "tandem's version, commit and Go version; always 1.", []string{"version", "commit", "goversion"}, nil)
 	descReloadOK   = prometheus.NewDesc("tandem_config_last_reload_success", "1 if the last reload (or the start) applied the configuration, 0 if it was refused or partly failed.", nil, nil)
 	descReloadTime = prometheus.NewDesc("tandem_config_last_reload_timestamp_seconds", "When the configuration was last loaded or a reload last tried, Unix time.", nil, nil)
-	descState      = prometheus.NewDesc("tandem_vrrp_state", "VRRP state: 0 init, 1 backup, 2 master, 3 fault, 4 stop.", []string{"instance"}, nil)
-	descPriority   = prometheus.NewDesc("tandem_vrrp_priority", "VRRP priority: the configured base and the effective one (with tracking weights).", []string{"instance", "kind"}, nil)
-	descSent       = prometheus.NewDesc("tandem_vrrp_adverts_sent_total", "VRRP adverts sent.", []string{"instance"}, nil)
-	descRecv       = prometheus.NewDesc("tandem_vrrp_adverts_received_total", "Valid VRRP adverts received.", []string{"instance"}, nil)
-	descAnnounce   = prometheus.NewDesc("tandem_vrrp_announcements_total", "Bursts of gratuitous ARP (garp) or unsolicited neighbour advertisements (na).", []string{"instance", "kind"}, nil)
+	descState      = prometheus.NewDesc("tandem_vrrp_state", "VRRP state: 0 init, 1 backup, 2 master, 3 fault, 4 stop.", []string{"vrrp_instance"}, nil)
+	descPriority   = prometheus.NewDesc("tandem_vrrp_priority", "VRRP priority: the configured base and the effective one (with tracking weights).", []string{"vrrp_instance", "kind"}, nil)
+	descSent       = prometheus.NewDesc("tandem_vrrp_adverts_sent_total", "VRRP adverts sent.", []string{"vrrp_instance"}, nil)
+	descRecv       = prometheus.NewDesc("tandem_vrrp_adverts_received_total", "Valid VRRP adverts received.", []string{"vrrp_instance"}, nil)
+	descAnnounce   = prometheus.NewDesc("tandem_vrrp_announcements_total", "Bursts of gratuitous ARP (garp) or unsolicited neighbour advertisements (na).", []string{"vrrp_instance", "kind"}, nil)
 	descDropped    = prometheus.NewDesc("tandem_vrrp_packets_dropped_total", "VRRP packets dropped by the receive rules, by reason.", []string{"interface", "reason"}, nil)
 	descRSUp       = prometheus.NewDesc("tandem_real_server_up", "1 if the real server's checks say up.", []string{"vs", "rs"}, nil)
 	descRSWeight   = prometheus.NewDesc("tandem_real_server_weight", "The real server's weight in the desired IPVS table (0 while drained or inhibited, absent means removed).", []string{"vs", "rs"}, nil)
@@ -79,13 +77,14 @@ var (
 	descRecTime    = prometheus.NewDesc("tandem_ipvs_reconcile_duration_seconds", "Duration of the last reconcile pass (read, diff, apply).", nil, nil)
 	descDrift      = prometheus.NewDesc("tandem_ipvs_drift_repairs_total", "IPVS changes made to repair a table changed behind tandem's back.", nil, nil)
 	descIPVSErrors = prometheus.NewDesc("tandem_ipvs_errors_total", "IPVS reads or changes that failed.", nil, nil)
+	descInfo       = prometheus.NewDesc("tandem_vrrp_instance_info", "A VRRP instance's identity; always 1.", []string{"vrrp_instance", "vrid", "interface", "family"}, nil)
 	descSyncRole   = prometheus.NewDesc("tandem_sync_daemon_role", "1 for the role the kernel's connection-sync daemon runs in.", []string{"role"}, nil)
 )
 
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_vrrp_transitions_total",
-		Help: "VRRP state changes, by new state and the kind of reason."}, []string{"instance", "to", "reason"})
+		Help: "VRRP state changes, by new state and the kind of reason."}, []string{"vrrp_instance", "to", "reason"})
 	m.checkTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_check_duration_seconds",
 		Help:    "Duration of health checks, successful or not.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"vs", "rs", "check"})
@@ -115,16 +114,18 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descReloadTime, float64(v.reload.At.UnixNano())/1e9)
 	for _, in := range v.instances {
 		st := in.run.Status()
-		gauge(descState, float64(stateNumber(st.State)), in.name)
-		gauge(descPriority, float64(in.base), in.name, "base")
-		gauge(descPriority, float64(st.Priority), in.name, "effective")
-		counter(descSent, in.run.AdvertsSent.Load(), in.name)
-		counter(descRecv, in.run.AdvertsRecv.Load(), in.name)
+		name := in.cfg.Name
+		gauge(descInfo, 1, name, strconv.Itoa(in.cfg.VRID), in.cfg.Interface, string(in.cfg.Family()))
+		gauge(descState, float64(stateNumber(st.State)), name)
+		gauge(descPriority, float64(in.cfg.Priority), name, "base")
+		gauge(descPriority, float64(st.Priority), name, "effective")
+		counter(descSent, in.run.AdvertsSent.Load(), name)
+		counter(descRecv, in.run.AdvertsRecv.Load(), name)
 		kind := "garp"
-		if in.ipv6 {
+		if in.cfg.Family() == config.IPv6 {
 			kind = "na"
 		}
-		counter(descAnnounce, in.run.Announcements.Load(), in.name, kind)
+		counter(descAnnounce, in.run.Announcements.Load(), name, kind)
 	}
 	for _, l := range v.links {
 		for reason, n := range l.Drops() {
@@ -196,31 +197,32 @@ func (m *metrics) reloaded(r ReloadStatus) {
 	m.mu.Unlock()
 }
 
-// refresh rebuilds the view from the director's state.
+// refreshMetrics rebuilds the view from the director's state.
 func (d *Director) refreshMetrics() {
 	m := d.metrics
 	var v metricsView
-	for _, in := range d.instances {
-		v.instances = append(v.instances, metricInstance{in.cfg.Name, in.cfg.Priority, in.cfg.Family() == config.IPv6, in.run})
+	for _, ic := range d.cfg().Instances {
+		if r := d.live(ic.Name); r != nil {
+			v.instances = append(v.instances, metricInstance{r.cfg, r.inst})
+		}
 	}
 	for _, l := range d.links {
 		v.links = append(v.links, l)
 	}
-	for i, vs := range d.cfg.VirtualServers {
-		lv := d.ipvs.vss[i]
-		svc := d.ipvs.table[lv.Service.ServiceKey]
-		for j, rs := range vs.RealServers {
-			s := metricServer{vs: vs.Name, rs: rs.Name, up: d.up[rsID(vs.Name, rs.Name)], weight: -1}
-			if svc != nil {
-				if dst, ok := svc.Dests[lv.Reals[j].Dest.DestKey]; ok {
-					s.weight = dst.Weight
-				}
+	s := d.lvs
+	for i := range s.vss {
+		vs := &s.vss[i]
+		for j := range vs.reals {
+			r := &vs.reals[j]
+			ms := metricServer{vs: vs.model.Name, rs: r.Name, up: s.up[rsKey{vs.model.Name, r.Name}], weight: -1}
+			if w, ok := s.weight(vs, r); ok {
+				ms.weight = w
 			}
-			v.servers = append(v.servers, s)
+			v.servers = append(v.servers, ms)
 		}
 	}
-	v.rec = d.ipvs.rec
-	v.syncRole, v.syncOn = d.ipvs.syncRole, d.cfg.LVSSync != nil
+	v.rec = s.rec
+	v.syncRole, v.syncOn = s.syncRole, d.cfg().LVSSync != nil
 	m.mu.Lock()
 	v.reload = m.view.reload
 	m.view = v
@@ -237,7 +239,7 @@ func (m *metrics) listen() string { return m.addr }
 
 // startMetrics serves /metrics on global.metrics_listen, if set.
 func (d *Director) startMetrics() error {
-	addr := d.cfg.Global.MetricsListen
+	addr := d.cfg().Global.MetricsListen
 	if addr == "" {
 		return nil
 	}
@@ -270,26 +272,4 @@ func (d *Director) stopMetrics() {
 	defer cancel()
 	m.srv.Shutdown(ctx)
 	m.srv, m.addr = nil, ""
-}
-
-// timedChecker wraps every checker to observe its duration.
-func (d *Director) timedChecker(s health.Spec) (health.Checker, error) {
-	c, err := health.NewChecker(s)
-	if err != nil {
-		return nil, err
-	}
-	return timed{c, s.Type, d.metrics.checkTime}, nil
-}
-
-type timed struct {
-	health.Checker
-	typ string
-	h   *prometheus.HistogramVec
-}
-
-func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
-	start := time.Now()
-	r := t.Checker.Check(ctx, tg)
-	t.h.WithLabelValues(tg.VS, tg.RS, t.typ).Observe(time.Since(start).Seconds())
-	return r
 }

@@ -16,11 +16,13 @@ func sdNotify(state string) {
 // summary is the one-line STATUS= for systemctl status.
 func (d *Director) summary() string {
 	var parts []string
-	for _, in := range d.instances {
-		parts = append(parts, fmt.Sprintf("%s %s", in.cfg.Name, in.run.Status().State))
+	for _, ic := range d.cfg().Instances {
+		if r := d.live(ic.Name); r != nil {
+			parts = append(parts, fmt.Sprintf("%s %s", ic.Name, r.inst.Status().State))
+		}
 	}
 	up, total := 0, 0
-	for _, ok := range d.up {
+	for _, ok := range d.lvs.up {
 		total++
 		if ok {
 			up++

@@ -273,9 +273,10 @@ func TestDrainStatusMetrics(t *testing.T) {
 	for _, want := range []string{
 		`tandem_build_info{`,
 		`tandem_config_last_reload_success 1`,
-		`tandem_vrrp_state{instance="web"} 2`,
-		`tandem_vrrp_priority{instance="web",kind="effective"} 150`,
-		`tandem_vrrp_transitions_total{instance="web",reason=`,
+		`tandem_vrrp_state{vrrp_instance="web"} 2`,
+		`tandem_vrrp_priority{kind="effective",vrrp_instance="web"} 150`,
+		`tandem_vrrp_transitions_total{reason=`,
+		`tandem_vrrp_instance_info{family="ipv4",interface="`,
 		`tandem_real_server_up{rs="203.0.113.21:80",vs="web_http"} 1`,
 		`tandem_real_server_up{rs="203.0.113.23:80",vs="web_http"} 0`,
 		`tandem_real_server_weight{rs="203.0.113.21:80",vs="web_http"} 0`,
@@ -285,6 +286,11 @@ func TestDrainStatusMetrics(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// Prometheus adds the target label "instance" to every scrape: a
+	// label of ours by that name would become exported_instance.
+	if strings.Contains(metrics, `{instance=`) || strings.Contains(metrics, `,instance=`) {
+		t.Error("a metric has the label instance (Prometheus's own); use vrrp_instance")
 	}
 	if strings.Contains(metrics, "node_ipvs_") {
 		t.Error("metrics clash with node_exporter's node_ipvs_*")

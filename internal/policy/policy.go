@@ -728,3 +728,11 @@ func (p *Policy) leavingNamed(name string) *instance {
 	}
 	return nil
 }
+
+// Live is the ID of the instance serving name now.
+func (p *Policy) Live(name string) (ID, bool) {
+	if in := p.live[name]; in != nil {
+		return in.id, true
+	}
+	return 0, false
+}

@@ -15,7 +15,8 @@ func TestVirtualServersFromReference(t *testing.T) {
 		t.Fatal(diags.Err())
 	}
 	var got []string
-	for _, v := range virtualServers(cfg) {
+	for _, vs := range virtualServers(cfg) {
+		v := vs.model
 		line := fmt.Sprintf("%s: %s %s flags=%#x timeout=%d netmask=%d quorum=%d/%d", v.Name, v.Service.ServiceKey, v.Service.Scheduler, uint32(v.Service.Flags), v.Service.Timeout, v.Service.Netmask, v.Quorum, v.Hysteresis)
 		for _, r := range v.Reals {
 			line += fmt.Sprintf(" [%s -> %s %s w=%d]", r.Name, r.Dest.DestKey, r.Dest.Forward, r.Dest.Weight)

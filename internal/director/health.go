@@ -1,0 +1,99 @@
+package director
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/health"
+	"github.com/tandemlb/tandem/internal/policy"
+)
+
+// healthChanged applies a real server's transition.
+func (d *Director) healthChanged(tr health.Transition) {
+	k := rsKey{tr.Target.VS, tr.Target.RS}
+	check := "set"
+	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
+		check = r.Checks[tr.Check].Type
+	}
+	d.log.Info("real server "+tr.To.String(), "vs", k.VS, "rs", k.RS, "check", check,
+		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
+	d.lvs.up[k] = tr.To == health.Up
+	d.reapply()
+}
+
+// reapply recomputes the desired table and feeds quorum changes to the
+// policy (track_virtual_servers).
+func (d *Director) reapply() {
+	changed := d.lvs.reapply()
+	for _, vs := range slices.Sorted(maps.Keys(changed)) {
+		if changed[vs] {
+			d.log.Info("quorum regained", "vs", vs)
+		} else {
+			d.log.Warn("quorum lost", "vs", vs)
+		}
+		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
+	}
+	d.refreshMetrics()
+}
+
+// applyLVS takes a reloaded configuration's virtual servers, checks and
+// timeouts (the policy switches the sync daemon).
+func (d *Director) applyLVS(old, cfg *config.Config) error {
+	s := d.lvs
+	var errs []error
+	if s.backend == nil && s.err == nil && (len(cfg.VirtualServers) > 0 || cfg.LVSSync != nil) {
+		if err := s.open(cfg); err != nil {
+			return err
+		}
+		if s.rec != nil {
+			go s.rec.Run(d.work)
+		}
+	}
+	s.setVirtualServers(cfg)
+	if k, ok := s.backend.(interface {
+		SetTimeouts(tcp, tcpFin, udp time.Duration) error
+	}); ok && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
+		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("lvs timeouts: %w", err))
+		}
+	}
+	if s.rec != nil && old.LVS.ReconcileInterval != cfg.LVS.ReconcileInterval {
+		s.rec.SetInterval(cfg.LVS.ReconcileInterval)
+	}
+	// Checks: unchanged ones keep their state; real servers gone from the
+	// configuration stop being checked.
+	known := maps.Clone(s.up)
+	for k := range s.up {
+		if s.reals[k] == nil {
+			s.checks.Remove(k.id())
+			delete(s.up, k)
+			d.metrics.forgetServer(k.VS, k.RS)
+		}
+	}
+	if err := s.setChecks(nil, known); err != nil {
+		errs = append(errs, err)
+	}
+	for name := range s.quorumUp {
+		if !slices.ContainsFunc(cfg.VirtualServers, func(v *config.VirtualServer) bool { return v.Name == name }) {
+			delete(s.quorumUp, name)
+		}
+	}
+	forgotten := false
+	for k := range s.drained {
+		if s.reals[k] == nil {
+			delete(s.drained, k)
+			forgotten = true
+		}
+	}
+	if forgotten {
+		if err := saveDrained(s.stateDir, s.drained); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.reapply()
+	return errors.Join(errs...)
+}

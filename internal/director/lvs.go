@@ -1,0 +1,407 @@
+package director
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/health"
+	"github.com/tandemlb/tandem/lvs"
+)
+
+// rsKey names a real server: its virtual server's name and its label as
+// written in the configuration.
+type rsKey struct{ VS, RS string }
+
+// id is the key's name for the health scheduler: quoted, so that no name
+// can make two keys alike; never parsed back (transitions carry the
+// Target's VS and RS).
+func (k rsKey) id() string { return strconv.Quote(k.VS) + " " + strconv.Quote(k.RS) }
+
+// lvsSide is the director's LVS part: configuration x health -> the
+// desired IPVS table, the reconciler that keeps the kernel equal to it,
+// and the sync daemon.
+type lvsSide struct {
+	log      *slog.Logger
+	injected lvs.Backend // the backend given to New (tests), nil for the kernel
+	backend  lvs.Backend // nil: no IPVS here
+	err      error       // why there is no backend
+	rec      *lvs.Reconciler
+	vss      []vserver // the configured virtual servers, in order
+	reals    map[rsKey]*real
+	table    lvs.Table           // the desired table last handed over
+	quorumUp map[string]bool
+	syncRole lvs.SyncRole // the daemon running now; 0 for none
+
+	checks      *health.Scheduler
+	up          map[rsKey]bool // healthy real servers
+	drained     map[rsKey]bool // drained by the operator
+	stateDir    string
+	appliedSeen bool
+}
+
+// openLVS prepares the LVS side. Without IPVS in the kernel it reports
+// that once and VRRP goes on; only a configuration with virtual servers
+// asks for IPVS at all.
+func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSide, error) {
+	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{},
+		stateDir: cfg.Global.StateDir}
+	s.setVirtualServers(cfg)
+	s.drained = loadDrained(cfg, log)
+	return s, s.open(cfg)
+}
+
+func (s *lvsSide) setVirtualServers(cfg *config.Config) {
+	s.vss = virtualServers(cfg)
+	s.reals = map[rsKey]*real{}
+	for i := range s.vss {
+		v := &s.vss[i]
+		for j := range v.reals {
+			s.reals[rsKey{v.model.Name, v.reals[j].Name}] = &v.reals[j]
+		}
+	}
+}
+
+func (s *lvsSide) open(cfg *config.Config) error {
+	backend := s.injected
+	if len(cfg.VirtualServers) == 0 && cfg.LVSSync == nil {
+		return nil
+	}
+	if backend == nil {
+		k, err := lvs.OpenKernel("", s.log)
+		if errors.Is(err, lvs.ErrNoIPVS) {
+			s.log.Error("IPVS is not available in this kernel: virtual servers are not programmed; VRRP goes on", "err", err)
+			s.err = err
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+			return err
+		}
+		backend = k
+	}
+	owned, err := lvs.LoadOwned(filepath.Join(cfg.Global.StateDir, "ipvs-services.json"))
+	if err != nil {
+		return err
+	}
+	s.backend = backend
+	s.rec = lvs.NewReconciler(backend, owned, cfg.LVS.ReconcileInterval, s.log)
+	return nil
+}
+
+// start begins the health checks and the reconciler. A real server
+// already in the kernel table starts up, so it keeps its place until its
+// checks fail (no outage on restart).
+func (s *lvsSide) start(ctx context.Context, checkTime *prometheus.HistogramVec) error {
+	s.checks = health.New(health.Options{NewChecker: timedChecker(checkTime)})
+	var kernel lvs.Table
+	if s.backend != nil {
+		var err error
+		if kernel, err = s.backend.Table(); err != nil {
+			return err
+		}
+	}
+	if err := s.setChecks(kernel, nil); err != nil {
+		return err
+	}
+	if s.rec != nil {
+		go s.rec.Run(ctx)
+	}
+	return nil
+}
+
+func (s *lvsSide) close() {
+	if s.checks != nil {
+		s.checks.Close()
+	}
+}
+
+// applied is the reconciler's first-apply signal until it has been seen.
+func (s *lvsSide) applied() <-chan struct{} {
+	if s.appliedSeen || s.rec == nil {
+		return nil
+	}
+	return s.rec.Applied()
+}
+
+func (s *lvsSide) firstApplied() bool { return s.rec == nil || s.appliedSeen }
+
+// quorum is a copy of the quorum of every virtual server.
+func (s *lvsSide) quorum() map[string]bool {
+	out := map[string]bool{}
+	for k, v := range s.quorumUp {
+		out[k] = v
+	}
+	return out
+}
+
+// setChecks hands the configured real servers to the scheduler. known
+// holds the real servers running before a reload: they keep their state
+// (the scheduler keeps unchanged checks as they are).
+func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
+	for _, v := range s.vss {
+		svc := kernel[v.model.Service.ServiceKey]
+		for _, r := range v.reals {
+			k := rsKey{v.model.Name, r.Name}
+			if len(r.Checks) == 0 {
+				s.checks.Remove(k.id())
+				s.up[k] = true
+				continue
+			}
+			initial := health.Down
+			if r.InitialUp {
+				initial = health.Up
+			}
+			if svc != nil {
+				if _, present := svc.Dests[r.Dest.DestKey]; present {
+					initial = health.Up
+				}
+			}
+			if up, ok := s.up[k]; ok && known[k] {
+				initial = health.Down
+				if up {
+					initial = health.Up
+				}
+			}
+			s.up[k] = initial == health.Up
+			t := health.Target{VS: v.model.Name, RS: r.Name, Addr: r.Dest.Addr, Port: r.Dest.Port}
+			if err := s.checks.Set(k.id(), t, r.Checks, initial); err != nil {
+				return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// reapply recomputes the desired table and hands it to the reconciler; it
+// returns the virtual servers whose quorum changed.
+func (s *lvsSide) reapply() map[string]bool {
+	t, q := lvs.Desired(s.lvsVirtualServers(), lvs.State{
+		Up:       func(vs, rs string) bool { return s.up[rsKey{vs, rs}] },
+		Drained:  func(vs, rs string) bool { return s.drained[rsKey{vs, rs}] },
+		QuorumUp: s.quorumUp,
+	})
+	changed := map[string]bool{}
+	for name, ok := range q {
+		if was, known := s.quorumUp[name]; !known || was != ok {
+			changed[name] = ok
+		}
+	}
+	s.quorumUp, s.table = q, t
+	if s.rec != nil {
+		s.rec.Set(t)
+	}
+	return changed
+}
+
+// switchSync switches the kernel's sync daemon to role (0: none); false
+// when it could not be started.
+func (s *lvsSide) switchSync(role lvs.SyncRole, ls *config.LVSSync) bool {
+	if s.backend == nil || ls == nil || role == s.syncRole {
+		return true
+	}
+	if s.syncRole != 0 {
+		if err := lvs.StopSyncDaemon(s.syncRole); err != nil {
+			s.log.Error("stopping the sync daemon", "role", s.syncRole.String(), "err", err)
+		}
+	}
+	s.syncRole = 0
+	if role == 0 {
+		return true
+	}
+	err := lvs.StartSyncDaemon(lvs.SyncDaemon{Role: role, Interface: ls.Interface, SyncID: ls.SyncID,
+		MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	if err != nil {
+		s.log.Error("starting the sync daemon; connections will not survive a failover", "role", role.String(), "err", err)
+		return false
+	}
+	s.syncRole = role
+	s.log.Info("sync daemon switched", "role", role.String(), "interface", ls.Interface, "sync_id", ls.SyncID)
+	return true
+}
+
+// flush removes tandem's own services (flush_on_stop).
+func (s *lvsSide) flush(ctx context.Context) {
+	if s.rec == nil {
+		return
+	}
+	s.rec.Set(lvs.Table{})
+	if err := s.rec.Reconcile(ctx); err != nil {
+		s.log.Error("flush_on_stop: removing tandem's services", "err", err)
+	}
+}
+
+type connKey struct {
+	svc  lvs.ServiceKey
+	dest lvs.DestKey
+}
+
+// conns reads the kernel's active and inactive connection counts per
+// destination; empty without the kernel.
+func (s *lvsSide) conns() map[connKey][2]int {
+	out := map[connKey][2]int{}
+	if _, ok := s.backend.(*lvs.Kernel); !ok {
+		return out
+	}
+	svcs, err := lvs.ReadServices()
+	if err != nil {
+		return out
+	}
+	for _, svc := range svcs {
+		for _, d := range svc.Dests {
+			out[connKey{svc.ServiceKey, lvs.DestKey{Addr: d.Addr, Port: d.Port}}] = [2]int{int(d.ActiveConn), int(d.InactConn)}
+		}
+	}
+	return out
+}
+
+// weight is a real server's weight in the desired table; false when it
+// is not there.
+func (s *lvsSide) weight(v *vserver, r *real) (int, bool) {
+	if svc := s.table[v.model.Service.ServiceKey]; svc != nil {
+		if d, ok := svc.Dests[r.Dest.DestKey]; ok {
+			return d.Weight, true
+		}
+	}
+	return 0, false
+}
+
+// timedChecker wraps every checker to observe its duration.
+func timedChecker(h *prometheus.HistogramVec) func(health.Spec) (health.Checker, error) {
+	return func(sp health.Spec) (health.Checker, error) {
+		c, err := health.NewChecker(sp)
+		if err != nil {
+			return nil, err
+		}
+		return timed{c, sp.Type, h}, nil
+	}
+}
+
+type timed struct {
+	health.Checker
+	typ string
+	h   *prometheus.HistogramVec
+}
+
+func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
+	start := time.Now()
+	r := t.Checker.Check(ctx, tg)
+	t.h.WithLabelValues(tg.VS, tg.RS, t.typ).Observe(time.Since(start).Seconds())
+	return r
+}
+
+// healthSpec maps a configured check to the health package's.
+func healthSpec(c *config.Check) health.Spec {
+	s := health.Spec{
+		Type: string(c.Type), Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
+		ConnectAddr: c.ConnectAddress, ConnectPort: uint16(c.ConnectPort),
+		Method: c.Method, Path: c.Path, Host: c.Host, Headers: c.Headers, ExpectBody: c.ExpectBody,
+		FollowRedirects: c.FollowRedirects, TLSServerName: c.TLSServerName, CAFile: c.CAFile, TLSSkipVerify: c.TLSSkipVerify,
+		Payload: c.Payload, Expect: c.Expect.Bytes, ExpectAny: c.Expect.Any,
+		QueryType: string(c.QueryType), QueryName: c.QueryName, Transport: string(c.Transport), ExpectAnswer: c.ExpectAnswer,
+		Command: c.Command,
+	}
+	for _, r := range c.ExpectStatus {
+		s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
+	}
+	if c.ExpectSHA256 != "" {
+		s.ExpectSHA256, _ = hex.DecodeString(c.ExpectSHA256) // validated by config
+	}
+	return s
+}
+
+var (
+	protocols  = map[config.Protocol]lvs.Protocol{config.TCP: lvs.TCP, config.UDP: lvs.UDP, config.SCTP: lvs.SCTP}
+	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
+	// sh-* and mh-* flags share the kernel's scheduler flag bits.
+	schedFlags = map[config.SchedulerFlag]lvs.Flags{
+		"sh-fallback": lvs.FlagSchedFlag1, "sh-port": lvs.FlagSchedFlag2,
+		"mh-fallback": lvs.FlagSchedFlag1, "mh-port": lvs.FlagSchedFlag2,
+	}
+)
+
+// vserver is one configured virtual server: the lvs model that the table
+// is computed from, built together with its real servers' checks, so that
+// nothing joins two lists by position.
+type vserver struct {
+	cfg   *config.VirtualServer
+	model lvs.VirtualServer
+	reals []real
+}
+
+// real is one real server of a vserver.
+type real struct {
+	lvs.Real
+	cfg       *config.RealServer
+	Checks    []health.Spec
+	InitialUp bool
+}
+
+// virtualServers maps the configuration's virtual servers to lvs's.
+func virtualServers(cfg *config.Config) []vserver {
+	var out []vserver
+	for _, vs := range cfg.VirtualServers {
+		s := lvs.Service{Scheduler: string(vs.Scheduler), Netmask: uint32(vs.PersistenceBits)}
+		if vs.Fwmark != 0 {
+			s.Fwmark, s.IPv6 = uint32(vs.Fwmark), vs.Family == config.IPv6
+		} else {
+			s.Protocol, s.Addr, s.Port = protocols[vs.Protocol], vs.Address.Addr(), vs.Address.Port()
+		}
+		if vs.PersistenceTimeout > 0 {
+			s.Flags |= lvs.FlagPersistent
+			s.Timeout = uint32(vs.PersistenceTimeout.Seconds())
+		}
+		if vs.OnePacket {
+			s.Flags |= lvs.FlagOnePacket
+		}
+		for _, f := range vs.SchedulerFlags {
+			s.Flags |= schedFlags[f]
+		}
+		fwd := forwarding[vs.Forwarding]
+		v := vserver{cfg: vs, model: lvs.VirtualServer{Name: vs.Name, Service: s, Quorum: vs.Quorum,
+			Hysteresis: vs.Hysteresis, InhibitOnFailure: vs.InhibitOnFailure}}
+		for _, rs := range vs.RealServers {
+			r := real{Real: lvs.Real{Name: rs.Name, Dest: lvs.Dest{
+				DestKey: destKey(rs.Endpoint, vs),
+				Weight:  rs.Weight, Forward: fwd, Upper: uint32(rs.UpperThreshold), Lower: uint32(rs.LowerThreshold),
+			}}, cfg: rs, InitialUp: rs.Initial == config.Up}
+			for _, c := range rs.Checks {
+				r.Checks = append(r.Checks, healthSpec(c))
+			}
+			v.reals = append(v.reals, r)
+			v.model.Reals = append(v.model.Reals, r.Real)
+		}
+		if vs.SorryServer.IsValid() {
+			v.model.Sorry = &lvs.Dest{DestKey: destKey(vs.SorryServer, vs), Weight: 1, Forward: fwd}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// destKey: a real server written without a port takes the virtual port
+// (0 for a fwmark service: the packet's own port).
+func destKey(e config.Endpoint, vs *config.VirtualServer) lvs.DestKey {
+	port := e.Port
+	if port == 0 {
+		port = vs.Address.Port()
+	}
+	return lvs.DestKey{Addr: e.Addr, Port: port}
+}
+
+func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
+	out := make([]lvs.VirtualServer, len(s.vss))
+	for i := range s.vss {
+		out[i] = s.vss[i].model
+	}
+	return out
+}
