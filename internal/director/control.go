@@ -214,7 +214,7 @@ func (d *Director) status() Status {
 	st := Status{RouterID: cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, LastReload: d.lastReload,
 		Instances: []InstanceStatus{}, VirtualServers: []VSStatus{}}
 	for _, ic := range cfg.Instances {
-		r := d.live(ic.Name)
+		r := d.current(ic.Name)
 		if r == nil {
 			continue
 		}

@@ -187,6 +187,21 @@ func (d *Director) live(name string) *run {
 	return nil
 }
 
+// current is the run to show for name: the live one, else the newest
+// still stopping (status and metrics during a stop or a restart).
+func (d *Director) current(name string) *run {
+	if r := d.live(name); r != nil {
+		return r
+	}
+	var newest *run
+	for _, r := range d.runs {
+		if r.cfg.Name == name && (newest == nil || r.id > newest.id) {
+			newest = r
+		}
+	}
+	return newest
+}
+
 // step feeds one event to the policy and carries its actions out.
 func (d *Director) step(ev policy.Event) { d.carry(d.pol.Step(time.Now(), ev)) }
 

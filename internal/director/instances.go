@@ -42,7 +42,9 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 
 // primaryAddr reads an interface's own address (netlink); a variable so
 // that tests can count the reads.
-var primaryAddr = vrrp.PrimaryAddr
+var primaryAddr = defaultPrimaryAddr
+
+var defaultPrimaryAddr = vrrp.PrimaryAddr
 
 // advertSource: adverts leave from unicast_source, else from the
 // interface's own address (for IPv6 its link-local address, RFC 5798

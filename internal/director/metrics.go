@@ -202,7 +202,7 @@ func (d *Director) refreshMetrics() {
 	m := d.metrics
 	var v metricsView
 	for _, ic := range d.cfg().Instances {
-		if r := d.live(ic.Name); r != nil {
+		if r := d.current(ic.Name); r != nil {
 			v.instances = append(v.instances, metricInstance{r.cfg, r.inst})
 		}
 	}

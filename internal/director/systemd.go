@@ -17,7 +17,7 @@ func sdNotify(state string) {
 func (d *Director) summary() string {
 	var parts []string
 	for _, ic := range d.cfg().Instances {
-		if r := d.live(ic.Name); r != nil {
+		if r := d.current(ic.Name); r != nil {
 			parts = append(parts, fmt.Sprintf("%s %s", ic.Name, r.inst.Status().State))
 		}
 	}
