@@ -101,7 +101,7 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.lvs.close()
-	d.lvs.reapply()
+	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
 	}
