@@ -505,16 +505,8 @@ lvs_sync {
   follow    = "web"
 }
 `
-	path := filepath.Join(t.TempDir(), "d1.hcl")
 	cfg := base + fmt.Sprintf(webVS, "")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := hs[0].Start(tandemBin, "run", "-c", path, "--ipvs-memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d1 := &node{t: t, host: hs[0], proc: p, cfg: path}
+	d1 := startInMemory(t, hs[0], cfg)
 	eventually(t, 5*time.Second, "masters and rs1 up", func() bool {
 		st, err := tryStatus(t, "d1")
 		h, w, _, _ := st.rs("web_http", "203.0.113.21:80")

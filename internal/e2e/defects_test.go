@@ -11,10 +11,27 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tandemlb/tandem/internal/netlab"
 )
 
 // Defects of the daemon found by reading it, each shown failing on the
 // code before its fix.
+
+// startInMemory runs tandem with an in-memory IPVS table (--ipvs-memory),
+// which has an ownership file like the kernel's.
+func startInMemory(t *testing.T, h *netlab.Host, cfg string) *node {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), h.Name+".hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := h.Start(tandemBin, "run", "-c", path, "--ipvs-memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{t: t, host: h, proc: p, cfg: path}
+}
 
 // A damaged drained.json or ipvs-services.json is set aside with a
 // warning and tandem runs (it used to refuse to start: no VRRP at all).
@@ -29,15 +46,7 @@ func TestDamagedStateFilesSetAside(t *testing.T) {
 	}
 	cfg := strings.Replace(instanceConfig("d1", 150, ""), "  control_socket", fmt.Sprintf("  state_dir      = %q\n  control_socket", dir), 1) +
 		fmt.Sprintf(webVS, "")
-	path := filepath.Join(t.TempDir(), "d1.hcl")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := hs[0].Start(tandemBin, "run", "-c", path, "--ipvs-memory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{t: t, host: hs[0], proc: p, cfg: path}
+	n := startInMemory(t, hs[0], cfg)
 	eventuallyf(t, 5*time.Second, func() string { return "d1 MASTER with damaged state files:\n" + n.log() }, func() bool {
 		return n.entered("web", "MASTER") == 1 && n.hasVIP("198.51.100.10")
 	})
