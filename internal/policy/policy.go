@@ -110,12 +110,12 @@ func (p *Policy) Step(now time.Time, ev Event) []Action {
 	case Start:
 		maps.Copy(p.links, e.Links)
 		maps.Copy(p.quorum, e.Quorum)
+		p.watch(&out) // first: without a watch the daemon does not start
 		for _, ic := range p.cfg.Instances {
 			if in := p.live[ic.Name]; in != nil {
 				p.start(in, &out)
 			}
 		}
-		p.watch(&out)
 	case LinkChanged:
 		p.links[e.Name] = e.Up
 		for _, in := range p.running() {

@@ -102,8 +102,7 @@ func TestFaultByLink(t *testing.T) {
 	t.Run("own interface down at start: FAULT before the first election, silent", func(t *testing.T) {
 		p := ready(t, parse(t, web), []string{"create 1 web"})
 		runSteps(t, p, []step{
-			{0, Start{Links: map[string]bool{"lan0": false, "lan1": true}}, []string{
-				"send 1 fault on (interface lan0 is down) silent", "run 1", "watch lan0,lan1"}},
+			{0, Start{Links: map[string]bool{"lan0": false, "lan1": true}}, []string{"watch lan0,lan1", "send 1 fault on (interface lan0 is down) silent", "run 1"}},
 			{10 * ms, tr(1, vrrp.Init, vrrp.Fault, 150), []string{"hook instance web: /bin/f INSTANCE web FAULT 150"}},
 			{20 * ms, LinkChanged{"lan0", true}, []string{"send 1 fault off"}},
 		})
@@ -111,7 +110,7 @@ func TestFaultByLink(t *testing.T) {
 	t.Run("tracked interface down: FAULT with a last advert; up again leaves it", func(t *testing.T) {
 		p := ready(t, parse(t, web), []string{"create 1 web"})
 		runSteps(t, p, []step{
-			{0, Start{Links: up("lan0", "lan1")}, []string{"run 1", "watch lan0,lan1"}},
+			{0, Start{Links: up("lan0", "lan1")}, []string{"watch lan0,lan1", "run 1"}},
 			{1 * ms, tr(1, vrrp.Init, vrrp.Backup, 150), nil},
 			{5 * ms, LinkChanged{"lan1", false}, []string{"send 1 fault on (interface lan1 is down)"}},
 			// A second fault is recorded, not sent again; FAULT lasts
@@ -150,7 +149,7 @@ func TestScripts(t *testing.T) {
 		p := ready(t, parse(t, scripts), []string{"create 1 web"})
 		runSteps(t, p, []step{
 			// Scripts count as succeeding until they fail: +20 at once.
-			{0, Start{Links: up("lan0")}, []string{"start scripts 1 hard,minus,plus", "send 1 priority 120", "run 1", "watch lan0"}},
+			{0, Start{Links: up("lan0")}, []string{"watch lan0", "start scripts 1 hard,minus,plus", "send 1 priority 120", "run 1"}},
 			{1 * ms, ScriptChanged{ID: 1, Script: "hard", OK: false, Why: "exit status 1"}, []string{"send 1 fault on (track_script hard failed: exit status 1)"}},
 			{2 * ms, ScriptChanged{ID: 1, Script: "hard", OK: true}, []string{"send 1 fault off"}},
 		})
@@ -158,7 +157,7 @@ func TestScripts(t *testing.T) {
 	t.Run("weight < 0 added while failing, > 0 while succeeding, kept in 1..254", func(t *testing.T) {
 		p := ready(t, parse(t, scripts), []string{"create 1 web"})
 		runSteps(t, p, []step{
-			{0, Start{Links: up("lan0")}, []string{"start scripts 1 hard,minus,plus", "send 1 priority 120", "run 1", "watch lan0"}},
+			{0, Start{Links: up("lan0")}, []string{"watch lan0", "start scripts 1 hard,minus,plus", "send 1 priority 120", "run 1"}},
 			{1 * ms, ScriptChanged{ID: 1, Script: "minus", OK: false}, []string{"send 1 priority 90"}},
 			{2 * ms, ScriptChanged{ID: 1, Script: "plus", OK: false}, []string{"send 1 priority 70"}},
 			{3 * ms, ScriptChanged{ID: 1, Script: "plus", OK: false}, nil}, // no change, nothing sent
@@ -173,7 +172,7 @@ func TestScripts(t *testing.T) {
 		cfg := parse(t, strings.Replace(scripts, "priority          = 100", "priority          = 255", 1))
 		p := ready(t, cfg, []string{"create 1 web"})
 		runSteps(t, p, []step{
-			{0, Start{Links: up("lan0")}, []string{"start scripts 1 hard,minus,plus", "run 1", "watch lan0"}},
+			{0, Start{Links: up("lan0")}, []string{"watch lan0", "start scripts 1 hard,minus,plus", "run 1"}},
 			{1 * ms, ScriptChanged{ID: 1, Script: "minus", OK: false}, nil},
 		})
 	})
@@ -197,8 +196,7 @@ virtual_server "http" {
 func TestFaultByQuorum(t *testing.T) {
 	p := ready(t, parse(t, quorum), []string{"create 1 web"})
 	runSteps(t, p, []step{
-		{0, Start{Links: up("lan0"), Quorum: map[string]bool{"http": false}}, []string{
-			"send 1 fault on (virtual server http lost quorum)", "run 1", "watch lan0"}},
+		{0, Start{Links: up("lan0"), Quorum: map[string]bool{"http": false}}, []string{"watch lan0", "send 1 fault on (virtual server http lost quorum)", "run 1"}},
 		{100 * ms, QuorumChanged{"http", true}, []string{"send 1 fault off"}},
 		{200 * ms, QuorumChanged{"http", false}, []string{"send 1 fault on (virtual server http lost quorum)"}},
 		{300 * ms, QuorumChanged{"other", true}, nil},
@@ -228,7 +226,7 @@ sync_group "pair" {
 func TestSyncGroup(t *testing.T) {
 	p := ready(t, parse(t, group), []string{"create 1 a", "create 2 b"})
 	runSteps(t, p, []step{
-		{0, Start{Links: up("lan0", "lan1")}, []string{"run 1", "run 2", "watch lan0,lan1"}},
+		{0, Start{Links: up("lan0", "lan1")}, []string{"watch lan0,lan1", "run 1", "run 2"}},
 		{1 * ms, tr(1, vrrp.Init, vrrp.Backup, 100), []string{"send 2 force BACKUP (sync group pair: a is BACKUP)"}},
 		{2 * ms, tr(2, vrrp.Init, vrrp.Backup, 100), []string{"send 1 force BACKUP (sync group pair: b is BACKUP)"}},
 		// One member becomes master: the other is forced; the group's
@@ -264,7 +262,7 @@ lvs_sync {
 func TestSyncDaemonRole(t *testing.T) {
 	p := ready(t, parse(t, synced), []string{"create 1 web"})
 	runSteps(t, p, []step{
-		{0, Start{Links: up("lan0")}, []string{"run 1", "watch lan0"}},
+		{0, Start{Links: up("lan0")}, []string{"watch lan0", "run 1"}},
 		{1 * ms, tr(1, vrrp.Init, vrrp.Backup, 100), []string{"sync daemon none -> backup"}},
 		{3000 * ms, tr(1, vrrp.Backup, vrrp.Master, 100), []string{"sync daemon backup -> master"}},
 		{4000 * ms, tr(1, vrrp.Master, vrrp.Fault, 100), []string{"sync daemon master -> backup"}},
@@ -288,7 +286,7 @@ func TestHoldBack(t *testing.T) {
 	cfg := parse(t, web)
 	p := ready(t, cfg, []string{"create 1 web"})
 	runSteps(t, p, []step{
-		{0, Start{Links: up("lan0", "lan1")}, []string{"run 1", "watch lan0,lan1"}},
+		{0, Start{Links: up("lan0", "lan1")}, []string{"watch lan0,lan1", "run 1"}},
 		{1 * ms, tr(1, vrrp.Init, vrrp.Backup, 150), nil},
 	})
 	failover := func(name string, release bool, want string) {
