@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"time"
 
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/health"
@@ -104,9 +103,7 @@ func (d *Director) applyIPVS(old, cfg *config.Config) error {
 		d.ipvs.run(d.work)
 	}
 	d.ipvs.vss = virtualServers(cfg)
-	if k, ok := d.ipvs.backend.(interface {
-		SetTimeouts(tcp, tcpFin, udp time.Duration) error
-	}); ok && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
+	if k := d.ipvs.ctl; k != nil && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
 		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
 			errs = append(errs, fmt.Errorf("lvs timeouts: %w", err))
 		}

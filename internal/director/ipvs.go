@@ -14,8 +14,12 @@ import (
 // ipvsSide is the director's LVS part: the reconciler over the kernel (or
 // an injected backend), and the sync daemon that follows an instance.
 type ipvsSide struct {
-	backend  lvs.Backend // nil: no IPVS here
-	err      error       // why there is no backend
+	backend lvs.Backend // nil: no IPVS here
+	err     error       // why there is no backend
+	// ctl is the director goroutine's own IPVS handle (sync daemon,
+	// connection counts, timeouts on reload): the reconciler's goroutine
+	// owns backend. nil with an injected backend.
+	ctl      *lvs.Kernel
 	rec      *lvs.Reconciler
 	owned    *lvs.Owned
 	vss      []lvs.VirtualServer
@@ -45,6 +49,9 @@ func openIPVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*ipvsS
 		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
 			return nil, err
 		}
+		if side.ctl, err = lvs.OpenKernel("", log); err != nil {
+			return nil, err
+		}
 		backend = k
 	}
 	owned, err := lvs.LoadOwned(filepath.Join(cfg.Global.StateDir, "ipvs-services.json"))
@@ -55,6 +62,8 @@ func openIPVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*ipvsS
 	side.rec = lvs.NewReconciler(backend, owned, cfg.LVS.ReconcileInterval, log)
 	return side, nil
 }
+
+var errNoKernel = errors.New("the IPVS table is in memory (no kernel handle)")
 
 // follow switches the kernel's sync daemon with the followed instance:
 // MASTER runs the sync master, any other state the sync backup.
@@ -73,7 +82,7 @@ func (s *ipvsSide) follow(ls *config.LVSSync, to vrrp.State, log *slog.Logger) {
 		return
 	}
 	if s.syncRole != 0 {
-		if err := lvs.StopSyncDaemon(s.syncRole); err != nil {
+		if err := s.ctl.StopSyncDaemon(s.syncRole); err != nil {
 			log.Error("stopping the sync daemon", "role", s.syncRole.String(), "err", err)
 		}
 	}
@@ -81,8 +90,11 @@ func (s *ipvsSide) follow(ls *config.LVSSync, to vrrp.State, log *slog.Logger) {
 	if want == 0 {
 		return
 	}
-	err := lvs.StartSyncDaemon(lvs.SyncDaemon{Role: want, Interface: ls.Interface, SyncID: ls.SyncID,
-		MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	err := errNoKernel
+	if s.ctl != nil {
+		err = s.ctl.StartSyncDaemon(lvs.SyncDaemon{Role: want, Interface: ls.Interface, SyncID: ls.SyncID,
+			MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	}
 	if err != nil {
 		log.Error("starting the sync daemon; connections will not survive a failover", "role", want.String(), "err", err)
 		return
@@ -136,16 +148,16 @@ type lvsConnKey struct {
 // destination; empty without the kernel.
 func (s *ipvsSide) conns() map[lvsConnKey][2]int {
 	out := map[lvsConnKey][2]int{}
-	if _, ok := s.backend.(*lvs.Kernel); !ok {
+	if s.ctl == nil {
 		return out
 	}
-	svcs, err := lvs.ReadServices()
+	svcs, err := s.ctl.Services()
 	if err != nil {
 		return out
 	}
 	for _, svc := range svcs {
 		for _, d := range svc.Dests {
-			out[lvsConnKey{svc.ServiceKey, lvs.DestKey{Addr: d.Addr, Port: d.Port}}] = [2]int{int(d.ActiveConn), int(d.InactConn)}
+			out[lvsConnKey{svc.ServiceKey, d.DestKey}] = [2]int{int(d.ActiveConns), int(d.InactConns)}
 		}
 	}
 	return out
