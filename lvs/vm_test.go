@@ -140,7 +140,7 @@ func parseSave(t testing.TB, text string) Table {
 					d.Forward = Route
 				case "-i":
 					d.Forward = Tunnel
-
+				case "-w":
 					i++
 					d.Weight, _ = strconv.Atoi(f[i])
 				case "--tun-type":

@@ -202,6 +202,40 @@ func TestWriteSave(t *testing.T) {
 	}
 }
 
+// Forwarding methods ipvsadm has no name or option for come out as
+// ipvsadm prints its NULL pointer (seen in the guest:
+// TestTandemListOddForwarding); Local is -g in a save.
+func TestOddForwarding(t *testing.T) {
+	svcs := []lvs.ServiceStats{ksvc(lvs.TCP, "198.51.100.10:80", "rr", 0, 0, 32,
+		kdest("203.0.113.21:80", lvs.Local, 1), kdest("203.0.113.22:80", lvs.Bypass, 1), kdest("203.0.113.23:80", 7, 1))}
+	var b bytes.Buffer
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, svcs, ListPlain, nil)
+	want := `  -> 203.0.113.21:80              Local   1      0          0         
+  -> 203.0.113.22:80              (null)  1      0          0         
+  -> 203.0.113.23:80              (null)  1      0          0         
+`
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("-L -n:\n%s", lineDiff(want, b.String()))
+	}
+	b.Reset()
+	WriteSave(&b, svcs)
+	want = `-A -t 198.51.100.10:80 -s rr
+-a -t 198.51.100.10:80 -r 203.0.113.21:80 -g -w 1
+-a -t 198.51.100.10:80 -r 203.0.113.22:80 (null) -w 1
+-a -t 198.51.100.10:80 -r 203.0.113.23:80 (null) -w 1
+`
+	if b.String() != want {
+		t.Errorf("-S -n:\n%s", lineDiff(want, b.String()))
+	}
+	b.Reset()
+	NewListing(lvs.Info{}, svcs, lvs.Timeouts{}, nil, nil, false).WriteJSON(&b)
+	for _, fwd := range []string{"local", "bypass", "fwd7"} {
+		if !strings.Contains(b.String(), `"forward": "`+fwd+`"`) {
+			t.Errorf("JSON without forward %q:\n%s", fwd, b.String())
+		}
+	}
+}
+
 // ipvsadm's sort is no total order for addresses or marks more than 2^31
 // apart; from the kernel's order of the guest exploration (ipvsadm
 // --nosort), ipvsadm printed this.
