@@ -260,9 +260,18 @@ func TestKernelOverFake(t *testing.T) {
 }
 
 // bigTable has enough services and destinations for dumps of several
-// parts, of every kind.
+// parts, of every kind, with every setting.
 func bigTable() Table {
-	t := reconcilerTestTable()
+	t := reconcilerTable()
+	t[ServiceKey{Protocol: TCP, Addr: addr("2001:db8::10"), Port: 443}].PE = "sip"
+	fwm := t[ServiceKey{Fwmark: 7}]
+	for dk, d := range fwm.Dests {
+		d.Encap = Encap{Type: TunGUE, Port: 6080, Flags: TunCsum}
+		fwm.Dests[dk] = d
+	}
+	six := &Service{ServiceKey: ServiceKey{Fwmark: 8, IPv6: true}, Scheduler: "rr", Netmask: 128, Dests: map[DestKey]Dest{}}
+	six.Dests[DestKey{addr("2001:db8::41"), 0}] = Dest{DestKey: DestKey{addr("2001:db8::41"), 0}, Weight: 1, Forward: Route, Upper: 10, Lower: 2}
+	t[six.ServiceKey] = six
 	for i := range 5 {
 		k := ServiceKey{Protocol: TCP, Addr: addr(fmt.Sprintf("198.51.100.%d", 20+i)), Port: 80}
 		s := &Service{ServiceKey: k, Scheduler: "rr", Netmask: 32, Dests: map[DestKey]Dest{}}
@@ -272,26 +281,6 @@ func bigTable() Table {
 		}
 		t[k] = s
 	}
-	return t
-}
-
-func reconcilerTestTable() Table {
-	t := Table{}
-	add := func(s *Service, ds ...Dest) {
-		s.Dests = map[DestKey]Dest{}
-		for _, d := range ds {
-			s.Dests[d.DestKey] = d
-		}
-		t[s.ServiceKey] = s
-	}
-	add(&Service{ServiceKey: ServiceKey{Protocol: UDP, Addr: addr("198.51.100.10"), Port: 53}, Scheduler: "rr", Flags: FlagOnePacket, Netmask: 32},
-		Dest{DestKey: DestKey{addr("203.0.113.31"), 53}, Weight: 1, Forward: Route, Upper: 10, Lower: 2})
-	add(&Service{ServiceKey: ServiceKey{Fwmark: 7}, Scheduler: "sh", Flags: FlagPersistent | FlagSchedFlag2, Timeout: 300, Netmask: 24},
-		Dest{DestKey: DestKey{addr("203.0.113.41"), 0}, Weight: 1, Forward: Tunnel, Encap: Encap{Type: TunGUE, Port: 6080}})
-	add(&Service{ServiceKey: ServiceKey{Fwmark: 8, IPv6: true}, Scheduler: "rr", Netmask: 128},
-		Dest{DestKey: DestKey{addr("2001:db8::41"), 0}, Weight: 1, Forward: Route})
-	add(&Service{ServiceKey: ServiceKey{Protocol: TCP, Addr: addr("2001:db8::10"), Port: 443}, Scheduler: "mh", Flags: FlagSchedFlag1, Netmask: 64, PE: "sip"},
-		Dest{DestKey: DestKey{addr("2001:db8::21"), 443}, Weight: 5, Forward: Masq})
 	return t
 }
 
@@ -407,7 +396,7 @@ func TestIPVSPresenceIsReported(t *testing.T) {
 }
 
 func fuzzSeeds(f *testing.F) {
-	for _, s := range reconcilerTestTable() {
+	for _, s := range reconcilerTable() {
 		f.Add(encoded(func(m *msg) { putService(m, s) })[attrHdrLen:])
 		for _, d := range s.Dests {
 			f.Add(encoded(func(m *msg) { putDest(m, &d) })[attrHdrLen:])

@@ -157,9 +157,9 @@ func newGenl(c conn, log *slog.Logger) *genl {
 // (copies, after the genl header). A dump (flagDump) collects every part
 // until the kernel's DONE; anything else waits for the kernel's ACK. An
 // error the kernel returns is a syscall.Errno.
-func (r *genl) do(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+func (g *genl) do(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
 	for restart := 0; ; restart++ {
-		out, err := r.once(typ, cmd, flags, attrs)
+		out, err := g.once(typ, cmd, flags, attrs)
 		if errors.Is(err, errDumpInterrupted) && restart < dumpRestarts {
 			continue
 		}
@@ -167,10 +167,10 @@ func (r *genl) do(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]by
 	}
 }
 
-func (r *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
-	r.seq++
-	seq := r.seq
-	m := msg{b: r.send[:0]}
+func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+	g.seq++
+	seq := g.seq
+	m := msg{b: g.send[:0]}
 	if flags&flagDump == 0 {
 		flags |= flagAck
 	}
@@ -179,19 +179,21 @@ func (r *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 		attrs(&m)
 	}
 	m.finish()
-	r.send = m.b[:0]
-	if err := r.c.Send(m.b); err != nil {
+	g.send = m.b[:0]
+	if err := g.c.Send(m.b); err != nil {
 		return nil, fmt.Errorf("netlink send: %w", err)
 	}
 	var out [][]byte
 	interrupted := false // the kernel marks every part after a change
 	timeouts := 0
 	for {
-		n, err := r.c.Receive(r.recv)
+		n, err := g.c.Receive(g.recv)
+		// A bounded wait: moby/ipvs waited here forever, and with it the
+		// reconciler's goroutine.
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			timeouts++
 			if timeouts < recvTries {
-				r.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", time.Duration(timeouts)*recvTimeout)
+				g.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", time.Duration(timeouts)*recvTimeout)
 				continue
 			}
 			return nil, fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
@@ -199,7 +201,7 @@ func (r *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 		if err != nil {
 			return nil, err
 		}
-		b := r.recv[:n]
+		b := g.recv[:n]
 		for len(b) >= nlmsgHdrLen {
 			l := int(binary.NativeEndian.Uint32(b))
 			if l < nlmsgHdrLen || l > len(b) {
@@ -372,8 +374,8 @@ func (a attrs) str(t int) string {
 }
 
 // familyID asks the generic netlink controller for a family's id.
-func (r *genl) familyID(name string) (uint16, error) {
-	msgs, err := r.do(genlIDCtrl, ctrlCmdGetFamily, 0, func(m *msg) { m.str(ctrlAttrFamilyName, name) })
+func (g *genl) familyID(name string) (uint16, error) {
+	msgs, err := g.do(genlIDCtrl, ctrlCmdGetFamily, 0, func(m *msg) { m.str(ctrlAttrFamilyName, name) })
 	if err != nil {
 		return 0, err
 	}

@@ -50,6 +50,7 @@ func openIPVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*ipvsS
 			return nil, err
 		}
 		if side.ctl, err = lvs.OpenKernel("", log); err != nil {
+			k.Close()
 			return nil, err
 		}
 		backend = k
