@@ -60,7 +60,7 @@ func restoreScript(t Table) string {
 // the times and the ratio (not asserted: the CI machine is shared), and
 // asserts that a pass over the programmed table writes nothing.
 func TestProgrammingSpeed(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	n := 1000
 	if v := os.Getenv(BenchServicesVar); v != "" {
 		var err error
@@ -100,7 +100,7 @@ func TestProgrammingSpeed(t *testing.T) {
 	}
 	flush := func(ns string) time.Duration {
 		start := time.Now()
-		runTool(t, "", vmtest.GuestIP, "netns", "exec", ns, vmtest.GuestIPVSAdm, "-C")
+		vmtest.Tool(t, "", vmtest.GuestIP, "netns", "exec", ns, vmtest.GuestIPVSAdm, "-C")
 		return time.Since(start)
 	}
 	tandemRun := func(ns string) time.Duration {
@@ -122,9 +122,9 @@ func TestProgrammingSpeed(t *testing.T) {
 	}
 	ipvsadmRun := func(ns string) time.Duration {
 		newNS(ns)
-		runTool(t, "", vmtest.GuestIP, "netns", "exec", ns, "true") // mounts and all, outside the timing
+		vmtest.Tool(t, "", vmtest.GuestIP, "netns", "exec", ns, "true") // mounts and all, outside the timing
 		start := time.Now()
-		runTool(t, script, vmtest.GuestIP, "netns", "exec", ns, vmtest.GuestIPVSAdm, "-R")
+		vmtest.Tool(t, script, vmtest.GuestIP, "netns", "exec", ns, vmtest.GuestIPVSAdm, "-R")
 		return time.Since(start)
 	}
 
@@ -152,7 +152,7 @@ func TestProgrammingSpeed(t *testing.T) {
 			if err := r.pass(desired, true); err != nil {
 				t.Fatal(err)
 			}
-			noop, writes = time.Since(start), cb.writes
+			noop, writes = time.Since(start), int(cb.writes.Load())
 			k.Close()
 			if writes != 0 {
 				t.Errorf("a pass over the programmed table made %d kernel writes, want 0", writes)

@@ -1,230 +1,236 @@
 package lvs
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
-
-	"github.com/moby/ipvs"
-	"github.com/sirupsen/logrus"
 )
 
 // ErrNoIPVS is what a kernel without IPVS gives; VRRP keeps running.
 var ErrNoIPVS = errors.New("IPVS is not available in this kernel")
 
-// Kernel is the Backend of the kernel's IPVS table, through moby/ipvs. Its
-// handle is not safe for concurrent use: one goroutine owns it.
-type Kernel struct {
-	h *ipvs.Handle
-}
-
-// OpenKernel loads ip_vs (a stock Debian director loads it on demand),
-// checks that the kernel has it, then opens the handle: moby/ipvs opens
-// a handle even without IPVS and then panics on use. path is a network
-// namespace (/run/netns/NAME) or "" for our own.
-func OpenKernel(path string, log *slog.Logger) (*Kernel, error) {
-	routeLogrus(log)
+// CheckIPVS loads ip_vs if it is a module not loaded yet (a stock Debian
+// director loads it on demand, as ipvsadm does) and reports ErrNoIPVS
+// when the kernel still has none. It is the one place that does.
+func CheckIPVS() error {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		return nil
+	}
 	exec.Command("modprobe", "ip_vs").Run() // built in or absent: the check below tells
 	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
-		return nil, fmt.Errorf("%w (no /proc/net/ip_vs after modprobe ip_vs: load the module, or use a kernel with CONFIG_IP_VS)", ErrNoIPVS)
+		return fmt.Errorf("%w (no /proc/net/ip_vs after modprobe ip_vs: load the module, or use a kernel with CONFIG_IP_VS)", ErrNoIPVS)
 	}
-	h, err := ipvs.New(path)
+	return nil
+}
+
+// Kernel is tandem's client of the kernel's IPVS: one generic-netlink
+// socket for the table (it is the kernel's Backend), the global timeouts,
+// the version and the connection-sync daemons.
+//
+// A Kernel is owned by one goroutine: it is not safe for concurrent use
+// (requests and their answers share one socket and buffer). A second
+// goroutine opens a Kernel of its own.
+type Kernel struct {
+	nl     *genl
+	family uint16 // the IPVS generic netlink family's id
+}
+
+// OpenKernel checks for IPVS (CheckIPVS), then opens a socket to it in
+// the network namespace at path (/run/netns/NAME), or in the caller's
+// for "". Without IPVS the error wraps ErrNoIPVS. log gets the client's
+// warnings (a slow kernel).
+func OpenKernel(path string, log *slog.Logger) (*Kernel, error) {
+	if err := CheckIPVS(); err != nil {
+		return nil, err
+	}
+	s, err := dial(path)
 	if err != nil {
 		return nil, fmt.Errorf("lvs: opening IPVS: %w", err)
 	}
-	return &Kernel{h: h}, nil
+	k, err := newKernel(s, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return k, nil
 }
 
-// Close releases the handle.
-func (k *Kernel) Close() { k.h.Close() }
+// newKernel finds the IPVS family over c.
+func newKernel(c conn, log *slog.Logger) (*Kernel, error) {
+	k := &Kernel{nl: newGenl(c, log)}
+	id, err := k.nl.familyID("IPVS")
+	if errors.Is(err, syscall.ENOENT) {
+		return nil, fmt.Errorf("%w (no generic netlink family IPVS: load the module ip_vs)", ErrNoIPVS)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lvs: looking up the IPVS netlink family: %w", err)
+	}
+	k.family = id
+	return k, nil
+}
 
-// Table reads every service and its destinations.
-func (k *Kernel) Table() (Table, error) {
-	svcs, err := k.h.GetServices()
+// Close releases the socket.
+func (k *Kernel) Close() { k.nl.c.Close() }
+
+func (k *Kernel) do(cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+	return k.nl.do(k.family, cmd, flags, attrs)
+}
+
+// Services reads every service with its counters and destinations, in
+// the kernel's order (its hash tables'; ipvsadm sorts them).
+func (k *Kernel) Services() ([]ServiceStats, error) {
+	msgs, err := k.do(cmdGetService, flagDump, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lvs: reading IPVS services: %w", err)
 	}
-	t := make(Table, len(svcs))
-	for _, s := range svcs {
-		svc := fromIPVS(s)
-		dests, err := k.h.GetDestinations(s)
+	svcs, err := decodeAll(msgs, cmdAttrService, decodeService)
+	if err != nil {
+		return nil, fmt.Errorf("lvs: reading IPVS services: %w", err)
+	}
+	for i := range svcs {
+		key := svcs[i].ServiceKey
+		msgs, err := k.do(cmdGetDest, flagDump, func(m *msg) { putServiceID(m, key) })
+		if errors.Is(err, syscall.ESRCH) {
+			continue // deleted since the service dump
+		}
+		if err == nil {
+			svcs[i].Dests, err = decodeAll(msgs, cmdAttrDest, func(b []byte) (DestStats, error) { return decodeDest(b, key.ipv6()) })
+		}
 		if err != nil {
-			return nil, fmt.Errorf("lvs: reading destinations of %s: %w", svc.ServiceKey, err)
+			return nil, fmt.Errorf("lvs: reading the destinations of %s: %w", key, err)
 		}
-		for _, d := range dests {
-			dd := fromIPVSDest(d)
-			svc.Dests[dd.DestKey] = dd
+	}
+	return svcs, nil
+}
+
+// Table reads every service and its destinations (Backend).
+func (k *Kernel) Table() (Table, error) {
+	svcs, err := k.Services()
+	if err != nil {
+		return nil, err
+	}
+	t := make(Table, len(svcs))
+	for i := range svcs {
+		s := &svcs[i].Service
+		s.Dests = make(map[DestKey]Dest, len(svcs[i].Dests))
+		for _, d := range svcs[i].Dests {
+			s.Dests[d.DestKey] = d.Dest
 		}
-		t[svc.ServiceKey] = svc
+		t[s.ServiceKey] = s
 	}
 	return t, nil
 }
 
-// Apply makes one change.
+// Apply makes one change (Backend); the error wraps the kernel's errno.
 func (k *Kernel) Apply(op Op) error {
-	s := toIPVS(&op.Service)
-	var err error
+	var cmd uint8
 	switch op.Kind {
 	case AddService:
-		err = k.h.NewService(s)
+		cmd = cmdNewService
 	case UpdateService:
-		err = k.h.UpdateService(s)
+		cmd = cmdSetService
 	case DelService:
-		err = k.h.DelService(s)
+		cmd = cmdDelService
 	case AddDest:
-		err = k.h.NewDestination(s, toIPVSDest(op.Dest))
+		cmd = cmdNewDest
 	case UpdateDest:
-		err = k.h.UpdateDestination(s, toIPVSDest(op.Dest))
+		cmd = cmdSetDest
 	case DelDest:
-		err = k.h.DelDestination(s, toIPVSDest(op.Dest))
+		cmd = cmdDelDest
+	default:
+		return fmt.Errorf("lvs: unknown op %d", op.Kind)
 	}
-	if err != nil {
-		return fmt.Errorf("lvs: %s: %w", op, err)
+	_, err := k.do(cmd, 0, func(m *msg) {
+		switch op.Kind {
+		case AddService, UpdateService:
+			putService(m, &op.Service)
+		case DelService:
+			putServiceID(m, op.Service.ServiceKey)
+		default:
+			putServiceID(m, op.Service.ServiceKey)
+			putDest(m, &op.Dest)
+		}
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOENT) && (op.Kind == AddService || op.Kind == UpdateService):
+		return fmt.Errorf("lvs: %s: %w (is the scheduler's module ip_vs_%s there?)", op, err, op.Service.Scheduler)
 	}
-	return nil
+	return fmt.Errorf("lvs: %s: %w", op, err)
 }
 
-// SetTimeouts sets the global TCP, TCP FIN and UDP timeouts; a zero keeps
-// the kernel's value.
+// Timeouts are the kernel's connection timeouts (ipvsadm --set).
+type Timeouts struct {
+	TCP, TCPFin, UDP time.Duration
+}
+
+// Timeouts reads the TCP, TCP FIN and UDP timeouts.
+func (k *Kernel) Timeouts() (Timeouts, error) {
+	var t Timeouts
+	msgs, err := k.do(cmdGetConfig, 0, nil)
+	if err != nil {
+		return t, fmt.Errorf("lvs: reading the IPVS timeouts: %w", err)
+	}
+	for _, b := range msgs {
+		a, err := parseAttrs(b, topPolicy)
+		if err != nil {
+			return t, fmt.Errorf("lvs: reading the IPVS timeouts: %w", err)
+		}
+		t = Timeouts{seconds(a.u32(cmdAttrTimeoutTCP)), seconds(a.u32(cmdAttrTimeoutTCPFin)), seconds(a.u32(cmdAttrTimeoutUDP))}
+	}
+	return t, nil
+}
+
+func seconds(v uint32) time.Duration { return time.Duration(v) * time.Second }
+
+// SetTimeouts sets the global TCP, TCP FIN and UDP timeouts, in whole
+// seconds (rounded up); a zero keeps the kernel's value.
 func (k *Kernel) SetTimeouts(tcp, tcpFin, udp time.Duration) error {
 	if tcp == 0 && tcpFin == 0 && udp == 0 {
 		return nil
 	}
-	cur, err := k.h.GetConfig()
-	if err != nil {
-		return fmt.Errorf("lvs: reading IPVS timeouts: %w", err)
-	}
-	for _, v := range []struct {
-		dst *time.Duration
-		val time.Duration
-	}{{&cur.TimeoutTCP, tcp}, {&cur.TimeoutTCPFin, tcpFin}, {&cur.TimeoutUDP, udp}} {
-		if v.val != 0 {
-			*v.dst = v.val
+	_, err := k.do(cmdSetConfig, 0, func(m *msg) {
+		// The kernel keeps what is absent.
+		for _, v := range []struct {
+			typ uint16
+			d   time.Duration
+		}{{cmdAttrTimeoutTCP, tcp}, {cmdAttrTimeoutTCPFin, tcpFin}, {cmdAttrTimeoutUDP, udp}} {
+			if v.d > 0 {
+				m.u32(v.typ, uint32((v.d+time.Second-1)/time.Second))
+			}
 		}
-	}
-	if err := k.h.SetConfig(cur); err != nil {
-		return fmt.Errorf("lvs: setting IPVS timeouts: %w", err)
+	})
+	if err != nil {
+		return fmt.Errorf("lvs: setting the IPVS timeouts: %w", err)
 	}
 	return nil
 }
 
-const (
-	flagHashed = 0x0002 // kernel-internal, reported back; never compared
-	fwdMask    = 0x0007
-)
-
-var fwdToKernel = map[Forward]uint32{Masq: ipvs.ConnectionFlagMasq, Route: ipvs.ConnectionFlagDirectRoute, Tunnel: ipvs.ConnectionFlagTunnel}
-
-func toIPVS(s *Service) *ipvs.Service {
-	out := &ipvs.Service{
-		Protocol: uint16(s.Protocol), Port: s.Port, FWMark: s.Fwmark,
-		SchedName: s.Scheduler, Flags: uint32(s.Flags), Timeout: s.Timeout,
-		AddressFamily: syscall.AF_INET,
-	}
-	ipv6 := s.IPv6 || s.Addr.Is6()
-	if ipv6 {
-		out.AddressFamily = syscall.AF_INET6
-	}
-	if s.Fwmark == 0 {
-		out.Address = s.Addr.AsSlice()
-	} else if ipv6 {
-		out.Address = net.IPv6zero
-	} else {
-		out.Address = net.IPv4zero.To4()
-	}
-	out.Netmask = netmaskToKernel(s.Netmask, ipv6)
-	return out
+// Info is the IPVS version and the size of its connection hash table.
+type Info struct {
+	Version     string // "1.2.1"
+	ConnTabSize int
 }
 
-// netmaskToKernel: an IPv4 netmask travels as a big-endian mask in a u32
-// attribute that moby/ipvs writes in host order; IPv6 as a prefix length.
-func netmaskToKernel(bits uint32, ipv6 bool) uint32 {
-	if ipv6 {
-		return bits
+// Info reads the version and the connection table size (ipvsadm's header).
+func (k *Kernel) Info() (Info, error) {
+	var info Info
+	msgs, err := k.do(cmdGetInfo, 0, nil)
+	if err != nil {
+		return info, fmt.Errorf("lvs: reading the IPVS version: %w", err)
 	}
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], ^uint32(0)<<(32-min(bits, 32)))
-	return binary.NativeEndian.Uint32(b[:])
-}
-
-func netmaskFromKernel(v uint32, ipv6 bool) uint32 {
-	if ipv6 {
-		return v
-	}
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], v)
-	ones, _ := net.IPMask(b[:]).Size()
-	return uint32(ones)
-}
-
-func fromIPVS(s *ipvs.Service) *Service {
-	ipv6 := s.AddressFamily == syscall.AF_INET6
-	out := &Service{
-		ServiceKey: ServiceKey{Fwmark: s.FWMark},
-		Scheduler:  s.SchedName, Flags: Flags(s.Flags &^ flagHashed), Timeout: s.Timeout,
-		Netmask: netmaskFromKernel(s.Netmask, ipv6), Dests: map[DestKey]Dest{},
-	}
-	if s.FWMark != 0 {
-		out.IPv6 = ipv6
-	} else {
-		out.Protocol, out.Port = Protocol(s.Protocol), s.Port
-		out.Addr = ipOf(s.Address, ipv6)
-	}
-	return out
-}
-
-func ipOf(ip net.IP, ipv6 bool) netip.Addr {
-	if !ipv6 {
-		ip = ip.To4()
-	}
-	a, _ := netip.AddrFromSlice(ip)
-	return a
-}
-
-func toIPVSDest(d Dest) *ipvs.Destination {
-	fam := uint16(syscall.AF_INET)
-	if d.Addr.Is6() {
-		fam = syscall.AF_INET6
-	}
-	return &ipvs.Destination{
-		Address: d.Addr.AsSlice(), Port: d.Port, Weight: d.Weight, ConnectionFlags: fwdToKernel[d.Forward],
-		AddressFamily: fam, UpperThreshold: d.Upper, LowerThreshold: d.Lower,
-	}
-}
-
-func fromIPVSDest(d *ipvs.Destination) Dest {
-	fwd := Masq
-	for f, v := range fwdToKernel {
-		if d.ConnectionFlags&fwdMask == v {
-			fwd = f
+	for _, b := range msgs {
+		a, err := parseAttrs(b, infoPolicy)
+		if err != nil {
+			return info, fmt.Errorf("lvs: reading the IPVS version: %w", err)
 		}
+		v := a.u32(infoAttrVersion)
+		info = Info{Version: fmt.Sprintf("%d.%d.%d", v>>16, v>>8&0xff, v&0xff), ConnTabSize: int(a.u32(infoAttrConnTabSize))}
 	}
-	return Dest{
-		DestKey: DestKey{ipOf(d.Address, d.AddressFamily == syscall.AF_INET6), d.Port},
-		Weight:  d.Weight, Forward: fwd, Upper: d.UpperThreshold, Lower: d.LowerThreshold,
-	}
-}
-
-// routeLogrus sends moby/ipvs's logrus lines to slog instead of stderr.
-func routeLogrus(log *slog.Logger) {
-	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableQuote: true})
-	logrus.SetOutput(slogWriter{log})
-}
-
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	for _, line := range bytes.Split(bytes.TrimSpace(p), []byte("\n")) {
-		w.log.Warn("moby/ipvs", "msg", strings.TrimSpace(string(line)))
-	}
-	return len(p), nil
+	return info, nil
 }

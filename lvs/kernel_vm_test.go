@@ -5,18 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tandemlb/tandem/internal/vmtest"
 )
 
 // checkKernel compares the kernel table with want three ways: through
-// Kernel.Table (moby/ipvs), through ipvsadm -S -n (the witness, without
-// thresholds) and through ReadServices (tandem's own dump, thresholds
-// included).
+// Kernel.Table, through ipvsadm -S -n (the witness, without thresholds)
+// and through ipvsadm -L -n --thresholds (the thresholds' witness).
 func checkKernel(t *testing.T, k *Kernel, want Table, what string) {
 	t.Helper()
 	got, err := k.Table()
@@ -30,24 +33,18 @@ func checkKernel(t *testing.T, k *Kernel, want Table, what string) {
 	if w := parseSave(t, save); !Equal(w, withoutThresholds(want)) {
 		t.Fatalf("%s: ipvsadm -S -n shows\n%s(parsed:\n%s)want\n%s", what, save, w, withoutThresholds(want))
 	}
-	svcs, err := ReadServices()
-	if err != nil {
-		t.Fatalf("%s: ReadServices: %v", what, err)
-	}
-	if len(svcs) != len(want) {
-		t.Fatalf("%s: ReadServices: %d services, want %d", what, len(svcs), len(want))
-	}
-	for _, s := range svcs {
-		w := want[s.ServiceKey]
-		if w == nil || s.Scheduler != w.Scheduler || s.Flags != w.Flags || s.Timeout != w.Timeout || len(s.Dests) != len(w.Dests) {
-			t.Fatalf("%s: ReadServices: %+v, want %+v", what, s, w)
-		}
+	th := ipvsadmThresholds(t)
+	n := 0
+	for _, s := range want {
 		for _, d := range s.Dests {
-			wd, ok := w.Dests[DestKey{d.Addr, d.Port}]
-			if !ok || int(d.Weight) != wd.Weight || d.Upper != wd.Upper || d.Lower != wd.Lower || d.Forward != map[Forward]uint32{Masq: FwdMasq, Route: FwdRoute, Tunnel: FwdTunnel}[wd.Forward] {
-				t.Fatalf("%s: ReadServices: destination %+v of %s, want %+v", what, d, s.ServiceKey, wd)
+			n++
+			if got := th[netip.AddrPortFrom(d.Addr, d.Port)]; got != [2]uint32{d.Upper, d.Lower} {
+				t.Fatalf("%s: ipvsadm --thresholds shows %v for %s, want %d %d", what, got, d.DestKey, d.Upper, d.Lower)
 			}
 		}
+	}
+	if len(th) != n {
+		t.Fatalf("%s: ipvsadm --thresholds lists %d destinations, want %d", what, len(th), n)
 	}
 }
 
@@ -55,7 +52,7 @@ func checkKernel(t *testing.T, k *Kernel, want Table, what string) {
 // back exactly what was written; an in-memory backend fed the same ops is
 // the expected table.
 func TestKernelApplyEveryOp(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	k := openKernel(t)
 	mem := NewMemory()
 	apply := func(op Op) {
@@ -130,6 +127,13 @@ func TestKernelApplyEveryOp(t *testing.T) {
 	apply(Op{Kind: UpdateDest, Service: fwm42, Dest: dest("203.0.113.52", 0, 9, Masq)})
 	apply(Op{Kind: UpdateDest, Service: tcp62, Dest: dest("2001:db8::21", 443, 1, Tunnel)})
 	apply(Op{Kind: UpdateDest, Service: tcp62, Dest: Dest{DestKey: DestKey{addr("2001:db8::22"), 443}, Weight: 3, Forward: Tunnel}})
+	// Tunnel encapsulations (5.2+), and back to plain IP-in-IP.
+	gue := Dest{DestKey: DestKey{addr("203.0.113.52"), 0}, Weight: 2, Forward: Tunnel, Encap: Encap{Type: TunGUE, Port: 6080, Flags: TunRemCsum}}
+	apply(Op{Kind: UpdateDest, Service: fwm42, Dest: gue})
+	gre := Dest{DestKey: DestKey{addr("203.0.113.51"), 0}, Weight: 1, Forward: Tunnel, Encap: Encap{Type: TunGRE, Flags: TunCsum}}
+	apply(Op{Kind: UpdateDest, Service: fwm42, Dest: gre})
+	gue.Encap = Encap{}
+	apply(Op{Kind: UpdateDest, Service: fwm42, Dest: gue})
 
 	apply(Op{Kind: DelDest, Service: tcp2, Dest: dest("203.0.113.22", 8080, 0, Masq)})
 	apply(Op{Kind: DelDest, Service: fwm6, Dest: dest("2001:db8::51", 0, 0, Route)})
@@ -146,14 +150,15 @@ func TestKernelApplyEveryOp(t *testing.T) {
 	}
 }
 
-// countingBackend counts the writes that reach the backend under it.
+// countingBackend counts the writes that reach the backend under it; the
+// count is read from the test's goroutine while the reconciler's writes.
 type countingBackend struct {
 	Backend
-	writes int
+	writes atomic.Int64
 }
 
 func (c *countingBackend) Apply(op Op) error {
-	c.writes++
+	c.writes.Add(1)
 	return c.Backend.Apply(op)
 }
 
@@ -180,21 +185,27 @@ func reconcilerTable() Table {
 
 // The Reconciler over the real kernel: the applied table equals the
 // desired one, a second pass writes nothing, changes made by hand with
-// ipvsadm are repaired, and a service tandem did not create is left
-// alone.
+// ipvsadm (and forwarding methods ipvsadm cannot set) are repaired, and a
+// service tandem did not create is left alone.
+//
+// The reconciler's goroutine owns its Kernel; the test reads through a
+// Kernel of its own. Writes are counted from before a table is handed
+// over, because Set starts a pass at once and Reconcile only waits for
+// it: counting from Reconcile missed the writes of the pass already
+// under way ("first pass: 3 writes, want 9").
 func TestReconcilerOverKernel(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	foreign := "198.51.100.99:80"
 	ipvsadm(t, "-A", "-t", foreign, "-s", "rr")
 	ipvsadm(t, "-a", "-t", foreign, "-r", "203.0.113.99:80", "-m", "-w", "3")
 	foreignSave := ipvsadm(t, "-S", "-n")
 
-	k := openKernel(t)
-	foreignAsRead, err := k.Table()
+	witness := openKernel(t)
+	foreignAsRead, err := witness.Table()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb := &countingBackend{Backend: k}
+	cb := &countingBackend{Backend: openKernel(t)}
 	owned, err := LoadOwned(filepath.Join(t.TempDir(), "owned.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -204,15 +215,20 @@ func TestReconcilerOverKernel(t *testing.T) {
 	defer cancel()
 	go r.Run(ctx)
 
-	desired := reconcilerTable()
-	r.Set(desired)
-	pass := func(what string) int {
+	var desired Table
+	// pass hands over tbl (unless nil), reconciles and returns the writes
+	// of both, after checking the kernel against desired.
+	pass := func(what string, tbl Table) int {
 		t.Helper()
-		before := cb.writes
+		before := cb.writes.Load()
+		if tbl != nil {
+			desired = tbl
+			r.Set(tbl)
+		}
 		if err := r.Reconcile(ctx); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		got, err := k.Table()
+		got, err := witness.Table()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,13 +241,13 @@ func TestReconcilerOverKernel(t *testing.T) {
 		if was := foreignAsRead[fk]; f != nil && (was == nil || !Equal(Table{fk: f}, Table{fk: was})) {
 			t.Fatalf("%s: the foreign service was changed: %swas\n%s", what, Table{fk: f}, foreignAsRead)
 		}
-		return cb.writes - before
+		return int(cb.writes.Load() - before)
 	}
-	want := len(Diff(desired, Table{}, nil))
-	if n := pass("first pass"); n != want {
+	want := len(Diff(reconcilerTable(), Table{}, nil))
+	if n := pass("first pass", reconcilerTable()); n != want {
 		t.Errorf("first pass: %d writes, want %d", n, want)
 	}
-	if n := pass("second pass"); n != 0 {
+	if n := pass("second pass", nil); n != 0 {
 		t.Errorf("second pass over an unchanged table: %d writes, want 0", n)
 	}
 	if !strings.Contains(ipvsadm(t, "-S", "-n"), strings.TrimSpace(foreignSave)) {
@@ -239,25 +255,41 @@ func TestReconcilerOverKernel(t *testing.T) {
 	}
 
 	// Drift by hand: a deleted service, a changed weight, a deleted
-	// destination, then the whole table flushed.
+	// destination, forwarding methods that ipvsadm cannot set (Local, and
+	// a number without a name) written through netlink, then the whole
+	// table flushed.
 	repairs := r.DriftRepairs.Load()
 	ipvsadm(t, "-D", "-t", "198.51.100.10:80")
-	if n := pass("after ipvsadm -D"); n != 3 {
+	if n := pass("after ipvsadm -D", nil); n != 3 {
 		t.Errorf("repairing a deleted service with 2 destinations: %d writes, want 3", n)
 	}
 	ipvsadm(t, "-e", "-u", "198.51.100.10:53", "-r", "203.0.113.31:53", "-g", "-w", "9")
 	ipvsadm(t, "-d", "-t", "[2001:db8::10]:443", "-r", "[2001:db8::21]:443")
-	if n := pass("after ipvsadm -e and -d"); n != 2 {
+	if n := pass("after ipvsadm -e and -d", nil); n != 2 {
 		t.Errorf("repairing a weight and a deleted destination: %d writes, want 2", n)
 	}
+	web := desired[ServiceKey{Protocol: TCP, Addr: addr("198.51.100.10"), Port: 80}]
+	for _, fwd := range []Forward{Local, Forward(7)} {
+		d := web.Dests[DestKey{addr("203.0.113.21"), 80}]
+		d.Forward = fwd
+		if err := witness.Apply(Op{Kind: UpdateDest, Service: web.settings(), Dest: d}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := witness.Table(); err != nil || got[web.ServiceKey].Dests[d.DestKey].Forward != fwd {
+			t.Fatalf("forwarding %s read back as %v (%v)", fwd, got[web.ServiceKey].Dests[d.DestKey].Forward, err)
+		}
+		if n := pass("after forwarding "+fwd.String(), nil); n != 1 {
+			t.Errorf("repairing forwarding %s: %d writes, want 1", fwd, n)
+		}
+	}
 	ipvsadm(t, "-C")
-	if n := pass("after ipvsadm -C"); n != want {
+	if n := pass("after ipvsadm -C", nil); n != want {
 		t.Errorf("repairing a flushed table: %d writes, want %d", n, want)
 	}
-	if got := r.DriftRepairs.Load() - repairs; got != uint64(3+2+want) {
-		t.Errorf("DriftRepairs counted %d, want %d", got, 3+2+want)
+	if got := r.DriftRepairs.Load() - repairs; got != uint64(3+2+2+want) {
+		t.Errorf("DriftRepairs counted %d, want %d", got, 3+2+2+want)
 	}
-	if n := pass("after the repairs"); n != 0 {
+	if n := pass("after the repairs", nil); n != 0 {
 		t.Errorf("a pass after the repairs: %d writes, want 0", n)
 	}
 	if strings.Contains(ipvsadm(t, "-S", "-n"), foreign) {
@@ -267,14 +299,12 @@ func TestReconcilerOverKernel(t *testing.T) {
 	// A service removed from the configuration goes; one added by hand
 	// after tandem started stays.
 	ipvsadm(t, "-A", "-t", foreign, "-s", "rr")
-	if foreignAsRead, err = k.Table(); err != nil {
+	if foreignAsRead, err = witness.Table(); err != nil {
 		t.Fatal(err)
 	}
 	smaller := desired.Clone()
 	delete(smaller, ServiceKey{Fwmark: 7})
-	desired = smaller
-	r.Set(smaller)
-	if n := pass("after removing a service from the configuration"); n != 1 {
+	if n := pass("after removing a service from the configuration", smaller); n != 1 {
 		t.Errorf("removing a service: %d writes, want 1", n)
 	}
 	if !strings.Contains(ipvsadm(t, "-S", "-n"), "-A -t "+foreign+" -s rr") {
@@ -284,7 +314,7 @@ func TestReconcilerOverKernel(t *testing.T) {
 
 // SetTimeouts shows in ipvsadm -L --timeout; a zero keeps the value.
 func TestKernelSetTimeouts(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	k := openKernel(t)
 	if err := k.SetTimeouts(100*time.Second, 20*time.Second, 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -298,20 +328,20 @@ func TestKernelSetTimeouts(t *testing.T) {
 	if got := ipvsadm(t, "-L", "--timeout"); got != "Timeout (tcp tcpfin udp): 100 20 45\n" {
 		t.Errorf("after changing only udp: %q", got)
 	}
-	if to, err := ReadTimeouts(); err != nil || to != (Timeouts{100, 20, 45}) {
-		t.Errorf("ReadTimeouts: %+v, %v", to, err)
+	if to, err := k.Timeouts(); err != nil || to != (Timeouts{100 * time.Second, 20 * time.Second, 45 * time.Second}) {
+		t.Errorf("Timeouts: %+v, %v", to, err)
 	}
 }
 
 // Info gives the version and connection table size of ipvsadm's header.
 func TestInfoMatchesIPVSAdm(t *testing.T) {
-	needIPVS(t)
-	version, size, err := Info()
+	vmtest.NeedIPVS(t)
+	info, err := openKernel(t).Info()
 	if err != nil {
 		t.Fatal(err)
 	}
 	first, _, _ := strings.Cut(ipvsadm(t, "-L", "-n"), "\n")
-	if want := fmt.Sprintf("IP Virtual Server version %s (size=%d)", version, size); first != want {
+	if want := fmt.Sprintf("IP Virtual Server version %s (size=%d)", info.Version, info.ConnTabSize); first != want {
 		t.Errorf("Info: %q, ipvsadm: %q", want, first)
 	}
 }
@@ -319,16 +349,17 @@ func TestInfoMatchesIPVSAdm(t *testing.T) {
 // The sync daemons tandem starts are the ones ipvsadm sees, with every
 // setting; the ones ipvsadm starts are the ones tandem sees.
 func TestSyncDaemonsAgreeWithIPVSAdm(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
+	k := openKernel(t)
 	ip(t, "link", "add", "sync0", "type", "dummy")
-	t.Cleanup(func() { runTool(t, "", "/usr/sbin/ip", "link", "del", "sync0") })
+	t.Cleanup(func() { ip(t, "link", "del", "sync0") })
 	ip(t, "link", "set", "sync0", "up")
 	ip(t, "addr", "add", "198.51.100.2/24", "dev", "sync0")
 
 	master := SyncDaemon{Role: SyncMaster, Interface: "sync0", SyncID: 7, MaxLen: 1400, Group: addr("239.1.2.3"), Port: 9000, TTL: 2}
 	backup := SyncDaemon{Role: SyncBackup, Interface: "sync0", SyncID: 8}
 	for _, d := range []SyncDaemon{master, backup} {
-		if err := StartSyncDaemon(d); err != nil {
+		if err := k.StartSyncDaemon(d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -337,7 +368,7 @@ func TestSyncDaemonsAgreeWithIPVSAdm(t *testing.T) {
 	if got := ipvsadm(t, "-L", "-n", "--daemon"); got != want {
 		t.Errorf("ipvsadm -L --daemon:\n%s\nwant\n%s", got, want)
 	}
-	ds, err := SyncDaemons()
+	ds, err := k.SyncDaemons()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,38 +376,28 @@ func TestSyncDaemonsAgreeWithIPVSAdm(t *testing.T) {
 	if fmt.Sprint(ds) != fmt.Sprint(wantDs) {
 		t.Errorf("SyncDaemons:\n%+v\nwant\n%+v", ds, wantDs)
 	}
-	var b strings.Builder
-	WriteDaemons(&b, ds)
-	if b.String() != want {
-		t.Errorf("WriteDaemons:\n%s\nwant\n%s", b.String(), want)
-	}
 	for _, role := range []SyncRole{SyncMaster, SyncBackup} {
-		if err := StopSyncDaemon(role); err != nil {
+		if err := k.StopSyncDaemon(role); err != nil {
 			t.Fatal(err)
 		}
-		if err := StopSyncDaemon(role); err != nil {
+		if err := k.StopSyncDaemon(role); err != nil {
 			t.Errorf("stopping a stopped %s daemon: %v", role, err)
 		}
 	}
 	if got := ipvsadm(t, "-L", "-n", "--daemon"); got != "" {
 		t.Errorf("after stopping both, ipvsadm -L --daemon: %q", got)
 	}
-	if ds, err := SyncDaemons(); err != nil || len(ds) != 0 {
+	if ds, err := k.SyncDaemons(); err != nil || len(ds) != 0 {
 		t.Errorf("after stopping both, SyncDaemons: %+v, %v", ds, err)
 	}
 
 	// Started by ipvsadm (IPv6 group), read by tandem.
 	ipvsadm(t, "--start-daemon", "backup", "--mcast-interface", "sync0", "--syncid", "200", "--mcast-group", "ff02::1234", "--mcast-port", "9100", "--mcast-ttl", "5")
-	ds, err = SyncDaemons()
+	ds, err = k.SyncDaemons()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ds) != 1 || ds[0].Role != SyncBackup || ds[0].SyncID != 200 || ds[0].Group != addr("ff02::1234") || ds[0].Port != 9100 || ds[0].TTL != 5 || ds[0].Interface != "sync0" {
 		t.Errorf("a daemon started by ipvsadm: %+v", ds)
-	}
-	b.Reset()
-	WriteDaemons(&b, ds)
-	if want := ipvsadm(t, "-L", "-n", "--daemon"); b.String() != want {
-		t.Errorf("WriteDaemons:\n%s\nipvsadm:\n%s", b.String(), want)
 	}
 }

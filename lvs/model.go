@@ -34,16 +34,63 @@ func (p Protocol) String() string {
 	return fmt.Sprintf("proto%d", uint16(p))
 }
 
-// Forward is a destination's packet-forwarding method.
+// Forward is a destination's packet-forwarding method, numbered as the
+// kernel numbers them (IP_VS_CONN_F_FWD_MASK). A number without a name
+// here is kept as the kernel reports it: it never reads as Masq, so Diff
+// sees it and repairs it.
 type Forward uint8
 
 const (
-	Masq   Forward = iota // NAT
-	Route                 // direct routing
-	Tunnel                // IP-in-IP
+	Masq   Forward = 0 // NAT
+	Local  Forward = 1 // the director itself (IP_VS_CONN_F_LOCALNODE)
+	Tunnel Forward = 2 // IP-in-IP, GUE or GRE (see Encap)
+	Route  Forward = 3 // direct routing
+	Bypass Forward = 4 // IP_VS_CONN_F_BYPASS, not one a destination should have
+
+	fwdMask = 0x7
 )
 
-func (f Forward) String() string { return [...]string{"Masq", "Route", "Tunnel"}[f] }
+func (f Forward) String() string {
+	switch f {
+	case Masq:
+		return "Masq"
+	case Local:
+		return "Local"
+	case Tunnel:
+		return "Tunnel"
+	case Route:
+		return "Route"
+	case Bypass:
+		return "Bypass"
+	}
+	return fmt.Sprintf("fwd%d", uint8(f))
+}
+
+// TunnelType is how a tunnelling destination encapsulates (kernel 5.2+).
+type TunnelType uint8
+
+const (
+	TunIPIP TunnelType = 0
+	TunGUE  TunnelType = 1
+	TunGRE  TunnelType = 2
+)
+
+// TunnelFlags are the checksum options of a GUE or GRE tunnel.
+type TunnelFlags uint16
+
+const (
+	TunCsum    TunnelFlags = 0x1 // IP_VS_TUNNEL_ENCAP_FLAG_CSUM
+	TunRemCsum TunnelFlags = 0x2 // IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM
+)
+
+// Encap is a tunnelling destination's encapsulation; the zero value is
+// plain IP-in-IP, which is also what the kernel reports for every other
+// method.
+type Encap struct {
+	Type  TunnelType
+	Port  uint16 // GUE's UDP port
+	Flags TunnelFlags
+}
 
 // Service flags, as the kernel keeps them.
 type Flags uint32
@@ -97,13 +144,17 @@ type Service struct {
 	Scheduler string
 	Flags     Flags
 	Timeout   uint32 // persistence, seconds
-	Netmask   uint32 // persistence granularity: prefix length (32 or 128 when unset)
-	Dests     map[DestKey]Dest
+	// Netmask is the persistence granularity as a prefix length (32 or
+	// 128 when unset); an IPv4 mask travels as a mask. A mask with holes
+	// (ipvsadm takes one) reads as its leading ones.
+	Netmask uint32
+	PE      string // persistence engine ("sip"), "" for none
+	Dests   map[DestKey]Dest
 }
 
 // sameSettings reports whether s and o differ only in destinations.
 func (s *Service) sameSettings(o *Service) bool {
-	return s.Scheduler == o.Scheduler && s.Flags == o.Flags && s.Timeout == o.Timeout && s.Netmask == o.Netmask
+	return s.Scheduler == o.Scheduler && s.Flags == o.Flags && s.Timeout == o.Timeout && s.Netmask == o.Netmask && s.PE == o.PE
 }
 
 // settings is s without destinations, for an Op.
@@ -131,6 +182,31 @@ type Dest struct {
 	Weight       int
 	Forward      Forward
 	Upper, Lower uint32 // connection thresholds; 0 for none
+	Encap        Encap  // with Forward Tunnel
+}
+
+// Stats are an entry's counters since it was added and the kernel's
+// rate estimates (per second, refreshed every 2 s).
+type Stats struct {
+	Conns, InPkts, OutPkts, InBytes, OutBytes uint64
+	CPS, InPPS, OutPPS, InBPS, OutBPS         uint64
+}
+
+// ServiceStats is a service as the kernel lists it: its settings, its
+// counters and its destinations in the kernel's order (ipvsadm's sort
+// depends on it). Dests here hides Service.Dests, which stays nil.
+type ServiceStats struct {
+	Service
+	Stats Stats
+	Dests []DestStats
+}
+
+// DestStats is a destination as the kernel lists it.
+type DestStats struct {
+	Dest
+	ActiveConns, InactConns uint32
+	PersistConns            uint32 // persistence templates pointing to it
+	Stats                   Stats
 }
 
 // Table is a whole IPVS table.
@@ -156,10 +232,18 @@ func (t Table) String() string {
 	var b strings.Builder
 	for _, k := range sortedKeys(t) {
 		s := t[k]
-		fmt.Fprintf(&b, "%s %s flags=%#x timeout=%d netmask=%d\n", k, s.Scheduler, uint32(s.Flags), s.Timeout, s.Netmask)
+		fmt.Fprintf(&b, "%s %s flags=%#x timeout=%d netmask=%d", k, s.Scheduler, uint32(s.Flags), s.Timeout, s.Netmask)
+		if s.PE != "" {
+			fmt.Fprintf(&b, " pe=%s", s.PE)
+		}
+		b.WriteString("\n")
 		for _, dk := range sortedDests(s.Dests) {
 			d := s.Dests[dk]
-			fmt.Fprintf(&b, "  -> %s %s w=%d u=%d l=%d\n", dk, d.Forward, d.Weight, d.Upper, d.Lower)
+			fmt.Fprintf(&b, "  -> %s %s w=%d u=%d l=%d", dk, d.Forward, d.Weight, d.Upper, d.Lower)
+			if d.Encap != (Encap{}) {
+				fmt.Fprintf(&b, " encap=%+v", d.Encap)
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,27 +19,8 @@ import (
 	"github.com/tandemlb/tandem/internal/vmtest"
 )
 
-const guestTandem = "/usr/sbin/tandem"
-
-// needIPVS skips outside a guest and starts from an empty table, default
-// timeouts and no sync daemon; it leaves the same behind.
-func needIPVS(t *testing.T) {
-	t.Helper()
-	vmtest.NeedVM(t)
-	resetIPVS(t)
-	t.Cleanup(func() { resetIPVS(t) })
-}
-
-func resetIPVS(t *testing.T) {
-	t.Helper()
-	ipvsadm(t, "-C")
-	ipvsadm(t, "--set", "900", "120", "300")
-	for _, role := range []string{"master", "backup"} {
-		exec.Command(vmtest.GuestIPVSAdm, "--stop-daemon", role).Run() // none running is fine
-	}
-}
-
-// openKernel opens the Kernel backend of the guest's root namespace.
+// openKernel opens a Kernel of the guest's root namespace for the
+// calling goroutine; each goroutine of a test opens its own.
 func openKernel(t *testing.T) *Kernel {
 	t.Helper()
 	k, err := OpenKernel("", slog.New(slog.NewTextHandler(os.Stderr, nil)))
@@ -54,38 +34,13 @@ func openKernel(t *testing.T) *Kernel {
 // ipvsadm runs ipvsadm and returns its stdout; it fails t on error.
 func ipvsadm(t testing.TB, args ...string) string {
 	t.Helper()
-	return runTool(t, "", vmtest.GuestIPVSAdm, args...)
-}
-
-// ipvsadmRestore loads rules with ipvsadm -R.
-func ipvsadmRestore(t testing.TB, rules string) {
-	t.Helper()
-	runTool(t, rules, vmtest.GuestIPVSAdm, "-R")
-}
-
-// tandem runs the tandem binary of the guest and returns its stdout.
-func tandem(t testing.TB, args ...string) string {
-	t.Helper()
-	return runTool(t, "", guestTandem, args...)
-}
-
-func runTool(t testing.TB, stdin, prog string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(prog, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", prog, strings.Join(args, " "), err, out, stderr.String())
-	}
-	return string(out)
+	return vmtest.Tool(t, "", vmtest.GuestIPVSAdm, args...)
 }
 
 // ip runs iproute2's ip.
 func ip(t testing.TB, args ...string) {
 	t.Helper()
-	runTool(t, "", vmtest.GuestIP, args...)
+	vmtest.Tool(t, "", vmtest.GuestIP, args...)
 }
 
 // parseSave reads ipvsadm -S -n output back into a Table (thresholds,
@@ -188,8 +143,17 @@ func parseSave(t testing.TB, text string) Table {
 				case "-w":
 					i++
 					d.Weight, _ = strconv.Atoi(f[i])
-				case "--tun-type", "--tun-port":
+				case "--tun-type":
 					i++
+					d.Encap.Type = map[string]TunnelType{"ipip": TunIPIP, "gue": TunGUE, "gre": TunGRE}[f[i]]
+				case "--tun-port":
+					i++
+					v, _ := strconv.Atoi(f[i])
+					d.Encap.Port = uint16(v)
+				case "--tun-csum":
+					d.Encap.Flags |= TunCsum
+				case "--tun-remcsum":
+					d.Encap.Flags |= TunRemCsum
 				}
 			}
 			s.Dests[d.DestKey] = d
@@ -199,7 +163,8 @@ func parseSave(t testing.TB, text string) Table {
 }
 
 // withoutThresholds is t with every destination's thresholds zero, to
-// compare with parseSave.
+// compare with parseSave (thresholds have their own witness:
+// ipvsadmThresholds).
 func withoutThresholds(t Table) Table {
 	c := t.Clone()
 	for _, s := range c {
@@ -209,4 +174,25 @@ func withoutThresholds(t Table) Table {
 		}
 	}
 	return c
+}
+
+// ipvsadmThresholds reads ipvsadm -L -n --thresholds: each destination's
+// upper and lower connection thresholds, by its address and port (the
+// tests give every destination an address and port of its own).
+func ipvsadmThresholds(t testing.TB) map[netip.AddrPort][2]uint32 {
+	t.Helper()
+	out := map[netip.AddrPort][2]uint32{}
+	for _, line := range strings.Split(ipvsadm(t, "-L", "-n", "--thresholds"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[0] != "->" || f[1] == "RemoteAddress:Port" {
+			continue
+		}
+		upper, err1 := strconv.ParseUint(f[2], 10, 32)
+		lower, err2 := strconv.ParseUint(f[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("ipvsadm --thresholds line %q", line)
+		}
+		out[netip.MustParseAddrPort(f[1])] = [2]uint32{uint32(upper), uint32(lower)}
+	}
+	return out
 }

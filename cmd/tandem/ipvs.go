@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tandemlb/tandem/internal/ipvsadm"
 	"github.com/tandemlb/tandem/lvs"
 )
 
@@ -29,90 +31,104 @@ func runIPVSList(cmd *cobra.Command, _ []string) error {
 	if views > 1 && !asJSON {
 		return errors.New("--stats/--rate, --timeout, --daemon and --connection cannot be combined")
 	}
-	if err := lvs.CheckIPVS(); err != nil {
-		return failure{err}
+	k, err := openKernel(cmd)
+	if err != nil {
+		return err
 	}
-	var names *lvs.Names
+	defer k.Close()
+	var names *ipvsadm.Names
 	if !numeric {
-		names = lvs.NewNames()
+		names = ipvsadm.NewNames()
 	}
 	out := cmd.OutOrStdout()
 	switch {
 	case asJSON:
-		return listJSON(out, conns)
+		return listJSON(out, k, conns)
 	case timeout:
-		t, err := lvs.ReadTimeouts()
+		t, err := k.Timeouts()
 		if err != nil {
 			return failure{err}
 		}
-		return lvs.WriteTimeouts(out, t)
+		return ipvsadm.WriteTimeouts(out, t)
 	case daemon:
-		ds, err := lvs.SyncDaemons()
+		ds, err := k.SyncDaemons()
 		if err != nil {
 			return failure{err}
 		}
-		return lvs.WriteDaemons(out, ds)
+		return ipvsadm.WriteDaemons(out, ds)
 	case conns:
-		cs, err := lvs.ReadConnections()
+		cs, err := ipvsadm.ReadConnections()
 		if err != nil {
 			return failure{err}
 		}
-		return lvs.WriteConnections(out, cs, names)
+		return ipvsadm.WriteConnections(out, cs, names)
 	}
-	version, size, err := lvs.Info()
+	info, err := k.Info()
 	if err != nil {
 		return failure{err}
 	}
-	svcs, err := lvs.ReadServices()
+	svcs, err := k.Services()
 	if err != nil {
 		return failure{err}
 	}
-	format := lvs.ListPlain
+	format := ipvsadm.ListPlain
 	switch {
 	case stats:
-		format = lvs.ListStats
+		format = ipvsadm.ListStats
 	case rate:
-		format = lvs.ListRate
+		format = ipvsadm.ListRate
 	}
-	return lvs.WriteList(out, version, size, svcs, format, names)
+	return ipvsadm.WriteList(out, info, svcs, format, names)
 }
 
-func listJSON(out io.Writer, withConns bool) error {
-	version, size, err := lvs.Info()
+func listJSON(out io.Writer, k *lvs.Kernel, withConns bool) error {
+	info, err := k.Info()
 	if err != nil {
 		return failure{err}
 	}
-	svcs, err := lvs.ReadServices()
+	svcs, err := k.Services()
 	if err != nil {
 		return failure{err}
 	}
-	t, err := lvs.ReadTimeouts()
+	t, err := k.Timeouts()
 	if err != nil {
 		return failure{err}
 	}
-	ds, err := lvs.SyncDaemons()
+	ds, err := k.SyncDaemons()
 	if err != nil {
 		return failure{err}
 	}
-	var cs []lvs.Conn
+	var cs []ipvsadm.Conn
 	if withConns {
-		if cs, err = lvs.ReadConnections(); err != nil {
+		if cs, err = ipvsadm.ReadConnections(); err != nil {
 			return failure{err}
 		}
 	}
-	return lvs.NewListing(version, size, svcs, t, ds, cs, withConns).WriteJSON(out)
+	return ipvsadm.NewListing(info, svcs, t, ds, cs, withConns).WriteJSON(out)
 }
 
 func runIPVSSave(cmd *cobra.Command, _ []string) error {
-	if err := lvs.CheckIPVS(); err != nil {
-		return failure{err}
+	k, err := openKernel(cmd)
+	if err != nil {
+		return err
 	}
-	svcs, err := lvs.ReadServices()
+	defer k.Close()
+	svcs, err := k.Services()
 	if err != nil {
 		return failure{err}
 	}
-	if err := lvs.WriteSave(cmd.OutOrStdout(), svcs); err != nil {
+	if err := ipvsadm.WriteSave(cmd.OutOrStdout(), svcs); err != nil {
 		return failure{fmt.Errorf("writing the table: %w", err)}
 	}
 	return nil
+}
+
+// openKernel opens IPVS for one command; the client's warnings (a slow
+// kernel) go to stderr.
+func openKernel(cmd *cobra.Command) (*lvs.Kernel, error) {
+	k, err := lvs.OpenKernel("", slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
+	if err != nil {
+		return nil, failure{err}
+	}
+	return k, nil
 }

@@ -33,6 +33,10 @@ type lvsSide struct {
 	injected lvs.Backend // the backend given to New (tests), nil for the kernel
 	backend  lvs.Backend // nil: no IPVS here
 	err      error       // why there is no backend
+	// ctl is the director goroutine's own IPVS handle (sync daemon,
+	// connection counts): the reconciler's goroutine owns backend. nil
+	// with an injected backend.
+	ctl      *lvs.Kernel
 	rec      *lvs.Reconciler
 	vss      []vserver // the configured virtual servers, in order
 	reals    map[rsKey]*real
@@ -85,6 +89,11 @@ func (s *lvsSide) open(cfg *config.Config) error {
 			return err
 		}
 		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+			k.Close()
+			return err
+		}
+		if s.ctl, err = lvs.OpenKernel("", s.log); err != nil {
+			k.Close()
 			return err
 		}
 		backend = k
@@ -203,6 +212,8 @@ func (s *lvsSide) reapply() map[string]bool {
 	return changed
 }
 
+var errNoKernel = errors.New("the IPVS table is in memory (no kernel handle)")
+
 // switchSync switches the kernel's sync daemon to role (0: none); false
 // when it could not be started.
 func (s *lvsSide) switchSync(role lvs.SyncRole, ls *config.LVSSync) bool {
@@ -210,7 +221,7 @@ func (s *lvsSide) switchSync(role lvs.SyncRole, ls *config.LVSSync) bool {
 		return true
 	}
 	if s.syncRole != 0 {
-		if err := lvs.StopSyncDaemon(s.syncRole); err != nil {
+		if err := s.ctl.StopSyncDaemon(s.syncRole); err != nil {
 			s.log.Error("stopping the sync daemon", "role", s.syncRole.String(), "err", err)
 		}
 	}
@@ -218,8 +229,11 @@ func (s *lvsSide) switchSync(role lvs.SyncRole, ls *config.LVSSync) bool {
 	if role == 0 {
 		return true
 	}
-	err := lvs.StartSyncDaemon(lvs.SyncDaemon{Role: role, Interface: ls.Interface, SyncID: ls.SyncID,
-		MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	err := errNoKernel
+	if s.ctl != nil {
+		err = s.ctl.StartSyncDaemon(lvs.SyncDaemon{Role: role, Interface: ls.Interface, SyncID: ls.SyncID,
+			MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	}
 	if err != nil {
 		s.log.Error("starting the sync daemon; connections will not survive a failover", "role", role.String(), "err", err)
 		return false
@@ -249,16 +263,16 @@ type connKey struct {
 // destination; empty without the kernel.
 func (s *lvsSide) conns() map[connKey][2]int {
 	out := map[connKey][2]int{}
-	if _, ok := s.backend.(*lvs.Kernel); !ok {
+	if s.ctl == nil {
 		return out
 	}
-	svcs, err := lvs.ReadServices()
+	svcs, err := s.ctl.Services()
 	if err != nil {
 		return out
 	}
 	for _, svc := range svcs {
 		for _, d := range svc.Dests {
-			out[connKey{svc.ServiceKey, lvs.DestKey{Addr: d.Addr, Port: d.Port}}] = [2]int{int(d.ActiveConn), int(d.InactConn)}
+			out[connKey{svc.ServiceKey, d.DestKey}] = [2]int{int(d.ActiveConns), int(d.InactConns)}
 		}
 	}
 	return out

@@ -87,7 +87,7 @@ func (h *Host) close() {
 	}
 }
 
-// Path is the namespace's file, for APIs that take one (moby/ipvs.New).
+// Path is the namespace's file, for APIs that take one (lvs.OpenKernel).
 func (h *Host) Path() string { return filepath.Join(netnsDir, h.NS) }
 
 // MAC is lan0's hardware address: 02:74:6e:00:NN:NN, NN counting hosts, so

@@ -15,12 +15,11 @@ import (
 const ipvsBenchVar = "TANDEM_IPVS_BENCH_SERVICES"
 
 // TestGuestLVS boots Debian's kernel under qemu and runs the tests of
-// package lvs there against the real IPVS, with ipvsadm as the witness
-// and the tandem binary at /usr/sbin/tandem: the Kernel backend and the
-// Reconciler, the sync daemon, tandem ipvs list/save against ipvsadm,
-// and the programming benchmark against ipvsadm -R. One test alone:
+// package lvs there against the real IPVS, with ipvsadm as the witness:
+// the Kernel client and backend, the Reconciler, the sync daemon, and the
+// programming benchmark against ipvsadm -R. One test alone:
 //
-//	go test -count=1 -v -run 'TestGuestLVS/TestTandemListMatchesIPVSAdm' ./internal/vmtest/
+//	go test -count=1 -v -run 'TestGuestLVS/TestReconcilerOverKernel' ./internal/vmtest/
 //
 // The benchmark at 10,000 services (make bench):
 //
@@ -28,7 +27,6 @@ const ipvsBenchVar = "TANDEM_IPVS_BENCH_SERVICES"
 func TestGuestLVS(t *testing.T) {
 	opts := vmtest.Options{
 		TestPackage: "github.com/tandemlb/tandem/lvs",
-		Binaries:    map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t)},
 		Timeout:     3 * time.Minute,
 	}
 	if n := os.Getenv(ipvsBenchVar); n != "" {
@@ -37,4 +35,17 @@ func TestGuestLVS(t *testing.T) {
 		opts.MemoryMB = 1024
 	}
 	vmtest.Run(t, opts)
+}
+
+// TestGuestIPVSAdm boots Debian's kernel under qemu and runs the tests of
+// package internal/ipvsadm there: tandem ipvs list and save (the binary
+// at /usr/sbin/tandem) against ipvsadm, byte for byte, on the same table.
+//
+//	go test -count=1 -v -run 'TestGuestIPVSAdm/TestTandemListMatchesIPVSAdm' ./internal/vmtest/
+func TestGuestIPVSAdm(t *testing.T) {
+	vmtest.Run(t, vmtest.Options{
+		TestPackage: "github.com/tandemlb/tandem/internal/ipvsadm",
+		Binaries:    map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t)},
+		Timeout:     3 * time.Minute,
+	})
 }

@@ -1,4 +1,4 @@
-package lvs
+package ipvsadm
 
 import (
 	"bytes"
@@ -6,51 +6,62 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/lvs"
 )
 
 // The expected texts below are ipvsadm 1.31's output on Debian's 6.1
 // kernel for the same tables (captured in the vmtest guest); the guest
 // tests in ipvsadm_vm_test.go compare tandem with ipvsadm live.
 
-func ksvc(proto Protocol, ap string, sched string, flags Flags, timeout, netmask uint32, dests ...KernelDest) KernelService {
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func ksvc(proto lvs.Protocol, ap string, sched string, flags lvs.Flags, timeout, netmask uint32, dests ...lvs.DestStats) lvs.ServiceStats {
 	a := netip.MustParseAddrPort(ap)
-	return KernelService{ServiceKey: ServiceKey{Protocol: proto, Addr: a.Addr(), Port: a.Port()}, Scheduler: sched, Flags: flags,
-		Timeout: timeout, Netmask: netmask, Dests: dests}
+	return lvs.ServiceStats{Service: lvs.Service{ServiceKey: lvs.ServiceKey{Protocol: proto, Addr: a.Addr(), Port: a.Port()}, Scheduler: sched, Flags: flags,
+		Timeout: timeout, Netmask: netmask}, Dests: dests}
 }
 
-func kfwm(mark uint32, ipv6 bool, sched string, flags Flags, timeout, netmask uint32, dests ...KernelDest) KernelService {
-	return KernelService{ServiceKey: ServiceKey{Fwmark: mark, IPv6: ipv6}, Scheduler: sched, Flags: flags,
-		Timeout: timeout, Netmask: netmask, Dests: dests}
+func kfwm(mark uint32, ipv6 bool, sched string, flags lvs.Flags, timeout, netmask uint32, dests ...lvs.DestStats) lvs.ServiceStats {
+	return lvs.ServiceStats{Service: lvs.Service{ServiceKey: lvs.ServiceKey{Fwmark: mark, IPv6: ipv6}, Scheduler: sched, Flags: flags,
+		Timeout: timeout, Netmask: netmask}, Dests: dests}
 }
 
-func kdest(ap string, fwd uint32, weight int32) KernelDest {
+func kdest(ap string, fwd lvs.Forward, weight int) lvs.DestStats {
+	return kdestOf(lvs.Dest{DestKey: destKey(ap), Forward: fwd, Weight: weight})
+}
+
+func kdestOf(d lvs.Dest) lvs.DestStats { return lvs.DestStats{Dest: d} }
+
+func destKey(ap string) lvs.DestKey {
 	a := netip.MustParseAddrPort(ap)
-	return KernelDest{Addr: a.Addr(), Port: a.Port(), Forward: fwd, Weight: weight}
+	return lvs.DestKey{Addr: a.Addr(), Port: a.Port()}
 }
 
 // quiet is the first table of the guest exploration, in the kernel's
 // order (its hash tables'; destinations newest first).
-func quiet() []KernelService {
-	return []KernelService{
-		ksvc(UDP, "198.51.100.10:53", "rr", FlagOnePacket, 0, 0xffffffff, kdest("203.0.113.31:53", FwdMasq, 1)),
-		ksvc(TCP, "[2001:db8::10]:443", "lc", FlagPersistent, 60, 64,
-			kdest("[2001:db8::22]:443", FwdTunnel, 1), kdest("[2001:db8::21]:443", FwdMasq, 1)),
-		ksvc(TCP, "198.51.100.11:0", "rr", FlagPersistent, 100, 0xffffffff),
-		ksvc(TCP, "198.51.100.10:80", "wlc", 0, 0, 0xffffffff,
-			KernelDest{Addr: addr("203.0.113.22"), Port: 8080, Forward: FwdMasq, Weight: 65535, Upper: 100, Lower: 10},
-			kdest("203.0.113.21:80", FwdMasq, 1)),
-		ksvc(TCP, "198.51.100.10:443", "sh", FlagPersistent|FlagSchedFlag1|FlagSchedFlag2, 300, 0xffffff00,
-			KernelDest{Addr: addr("203.0.113.23"), Port: 443, Forward: FwdTunnel, Weight: 3, TunType: TunIPIP},
-			kdest("203.0.113.21:443", FwdRoute, 0)),
-		ksvc(SCTP, "198.51.100.10:9000", "rr", 0, 0, 0xffffffff),
-		kfwm(42, false, "wlc", FlagPersistent, 360, 0xffffffff, kdest("198.51.100.40:0", FwdRoute, 1)),
-		kfwm(43, true, "mh", FlagSchedFlag2, 0, 128, kdest("[2001:db8::40]:0", FwdRoute, 1)),
+func quiet() []lvs.ServiceStats {
+	return []lvs.ServiceStats{
+		ksvc(lvs.UDP, "198.51.100.10:53", "rr", lvs.FlagOnePacket, 0, 32, kdest("203.0.113.31:53", lvs.Masq, 1)),
+		ksvc(lvs.TCP, "[2001:db8::10]:443", "lc", lvs.FlagPersistent, 60, 64,
+			kdest("[2001:db8::22]:443", lvs.Tunnel, 1), kdest("[2001:db8::21]:443", lvs.Masq, 1)),
+		ksvc(lvs.TCP, "198.51.100.11:0", "rr", lvs.FlagPersistent, 100, 32),
+		ksvc(lvs.TCP, "198.51.100.10:80", "wlc", 0, 0, 32,
+			kdestOf(lvs.Dest{DestKey: destKey("203.0.113.22:8080"), Forward: lvs.Masq, Weight: 65535, Upper: 100, Lower: 10}),
+			kdest("203.0.113.21:80", lvs.Masq, 1)),
+		ksvc(lvs.TCP, "198.51.100.10:443", "sh", lvs.FlagPersistent|lvs.FlagSchedFlag1|lvs.FlagSchedFlag2, 300, 24,
+			kdestOf(lvs.Dest{DestKey: destKey("203.0.113.23:443"), Forward: lvs.Tunnel, Weight: 3, Encap: lvs.Encap{Type: lvs.TunIPIP}}),
+			kdest("203.0.113.21:443", lvs.Route, 0)),
+		ksvc(lvs.SCTP, "198.51.100.10:9000", "rr", 0, 0, 32),
+		kfwm(42, false, "wlc", lvs.FlagPersistent, 360, 32, kdest("198.51.100.40:0", lvs.Route, 1)),
+		kfwm(43, true, "mh", lvs.FlagSchedFlag2, 0, 128, kdest("[2001:db8::40]:0", lvs.Route, 1)),
 	}
 }
 
 func TestWriteListPlain(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteList(&b, "1.2.1", 4096, quiet(), ListPlain, nil); err != nil {
+	if err := WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, quiet(), ListPlain, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := `IP Virtual Server version 1.2.1 (size=4096)
@@ -82,7 +93,7 @@ FWM  43 IPv6 mh (mh-port)
 func TestWriteListStatsAndRate(t *testing.T) {
 	svcs := quiet()[:2]
 	var b bytes.Buffer
-	WriteList(&b, "1.2.1", 4096, svcs, ListStats, nil)
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, svcs, ListStats, nil)
 	want := `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
   -> RemoteAddress:Port
@@ -96,7 +107,7 @@ TCP  [2001:db8::10]:443                  0        0        0        0        0
 		t.Errorf("--stats:\n%s", lineDiff(want, b.String()))
 	}
 	b.Reset()
-	WriteList(&b, "1.2.1", 4096, svcs[:1], ListRate, nil)
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, svcs[:1], ListRate, nil)
 	want = `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
   -> RemoteAddress:Port
@@ -109,14 +120,14 @@ UDP  198.51.100.10:53                    0        0        0        0        0
 
 	// Large counters: thousands (K) and millions (M), from 150 MB and
 	// 1.1 GB sent through a NAT service in the guest.
-	big := []KernelService{
-		ksvc(TCP, "198.51.100.1:81", "rr", 0, 0, 0xffffffff),
-		ksvc(TCP, "198.51.100.1:80", "rr", 0, 0, 0xffffffff),
+	big := []lvs.ServiceStats{
+		ksvc(lvs.TCP, "198.51.100.1:81", "rr", 0, 0, 32),
+		ksvc(lvs.TCP, "198.51.100.1:80", "rr", 0, 0, 32),
 	}
-	big[0].Stats = Stats{Conns: 1, InPkts: 27010, OutPkts: 13963, InBytes: 1154840608, OutBytes: 726132, InPPS: 882, OutPPS: 453, InBPS: 37821955, OutBPS: 23539}
-	big[1].Stats = Stats{Conns: 1, InPkts: 3284, OutPkts: 1517, InBytes: 157457736, OutBytes: 78904, InPPS: 10, OutPPS: 5, InBPS: 487729, OutBPS: 244}
+	big[0].Stats = lvs.Stats{Conns: 1, InPkts: 27010, OutPkts: 13963, InBytes: 1154840608, OutBytes: 726132, InPPS: 882, OutPPS: 453, InBPS: 37821955, OutBPS: 23539}
+	big[1].Stats = lvs.Stats{Conns: 1, InPkts: 3284, OutPkts: 1517, InBytes: 157457736, OutBytes: 78904, InPPS: 10, OutPPS: 5, InBPS: 487729, OutBPS: 244}
 	b.Reset()
-	WriteList(&b, "1.2.1", 4096, big, ListStats, nil)
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, big, ListStats, nil)
 	want = `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
   -> RemoteAddress:Port
@@ -127,7 +138,7 @@ TCP  198.51.100.1:81                     1    27010    13963    1154M   726132
 		t.Errorf("--stats, large:\n%s", lineDiff(want, b.String()))
 	}
 	b.Reset()
-	WriteList(&b, "1.2.1", 4096, big, ListRate, nil)
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, big, ListRate, nil)
 	want = `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
   -> RemoteAddress:Port
@@ -150,13 +161,13 @@ TCP  198.51.100.1:81                     0      882      453 37821955    23539
 
 func TestWriteSave(t *testing.T) {
 	svcs := quiet()
-	svcs = append(svcs, ksvc(TCP, "198.51.100.15:80", "rr", 0, 0, 0xffffffff,
-		KernelDest{Addr: addr("203.0.113.1"), Port: 80, Forward: FwdTunnel, Weight: 1, TunType: TunGUE, TunPort: 6080},
-		KernelDest{Addr: addr("203.0.113.3"), Port: 80, Forward: FwdTunnel, Weight: 1, TunType: TunGUE, TunPort: 6082, TunFlags: TunFlagRemCsum},
-		KernelDest{Addr: addr("203.0.113.5"), Port: 80, Forward: FwdTunnel, Weight: 1, TunType: TunGRE, TunFlags: TunFlagCsum},
-		KernelDest{Addr: addr("203.0.113.4"), Port: 80, Forward: FwdTunnel, Weight: 1, TunType: TunGRE},
-	), ksvc(UDP, "198.51.100.12:53", "sh", FlagSchedFlag2|FlagOnePacket|FlagPersistent, 10, 0xffff0000),
-		ksvc(TCP, "198.51.100.16:80", "rr", 0, 0, 0xffffff00)) // a netmask without persistence is not shown
+	svcs = append(svcs, ksvc(lvs.TCP, "198.51.100.15:80", "rr", 0, 0, 32,
+		kdestOf(lvs.Dest{DestKey: destKey("203.0.113.1:80"), Forward: lvs.Tunnel, Weight: 1, Encap: lvs.Encap{Type: lvs.TunGUE, Port: 6080}}),
+		kdestOf(lvs.Dest{DestKey: destKey("203.0.113.3:80"), Forward: lvs.Tunnel, Weight: 1, Encap: lvs.Encap{Type: lvs.TunGUE, Port: 6082, Flags: lvs.TunRemCsum}}),
+		kdestOf(lvs.Dest{DestKey: destKey("203.0.113.5:80"), Forward: lvs.Tunnel, Weight: 1, Encap: lvs.Encap{Type: lvs.TunGRE, Flags: lvs.TunCsum}}),
+		kdestOf(lvs.Dest{DestKey: destKey("203.0.113.4:80"), Forward: lvs.Tunnel, Weight: 1, Encap: lvs.Encap{Type: lvs.TunGRE}}),
+	), ksvc(lvs.UDP, "198.51.100.12:53", "sh", lvs.FlagSchedFlag2|lvs.FlagOnePacket|lvs.FlagPersistent, 10, 16),
+		ksvc(lvs.TCP, "198.51.100.16:80", "rr", 0, 0, 24)) // a netmask without persistence is not shown
 	var b bytes.Buffer
 	if err := WriteSave(&b, svcs); err != nil {
 		t.Fatal(err)
@@ -191,33 +202,67 @@ func TestWriteSave(t *testing.T) {
 	}
 }
 
+// Forwarding methods ipvsadm has no name or option for come out as
+// ipvsadm prints its NULL pointer (seen in the guest:
+// TestTandemListOddForwarding); Local is -g in a save.
+func TestOddForwarding(t *testing.T) {
+	svcs := []lvs.ServiceStats{ksvc(lvs.TCP, "198.51.100.10:80", "rr", 0, 0, 32,
+		kdest("203.0.113.21:80", lvs.Local, 1), kdest("203.0.113.22:80", lvs.Bypass, 1), kdest("203.0.113.23:80", 7, 1))}
+	var b bytes.Buffer
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, svcs, ListPlain, nil)
+	want := `  -> 203.0.113.21:80              Local   1      0          0         
+  -> 203.0.113.22:80              (null)  1      0          0         
+  -> 203.0.113.23:80              (null)  1      0          0         
+`
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("-L -n:\n%s", lineDiff(want, b.String()))
+	}
+	b.Reset()
+	WriteSave(&b, svcs)
+	want = `-A -t 198.51.100.10:80 -s rr
+-a -t 198.51.100.10:80 -r 203.0.113.21:80 -g -w 1
+-a -t 198.51.100.10:80 -r 203.0.113.22:80 (null) -w 1
+-a -t 198.51.100.10:80 -r 203.0.113.23:80 (null) -w 1
+`
+	if b.String() != want {
+		t.Errorf("-S -n:\n%s", lineDiff(want, b.String()))
+	}
+	b.Reset()
+	NewListing(lvs.Info{}, svcs, lvs.Timeouts{}, nil, nil, false).WriteJSON(&b)
+	for _, fwd := range []string{"local", "bypass", "fwd7"} {
+		if !strings.Contains(b.String(), `"forward": "`+fwd+`"`) {
+			t.Errorf("JSON without forward %q:\n%s", fwd, b.String())
+		}
+	}
+}
+
 // ipvsadm's sort is no total order for addresses or marks more than 2^31
 // apart; from the kernel's order of the guest exploration (ipvsadm
 // --nosort), ipvsadm printed this.
 func TestSortLikeIPVSAdm(t *testing.T) {
-	d := func(ap string) KernelDest { return kdest(ap, FwdMasq, 1) }
-	kernelOrder := []KernelService{
-		ksvc(TCP, "[2001:db8::2]:80", "rr", FlagPersistent, 360, 128),
-		ksvc(TCP, "[2001:db8::1]:80", "rr", 0, 0, 128),
-		ksvc(UDP, "[2001:db8::2]:80", "rr", FlagPersistent, 10, 128),
-		ksvc(TCP, "[ffff::1]:80", "rr", 0, 0, 128),
-		ksvc(TCP, "200.0.0.1:80", "rr", 0, 0, 0xffffffff),
-		ksvc(TCP, "100.0.0.1:80", "rr", 0, 0, 0xffffffff),
-		ksvc(TCP, "192.168.1.1:80", "rr", 0, 0, 0xffffffff),
-		ksvc(TCP, "10.0.0.1:80", "rr", 0, 0, 0xffffffff,
+	d := func(ap string) lvs.DestStats { return kdest(ap, lvs.Masq, 1) }
+	kernelOrder := []lvs.ServiceStats{
+		ksvc(lvs.TCP, "[2001:db8::2]:80", "rr", lvs.FlagPersistent, 360, 128),
+		ksvc(lvs.TCP, "[2001:db8::1]:80", "rr", 0, 0, 128),
+		ksvc(lvs.UDP, "[2001:db8::2]:80", "rr", lvs.FlagPersistent, 10, 128),
+		ksvc(lvs.TCP, "[ffff::1]:80", "rr", 0, 0, 128),
+		ksvc(lvs.TCP, "200.0.0.1:80", "rr", 0, 0, 32),
+		ksvc(lvs.TCP, "100.0.0.1:80", "rr", 0, 0, 32),
+		ksvc(lvs.TCP, "192.168.1.1:80", "rr", 0, 0, 32),
+		ksvc(lvs.TCP, "10.0.0.1:80", "rr", 0, 0, 32,
 			d("192.168.0.5:1"), d("192.168.0.5:65535"), d("192.168.0.5:80"), d("200.0.0.5:80"), d("10.0.0.5:80")),
-		ksvc(TCP, "198.51.100.14:80", "sh", FlagSchedFlag1, 0, 0xffffffff),
-		ksvc(TCP, "198.51.100.12:80", "rr", 0, 0, 0xffffff00),
-		ksvc(TCP, "198.51.100.13:80", "rr", FlagSchedFlag1, 0, 0xffffffff),
-		ksvc(TCP, "200.0.0.1:1", "rr", 0, 0, 0xffffffff),
-		ksvc(TCP, "200.0.0.1:65535", "rr", 0, 0, 0xffffffff),
-		ksvc(UDP, "198.51.100.10:53", "sh", FlagSchedFlag2|FlagOnePacket|FlagPersistent, 10, 0xffff0000),
-		kfwm(3000000000, false, "rr", 0, 0, 0xffffffff),
-		kfwm(1, false, "rr", 0, 0, 0xffffffff),
+		ksvc(lvs.TCP, "198.51.100.14:80", "sh", lvs.FlagSchedFlag1, 0, 32),
+		ksvc(lvs.TCP, "198.51.100.12:80", "rr", 0, 0, 24),
+		ksvc(lvs.TCP, "198.51.100.13:80", "rr", lvs.FlagSchedFlag1, 0, 32),
+		ksvc(lvs.TCP, "200.0.0.1:1", "rr", 0, 0, 32),
+		ksvc(lvs.TCP, "200.0.0.1:65535", "rr", 0, 0, 32),
+		ksvc(lvs.UDP, "198.51.100.10:53", "sh", lvs.FlagSchedFlag2|lvs.FlagOnePacket|lvs.FlagPersistent, 10, 16),
+		kfwm(3000000000, false, "rr", 0, 0, 32),
+		kfwm(1, false, "rr", 0, 0, 32),
 		kfwm(2, true, "rr", 0, 0, 128),
 	}
 	var b bytes.Buffer
-	WriteList(&b, "1.2.1", 4096, kernelOrder, ListPlain, nil)
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, kernelOrder, ListPlain, nil)
 	want := `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
@@ -254,10 +299,10 @@ FWM  2 IPv6 rr
 
 func TestTimeoutsAndDaemons(t *testing.T) {
 	var b bytes.Buffer
-	WriteTimeouts(&b, Timeouts{900, 120, 300})
-	WriteDaemons(&b, []SyncDaemon{
-		{Role: SyncMaster, Interface: "dummy0", SyncID: 200, MaxLen: 1472, Group: addr("239.1.2.3"), Port: 9000, TTL: 3},
-		{Role: SyncBackup, Interface: "dummy0", SyncID: 0, MaxLen: 1452, Group: addr("ff02::1234"), Port: 8848, TTL: 1},
+	WriteTimeouts(&b, lvs.Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second})
+	WriteDaemons(&b, []lvs.SyncDaemon{
+		{Role: lvs.SyncMaster, Interface: "dummy0", SyncID: 200, MaxLen: 1472, Group: addr("239.1.2.3"), Port: 9000, TTL: 3},
+		{Role: lvs.SyncBackup, Interface: "dummy0", SyncID: 0, MaxLen: 1452, Group: addr("ff02::1234"), Port: 8848, TTL: 1},
 	})
 	want := `Timeout (tcp tcpfin udp): 900 120 300
 master sync daemon (mcast=dummy0, syncid=200, maxlen=1472, group=239.1.2.3, port=9000, ttl=3)
@@ -310,7 +355,7 @@ TCP 01:59  TIME_WAIT   198.51.100.1:38042 198.51.100.1:80    127.0.0.1:80
 		t.Errorf("-c with names:\n%s\nwant the last line\n%s", b.String(), want)
 	}
 	b.Reset()
-	WriteList(&b, "1.2.1", 4096, quiet()[:2], ListPlain, names)
+	WriteList(&b, lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, quiet()[:2], ListPlain, names)
 	if want := "UDP  198.51.100.10:domain rr ops\n  -> 203.0.113.31:domain"; !strings.Contains(b.String(), want) {
 		t.Errorf("-L with names:\n%s\nwant\n%s", b.String(), want)
 	}
@@ -318,11 +363,9 @@ TCP 01:59  TIME_WAIT   198.51.100.1:38042 198.51.100.1:80    127.0.0.1:80
 
 func TestListingJSON(t *testing.T) {
 	svcs := quiet()
-	svcs[4].Dests[0].TunType = TunGUE
-	svcs[4].Dests[0].TunPort = 6080
-	svcs[4].Dests[0].TunFlags = TunFlagCsum
-	l := NewListing("1.2.1", 4096, svcs, Timeouts{900, 120, 300},
-		[]SyncDaemon{{Role: SyncMaster, Interface: "eth1", SyncID: 1, MaxLen: 1472, Group: addr("224.0.0.81"), Port: 8848, TTL: 1}}, nil, false)
+	svcs[4].Dests[0].Encap = lvs.Encap{Type: lvs.TunGUE, Port: 6080, Flags: lvs.TunCsum}
+	l := NewListing(lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, svcs, lvs.Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second},
+		[]lvs.SyncDaemon{{Role: lvs.SyncMaster, Interface: "eth1", SyncID: 1, MaxLen: 1472, Group: addr("224.0.0.81"), Port: 8848, TTL: 1}}, nil, false)
 	var b bytes.Buffer
 	if err := l.WriteJSON(&b); err != nil {
 		t.Fatal(err)
@@ -374,7 +417,7 @@ func TestListingJSON(t *testing.T) {
 	if got.Services[0].Reals[1].Upper != 100 || got.Services[0].Reals[0].Tunnel != nil {
 		t.Errorf("first service's real servers: %+v", got.Services[0].Reals)
 	}
-	l = NewListing("1.2.1", 4096, nil, Timeouts{}, nil, nil, true)
+	l = NewListing(lvs.Info{Version: "1.2.1", ConnTabSize: 4096}, nil, lvs.Timeouts{}, nil, nil, true)
 	b.Reset()
 	l.WriteJSON(&b)
 	if !strings.Contains(b.String(), `"services": []`) || !strings.Contains(b.String(), `"sync_daemons": []`) || !strings.Contains(b.String(), `"connections": []`) {

@@ -1,4 +1,4 @@
-package lvs
+package ipvsadm
 
 import (
 	"bufio"
@@ -14,13 +14,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tandemlb/tandem/lvs"
 )
 
-// ipvsadm's text formats (ipvsadm 1.31, as Debian ships it), written from
-// the data tandem reads itself, so that `tandem ipvs list` and `tandem
-// ipvs save` print byte for byte what ipvsadm -L and ipvsadm -S -n print.
-// The formats were learnt by running ipvsadm against a real kernel; the
-// guest tests in ipvsadm_vm_test.go compare the two on the same table.
+// Package ipvsadm writes the kernel's IPVS table in ipvsadm's text
+// formats (ipvsadm 1.31, as Debian ships it), from what lvs.Kernel reads,
+// so that `tandem ipvs list` and `tandem ipvs save` print byte for byte
+// what ipvsadm -L and ipvsadm -S -n print. The formats were learnt by
+// running ipvsadm against a real kernel; the guest tests in
+// ipvsadm_vm_test.go compare the two on the same table.
 
 // ListFormat is one of ipvsadm -L's table formats.
 type ListFormat int
@@ -33,11 +36,11 @@ const (
 
 // WriteList writes the table as ipvsadm -L (with names) or ipvsadm -L -n
 // (names == nil) does in format f, headed by the IPVS version and the
-// connection table size (from Info). Services and destinations come in
-// ipvsadm's order (see SortLikeIPVSAdm), whatever order svcs has.
-func WriteList(w io.Writer, version string, size int, svcs []KernelService, f ListFormat, names *Names) error {
+// connection table size. Services and destinations come in ipvsadm's
+// order (see SortLikeIPVSAdm), whatever order svcs has.
+func WriteList(w io.Writer, info lvs.Info, svcs []lvs.ServiceStats, f ListFormat, names *Names) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "IP Virtual Server version %s (size=%d)\n", version, size)
+	fmt.Fprintf(bw, "IP Virtual Server version %s (size=%d)\n", info.Version, info.ConnTabSize)
 	switch f {
 	case ListStats:
 		fmt.Fprintf(bw, "%-33s %8s %8s %8s %8s %8s\n", "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes")
@@ -60,7 +63,7 @@ func WriteList(w io.Writer, version string, size int, svcs []KernelService, f Li
 			if fl := schedFlagNames(s.Scheduler, s.Flags); fl != "" {
 				bw.WriteString(" (" + fl + ")")
 			}
-			if s.Flags&FlagPersistent != 0 {
+			if s.Flags&lvs.FlagPersistent != 0 {
 				fmt.Fprintf(bw, " persistent %d", s.Timeout)
 				if m, ok := netmaskText(&s); ok {
 					bw.WriteString(" mask " + m)
@@ -69,7 +72,7 @@ func WriteList(w io.Writer, version string, size int, svcs []KernelService, f Li
 			if s.PE != "" {
 				bw.WriteString(" pe " + s.PE)
 			}
-			if s.Flags&FlagOnePacket != 0 {
+			if s.Flags&lvs.FlagOnePacket != 0 {
 				bw.WriteString(" ops")
 			}
 			bw.WriteString("\n")
@@ -82,14 +85,14 @@ func WriteList(w io.Writer, version string, size int, svcs []KernelService, f Li
 				fmt.Fprintf(bw, "  -> %-28s", addr)
 				writeNumbers(bw, d.Stats, f)
 			default:
-				fmt.Fprintf(bw, "  -> %-28s %-7s %-6d %-10d %-10d\n", addr, forwardName(d.Forward), d.Weight, d.ActiveConn, d.InactConn)
+				fmt.Fprintf(bw, "  -> %-28s %-7s %-6d %-10d %-10d\n", addr, forwardName(d.Forward), d.Weight, d.ActiveConns, d.InactConns)
 			}
 		}
 	}
 	return bw.Flush()
 }
 
-func writeNumbers(w *bufio.Writer, st Stats, f ListFormat) {
+func writeNumbers(w *bufio.Writer, st lvs.Stats, f ListFormat) {
 	vals := [5]uint64{st.Conns, st.InPkts, st.OutPkts, st.InBytes, st.OutBytes}
 	if f == ListRate {
 		vals = [5]uint64{st.CPS, st.InPPS, st.OutPPS, st.InBPS, st.OutBPS}
@@ -118,13 +121,15 @@ func largeNum(v uint64) string {
 }
 
 // WriteTimeouts writes ipvsadm -L --timeout.
-func WriteTimeouts(w io.Writer, t Timeouts) error {
-	_, err := fmt.Fprintf(w, "Timeout (tcp tcpfin udp): %d %d %d\n", t.TCP, t.TCPFin, t.UDP)
+func WriteTimeouts(w io.Writer, t lvs.Timeouts) error {
+	_, err := fmt.Fprintf(w, "Timeout (tcp tcpfin udp): %d %d %d\n", secs(t.TCP), secs(t.TCPFin), secs(t.UDP))
 	return err
 }
 
+func secs(d time.Duration) int { return int(d / time.Second) }
+
 // WriteDaemons writes ipvsadm -L --daemon: one line per running daemon.
-func WriteDaemons(w io.Writer, ds []SyncDaemon) error {
+func WriteDaemons(w io.Writer, ds []lvs.SyncDaemon) error {
 	bw := bufio.NewWriter(w)
 	for _, d := range ds {
 		fmt.Fprintf(bw, "%s sync daemon (mcast=%s, syncid=%d", d.Role, d.Interface, d.SyncID)
@@ -164,12 +169,12 @@ func WriteConnections(w io.Writer, conns []Conn, names *Names) error {
 // WriteSave writes the table as ipvsadm -S -n does: commands for
 // ipvsadm -R, always numeric, in ipvsadm's order. Like ipvsadm it leaves
 // out connection thresholds.
-func WriteSave(w io.Writer, svcs []KernelService) error {
+func WriteSave(w io.Writer, svcs []lvs.ServiceStats) error {
 	bw := bufio.NewWriter(w)
 	for _, s := range SortLikeIPVSAdm(svcs) {
 		spec := saveSpec(&s)
 		bw.WriteString("-A " + spec + " -s " + s.Scheduler)
-		if s.Flags&FlagPersistent != 0 {
+		if s.Flags&lvs.FlagPersistent != 0 {
 			fmt.Fprintf(bw, " -p %d", s.Timeout)
 			if m, ok := netmaskText(&s); ok {
 				bw.WriteString(" -M " + m)
@@ -178,7 +183,7 @@ func WriteSave(w io.Writer, svcs []KernelService) error {
 		if s.PE != "" {
 			bw.WriteString(" --pe " + s.PE)
 		}
-		if s.Flags&FlagOnePacket != 0 {
+		if s.Flags&lvs.FlagOnePacket != 0 {
 			bw.WriteString(" -o")
 		}
 		if fl := schedFlagNames(s.Scheduler, s.Flags); fl != "" {
@@ -187,12 +192,12 @@ func WriteSave(w io.Writer, svcs []KernelService) error {
 		bw.WriteString("\n")
 		for _, d := range s.Dests {
 			fmt.Fprintf(bw, "-a %s -r %s %s -w %d", spec, addrPortText(d.Addr, d.Port, "", nil), forwardOption(d.Forward), d.Weight)
-			if d.Forward == FwdTunnel {
-				switch d.TunType {
-				case TunGUE:
-					fmt.Fprintf(bw, " --tun-type gue --tun-port %d %s", d.TunPort, csumOption(d.TunFlags))
-				case TunGRE:
-					fmt.Fprintf(bw, " --tun-type gre %s", csumOption(d.TunFlags))
+			if d.Forward == lvs.Tunnel {
+				switch d.Encap.Type {
+				case lvs.TunGUE:
+					fmt.Fprintf(bw, " --tun-type gue --tun-port %d %s", d.Encap.Port, csumOption(d.Encap.Flags))
+				case lvs.TunGRE:
+					fmt.Fprintf(bw, " --tun-type gre %s", csumOption(d.Encap.Flags))
 				default:
 					bw.WriteString(" --tun-type ipip")
 				}
@@ -203,11 +208,11 @@ func WriteSave(w io.Writer, svcs []KernelService) error {
 	return bw.Flush()
 }
 
-func csumOption(flags uint16) string {
+func csumOption(flags lvs.TunnelFlags) string {
 	switch {
-	case flags&TunFlagRemCsum != 0:
+	case flags&lvs.TunRemCsum != 0:
 		return "--tun-remcsum"
-	case flags&TunFlagCsum != 0:
+	case flags&lvs.TunCsum != 0:
 		return "--tun-csum"
 	}
 	return "--tun-nocsum"
@@ -215,7 +220,7 @@ func csumOption(flags uint16) string {
 
 // saveSpec is a service as ipvsadm's options name it: "-t 198.51.100.10:80",
 // "-f 42 -6".
-func saveSpec(s *KernelService) string {
+func saveSpec(s *lvs.ServiceStats) string {
 	if s.Fwmark != 0 {
 		if s.IPv6 {
 			return fmt.Sprintf("-f %d -6", int32(s.Fwmark))
@@ -224,16 +229,16 @@ func saveSpec(s *KernelService) string {
 	}
 	opt := "-t"
 	switch s.Protocol {
-	case UDP:
+	case lvs.UDP:
 		opt = "-u"
-	case SCTP:
+	case lvs.SCTP:
 		opt = "--sctp-service"
 	}
 	return opt + " " + addrPortText(s.Addr, s.Port, "", nil)
 }
 
 // serviceName is the service column: "TCP  198.51.100.10:80", "FWM  42 IPv6".
-func serviceName(s *KernelService, names *Names) string {
+func serviceName(s *lvs.ServiceStats, names *Names) string {
 	if s.Fwmark != 0 {
 		// ipvsadm prints the mark as a signed int.
 		if s.IPv6 {
@@ -244,13 +249,13 @@ func serviceName(s *KernelService, names *Names) string {
 	return fmt.Sprintf("%-4s %s", s.Protocol, addrPortText(s.Addr, s.Port, protoName(s.Protocol), names))
 }
 
-func protoName(p Protocol) string {
+func protoName(p lvs.Protocol) string {
 	switch p {
-	case TCP:
+	case lvs.TCP:
 		return "tcp"
-	case UDP:
+	case lvs.UDP:
 		return "udp"
-	case SCTP:
+	case lvs.SCTP:
 		return "sctp"
 	}
 	return ""
@@ -274,19 +279,22 @@ func addrPortText(a netip.Addr, port uint16, proto string, names *Names) string 
 	return host + ":" + svc
 }
 
-// netmaskText is a persistent service's netmask when it is not the
-// default (255.255.255.255, /128).
-func netmaskText(s *KernelService) (string, bool) {
+// netmaskText is a persistent service's netmask as ipvsadm writes it (a
+// mask for IPv4, a prefix length for IPv6), and whether it is not the
+// default (/32, /128).
+func netmaskText(s *lvs.ServiceStats) (string, bool) {
 	if s.IPv6 || s.Addr.Is6() {
 		return strconv.Itoa(int(s.Netmask)), s.Netmask != 128
 	}
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], s.Netmask)
-	return netip.AddrFrom4(b).String(), s.Netmask != 0xffffffff
+	var mask uint32
+	if s.Netmask > 0 {
+		mask = ^uint32(0) << (32 - min(s.Netmask, 32))
+	}
+	return netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, mask))).String(), s.Netmask != 32
 }
 
 // schedFlagNames are a service's scheduler flags as ipvsadm -b takes them.
-func schedFlagNames(sched string, f Flags) string {
+func schedFlagNames(sched string, f lvs.Flags) string {
 	names := [3]string{"flag-1", "flag-2", "flag-3"}
 	switch sched {
 	case "sh":
@@ -295,7 +303,7 @@ func schedFlagNames(sched string, f Flags) string {
 		names[0], names[1] = "mh-fallback", "mh-port"
 	}
 	var out []string
-	for i, bit := range []Flags{FlagSchedFlag1, FlagSchedFlag2, flagSched3} {
+	for i, bit := range []lvs.Flags{lvs.FlagSchedFlag1, lvs.FlagSchedFlag2, flagSched3} {
 		if f&bit != 0 {
 			out = append(out, names[i])
 		}
@@ -303,33 +311,30 @@ func schedFlagNames(sched string, f Flags) string {
 	return strings.Join(out, ",")
 }
 
-const flagSched3 Flags = 0x0020
+const flagSched3 lvs.Flags = 0x0020
 
-func forwardName(fwd uint32) string {
+// forwardName is the Forward column. ipvsadm prints a method it has no
+// name for from a NULL pointer, which glibc writes "(null)".
+func forwardName(fwd lvs.Forward) string {
 	switch fwd {
-	case FwdMasq:
-		return "Masq"
-	case FwdLocal:
-		return "Local"
-	case FwdTunnel:
-		return "Tunnel"
-	case FwdRoute:
-		return "Route"
+	case lvs.Masq, lvs.Local, lvs.Tunnel, lvs.Route:
+		return fwd.String()
 	}
-	return "Unknown"
+	return "(null)"
 }
 
-// forwardOption is the forwarding method as ipvsadm -a takes it. Local,
-// which older kernels reported for a real server on the director itself,
-// is written -g (unverified: Debian's 6.1 keeps the method asked for).
-func forwardOption(fwd uint32) string {
+// forwardOption is the forwarding method as ipvsadm -a takes it; Local is
+// written -g, and a method without an option "(null)", as ipvsadm does.
+func forwardOption(fwd lvs.Forward) string {
 	switch fwd {
-	case FwdMasq:
+	case lvs.Masq:
 		return "-m"
-	case FwdTunnel:
+	case lvs.Tunnel:
 		return "-i"
+	case lvs.Route, lvs.Local:
+		return "-g"
 	}
-	return "-g"
+	return "(null)"
 }
 
 // SortLikeIPVSAdm returns the services in the order ipvsadm lists them,
@@ -344,18 +349,18 @@ func forwardOption(fwd uint32) string {
 // the algorithm; both are reproduced here. Services compare by firewall
 // mark, family, protocol, address and port; destinations by address and
 // port.
-func SortLikeIPVSAdm(svcs []KernelService) []KernelService {
-	out := make([]KernelService, len(svcs))
+func SortLikeIPVSAdm(svcs []lvs.ServiceStats) []lvs.ServiceStats {
+	out := make([]lvs.ServiceStats, len(svcs))
 	copy(out, svcs)
 	for i := range out {
-		out[i].Dests = append([]KernelDest(nil), out[i].Dests...)
+		out[i].Dests = append([]lvs.DestStats(nil), out[i].Dests...)
 		mergeSort(out[i].Dests, compareDestsLikeIPVSAdm)
 	}
 	mergeSort(out, compareServicesLikeIPVSAdm)
 	return out
 }
 
-func compareServicesLikeIPVSAdm(a, b *KernelService) int {
+func compareServicesLikeIPVSAdm(a, b *lvs.ServiceStats) int {
 	if r := int(int32(a.Fwmark - b.Fwmark)); r != 0 {
 		return r
 	}
@@ -371,7 +376,7 @@ func compareServicesLikeIPVSAdm(a, b *KernelService) int {
 	return int(a.Port) - int(b.Port)
 }
 
-func compareDestsLikeIPVSAdm(a, b *KernelDest) int {
+func compareDestsLikeIPVSAdm(a, b *lvs.DestStats) int {
 	if r := compareAddrsLikeC(a.Addr, b.Addr); r != 0 {
 		return r
 	}
@@ -546,7 +551,7 @@ func (n *Names) port(port uint16, proto string) string {
 //	    "stats": {"connections": 0, "in_packets": 0, "out_packets": 0, "in_bytes": 0, "out_bytes": 0},
 //	    "rates": {"connections": 0, "in_packets": 0, "out_packets": 0, "in_bytes": 0, "out_bytes": 0},
 //	    "real_servers": [{
-//	      "address": "203.0.113.21", "port": 80, "forward": "masq|route|tunnel|local", "weight": 1,
+//	      "address": "203.0.113.21", "port": 80, "forward": "masq|route|tunnel|local|bypass|fwdN", "weight": 1,
 //	      "upper_threshold": 0, "lower_threshold": 0,
 //	      "active_conns": 0, "inactive_conns": 0, "persistent_conns": 0,
 //	      "tunnel": {"type": "ipip|gue|gre", "port": 0, "checksum": "none|csum|remcsum"},
@@ -601,7 +606,7 @@ type jsonReal struct {
 	Address    string      `json:"address"`
 	Port       uint16      `json:"port"`
 	Forward    string      `json:"forward"`
-	Weight     int32       `json:"weight"`
+	Weight     int         `json:"weight"`
 	Upper      uint32      `json:"upper_threshold"`
 	Lower      uint32      `json:"lower_threshold"`
 	ActiveConn uint32      `json:"active_conns"`
@@ -645,13 +650,13 @@ type jsonConn struct {
 
 // NewListing gathers what `tandem ipvs list --json` prints; conns is nil
 // unless connections were asked for.
-func NewListing(version string, size int, svcs []KernelService, t Timeouts, ds []SyncDaemon, conns []Conn, withConns bool) *Listing {
-	l := &Listing{Version: version, ConnTabSize: size, Services: []jsonService{}, Daemons: []jsonDaemon{},
-		Timeouts: jsonTimeouts{t.TCP, t.TCPFin, t.UDP}}
+func NewListing(info lvs.Info, svcs []lvs.ServiceStats, t lvs.Timeouts, ds []lvs.SyncDaemon, conns []Conn, withConns bool) *Listing {
+	l := &Listing{Version: info.Version, ConnTabSize: info.ConnTabSize, Services: []jsonService{}, Daemons: []jsonDaemon{},
+		Timeouts: jsonTimeouts{secs(t.TCP), secs(t.TCPFin), secs(t.UDP)}}
 	for _, s := range SortLikeIPVSAdm(svcs) {
 		js := jsonService{Protocol: strings.ToLower(s.Protocol.String()), Family: "ipv4", Port: s.Port, Fwmark: s.Fwmark,
-			Scheduler: s.Scheduler, SchedFlags: []string{}, Persistent: s.Flags&FlagPersistent != 0, Timeout: s.Timeout,
-			OnePacket: s.Flags&FlagOnePacket != 0, PE: s.PE, Stats: counts(s.Stats), Rates: rates(s.Stats), RealServers: []jsonReal{}}
+			Scheduler: s.Scheduler, SchedFlags: []string{}, Persistent: s.Flags&lvs.FlagPersistent != 0, Timeout: s.Timeout,
+			OnePacket: s.Flags&lvs.FlagOnePacket != 0, PE: s.PE, Stats: counts(s.Stats), Rates: rates(s.Stats), RealServers: []jsonReal{}}
 		if s.Fwmark != 0 {
 			js.Protocol = "fwmark"
 		} else {
@@ -665,15 +670,15 @@ func NewListing(version string, size int, svcs []KernelService, t Timeouts, ds [
 		}
 		js.Netmask, _ = netmaskText(&s)
 		for _, d := range s.Dests {
-			jr := jsonReal{Address: d.Addr.String(), Port: d.Port, Forward: strings.ToLower(forwardName(d.Forward)), Weight: d.Weight,
-				Upper: d.Upper, Lower: d.Lower, ActiveConn: d.ActiveConn, InactConn: d.InactConn, Persist: d.Persist,
+			jr := jsonReal{Address: d.Addr.String(), Port: d.Port, Forward: strings.ToLower(d.Forward.String()), Weight: d.Weight,
+				Upper: d.Upper, Lower: d.Lower, ActiveConn: d.ActiveConns, InactConn: d.InactConns, Persist: d.PersistConns,
 				Stats: counts(d.Stats), Rates: rates(d.Stats)}
-			if d.Forward == FwdTunnel {
-				jt := &jsonTunnel{Type: "ipip", Checksum: strings.TrimPrefix(csumOption(d.TunFlags), "--tun-")}
-				switch d.TunType {
-				case TunGUE:
-					jt.Type, jt.Port = "gue", d.TunPort
-				case TunGRE:
+			if d.Forward == lvs.Tunnel {
+				jt := &jsonTunnel{Type: "ipip", Checksum: strings.TrimPrefix(csumOption(d.Encap.Flags), "--tun-")}
+				switch d.Encap.Type {
+				case lvs.TunGUE:
+					jt.Type, jt.Port = "gue", d.Encap.Port
+				case lvs.TunGRE:
 					jt.Type = "gre"
 				}
 				if jt.Checksum == "nocsum" {
@@ -702,10 +707,10 @@ func NewListing(version string, size int, svcs []KernelService, t Timeouts, ds [
 	return l
 }
 
-func counts(s Stats) jsonCounts {
+func counts(s lvs.Stats) jsonCounts {
 	return jsonCounts{s.Conns, s.InPkts, s.OutPkts, s.InBytes, s.OutBytes}
 }
-func rates(s Stats) jsonCounts { return jsonCounts{s.CPS, s.InPPS, s.OutPPS, s.InBPS, s.OutBPS} }
+func rates(s lvs.Stats) jsonCounts { return jsonCounts{s.CPS, s.InPPS, s.OutPPS, s.InBPS, s.OutBPS} }
 
 // WriteJSON writes l, indented.
 func (l *Listing) WriteJSON(w io.Writer) error {

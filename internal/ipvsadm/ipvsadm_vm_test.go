@@ -1,6 +1,13 @@
-package lvs
+package ipvsadm
+
+// The guest tests: tandem ipvs list and save against ipvsadm on the same
+// kernel table, in the guest's root namespace (Debian's kernel with IPVS,
+// under qemu; vmtest.NeedIPVS). Outside a guest they skip. From the host:
+//
+//	go test -count=1 -v -run 'TestGuestIPVSAdm' ./internal/vmtest/
 
 import (
+	"log/slog"
 	"net"
 	"os/exec"
 	"strings"
@@ -8,7 +15,32 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/internal/vmtest"
+	"github.com/tandemlb/tandem/lvs"
 )
+
+const guestTandem = "/usr/sbin/tandem"
+
+func ipvsadm(t testing.TB, args ...string) string {
+	t.Helper()
+	return vmtest.Tool(t, "", vmtest.GuestIPVSAdm, args...)
+}
+
+// ipvsadmRestore loads rules with ipvsadm -R.
+func ipvsadmRestore(t testing.TB, rules string) {
+	t.Helper()
+	vmtest.Tool(t, rules, vmtest.GuestIPVSAdm, "-R")
+}
+
+// tandem runs the tandem binary of the guest and returns its stdout.
+func tandem(t testing.TB, args ...string) string {
+	t.Helper()
+	return vmtest.Tool(t, "", guestTandem, args...)
+}
+
+func ip(t testing.TB, args ...string) {
+	t.Helper()
+	vmtest.Tool(t, "", vmtest.GuestIP, args...)
+}
 
 // A quiet table (no traffic: the counters stay still) with TCP, UDP,
 // SCTP, fwmark (IPv4 and IPv6), IPv6, persistent and one-packet services,
@@ -107,7 +139,7 @@ func sameOutputSettled(t *testing.T, ipvsadmArgs, tandemArgs []string) {
 // tandem ipvs list and save print what ipvsadm prints, byte for byte, on
 // a quiet table.
 func TestTandemListMatchesIPVSAdm(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	ipvsadmRestore(t, quietTable)
 	ipvsadm(t, "--set", "100", "20", "30")
 	ip(t, "link", "add", "sync1", "type", "dummy")
@@ -140,9 +172,41 @@ func TestTandemListMatchesIPVSAdm(t *testing.T) {
 	}
 }
 
+// Forwarding methods ipvsadm cannot set (Local, Bypass and a number
+// without a name, written through netlink) are printed as ipvsadm prints
+// them. The table stays quiet: the kernel has no transmitter for the
+// unnamed ones.
+func TestTandemListOddForwarding(t *testing.T) {
+	vmtest.NeedIPVS(t)
+	ipvsadmRestore(t, `-A -t 198.51.100.10:80 -s rr
+-a -t 198.51.100.10:80 -r 203.0.113.21:80 -m
+-a -t 198.51.100.10:80 -r 203.0.113.22:80 -m
+-a -t 198.51.100.10:80 -r 203.0.113.23:80 -m
+-a -t 198.51.100.10:80 -r 203.0.113.24:80 -m
+`)
+	k, err := lvs.OpenKernel("", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	svc := lvs.Service{ServiceKey: lvs.ServiceKey{Protocol: lvs.TCP, Addr: addr("198.51.100.10"), Port: 80}}
+	for i, fwd := range []lvs.Forward{lvs.Local, lvs.Bypass, 5, 7} {
+		d := lvs.Dest{DestKey: lvs.DestKey{Addr: addr("203.0.113.2" + string(rune('1'+i))), Port: 80}, Weight: 1, Forward: fwd}
+		if err := k.Apply(lvs.Op{Kind: lvs.UpdateDest, Service: svc, Dest: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameOutput(t, []string{"-L", "-n"}, []string{"ipvs", "list", "-n"})
+	sameOutput(t, []string{"-S", "-n"}, []string{"ipvs", "save"})
+	t.Logf("ipvsadm -L -n:\n%s", ipvsadm(t, "-L", "-n"))
+	if out := tandem(t, "ipvs", "list", "--json"); !strings.Contains(out, `"forward": "local"`) || !strings.Contains(out, `"forward": "fwd7"`) {
+		t.Errorf("tandem ipvs list --json:\n%s", out)
+	}
+}
+
 // ipvsadm's sort, reproduced where it is no total order.
 func TestTandemListSortsLikeIPVSAdm(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	ipvsadmRestore(t, quirkyTable)
 	sameOutput(t, []string{"-L", "-n"}, []string{"ipvs", "list", "-n"})
 	sameOutput(t, []string{"-S", "-n"}, []string{"ipvs", "save"})
@@ -152,7 +216,7 @@ func TestTandemListSortsLikeIPVSAdm(t *testing.T) {
 // rates that are not zero. The client and the director are the guest's
 // root namespace; the real server is a namespace behind a veth.
 func TestTandemListWithTraffic(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	ip(t, "link", "add", "vip0", "type", "dummy")
 	t.Cleanup(func() { exec.Command(vmtest.GuestIP, "link", "del", "vip0").Run() })
 	ip(t, "netns", "add", "lvsrs")
@@ -216,7 +280,7 @@ func TestTandemListWithTraffic(t *testing.T) {
 
 // The JSON of tandem ipvs list --json holds the same table.
 func TestTandemListJSON(t *testing.T) {
-	needIPVS(t)
+	vmtest.NeedIPVS(t)
 	ipvsadmRestore(t, quietTable)
 	out := tandem(t, "ipvs", "list", "--json")
 	for _, want := range []string{`"version": "1.2.1"`, `"protocol": "sctp"`, `"persistence_netmask": "255.255.255.0"`,

@@ -1,0 +1,392 @@
+package lvs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Generic netlink, as much of it as IPVS needs: one socket, one request
+// at a time, the replies matched by sequence number.
+
+const (
+	nlmsgHdrLen = 16 // struct nlmsghdr
+	genlHdrLen  = 4  // struct genlmsghdr
+	attrHdrLen  = 4  // struct nlattr
+
+	nlmsgError = 2
+	nlmsgDone  = 3
+
+	flagRequest  = 0x1
+	flagAck      = 0x4
+	flagDumpIntr = 0x10
+	flagDump     = 0x300
+
+	attrTypeMask = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+
+	genlIDCtrl         = 16 // GENL_ID_CTRL
+	ctrlCmdGetFamily   = 3
+	ctrlAttrFamilyID   = 1
+	ctrlAttrFamilyName = 2
+	genlVersion        = 1
+
+	recvBufSize  = 64 << 10 // a dump part is at most 32 KiB
+	recvTimeout  = 5 * time.Second
+	recvTries    = 3 // receive timeouts in a row before a request fails
+	dumpRestarts = 3 // dumps interrupted by a change before a read fails
+)
+
+var errDumpInterrupted = errors.New("the table changed during the dump")
+
+// conn is a netlink socket: a real one, or a fake kernel in tests.
+// Receive returns one datagram; it fails with an error wrapping
+// os.ErrDeadlineExceeded when nothing came within the socket's timeout.
+type conn interface {
+	Send(b []byte) error
+	Receive(b []byte) (int, error)
+	Close() error
+}
+
+// socket is a NETLINK_GENERIC socket with a receive timeout.
+type socket struct{ fd int }
+
+// dial opens a socket in the network namespace at path ("" for the
+// caller's). A socket keeps the namespace it was made in, so a thread
+// enters the namespace only to make it, and ends with its goroutine: it
+// never runs Go code in the wrong namespace afterwards.
+func dial(path string) (*socket, error) {
+	if path == "" {
+		return newSocket()
+	}
+	type result struct {
+		s   *socket
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		ns, err := os.Open(path)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{nil, fmt.Errorf("entering the network namespace %s: %w", path, err)}
+			return
+		}
+		s, err := newSocket()
+		done <- result{s, err}
+	}()
+	r := <-done
+	return r.s, r.err
+}
+
+func newSocket() (*socket, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
+	if err != nil {
+		return nil, fmt.Errorf("netlink socket: %w", err)
+	}
+	tv := unix.NsecToTimeval(recvTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("netlink socket timeout: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("netlink bind: %w", err)
+	}
+	return &socket{fd: fd}, nil
+}
+
+func (s *socket) Send(b []byte) error {
+	for {
+		err := unix.Sendto(s.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func (s *socket) Receive(b []byte) (int, error) {
+	for {
+		n, _, flags, from, err := unix.Recvmsg(s.fd, b, nil, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, fmt.Errorf("netlink receive: %w", os.ErrDeadlineExceeded)
+		case err != nil:
+			return 0, fmt.Errorf("netlink receive: %w", err)
+		case flags&unix.MSG_TRUNC != 0:
+			return 0, errors.New("netlink receive: a reply larger than the buffer")
+		}
+		if nl, ok := from.(*unix.SockaddrNetlink); ok && nl.Pid != 0 {
+			continue // not from the kernel
+		}
+		return n, nil
+	}
+}
+
+func (s *socket) Close() error { return unix.Close(s.fd) }
+
+// genl is tandem's one way to ask the kernel over generic netlink: one
+// request at a time, each waiting for its answer. It is not safe for
+// concurrent use.
+type genl struct {
+	c    conn
+	seq  uint32
+	send []byte // reused for every request
+	recv []byte
+	log  *slog.Logger
+}
+
+func newGenl(c conn, log *slog.Logger) *genl {
+	return &genl{c: c, send: make([]byte, 0, 4096), recv: make([]byte, recvBufSize), log: log}
+}
+
+// do sends one message of type typ (a family id) with command cmd and the
+// attributes that attrs appends, and returns the attributes of each reply
+// (copies, after the genl header). A dump (flagDump) collects every part
+// until the kernel's DONE; anything else waits for the kernel's ACK. An
+// error the kernel returns is a syscall.Errno.
+func (g *genl) do(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+	for restart := 0; ; restart++ {
+		out, err := g.once(typ, cmd, flags, attrs)
+		if errors.Is(err, errDumpInterrupted) && restart < dumpRestarts {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+	g.seq++
+	seq := g.seq
+	m := msg{b: g.send[:0]}
+	if flags&flagDump == 0 {
+		flags |= flagAck
+	}
+	m.header(typ, flags|flagRequest, seq, cmd)
+	if attrs != nil {
+		attrs(&m)
+	}
+	m.finish()
+	g.send = m.b[:0]
+	if err := g.c.Send(m.b); err != nil {
+		return nil, fmt.Errorf("netlink send: %w", err)
+	}
+	var out [][]byte
+	interrupted := false // the kernel marks every part after a change
+	timeouts := 0
+	for {
+		n, err := g.c.Receive(g.recv)
+		// A bounded wait: moby/ipvs waited here forever, and with it the
+		// reconciler's goroutine.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			timeouts++
+			if timeouts < recvTries {
+				g.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", time.Duration(timeouts)*recvTimeout)
+				continue
+			}
+			return nil, fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		b := g.recv[:n]
+		for len(b) >= nlmsgHdrLen {
+			l := int(binary.NativeEndian.Uint32(b))
+			if l < nlmsgHdrLen || l > len(b) {
+				return nil, fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
+			}
+			mtyp := binary.NativeEndian.Uint16(b[4:])
+			mflags := binary.NativeEndian.Uint16(b[6:])
+			mseq := binary.NativeEndian.Uint32(b[8:])
+			body := b[nlmsgHdrLen:l]
+			b = b[min(align4(l), len(b)):]
+			if mseq != seq {
+				continue // the late answer to a request that timed out
+			}
+			if mflags&flagDumpIntr != 0 {
+				interrupted = true
+			}
+			switch mtyp {
+			case nlmsgError:
+				if len(body) < 4 {
+					return nil, errors.New("netlink: short error message")
+				}
+				if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
+					return nil, syscall.Errno(-code)
+				}
+				return out, nil // the ACK
+			case nlmsgDone:
+				if len(body) >= 4 {
+					if code := int32(binary.NativeEndian.Uint32(body)); code < 0 {
+						return nil, syscall.Errno(-code)
+					}
+				}
+				if interrupted {
+					return nil, errDumpInterrupted
+				}
+				return out, nil
+			}
+			if len(body) < genlHdrLen {
+				return nil, errors.New("netlink: short generic netlink message")
+			}
+			out = append(out, append([]byte(nil), body[genlHdrLen:]...))
+		}
+	}
+}
+
+func align4(n int) int { return (n + 3) &^ 3 }
+
+// msg builds one netlink message.
+type msg struct {
+	b      []byte
+	nested []int // starts of the open nested attributes
+}
+
+func (m *msg) header(typ, flags uint16, seq uint32, cmd uint8) {
+	m.b = binary.NativeEndian.AppendUint32(m.b, 0) // length: finish
+	m.b = binary.NativeEndian.AppendUint16(m.b, typ)
+	m.b = binary.NativeEndian.AppendUint16(m.b, flags)
+	m.b = binary.NativeEndian.AppendUint32(m.b, seq)
+	m.b = binary.NativeEndian.AppendUint32(m.b, 0) // port id: the kernel fills it in
+	m.b = append(m.b, cmd, genlVersion, 0, 0)
+}
+
+func (m *msg) finish() { binary.NativeEndian.PutUint32(m.b, uint32(len(m.b))) }
+
+func (m *msg) attr(typ uint16, v []byte) {
+	m.b = binary.NativeEndian.AppendUint16(m.b, uint16(attrHdrLen+len(v)))
+	m.b = binary.NativeEndian.AppendUint16(m.b, typ)
+	m.b = append(m.b, v...)
+	for len(m.b)%4 != 0 {
+		m.b = append(m.b, 0)
+	}
+}
+
+func (m *msg) u8(typ uint16, v uint8) { m.attr(typ, []byte{v}) }
+func (m *msg) u16(typ uint16, v uint16) {
+	m.attr(typ, binary.NativeEndian.AppendUint16(nil, v))
+}
+func (m *msg) u32(typ uint16, v uint32) {
+	m.attr(typ, binary.NativeEndian.AppendUint32(nil, v))
+}
+func (m *msg) be16(typ uint16, v uint16) { m.attr(typ, []byte{byte(v >> 8), byte(v)}) }
+func (m *msg) str(typ uint16, s string)  { m.attr(typ, append([]byte(s), 0)) }
+
+// nest opens a nested attribute; end closes the last one opened.
+func (m *msg) nest(typ uint16) {
+	m.nested = append(m.nested, len(m.b))
+	m.attr(typ, nil)
+}
+
+func (m *msg) end() {
+	start := m.nested[len(m.nested)-1]
+	m.nested = m.nested[:len(m.nested)-1]
+	binary.NativeEndian.PutUint16(m.b[start:], uint16(len(m.b)-start))
+}
+
+// attrs are a message's attributes by type, as the kernel's nla_parse
+// gives them: nil for one that is absent; the last one wins.
+type attrs [][]byte
+
+// parseAttrs reads the attributes in b. minLen is the shortest value of
+// each known type (its length is the number of known types + 1): a
+// shorter one is an error, so that the getters below never read past a
+// value; unknown types are skipped.
+func parseAttrs(b []byte, minLen []int) (attrs, error) {
+	a := make(attrs, len(minLen))
+	for len(b) >= attrHdrLen {
+		l := int(binary.NativeEndian.Uint16(b))
+		typ := int(binary.NativeEndian.Uint16(b[2:]) & attrTypeMask)
+		if l < attrHdrLen || l > len(b) {
+			return nil, fmt.Errorf("netlink: an attribute of %d bytes in %d", l, len(b))
+		}
+		v := b[attrHdrLen:l]
+		b = b[min(align4(l), len(b)):]
+		if typ >= len(minLen) {
+			continue
+		}
+		if len(v) < minLen[typ] {
+			return nil, fmt.Errorf("netlink: attribute %d has %d bytes, want %d", typ, len(v), minLen[typ])
+		}
+		a[typ] = v
+	}
+	return a, nil
+}
+
+func (a attrs) has(t int) bool { return a[t] != nil }
+
+func (a attrs) u8(t int) uint8 {
+	if len(a[t]) < 1 {
+		return 0
+	}
+	return a[t][0]
+}
+
+func (a attrs) u16(t int) uint16 {
+	if len(a[t]) < 2 {
+		return 0
+	}
+	return binary.NativeEndian.Uint16(a[t])
+}
+
+func (a attrs) be16(t int) uint16 {
+	if len(a[t]) < 2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(a[t])
+}
+
+func (a attrs) u32(t int) uint32 {
+	if len(a[t]) < 4 {
+		return 0
+	}
+	return binary.NativeEndian.Uint32(a[t])
+}
+
+func (a attrs) u64(t int) uint64 {
+	if len(a[t]) < 8 {
+		return 0
+	}
+	return binary.NativeEndian.Uint64(a[t])
+}
+
+// str is a NUL-terminated string (or one without the NUL).
+func (a attrs) str(t int) string {
+	v := a[t]
+	for i, c := range v {
+		if c == 0 {
+			return string(v[:i])
+		}
+	}
+	return string(v)
+}
+
+// familyID asks the generic netlink controller for a family's id.
+func (g *genl) familyID(name string) (uint16, error) {
+	msgs, err := g.do(genlIDCtrl, ctrlCmdGetFamily, 0, func(m *msg) { m.str(ctrlAttrFamilyName, name) })
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range msgs {
+		a, err := parseAttrs(b, []int{ctrlAttrFamilyID: 2, ctrlAttrFamilyName: 0})
+		if err != nil {
+			return 0, err
+		}
+		if a.has(ctrlAttrFamilyID) {
+			return a.u16(ctrlAttrFamilyID), nil
+		}
+	}
+	return 0, fmt.Errorf("netlink: no id for the family %s", name)
+}
