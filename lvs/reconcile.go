@@ -1,6 +1,7 @@
 package lvs
 
 import (
+	"context"
 	"iter"
 	"log/slog"
 	"maps"
@@ -52,4 +53,17 @@ func NewReconciler(b Backend, statePath string, interval time.Duration, log *slo
 		return nil, err
 	}
 	return &Reconciler{Loop: l, backend: b}, nil
+}
+
+// SetTimeouts sets the kernel's TCP, TCP FIN and UDP timeouts (a zero
+// keeps the value) on the reconciler's goroutine, the one user of the
+// kernel handle. A backend without timeouts (Memory) has nothing to set.
+func (r *Reconciler) SetTimeouts(ctx context.Context, tcp, tcpFin, udp time.Duration) error {
+	k, ok := r.backend.(interface {
+		SetTimeouts(tcp, tcpFin, udp time.Duration) error
+	})
+	if !ok {
+		return nil
+	}
+	return r.Do(ctx, func() error { return k.SetTimeouts(tcp, tcpFin, udp) })
 }
