@@ -73,7 +73,6 @@ type Loop[S any, K comparable, O any] struct {
 	log      *slog.Logger
 
 	updates   chan S
-	passes    chan chan error
 	calls     chan call
 	intervals chan time.Duration
 	applied   chan struct{} // closed after the first pass without errors
@@ -112,7 +111,7 @@ func New[S any, K comparable, O any](spec Spec[S, K, O], b Backend[S, O], stateP
 		return nil, fmt.Errorf("%s ownership: %w (tandem needs it to know which entries it created: make it readable, or move it away to start afresh)", spec.Name, err)
 	}
 	return &Loop[S, K, O]{spec: spec, backend: b, owned: o, interval: interval, log: log,
-		updates: make(chan S, 1), passes: make(chan chan error), calls: make(chan call),
+		updates: make(chan S, 1), calls: make(chan call),
 		intervals: make(chan time.Duration, 1), applied: make(chan struct{}), stopped: make(chan struct{}),
 		Ops: make([]atomic.Uint64, len(spec.Kinds))}, nil
 }
@@ -151,15 +150,17 @@ func (l *Loop[S, K, O]) Stopped() <-chan struct{} { return l.stopped }
 // Reconcile makes a pass now (taking a state handed over just before) and
 // returns its first error; nil when no state was ever set.
 func (l *Loop[S, K, O]) Reconcile(ctx context.Context) error {
-	done := make(chan error, 1)
-	select {
-	case l.passes <- done:
-	case <-l.stopped:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return wait(ctx, done)
+	return l.Do(ctx, func() error {
+		select {
+		case s := <-l.updates:
+			l.take(s)
+		default:
+		}
+		if !l.have {
+			return nil
+		}
+		return l.pass()
+	})
 }
 
 // Do runs f on the loop's goroutine, between passes, and returns its
@@ -174,13 +175,8 @@ func (l *Loop[S, K, O]) Do(ctx context.Context, f func() error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return wait(ctx, c.done)
-}
-
-// wait waits for Run's answer to a request it has taken.
-func wait(ctx context.Context, done <-chan error) error {
 	select {
-	case err := <-done:
+	case err := <-c.done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
@@ -218,17 +214,6 @@ func (l *Loop[S, K, O]) Run(ctx context.Context) {
 			if l.have {
 				l.pass()
 			}
-		case done := <-l.passes:
-			select { // a state handed over just before counts
-			case s := <-l.updates:
-				l.take(s)
-			default:
-			}
-			var err error
-			if l.have {
-				err = l.pass()
-			}
-			done <- err
 		case c := <-l.calls:
 			c.done <- c.f()
 		}
