@@ -133,25 +133,20 @@ func TestReloadSetsTimeoutsOnTheReconcilerGoroutine(t *testing.T) {
 	writeConfig(t, path, dir, 600)
 	reloaded := make(chan error, 1)
 	go func() { reloaded <- d.Reload(ctx) }()
-	// The fixed director waits for the pass; the broken one sets the
-	// timeouts at once, beside the pass. Give it the time to.
-	var got [3]time.Duration
-	select {
-	case got = <-b.timeouts:
-	case <-time.After(300 * time.Millisecond):
-	}
+	// A broken director sets the timeouts at once, beside the held pass;
+	// the fixed one waits for the pass to end. Give a broken one the time.
+	time.Sleep(300 * time.Millisecond)
 	close(gate)
 	if err := <-reloaded; err != nil {
 		t.Fatal(err)
 	}
-	if got == ([3]time.Duration{}) {
-		select { // set by now: Reload has returned
-		case got = <-b.timeouts:
-		default:
+	select {
+	case got := <-b.timeouts:
+		if got[0] != 600*time.Second {
+			t.Errorf("tcp timeout set to %v, want 10m0s", got[0])
 		}
-	}
-	if got[0] != 600*time.Second {
-		t.Errorf("tcp timeout set to %v, want 10m0s", got[0])
+	default:
+		t.Error("the reload did not set the timeouts")
 	}
 	if n := b.overlaps.Load(); n != 0 {
 		t.Errorf("the IPVS handle was used by two goroutines at once (%d overlapping calls)", n)
