@@ -1,6 +1,7 @@
 package lvs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -106,16 +107,7 @@ func TestProgrammingSpeed(t *testing.T) {
 	tandemRun := func(ns string) time.Duration {
 		k := open(newNS(ns))
 		defer k.Close()
-		owned, err := LoadOwned(filepath.Join(t.TempDir(), "owned.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := NewReconciler(k, owned, time.Hour, log)
-		start := time.Now()
-		if err := r.pass(desired, false); err != nil {
-			t.Fatal(err)
-		}
-		d := time.Since(start)
+		d := firstPass(t, k, desired, log)
 		check(k, "tandem")
 		flush(ns)
 		return d
@@ -143,16 +135,8 @@ func TestProgrammingSpeed(t *testing.T) {
 			// also shows that ipvsadm loaded the same table).
 			k := open("/run/netns/" + ns)
 			cb := &countingBackend{Backend: k}
-			owned, err := LoadOwned(filepath.Join(t.TempDir(), "owned.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := NewReconciler(cb, owned, time.Hour, log)
-			start := time.Now()
-			if err := r.pass(desired, true); err != nil {
-				t.Fatal(err)
-			}
-			noop, writes = time.Since(start), int(cb.writes.Load())
+			noop = firstPass(t, cb, desired, log)
+			writes = int(cb.writes.Load())
 			k.Close()
 			if writes != 0 {
 				t.Errorf("a pass over the programmed table made %d kernel writes, want 0", writes)
@@ -166,4 +150,29 @@ func TestProgrammingSpeed(t *testing.T) {
 	t.Logf("  ipvsadm -R of the same table:                      %v (%.0f writes/s)", ipvsadmBest.Round(time.Millisecond), float64(ops)/ipvsadmBest.Seconds())
 	t.Logf("  ratio tandem/ipvsadm: %.2f (below 1: tandem is faster)", tandemBest.Seconds()/ipvsadmBest.Seconds())
 	t.Logf("  a pass that changes nothing: %v, %d writes; ipvsadm -C of the table: %v", noop.Round(time.Millisecond), writes, flushTime.Round(time.Millisecond))
+}
+
+// firstPass hands desired to a new Reconciler over b and returns how long
+// it took to apply it.
+func firstPass(t *testing.T, b Backend, desired Table, log *slog.Logger) time.Duration {
+	t.Helper()
+	r, err := NewReconciler(b, filepath.Join(t.TempDir(), "owned.json"), time.Hour, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-r.Stopped() }()
+	go r.Run(ctx)
+	start := time.Now()
+	r.Set(desired)
+	for {
+		select {
+		case <-r.Applied():
+			return time.Since(start)
+		case <-time.After(100 * time.Millisecond):
+			if r.Errors.Load() > 0 {
+				t.Fatal("the pass failed (the log says why)")
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package lvs
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -288,17 +289,20 @@ func bigTable() Table {
 // that writes nothing, then drift to Local repaired.
 func TestReconcilerOverFakeKernel(t *testing.T) {
 	k, f := newFakeClient(t)
-	owned, err := LoadOwned(filepath.Join(t.TempDir(), "owned.json"))
+	r, err := NewReconciler(k, filepath.Join(t.TempDir(), "owned.json"), time.Hour, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewReconciler(k, owned, time.Hour, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); <-r.Stopped() }()
+	go r.Run(ctx)
 	want := bigTable()
-	if err := r.pass(want, false); err != nil {
+	r.Set(want)
+	if err := r.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
 	writes := f.mem.Writes
-	if err := r.pass(want, true); err != nil || f.mem.Writes != writes {
+	if err := r.Reconcile(ctx); err != nil || f.mem.Writes != writes {
 		t.Fatalf("a second pass: %d writes, %v", f.mem.Writes-writes, err)
 	}
 	s := f.mem.T[ServiceKey{Protocol: UDP, Addr: addr("198.51.100.10"), Port: 53}]
@@ -306,7 +310,7 @@ func TestReconcilerOverFakeKernel(t *testing.T) {
 		d.Forward = Local
 		s.Dests[dk] = d
 	}
-	if err := r.pass(want, true); err != nil || r.DriftRepairs.Load() != 1 || !Equal(f.mem.T, want) {
+	if err := r.Reconcile(ctx); err != nil || r.DriftRepairs.Load() != 1 || !Equal(f.mem.T, want) {
 		t.Fatalf("drift to Local: %d repairs, %v; the table:\n%s", r.DriftRepairs.Load(), err, f.mem.T)
 	}
 }

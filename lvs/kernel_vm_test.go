@@ -206,11 +206,10 @@ func TestReconcilerOverKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	cb := &countingBackend{Backend: openKernel(t)}
-	owned, err := LoadOwned(filepath.Join(t.TempDir(), "owned.json"))
+	r, err := NewReconciler(cb, filepath.Join(t.TempDir(), "owned.json"), time.Hour, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewReconciler(cb, owned, time.Hour, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Run(ctx)

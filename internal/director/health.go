@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/health"
@@ -54,10 +53,8 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 		}
 	}
 	s.setVirtualServers(cfg)
-	if k, ok := s.backend.(interface {
-		SetTimeouts(tcp, tcpFin, udp time.Duration) error
-	}); ok && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
-		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+	if s.rec != nil && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
+		if err := s.rec.SetTimeouts(d.work, cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
 			errs = append(errs, fmt.Errorf("lvs timeouts: %w", err))
 		}
 	}

@@ -98,12 +98,11 @@ func (s *lvsSide) open(cfg *config.Config) error {
 		}
 		backend = k
 	}
-	owned, err := lvs.LoadOwned(filepath.Join(cfg.Global.StateDir, "ipvs-services.json"))
+	rec, err := lvs.NewReconciler(backend, filepath.Join(cfg.Global.StateDir, "ipvs-services.json"), cfg.LVS.ReconcileInterval, s.log)
 	if err != nil {
 		return err
 	}
-	s.backend = backend
-	s.rec = lvs.NewReconciler(backend, owned, cfg.LVS.ReconcileInterval, s.log)
+	s.backend, s.rec = backend, rec
 	return nil
 }
 

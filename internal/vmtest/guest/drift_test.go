@@ -2,7 +2,10 @@ package guest
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +63,8 @@ const (
 // from the configuration leaves the kernel after a restart of tandem (its
 // ownership is recorded in the state directory) and, with `tandem reload`,
 // at once, while the other services keep their entries, counters and
-// established connections, and the hand-made service stays.
+// established connections, and the hand-made service stays; with the
+// ownership file damaged, tandem starts and removes nothing it does not own.
 func TestTandemDriftAndOwnership(t *testing.T) {
 	vmtest.NeedVM(t)
 	l := netlab.NewT(t)
@@ -216,5 +220,35 @@ func TestTandemDriftAndOwnership(t *testing.T) {
 	}
 	if conns, _, _ := d.stats(web); conns < connsBefore {
 		t.Errorf("%s counted %d connections before the reload and %d after: it was recreated", web, connsBefore, conns)
+	}
+
+	// The ownership record is damaged while tandem is stopped, and echo
+	// leaves the configuration meanwhile: tandem starts all the same (VRRP
+	// too), sets the file aside with a warning that names it, and owns only
+	// what the configuration names: echo stays, for the operator to remove.
+	if err := d.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(d.dir, "ipvs-services.json")
+	if err := os.WriteFile(state, []byte(`[{"Fwmark": 0, "Proto`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.write(vrrpWeb + vsWeb + lvsFast)
+	d.start()
+	d.waitMaster("web", 10*time.Second)
+	time.Sleep(1200 * time.Millisecond) // a reconcile pass after the first
+	tab = d.table()
+	for svc, want := range map[string]string{web: webRS, echo: ecRS, hand: hdRS} {
+		if got := dests(tab, svc); got != want {
+			t.Errorf("%s after a start with a damaged ownership file: %q, want %q", svc, got, want)
+		}
+	}
+	aside, _ := filepath.Glob(state + ".damaged-*")
+	if len(aside) != 1 || !strings.Contains(d.output(), aside[0]) {
+		t.Errorf("the damaged file set aside: %v; the log should name it:\n%s", aside, d.output())
+	}
+	var owned []struct{ Port int }
+	if b, err := os.ReadFile(state); err != nil || json.Unmarshal(b, &owned) != nil || len(owned) != 1 || owned[0].Port != 80 {
+		t.Errorf("the rebuilt ownership file holds %+v (%v), want web_http alone", owned, err)
 	}
 }
