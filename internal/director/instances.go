@@ -199,7 +199,7 @@ type linkWatch struct {
 	names []string
 	ch    <-chan track.LinkState
 	stop  context.CancelFunc
-	err   error           // why the last watch could not start
+	err   error            // why the last watch could not start
 	retry <-chan time.Time // a watch that ended is restarted then
 }
 

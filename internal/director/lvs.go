@@ -40,7 +40,7 @@ type lvsSide struct {
 	rec      *lvs.Reconciler
 	vss      []vserver // the configured virtual servers, in order
 	reals    map[rsKey]*real
-	table    lvs.Table           // the desired table last handed over
+	table    lvs.Table // the desired table last handed over
 	quorumUp map[string]bool
 	syncRole lvs.SyncRole // the daemon running now; 0 for none
 
