@@ -131,7 +131,8 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,
 		VIPs: ic.VirtualIPs, Source: src, UnicastPeers: ic.UnicastPeers, UnicastMinTTL: ic.UnicastMinTTL,
 		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
-		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, UseVMAC: ic.UseVMAC, Realtime: realtime,
+		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, GARPRepeat: ic.GARP.MasterRepeat,
+		Accept: ic.Accept, UseVMAC: ic.UseVMAC, Realtime: realtime,
 	}
 }
 
@@ -164,20 +165,18 @@ func (d *Director) newInstance(ic *config.VRRPInstance) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	vipLink, vmac := ic.Interface, ""
+	vmac := ""
 	if ic.UseVMAC {
 		if vmac, err = vrrp.EnsureVMAC(ic.Interface, uint8(ic.VRID), ipv6); err != nil {
 			return nil, err
 		}
-		vipLink = vmac
 	}
-	fx, err := vrrp.NewHostEffects(vipLink, ic.VirtualIPs, ic.GARP.MasterRepeat)
+	cfg := instanceConfig(ic, src, d.cfg.Global.Realtime)
+	fx, err := vrrp.NewHostEffects(cfg.HostOptions())
 	if err != nil {
 		return nil, err
 	}
-	fx.Filter = !ic.Accept && ic.Priority != vrrp.OwnerPriority
-	fx.Ingress, fx.Key = ic.Interface, fmt.Sprintf("%s_%s_%d", ic.Interface, ic.Family(), ic.VRID)
-	run, err := vrrp.NewInstance(instanceConfig(ic, src, d.cfg.Global.Realtime), link, fx, d.log)
+	run, err := vrrp.NewInstance(cfg, link, fx, d.log)
 	if err != nil {
 		fx.Close()
 		return nil, err

@@ -174,14 +174,10 @@ func (d *Director) apply(cfg *config.Config) {
 var errRestart = errors.New("needs a restart")
 
 // reconfigure applies ic's VRRP settings to a running instance where the
-// RFC allows it; errRestart when only a new instance can carry them.
+// RFC allows it; errRestart when only a new instance can carry them (the
+// vrrp package decides which).
 func (d *Director) reconfigure(in *instance, ic *config.VRRPInstance) error {
 	o := in.cfg
-	// The host side (filter, macvlan, burst size) is built with the
-	// instance.
-	if o.Accept != ic.Accept || o.UseVMAC != ic.UseVMAC || o.GARP.MasterRepeat != ic.GARP.MasterRepeat || o.Interface != ic.Interface {
-		return fmt.Errorf("%w: interface, use_vmac, accept or garp.master_repeat changed", errRestart)
-	}
 	oldSrc, err := advertSource(o)
 	if err != nil {
 		return err
