@@ -157,7 +157,9 @@ func TestInstancesElectAndHandOver(t *testing.T) {
 	if holds(a.fx) || !holds(b.fx) {
 		t.Errorf("VIPs after handover: a=%v b=%v", holds(a.fx), holds(b.fx))
 	}
-	if got := calls(a.fx); got != "remove 198.51.100.10/24,add 198.51.100.10/24,announce 198.51.100.10/24,remove 198.51.100.10/24" {
+	// Repeats squeezed: on a starved machine b may become master before
+	// a's first advert reaches it, and a re-announces on hearing it.
+	if got := strings.Join(slices.Compact(a.fx.Calls()), ","); got != "remove 198.51.100.10/24,add 198.51.100.10/24,announce 198.51.100.10/24,remove 198.51.100.10/24" {
 		t.Errorf("a's effects: %s", got)
 	}
 }
