@@ -1,4 +1,4 @@
-package vrrp_test
+package vrrp
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/tandemlb/tandem/internal/netlab"
 	"github.com/tandemlb/tandem/internal/testenv"
-	"github.com/tandemlb/tandem/vrrp"
 )
 
 func hasAddr(t *testing.T, h *netlab.Host, p netip.Prefix) bool {
@@ -23,15 +22,6 @@ func hasAddr(t *testing.T, h *netlab.Host, p netip.Prefix) bool {
 	return slices.Contains(addrs, p)
 }
 
-func waitState(t *testing.T, i *vrrp.Instance, s vrrp.State) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); i.Status().State != s; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %v, want %v", i.Status().State, s)
-		}
-	}
-}
-
 // An address owner's VIP is the interface's own address: starting (the
 // clean-up of stale VIPs), a fault and stopping leave it in place.
 func TestOwnerKeepsItsAddress(t *testing.T) {
@@ -40,37 +30,37 @@ func TestOwnerKeepsItsAddress(t *testing.T) {
 	own := netip.MustParsePrefix("198.51.100.11/24")
 	lab := netlab.NewT(t)
 	a := lab.MustAddHost(t, "a", own.String())
-	cfg := vrrp.InstanceConfig{Name: "owner", Interface: netlab.NIC, VRID: 51, Version: 3,
-		Priority: vrrp.OwnerPriority, Interval: 100 * time.Millisecond, Preempt: true,
+	cfg := InstanceConfig{Name: "owner", Interface: netlab.NIC, VRID: 51, Version: 3,
+		Priority: OwnerPriority, Interval: 100 * time.Millisecond, Preempt: true,
 		VIPs: []netip.Prefix{own}, Source: own.Addr(), GARPRepeat: 1}
-	var conn vrrp.Conn
-	var fx *vrrp.HostEffects
+	var conn Conn
+	var fx *HostEffects
 	if err := a.Do(func() (err error) {
-		if conn, err = vrrp.Listen(netlab.NIC, false); err != nil {
+		if conn, err = Listen(netlab.NIC, false); err != nil {
 			return err
 		}
-		fx, err = vrrp.NewHostEffects(cfg.HostOptions())
+		fx, err = NewHostEffects(cfg.HostOptions())
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	link := vrrp.NewLink(netlab.NIC, false, conn, log)
+	link := NewLink(netlab.NIC, false, conn, log)
 	go link.Run()
 	defer link.Close()
-	inst, err := vrrp.NewInstance(cfg, link, fx, log)
+	inst, err := NewInstance(cfg, link, fx, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst.Send(vrrp.FaultOn{Reason: "test", Silent: true}) // start in FAULT: no VIPs added
+	inst.Send(FaultOn{Reason: "test", Silent: true}) // start in FAULT: no VIPs added
 	go inst.Run(context.Background())
-	waitState(t, inst, vrrp.Fault)
+	waitFor(t, "FAULT", func() bool { return inst.Status().State == Fault })
 	if !hasAddr(t, a, own) {
 		t.Errorf("%v removed at start", own)
 	}
-	inst.Send(vrrp.FaultOff{})
-	waitState(t, inst, vrrp.Master)
-	inst.Send(vrrp.Shutdown{})
+	inst.Send(FaultOff{})
+	waitFor(t, "MASTER", func() bool { return inst.Status().State == Master })
+	inst.Send(Shutdown{})
 	<-inst.Done()
 	if !hasAddr(t, a, own) {
 		t.Errorf("%v removed at stop", own)
@@ -89,10 +79,10 @@ func TestHostEffectsWithoutLinkLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	vip := netip.MustParsePrefix("2001:db8::10/64")
-	var fx *vrrp.HostEffects
+	var fx *HostEffects
 	start := time.Now()
 	err := a.Do(func() (err error) {
-		fx, err = vrrp.NewHostEffects(vrrp.HostOptions{Interface: netlab.NIC, IPv6: true, Repeat: 2})
+		fx, err = NewHostEffects(HostOptions{Interface: netlab.NIC, IPv6: true, Repeat: 2})
 		return err
 	})
 	if took := time.Since(start); took > 500*time.Millisecond {

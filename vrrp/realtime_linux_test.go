@@ -13,7 +13,6 @@ import (
 
 	"github.com/tandemlb/tandem/internal/announce"
 	"github.com/tandemlb/tandem/internal/netlab"
-	"github.com/tandemlb/tandem/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,23 +80,11 @@ func TestRealtimeLoopBrokenWait(t *testing.T) {
 // A link whose realtime wait breaks for good goes on receiving at normal
 // priority, with an error logged, instead of ending silently.
 func TestLinkRealtimeBrokenWait(t *testing.T) {
-	testenv.NeedRoot(t)
-	testenv.NeedCommand(t, "ip")
-	lab := netlab.NewT(t)
-	a := lab.MustAddHost(t, "a", "198.51.100.11/24")
-	b := lab.MustAddHost(t, "b", "198.51.100.12/24")
-	var ca, cb Conn
-	if err := a.Do(func() (err error) { ca, err = Listen(netlab.NIC, false); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Do(func() (err error) { cb, err = Listen(netlab.NIC, false); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer cb.Close()
+	_, _, ca, cb := connPair(t)
 	c := ca.(*conn)
 	closeFD := c.closeFD
-	c.closeFD = brokenFD // the wait now fails at once, every time
-	defer func() { c.Close(); unix.Close(closeFD) }()
+	c.closeFD = brokenFD      // the wait now fails at once, every time
+	defer unix.Close(closeFD) // the conn no longer knows it
 
 	var logs syncBuffer
 	link := NewLink(netlab.NIC, false, ca, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -109,28 +96,21 @@ func TestLinkRealtimeBrokenWait(t *testing.T) {
 	go func() { defer close(ran); link.RunRealtime() }()
 	defer func() { link.Close(); <-ran }()
 
-	src := netip.MustParseAddr("198.51.100.12")
-	ad := Advert{Version: 3, VRID: 51, Priority: 100, Interval: 100 * time.Millisecond,
-		Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
-	raw, err := ad.Marshal(src, Group4, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(3 * time.Second)
-	for got := false; !got; {
-		if err := cb.Send(raw, src, Group4); err != nil {
-			t.Fatal(err)
+	defer func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
 		}
+	}()
+	sendUntil(t, cb, func(wait time.Duration) bool {
 		select {
 		case <-ch:
-			got = true
+			return true
 		case <-ran:
-			t.Fatalf("the link ended; log:\n%s", logs.String())
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("no advert received; log:\n%s", logs.String())
+			t.Fatal("the link ended")
+		case <-time.After(wait):
 		}
-	}
+		return false
+	})
 	if !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("no error logged:\n%s", logs.String())
 	}
