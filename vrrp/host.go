@@ -41,9 +41,10 @@ type Filter struct {
 // netlink, and announce them through an AF_PACKET socket (ARP) or an
 // ICMPv6 socket (NA). It is the instance's announce.Announcer.
 //
-// Every socket is opened by NewHostEffects, in the caller's network
-// namespace; the instance's goroutine, which may run on a thread of
-// another namespace in tests, uses them only.
+// NewHostEffects opens every socket, the netlink handle included, in the
+// caller's network namespace: what the instance's goroutine does with
+// them later stays there, whatever thread it runs on (tests run several
+// namespaces in one process).
 type HostEffects struct {
 	o    HostOptions
 	ifi  *net.Interface
