@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/tandemlb/tandem/vrrp/interval"
 )
 
 // checker collects the findings of the checks that look across attributes
@@ -180,18 +181,11 @@ func familyOf(a netip.Addr) Family {
 
 func (c *checker) advertInterval(in *VRRPInstance) {
 	s, iv := &in.Source, in.AdvertInterval
-	if !s.decoded("version") {
+	if !s.decoded("version") || (in.Version != 2 && in.Version != 3) {
 		return
 	}
-	switch in.Version {
-	case 2:
-		if iv%time.Second != 0 || iv < time.Second || iv > 255*time.Second {
-			c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "VRRPv2 sends the interval in whole seconds: use 1s to 255s, not %s.", durText(iv))
-		}
-	case 3:
-		if iv%(10*time.Millisecond) != 0 || iv < 10*time.Millisecond || iv > 40950*time.Millisecond {
-			c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "VRRPv3 sends the interval in centiseconds: use 10ms to 40.95s in steps of 10ms, not %s.", durText(iv))
-		}
+	if !interval.Valid(in.Version, iv) {
+		c.errorf(s.Range("advert_interval"), "Invalid advert_interval", "%s, not %s.", interval.Rule(in.Version), durText(iv))
 	}
 }
 

@@ -2,7 +2,9 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -76,7 +78,9 @@ type conn struct {
 
 	rc        syscall.RawConn
 	closeFD   int  // an eventfd that Close signals, to end a ppoll in Recv
-	kernel    bool // Recv waits in ppoll (owned by the Recv goroutine)
+	kernel    bool // Recv waits in ppoll (owned by the Recv goroutine, as are the two below)
+	fails     retries
+	log       *slog.Logger
 	closeOnce sync.Once
 }
 
@@ -117,8 +121,9 @@ func (c *conn) stamp() time.Time {
 // waitInKernel makes Recv wait for packets in ppoll on the calling thread
 // instead of the runtime's poller, whose wake-up passes through another
 // (normal priority) thread: on a realtime thread a packet then wakes it
-// directly.
-func (c *conn) waitInKernel() { c.kernel = true }
+// directly. If that wait keeps failing, Recv logs it to log and goes
+// back to the runtime's poller.
+func (c *conn) waitInKernel(log *slog.Logger) { c.kernel, c.log = true, log }
 
 func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	pc := ipv4.NewPacketConn(c)
@@ -190,9 +195,16 @@ func firstErr(errs ...error) error {
 func (c *conn) Recv() (Packet, error) {
 	for {
 		if c.kernel {
-			if err := c.waitReadable(); err != nil {
+			if err := c.waitReadable(); errors.Is(err, net.ErrClosed) {
 				return Packet{}, err
+			} else if err != nil {
+				if !c.fails.again() {
+					c.log.Error("realtime: waiting for adverts keeps failing; receiving them at normal priority", "interface", c.ifi.Name, "err", err)
+					c.kernel = false
+				}
+				continue
 			}
+			c.fails.reset()
 		}
 		n, src, ttl, dst, ifindex, err := c.recv(c.buf)
 		if err != nil {
@@ -239,7 +251,7 @@ func (c *conn) waitReadable() error {
 				break
 			}
 		}
-		if perr == nil && fds[1].Revents != 0 {
+		if perr = polled(fds, perr); perr == nil && fds[1].Revents&unix.POLLIN != 0 {
 			perr = net.ErrClosed
 		}
 		return true

@@ -3,6 +3,8 @@ package vrrp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -48,7 +50,45 @@ type Params struct {
 	LocalAddr    netip.Addr     // our primary address, for ties of priority
 	GARPDelay    time.Duration  // a second announcement this long after becoming master; 0: none
 	GARPRefresh  time.Duration  // re-announce this often while master; 0: never
-	VIPs         []netip.Prefix // only compared by Reconfigure, which reports a change
+	VIPs         []netip.Prefix // what AddVIPs, RemoveVIPs and Announce carry
+}
+
+// Cause is why a transition happened: a small fixed set, for metric
+// labels and for programs. Transition.Reason says it in words.
+type Cause int
+
+const (
+	CauseNone              Cause = iota
+	CauseStart                   // INIT -> BACKUP
+	CauseAddressOwner            // priority 255 becomes master at once
+	CauseMasterDown              // Master_Down_Timer expired: no advert from the master
+	CauseMasterSteppedDown       // the master sent priority 0
+	CausePreempt                 // this backup preempted a lower-priority master
+	CauseHigherPriority          // this master heard a better one
+	CauseFault                   // a tracked interface, script or service failed
+	CauseFaultCleared            // the fault went away
+	CauseShutdown                // the instance stopped
+	CauseHandover                // tandem failover handed the master role over
+	CauseSyncGroup               // another member of the sync group moved
+)
+
+// Causes are every Cause a transition can carry.
+var Causes = []Cause{CauseStart, CauseAddressOwner, CauseMasterDown, CauseMasterSteppedDown, CausePreempt,
+	CauseHigherPriority, CauseFault, CauseFaultCleared, CauseShutdown, CauseHandover, CauseSyncGroup}
+
+var causeNames = [...]string{
+	CauseNone: "none", CauseStart: "start", CauseAddressOwner: "address_owner", CauseMasterDown: "master_down",
+	CauseMasterSteppedDown: "master_stepped_down", CausePreempt: "preempt", CauseHigherPriority: "higher_priority",
+	CauseFault: "fault", CauseFaultCleared: "fault_cleared", CauseShutdown: "shutdown", CauseHandover: "handover",
+	CauseSyncGroup: "sync_group",
+}
+
+// String is the cause in snake_case; stable, for metric labels.
+func (c Cause) String() string {
+	if c >= 0 && int(c) < len(causeNames) {
+		return causeNames[c]
+	}
+	return fmt.Sprintf("cause_%d", int(c))
 }
 
 // Events are what happens to an instance; Step turns each into actions.
@@ -100,7 +140,6 @@ func (Shutdown) event()    {}
 func (Handover) event()    {}
 func (Release) event()     {}
 func (Force) event()       {}
-func (Reconfigure) event() {}
 
 // Actions are what the runner must do, in order.
 type Action interface{ String() string }
@@ -108,33 +147,35 @@ type Action interface{ String() string }
 type (
 	// SendAdvert sends an advert with this priority.
 	SendAdvert struct{ Priority uint8 }
-	// AddVIPs configures the virtual IPs on the interface.
-	AddVIPs struct{}
-	// RemoveVIPs removes them.
-	RemoveVIPs struct{}
-	// Announce sends a burst of gratuitous ARP / unsolicited NA.
-	Announce struct{}
-	// SetVIPs replaces the VIP set (Reconfigure). Installed: the instance
-	// holds the VIPs now (master), so the new ones are added and
-	// announced and the dropped ones removed; otherwise only recorded.
-	SetVIPs struct {
-		VIPs      []netip.Prefix
-		Installed bool
-	}
+	// AddVIPs puts these virtual IPs on the interface.
+	AddVIPs struct{ VIPs []netip.Prefix }
+	// RemoveVIPs takes them off.
+	RemoveVIPs struct{ VIPs []netip.Prefix }
+	// Announce sends a burst of gratuitous ARP / unsolicited NA for them.
+	Announce struct{ VIPs []netip.Prefix }
 	// Transition reports a change of state, for logs, status and notify.
+	// Reason is for people (it may name addresses); Cause for programs.
 	Transition struct {
 		From, To State
+		Cause    Cause
 		Reason   string
 	}
 )
 
 func (a SendAdvert) String() string { return fmt.Sprintf("send advert priority=%d", a.Priority) }
-func (AddVIPs) String() string      { return "add vips" }
-func (RemoveVIPs) String() string   { return "remove vips" }
-func (Announce) String() string     { return "announce" }
-func (t Transition) String() string { return fmt.Sprintf("%s -> %s (%s)", t.From, t.To, t.Reason) }
-func (a SetVIPs) String() string {
-	return fmt.Sprintf("set vips %v installed=%v", a.VIPs, a.Installed)
+func (a AddVIPs) String() string    { return "add vips " + prefixes(a.VIPs) }
+func (a RemoveVIPs) String() string { return "remove vips " + prefixes(a.VIPs) }
+func (a Announce) String() string   { return "announce " + prefixes(a.VIPs) }
+func (t Transition) String() string {
+	return fmt.Sprintf("%s -> %s (%s) cause=%s", t.From, t.To, t.Reason, t.Cause)
+}
+
+func prefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, " ")
 }
 
 // Machine is the RFC 5798 section 6 state machine of one instance. It is
@@ -148,6 +189,7 @@ type Machine struct {
 	master         netip.Addr // the current master, as far as we know
 	started        time.Time
 	since          time.Time
+	cause          Cause
 	reason         string
 	heldBack       bool
 	fault          *FaultOn // the active fault, if any
@@ -156,7 +198,9 @@ type Machine struct {
 	handoverTo  State // BACKUP (Handover) or STOP (Shutdown)
 
 	masterDown, adver, garpAgain, garpRefresh, handoverEnd time.Time
-	downReason                                             string
+	// Why master down would fire now.
+	downCause  Cause
+	downReason string
 }
 
 // NewMachine returns a machine in INIT.
@@ -170,6 +214,7 @@ type Status struct {
 	Priority  uint8 // effective
 	Master    netip.Addr
 	Since     time.Time
+	Cause     Cause // of the last transition
 	Reason    string
 	HeldBack  bool
 	Handover  bool // a graceful handover is in progress
@@ -179,7 +224,7 @@ type Status struct {
 
 func (m *Machine) Status() Status {
 	return Status{
-		State: m.state, Priority: m.prio, Master: m.master, Since: m.since, Reason: m.reason,
+		State: m.state, Priority: m.prio, Master: m.master, Since: m.since, Cause: m.cause, Reason: m.reason,
 		HeldBack: m.heldBack, Handover: m.handingOver, AdverInt: m.masterAdverInt, DownTimer: m.masterDownInterval(),
 	}
 }
@@ -202,7 +247,9 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 	case Start:
 		if m.state == Init {
 			m.started = now
-			m.leaveInit(now, "start", &out)
+			// VIPs of ours left by a crash go before we enter backup.
+			m.removeVIPs(m.p.VIPs, &out)
+			m.leaveInit(now, CauseStart, "start", &out)
 		}
 	case Tick:
 		m.tick(now, &out)
@@ -216,7 +263,7 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		if m.fault != nil {
 			m.fault = nil
 			if m.state == Fault {
-				m.leaveInit(now, "fault cleared", &out)
+				m.leaveInit(now, CauseFaultCleared, "fault cleared", &out)
 			}
 		}
 	case Shutdown:
@@ -228,36 +275,57 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		}
 	case Release:
 		m.heldBack = false
-	case Reconfigure:
-		m.reconfigure(now, e, &out)
 	case Force:
 		switch {
 		case e.To == Master && m.state == Backup && !m.heldBack:
-			m.becomeMaster(now, e.Reason, &out)
+			m.becomeMaster(now, CauseSyncGroup, e.Reason, &out)
 		case e.To == Backup && m.state == Master && !m.handingOver && m.prio != OwnerPriority:
-			m.becomeBackup(now, e.Reason, &out)
+			m.becomeBackup(now, CauseSyncGroup, e.Reason, &out)
 		}
 	}
 	return out
 }
 
 // leaveInit is the start-up rule (6.4.1), also used when a fault clears.
-func (m *Machine) leaveInit(now time.Time, reason string, out *[]Action) {
+func (m *Machine) leaveInit(now time.Time, cause Cause, reason string, out *[]Action) {
 	if m.fault != nil {
-		m.enter(now, Fault, m.fault.Reason, out)
+		m.enter(now, Fault, CauseFault, m.fault.Reason, out)
 		return
 	}
 	if m.prio == OwnerPriority {
-		m.becomeMaster(now, "address owner", out)
+		m.becomeMaster(now, CauseAddressOwner, "address owner", out)
 		return
 	}
 	m.masterAdverInt = m.p.Interval
-	m.becomeBackup(now, reason, out)
+	m.becomeBackup(now, cause, reason, out)
 }
 
-func (m *Machine) enter(now time.Time, to State, reason string, out *[]Action) {
-	*out = append(*out, Transition{From: m.state, To: to, Reason: reason})
-	m.state, m.since, m.reason = to, now, reason
+// owner: priority 255, whose VIPs are its interface's own addresses. They
+// were there before tandem and stay after it: never removed, only
+// announced (and added, should they be missing).
+func (m *Machine) owner() bool { return m.p.Priority == OwnerPriority }
+
+func (m *Machine) addVIPs(vips []netip.Prefix, out *[]Action) {
+	if len(vips) > 0 {
+		*out = append(*out, AddVIPs{slices.Clone(vips)})
+	}
+}
+
+func (m *Machine) removeVIPs(vips []netip.Prefix, out *[]Action) {
+	if len(vips) > 0 && !m.owner() {
+		*out = append(*out, RemoveVIPs{slices.Clone(vips)})
+	}
+}
+
+func (m *Machine) announce(vips []netip.Prefix, out *[]Action) {
+	if len(vips) > 0 {
+		*out = append(*out, Announce{slices.Clone(vips)})
+	}
+}
+
+func (m *Machine) enter(now time.Time, to State, cause Cause, reason string, out *[]Action) {
+	*out = append(*out, Transition{From: m.state, To: to, Cause: cause, Reason: reason})
+	m.state, m.since, m.cause, m.reason = to, now, cause, reason
 	if to != Master {
 		m.adver, m.garpAgain, m.garpRefresh = time.Time{}, time.Time{}, time.Time{}
 	}
@@ -266,13 +334,15 @@ func (m *Machine) enter(now time.Time, to State, reason string, out *[]Action) {
 	}
 }
 
-func (m *Machine) becomeMaster(now time.Time, reason string, out *[]Action) {
+func (m *Machine) becomeMaster(now time.Time, cause Cause, reason string, out *[]Action) {
 	// The VIPs and their announcement go first, then the advert (as
 	// keepalived does): clients come back a little sooner, and the other
 	// routers learn of the new master within the same moment.
-	*out = append(*out, AddVIPs{}, Announce{}, SendAdvert{m.prio})
+	m.addVIPs(m.p.VIPs, out)
+	m.announce(m.p.VIPs, out)
+	*out = append(*out, SendAdvert{m.prio})
 	m.master = m.p.LocalAddr
-	m.enter(now, Master, reason, out)
+	m.enter(now, Master, cause, reason, out)
 	m.adver = now.Add(m.p.Interval)
 	if m.p.GARPDelay > 0 {
 		m.garpAgain = now.Add(m.p.GARPDelay)
@@ -282,15 +352,15 @@ func (m *Machine) becomeMaster(now time.Time, reason string, out *[]Action) {
 	}
 }
 
-func (m *Machine) becomeBackup(now time.Time, reason string, out *[]Action) {
+func (m *Machine) becomeBackup(now time.Time, cause Cause, reason string, out *[]Action) {
 	if m.state == Master {
-		*out = append(*out, RemoveVIPs{})
+		m.removeVIPs(m.p.VIPs, out)
 	}
 	if m.state != Backup {
-		m.enter(now, Backup, reason, out)
+		m.enter(now, Backup, cause, reason, out)
 	}
 	m.masterDown = now.Add(m.masterDownInterval())
-	m.downReason = "master down timer expired"
+	m.downCause, m.downReason = CauseMasterDown, "master down timer expired"
 }
 
 // skew is Skew_Time in microseconds, as keepalived computes it: v3 scales
@@ -316,7 +386,7 @@ func (m *Machine) tick(now time.Time, out *[]Action) {
 		m.finishHandover(now, "no advert from a new master", out)
 	}
 	if due(m.masterDown) {
-		m.becomeMaster(now, m.downReason, out)
+		m.becomeMaster(now, m.downCause, m.downReason, out)
 	}
 	if due(m.adver) {
 		*out = append(*out, SendAdvert{m.prio})
@@ -326,11 +396,11 @@ func (m *Machine) tick(now time.Time, out *[]Action) {
 		}
 	}
 	if due(m.garpAgain) {
-		*out = append(*out, Announce{})
+		m.announce(m.p.VIPs, out)
 		m.garpAgain = time.Time{}
 	}
 	if due(m.garpRefresh) {
-		*out = append(*out, Announce{})
+		m.announce(m.p.VIPs, out)
 		m.garpRefresh = now.Add(m.p.GARPRefresh)
 	}
 }
@@ -342,17 +412,17 @@ func (m *Machine) received(now time.Time, r Received, out *[]Action) {
 		case r.Priority == 0:
 			// 6.4.2: the master stepped down; take over after Skew_Time.
 			m.masterDown = now.Add(m.skew())
-			m.downReason = fmt.Sprintf("master %s stepped down (priority 0)", r.From)
+			m.downCause, m.downReason = CauseMasterSteppedDown, fmt.Sprintf("master %s stepped down (priority 0)", r.From)
 		case !m.preempting(now) || r.Priority >= m.prio:
 			if m.p.Version == 3 {
 				m.masterAdverInt = r.Interval
 			}
 			m.master = r.From
 			m.masterDown = now.Add(m.masterDownInterval())
-			m.downReason = "master down timer expired"
+			m.downCause, m.downReason = CauseMasterDown, "master down timer expired"
 		default:
 			// Preempt: let the master-down timer run out.
-			m.downReason = fmt.Sprintf("preempting %s (priority %d < %d)", r.From, r.Priority, m.prio)
+			m.downCause, m.downReason = CausePreempt, fmt.Sprintf("preempting %s (priority %d < %d)", r.From, r.Priority, m.prio)
 		}
 	case Master:
 		switch {
@@ -378,11 +448,12 @@ func (m *Machine) received(now time.Time, r Received, out *[]Action) {
 			// healed split brain), it re-announces and the clients that
 			// followed us go back to it.
 			*out = append(*out, SendAdvert{m.prio})
-			m.becomeBackup(now, fmt.Sprintf("higher priority advert from %s (priority %d)", r.From, r.Priority), out)
+			m.becomeBackup(now, CauseHigherPriority, fmt.Sprintf("higher priority advert from %s (priority %d)", r.From, r.Priority), out)
 		default:
 			// Another master of lower rank: a healed split brain. Assert
 			// ourselves at once so that clients that followed it return.
-			*out = append(*out, SendAdvert{m.prio}, Announce{})
+			*out = append(*out, SendAdvert{m.prio})
+			m.announce(m.p.VIPs, out)
 			m.adver = now.Add(m.p.Interval)
 		}
 	}
@@ -407,11 +478,11 @@ func (m *Machine) faultOn(now time.Time, f FaultOn, out *[]Action) {
 		if !f.Silent {
 			*out = append(*out, SendAdvert{0})
 		}
-		*out = append(*out, RemoveVIPs{})
+		m.removeVIPs(m.p.VIPs, out)
 		m.handingOver, m.handoverEnd = false, time.Time{}
-		m.enter(now, Fault, f.Reason, out)
+		m.enter(now, Fault, CauseFault, f.Reason, out)
 	case Backup:
-		m.enter(now, Fault, f.Reason, out)
+		m.enter(now, Fault, CauseFault, f.Reason, out)
 	case Fault:
 		m.reason = f.Reason
 	}
@@ -422,12 +493,12 @@ func (m *Machine) shutdown(now time.Time, out *[]Action) {
 	case m.state == Master && m.handingOver:
 		m.finishHandover(now, "shutdown", out)
 		if m.state != Stop {
-			m.enter(now, Stop, "shutdown", out)
+			m.enter(now, Stop, CauseShutdown, "shutdown", out)
 		}
 	case m.state == Master:
 		m.beginHandover(now, Stop, out)
 	case m.state != Stop:
-		m.enter(now, Stop, "shutdown", out)
+		m.enter(now, Stop, CauseShutdown, "shutdown", out)
 	}
 }
 
@@ -447,9 +518,9 @@ func (m *Machine) beginHandover(now time.Time, to State, out *[]Action) {
 func (m *Machine) finishHandover(now time.Time, reason string, out *[]Action) {
 	m.handingOver, m.handoverEnd = false, time.Time{}
 	if m.handoverTo == Stop {
-		*out = append(*out, RemoveVIPs{})
-		m.enter(now, Stop, "shutdown: "+reason, out)
+		m.removeVIPs(m.p.VIPs, out)
+		m.enter(now, Stop, CauseShutdown, "shutdown: "+reason, out)
 		return
 	}
-	m.becomeBackup(now, "failover: "+reason, out)
+	m.becomeBackup(now, CauseHandover, "failover: "+reason, out)
 }

@@ -6,79 +6,76 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
+	"github.com/tandemlb/tandem/internal/announce"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
-// Effects are an instance's side effects on its host: the runner calls
-// them for the machine's actions. Tests use a recording fake.
-type Effects interface {
-	AddVIPs() error
-	RemoveVIPs() error
-	// Announce sends one burst of gratuitous ARP (IPv4) or unsolicited
-	// neighbour advertisements (IPv6) for every VIP.
-	Announce() error
-	// SetVIPs replaces the VIP set that the other methods act on
-	// (Reconfigure). Installed: the instance holds the VIPs now, so the
-	// new ones are added and announced and the dropped ones removed;
-	// otherwise the set is only recorded.
-	SetVIPs(vips []netip.Prefix, installed bool) error
-	Close() error
+// HostOptions make an instance's HostEffects, complete at construction
+// (InstanceConfig.HostOptions builds them).
+type HostOptions struct {
+	Interface string  // where the VIPs live
+	IPv6      bool    // announce with unsolicited NA, else gratuitous ARP
+	Repeat    int     // messages per VIP in each Announce
+	Filter    *Filter // accept = false; nil: no filter
 }
 
-// HostEffects changes the real interface through netlink, and announces
-// through an AF_PACKET socket (ARP) or an ICMPv6 socket (NA).
-type HostEffects struct {
-	ifname string
-	vips   []netip.Prefix
-	repeat int
-	// Filter: accept = false (RFC 5798 Accept_Mode off): while master,
-	// packets from Ingress to the VIPs are dropped, by a chain named after
-	// Key (unique per instance: interface, family and VRID).
-	Filter  bool
+// Filter is RFC 5798's Accept_Mode off: while VIPs are held, packets from
+// Ingress to them are dropped, by an nftables chain named after Key
+// (unique per instance: interface, family and VRID).
+type Filter struct {
 	Ingress string
 	Key     string
-
-	ifi *net.Interface
-	nl  *netlink.Handle // kept open: a takeover adds its VIPs without a socket setup or a name lookup
-	arp *packet.Conn    // nil for IPv6
-	ndp *ndp.Conn       // nil for IPv4
 }
 
-// NewHostEffects prepares the effects of an instance whose VIPs live on
-// ifname; each Announce sends repeat messages per VIP.
-func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffects, error) {
-	ifi, err := net.InterfaceByName(ifname)
+// HostEffects hold an instance's VIPs on a real interface, through
+// netlink, and announce them through an AF_PACKET socket (ARP) or an
+// ICMPv6 socket (NA). It is the instance's announce.Announcer.
+//
+// NewHostEffects opens every socket, the netlink handle included, in the
+// caller's network namespace: what the instance's goroutine does with
+// them later stays there, whatever thread it runs on (tests run several
+// namespaces in one process).
+type HostEffects struct {
+	o    HostOptions
+	ifi  *net.Interface
+	nl   *netlink.Handle  // kept open: a takeover adds its VIPs without a socket setup or a name lookup
+	arp  *packet.Conn     // nil for IPv6
+	na   *ipv6.PacketConn // nil for IPv4
+	src  netip.Addr       // IPv6: the NAs' link-local source, found when first needed
+	held []netip.Prefix   // what Add put here and Remove has not taken away: the filter's addresses
+}
+
+var _ announce.Announcer = (*HostEffects)(nil)
+
+// NewHostEffects opens the sockets of o. It does not wait for anything:
+// an IPv6 interface without a link-local address yet (a link that just
+// came up) gets one before its first announcement, or that announcement
+// fails and the next tries again.
+func NewHostEffects(o HostOptions) (*HostEffects, error) {
+	ifi, err := net.InterfaceByName(o.Interface)
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: interface %s: %w", ifname, err)
+		return nil, fmt.Errorf("vrrp: interface %s: %w", o.Interface, err)
 	}
 	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: netlink socket: %w", err)
 	}
-	h := &HostEffects{ifname: ifname, vips: vips, repeat: repeat, ifi: ifi, nl: nl}
-	if len(vips) > 0 && vips[0].Addr().Is6() {
-		// NA leaves from the interface's link-local address, which a
-		// link that just came up may take a moment to get.
-		for try := 0; ; try++ {
-			h.ndp, _, err = ndp.Listen(ifi, ndp.LinkLocal)
-			if err == nil || try == 20 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+	h := &HostEffects{o: o, ifi: ifi, nl: nl}
+	if o.IPv6 {
+		h.na, err = listenNA()
 		if err != nil {
 			nl.Close()
-			return nil, fmt.Errorf("vrrp: ICMPv6 socket on %s (needs a link-local address and CAP_NET_RAW): %w", ifname, err)
+			return nil, fmt.Errorf("vrrp: ICMPv6 socket for %s (needs CAP_NET_RAW): %w", o.Interface, err)
 		}
 		return h, nil
 	}
@@ -87,15 +84,37 @@ func NewHostEffects(ifname string, vips []netip.Prefix, repeat int) (*HostEffect
 	h.arp, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 	if err != nil {
 		nl.Close()
-		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", ifname, err)
+		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", o.Interface, err)
 	}
 	return h, nil
+}
+
+// listenNA opens an ICMPv6 socket that only sends: bound to no address
+// (the source is chosen per message), receiving nothing.
+func listenNA() (*ipv6.PacketConn, error) {
+	c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+	if err != nil {
+		return nil, err
+	}
+	pc := c.IPv6PacketConn()
+	var none ipv6.ICMPFilter
+	none.SetAll(true)
+	if err := firstErr(
+		pc.SetHopLimit(ndp.HopLimit),
+		pc.SetMulticastHopLimit(ndp.HopLimit),
+		pc.SetChecksum(true, 2), // the kernel fills in the ICMPv6 checksum
+		pc.SetICMPFilter(&none),
+	); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return pc, nil
 }
 
 // link names the interface by its index, so that netlink does not look
 // it up by name on every change.
 func (h *HostEffects) link() netlink.Link {
-	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: h.ifi.Index, Name: h.ifname}}
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: h.ifi.Index, Name: h.o.Interface}}
 }
 
 // addrOp runs an address change; if the interface was re-created (a new
@@ -105,56 +124,73 @@ func (h *HostEffects) addrOp(op func(netlink.Link, *netlink.Addr) error, a *netl
 	if !errors.Is(err, syscall.ENODEV) {
 		return err
 	}
-	ifi, ierr := net.InterfaceByName(h.ifname)
-	if ierr != nil {
-		return fmt.Errorf("vrrp: interface %s: %w", h.ifname, ierr)
+	l, lerr := h.nl.LinkByName(h.o.Interface) // through the handle: in its namespace
+	if lerr != nil {
+		return fmt.Errorf("vrrp: interface %s: %w", h.o.Interface, lerr)
 	}
-	h.ifi = ifi
+	ifi := *h.ifi
+	ifi.Index, ifi.HardwareAddr = l.Attrs().Index, l.Attrs().HardwareAddr
+	h.ifi, h.src = &ifi, netip.Addr{}
 	return op(h.link(), a)
 }
 
-// AddVIPs adds every VIP; IPv6 ones without duplicate address detection,
+// Add adds the VIPs; IPv6 ones without duplicate address detection,
 // which would hold a taken-over address back for a second.
-func (h *HostEffects) AddVIPs() error {
+func (h *HostEffects) Add(vips []netip.Prefix) error {
 	var errs []error
-	if h.Filter { // before the VIPs: no moment without the filter
-		if err := h.filter(true); err != nil {
-			errs = append(errs, err)
-		}
+	h.held = append(h.held, without(vips, h.held)...)
+	if h.o.Filter != nil { // before the VIPs: no moment without the filter
+		errs = append(errs, h.filter())
 	}
-	for _, p := range h.vips {
+	for _, p := range vips {
 		a := &netlink.Addr{IPNet: prefixNet(p)}
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}
 		if err := h.addrOp(h.nl.AddrReplace, a); err != nil {
-			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.ifname, err))
+			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.o.Interface, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// filter adds or removes the accept = false rules: an nftables chain of
-// the instance that drops traffic from the ingress interface to its VIPs.
-// (A policy rule cannot do it: the local table is looked up first.)
-func (h *HostEffects) filter(on bool) error {
+// Remove removes the VIPs; one already gone is not an error.
+func (h *HostEffects) Remove(vips []netip.Prefix) error {
+	var errs []error
+	for _, p := range vips {
+		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
+		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.o.Interface, err))
+		}
+	}
+	h.held = without(h.held, vips)
+	if h.o.Filter != nil {
+		errs = append(errs, h.filter())
+	}
+	return errors.Join(errs...)
+}
+
+// filter writes the accept = false rules of the VIPs held: an nftables
+// chain of the instance that drops traffic from the ingress interface to
+// them, deleted when none is held. (A policy rule cannot do it: the local
+// table is looked up first.)
+func (h *HostEffects) filter() error {
 	chain := "accept_" + strings.Map(func(r rune) rune {
 		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
 			return r
 		}
 		return '_'
-	}, h.Key)
+	}, h.o.Filter.Key)
 	var b strings.Builder
 	fmt.Fprintf(&b, "add table inet tandem\nadd chain inet tandem %s { type filter hook input priority filter; }\nflush chain inet tandem %s\n", chain, chain)
-	if on {
-		for _, p := range h.vips {
-			fam := "ip"
-			if p.Addr().Is6() {
-				fam = "ip6"
-			}
-			fmt.Fprintf(&b, "add rule inet tandem %s iifname %q %s daddr %s drop\n", chain, h.Ingress, fam, p.Addr())
+	for _, p := range h.held {
+		fam := "ip"
+		if p.Addr().Is6() {
+			fam = "ip6"
 		}
-	} else {
+		fmt.Fprintf(&b, "add rule inet tandem %s iifname %q %s daddr %s drop\n", chain, h.o.Filter.Ingress, fam, p.Addr())
+	}
+	if len(h.held) == 0 {
 		fmt.Fprintf(&b, "delete chain inet tandem %s\n", chain)
 	}
 	cmd := exec.Command("nft", "-f", "-")
@@ -165,102 +201,30 @@ func (h *HostEffects) filter(on bool) error {
 	return nil
 }
 
-// RemoveVIPs removes every VIP; one already gone is not an error.
-func (h *HostEffects) RemoveVIPs() error {
-	var errs []error
-	for _, p := range h.vips {
-		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
-		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
-		}
-	}
-	if h.Filter {
-		if err := h.filter(false); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// SetVIPs replaces the VIPs; when installed, it changes the interface
-// by the difference only, so that the VIPs kept never flap.
-func (h *HostEffects) SetVIPs(vips []netip.Prefix, installed bool) error {
-	old := h.vips
-	h.vips = slices.Clone(vips)
-	if !installed {
-		return nil
-	}
-	var added, dropped []netip.Prefix
-	for _, p := range vips {
-		if !slices.Contains(old, p) {
-			added = append(added, p)
-		}
-	}
-	for _, p := range old {
-		if !slices.Contains(vips, p) {
-			dropped = append(dropped, p)
-		}
-	}
-	var errs []error
-	if h.Filter { // rewrites the chain for the new set, before adding
-		if err := h.filter(true); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	del := func(p netip.Prefix) {
-		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
-		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.ifname, err))
-		}
-	}
-	// An address whose prefix length changed goes first, or it would stay
-	// twice.
-	for _, p := range dropped {
-		if slices.ContainsFunc(added, func(a netip.Prefix) bool { return a.Addr() == p.Addr() }) {
-			del(p)
-		}
-	}
-	for _, p := range added {
-		a := &netlink.Addr{IPNet: prefixNet(p)}
-		if p.Addr().Is6() {
-			a.Flags = unix.IFA_F_NODAD
-		}
-		if err := h.addrOp(h.nl.AddrReplace, a); err != nil {
-			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.ifname, err))
-		}
-	}
-	for _, p := range dropped {
-		if !slices.ContainsFunc(added, func(a netip.Prefix) bool { return a.Addr() == p.Addr() }) {
-			del(p)
-		}
-	}
-	errs = append(errs, h.announce(added))
-	return errors.Join(errs...)
-}
-
 // Announce sends repeat gratuitous ARP requests (broadcast, sender =
-// target = VIP, as keepalived does) or unsolicited NAs to all nodes.
-func (h *HostEffects) Announce() error { return h.announce(h.vips) }
-
-func (h *HostEffects) announce(vips []netip.Prefix) error {
-	var errs []error
-	for range h.repeat {
+// target = VIP, as keepalived does) or unsolicited NAs to all nodes. The
+// first failure ends the burst: the next ones would fail alike.
+func (h *HostEffects) Announce(vips []netip.Prefix) error {
+	for range h.o.Repeat {
 		for _, p := range vips {
 			var err error
-			if h.ndp != nil {
+			if p.Addr().Is6() {
 				err = h.sendNA(p.Addr())
 			} else {
 				err = h.sendGARP(p.Addr())
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("announce %s on %s: %w", p.Addr(), h.ifname, err))
+				return fmt.Errorf("announce %s on %s: %w", p.Addr(), h.o.Interface, err)
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 func (h *HostEffects) sendGARP(vip netip.Addr) error {
+	if h.arp == nil {
+		return errors.New("no ARP socket: the instance is IPv6")
+	}
 	p, err := arp.NewPacket(arp.OperationRequest, h.ifi.HardwareAddr, vip, ethernet.Broadcast, vip)
 	if err != nil {
 		return err
@@ -281,12 +245,47 @@ func (h *HostEffects) sendGARP(vip netip.Addr) error {
 var allNodes = netip.MustParseAddr("ff02::1")
 
 func (h *HostEffects) sendNA(vip netip.Addr) error {
-	na := &ndp.NeighborAdvertisement{
+	if h.na == nil {
+		return errors.New("no ICMPv6 socket: the instance is IPv4")
+	}
+	if !h.src.IsValid() {
+		src, err := h.linkLocal()
+		if err != nil {
+			return err
+		}
+		h.src = src
+	}
+	b, err := ndp.MarshalMessage(&ndp.NeighborAdvertisement{
 		Override:      true,
 		TargetAddress: vip,
 		Options:       []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: h.ifi.HardwareAddr}},
+	})
+	if err != nil {
+		return err
 	}
-	return h.ndp.WriteTo(na, nil, allNodes)
+	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: h.src.AsSlice(), IfIndex: h.ifi.Index}
+	if _, err := h.na.WriteTo(b, cm, &net.IPAddr{IP: allNodes.AsSlice()}); err != nil {
+		h.src = netip.Addr{} // it may have gone: look again next time
+		return err
+	}
+	return nil
+}
+
+// linkLocal is the interface's usable link-local address, the source of
+// NAs (RFC 4861 section 7.2.6 sends them from an address of the
+// interface; routers and hosts expect the link-local one).
+func (h *HostEffects) linkLocal() (netip.Addr, error) {
+	addrs, err := h.nl.AddrList(h.link(), netlink.FAMILY_V6)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("addresses of %s: %w", h.o.Interface, err)
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if ok && ip.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+			return ip, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no link-local IPv6 address yet: neighbour advertisements need one as their source (is IPv6 on, and the link up?)", h.o.Interface)
 }
 
 func (h *HostEffects) Close() error {
@@ -294,8 +293,8 @@ func (h *HostEffects) Close() error {
 	if h.arp != nil {
 		return h.arp.Close()
 	}
-	if h.ndp != nil {
-		return h.ndp.Close()
+	if h.na != nil {
+		return h.na.Close()
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/tandemlb/tandem/internal/announce"
 )
 
 // InstanceConfig is what one instance runs with (the director builds it
@@ -32,8 +32,15 @@ type InstanceConfig struct {
 	Password      string
 	GARPDelay     time.Duration
 	GARPRefresh   time.Duration
-	// UseVMAC is not used by the instance (the director gives it the
-	// macvlan's Effects); Reconfigure refuses to change it in place.
+	// GARPRepeat is the messages per VIP in each announcement
+	// (garp.master_repeat), and Accept is RFC 5798's Accept_Mode (the
+	// configuration's accept): false filters traffic to the VIPs while
+	// master, except for the address owner. Both are the host effects'
+	// (HostOptions); Reconfigure refuses to change them in place.
+	GARPRepeat int
+	Accept     bool
+	// UseVMAC: the VIPs live on the macvlan of the VRID (EnsureVMAC).
+	// Reconfigure refuses to change it in place.
 	UseVMAC bool
 	// Realtime runs the instance's timer and state machine on an OS
 	// thread of its own at SCHED_FIFO priority (global { realtime }).
@@ -43,6 +50,27 @@ type InstanceConfig struct {
 // IPv6 reports whether the instance's VIPs are IPv6.
 func (c *InstanceConfig) IPv6() bool { return len(c.VIPs) > 0 && c.VIPs[0].Addr().Is6() }
 
+// filter: accept = false filters, but not for the owner, whose VIPs are
+// its own addresses.
+func (c *InstanceConfig) filter() bool { return !c.Accept && c.Priority != OwnerPriority }
+
+// HostOptions are the host effects of the instance: its VIPs on its
+// interface, or on the VRID's macvlan with UseVMAC.
+func (c *InstanceConfig) HostOptions() HostOptions {
+	o := HostOptions{Interface: c.Interface, IPv6: c.IPv6(), Repeat: c.GARPRepeat}
+	if c.UseVMAC {
+		o.Interface = VMACName(c.VRID, c.IPv6())
+	}
+	if c.filter() {
+		fam := "ipv4"
+		if c.IPv6() {
+			fam = "ipv6"
+		}
+		o.Filter = &Filter{Ingress: c.Interface, Key: fmt.Sprintf("%s_%s_%d", c.Interface, fam, c.VRID)}
+	}
+	return o
+}
+
 // inbound is a parsed advert on its way from a Link to an instance.
 type inbound struct {
 	a Advert
@@ -51,14 +79,15 @@ type inbound struct {
 
 // Instance runs one state machine in its own goroutine: adverts from its
 // Link, events from the director and its own timer go in; the machine's
-// actions come out as packets, address changes and announcements.
+// actions come out as packets, and as calls of its Announcer (address
+// changes and announcements).
 type Instance struct {
 	fixed InstanceConfig // as created; read by any goroutine, never written
 	cfg   InstanceConfig // owned by Run (Reconfigure changes it there)
 	m     *Machine
 	rules Rules
 	link  *Link
-	fx    Effects
+	fx    announce.Announcer
 	log   *slog.Logger
 
 	in     chan inbound
@@ -72,7 +101,7 @@ type Instance struct {
 	status        atomic.Pointer[Status]
 	AdvertsSent   atomic.Uint64
 	AdvertsRecv   atomic.Uint64
-	Announcements atomic.Uint64
+	Announcements atomic.Uint64 // Announce actions carried out
 	// Timer lateness (tandem_vrrp_timer_lateness_seconds): per firing,
 	// from the deadline to the machine running it. Nanoseconds.
 	TimerFirings      atomic.Uint64
@@ -83,14 +112,14 @@ type Instance struct {
 	OnTimerLateness func(time.Duration)
 
 	dropLogged map[string]time.Time // owned by Run
-	prevVIPs   []netip.Prefix       // owned by Run: the VIPs before a Reconfigure
 
 	wakeMu sync.RWMutex // wakeFD is not closed while written
 	wakeFD int          // the realtime loop's eventfd; -1: none
 }
 
-// NewInstance prepares an instance on link; Run starts it.
-func NewInstance(cfg InstanceConfig, link *Link, fx Effects, log *slog.Logger) (*Instance, error) {
+// NewInstance prepares an instance on link whose VIPs fx holds (a
+// HostEffects made with cfg.HostOptions()); Run starts it.
+func NewInstance(cfg InstanceConfig, link *Link, fx announce.Announcer, log *slog.Logger) (*Instance, error) {
 	if cfg.IPv6() != link.IPv6 {
 		return nil, fmt.Errorf("vrrp: instance %s: VIP family differs from link %s", cfg.Name, link.Name)
 	}
@@ -147,37 +176,17 @@ func (i *Instance) Run(ctx context.Context) {
 	defer close(i.done)
 	defer i.link.detach(i.fixed.VRID)
 	defer i.fx.Close()
-	// VIPs of ours left by a crash go before we enter backup.
-	if err := i.fx.RemoveVIPs(); err != nil {
-		i.log.Warn("removing stale VIPs", "err", err)
+	i.step(Start{})
+	if i.fixed.Realtime && i.realtime(ctx) {
+		return
 	}
-	efd := -1
-	if i.fixed.Realtime {
-		var err error
-		if efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
-			i.log.Warn("realtime: eventfd failed, running at normal priority", "err", err)
-		} else {
-			defer func() {
-				i.wakeMu.Lock()
-				i.wakeFD = -1
-				unix.Close(efd)
-				i.wakeMu.Unlock()
-			}()
-		}
-	}
-	rt := efd >= 0 && lockRealtime(i.log)
-	t, err := newTimerFD(!rt)
+	t, err := newTimerFD(true)
 	if err != nil {
 		i.log.Warn("timerfd failed, using a Go timer (up to 1 ms late)", "err", err)
 		i.runGoTimer(ctx)
 		return
 	}
 	defer t.Close()
-	i.step(Start{})
-	if rt {
-		i.runRealtime(ctx, t, efd)
-		return
-	}
 	for {
 		if i.m.state == Stop {
 			return
@@ -202,7 +211,6 @@ func (i *Instance) Run(ctx context.Context) {
 func (i *Instance) runGoTimer(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	i.step(Start{})
 	for {
 		if i.m.state == Stop {
 			return
@@ -281,50 +289,43 @@ func (i *Instance) logDrop(reason string, msg inbound) {
 }
 
 func (i *Instance) handleEvent(ev Event) {
-	switch e := ev.(type) {
-	case reconfig:
-		i.applyReconfig(e)
-	case Reconfigure:
-		// It would leave the receive rules and adverts behind.
-		i.log.Error("vrrp.Reconfigure sent as an event is ignored; call Instance.Reconfigure")
-	default:
-		i.step(ev)
+	if r, ok := ev.(reconfig); ok {
+		i.applyReconfig(r)
+		return
 	}
+	i.step(ev)
 }
 
 func (i *Instance) step(ev Event) { i.stepAt(time.Now(), ev) }
 
 // stepAt steps the machine with the time the event happened.
-func (i *Instance) stepAt(now time.Time, ev Event) {
-	for _, act := range i.m.Step(now, ev) {
+func (i *Instance) stepAt(now time.Time, ev Event) { i.do(i.m.Step(now, ev)) }
+
+// do carries out the machine's actions, in order.
+func (i *Instance) do(acts []Action) {
+	for _, act := range acts {
 		switch a := act.(type) {
 		case SendAdvert:
 			i.sendAdvert(a.Priority)
 		case AddVIPs:
-			if err := i.fx.AddVIPs(); err != nil {
+			if err := i.fx.Add(a.VIPs); err != nil {
 				i.log.Error("adding VIPs failed; check that the interface exists and tandem has CAP_NET_ADMIN", "err", err)
 			}
 		case RemoveVIPs:
-			if err := i.fx.RemoveVIPs(); err != nil {
+			if err := i.fx.Remove(a.VIPs); err != nil {
 				i.log.Error("removing VIPs failed", "err", err)
-			}
-		case SetVIPs:
-			if a.Installed && hasNew(i.prevVIPs, a.VIPs) {
-				i.Announcements.Add(1) // the new ones are announced
-			}
-			if err := i.fx.SetVIPs(a.VIPs, a.Installed); err != nil {
-				i.log.Error("changing VIPs failed; check that the interface exists and tandem has CAP_NET_ADMIN", "err", err)
 			}
 		case Announce:
 			i.Announcements.Add(1)
-			if err := i.fx.Announce(); err != nil {
+			if err := i.fx.Announce(a.VIPs); err != nil {
 				i.log.Warn("announcing VIPs failed", "err", err)
 			}
 		case Transition:
 			st := i.m.Status()
 			i.status.Store(&st)
 			// keepalived's line, which people grep for, then ours.
-			i.log.Info(fmt.Sprintf("(%s) Entering %s STATE", i.cfg.Name, a.To), "from", a.From.String(), "to", a.To.String(), "reason", a.Reason, "priority", st.Priority)
+			i.log.Info(fmt.Sprintf("(%s) Entering %s STATE", i.cfg.Name, a.To), "from", a.From.String(), "to", a.To.String(),
+				"reason", a.Reason, "cause", a.Cause.String(), "priority", st.Priority)
 			if i.OnTransition != nil {
 				i.OnTransition(a, st)
 			}

@@ -21,6 +21,9 @@ var DropReasons = []string{
 // ReasonOverflow: the instance was too busy to take the packet.
 const ReasonOverflow = "overflow"
 
+// readFailed is the key in Link.logged of failed reads (not a drop reason).
+const readFailed = "read failed"
+
 // Link is the raw socket of one interface and family, shared by the
 // instances there: it parses each packet once and hands it to the
 // instance of its VRID.
@@ -86,15 +89,21 @@ func (l *Link) Drops() map[string]uint64 {
 	return out
 }
 
-// Run reads until the socket is closed.
+// Run reads until the socket is closed. A failed read does not end it:
+// the instances here would hear no advert again and all become master.
 func (l *Link) Run() {
 	for {
 		p, err := l.conn.Recv()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				l.log.Debug("link closed", "err", err)
-			}
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil {
+			if now := time.Now(); now.Sub(l.logged[readFailed]) >= 10*time.Second {
+				l.logged[readFailed] = now
+				l.log.Error("receiving adverts failed; retrying", "err", err)
+			}
+			time.Sleep(10 * time.Millisecond) // no spinning on a lasting failure
+			continue
 		}
 		a, err := ParseAdvert(p.Data, p.Src, p.Dst)
 		if err != nil {

@@ -25,6 +25,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tandemlb/tandem/vrrp/interval"
 )
 
 // Wire constants shared by senders and receivers.
@@ -47,10 +49,6 @@ const (
 	advertAuthLen   = 8   // v2 Authentication Data
 	maxAdvertAddrs  = 255 // Count IP Addrs is one byte
 	advertTypeAdv   = 1   // the only VRRP packet type
-	v3IntervalMask  = 0x0fff
-	v3IntervalUnit  = 10 * time.Millisecond
-	maxV3Interval   = v3IntervalMask * v3IntervalUnit // 40.95s
-	maxV2Interval   = 255 * time.Second
 )
 
 // Advert is a VRRP advertisement: the VRRP header and addresses, without the IP header.
@@ -216,8 +214,8 @@ func (a *Advert) Marshal(src, dst netip.Addr, pseudo bool) ([]byte, error) {
 	b[3] = byte(len(a.Addrs))
 	switch a.Version {
 	case 2:
-		if a.Interval < 0 || a.Interval > maxV2Interval || a.Interval%time.Second != 0 {
-			return nil, fmt.Errorf("vrrp: cannot marshal advert: VRRPv2 interval %v is not a whole number of seconds up to %v", a.Interval, maxV2Interval)
+		if !interval.Fits(2, a.Interval) {
+			return nil, fmt.Errorf("vrrp: cannot marshal advert: VRRPv2 interval %v is not a whole number of seconds up to %v", a.Interval, interval.V2Max)
 		}
 		if a.Password != "" && a.AuthType != 1 {
 			return nil, fmt.Errorf("vrrp: cannot marshal advert: password set with auth type %d; a password needs auth type 1", a.AuthType)
@@ -230,17 +228,17 @@ func (a *Advert) Marshal(src, dst netip.Addr, pseudo bool) ([]byte, error) {
 			return nil, fmt.Errorf("vrrp: cannot marshal advert: password ends in a NUL byte")
 		}
 		b[4] = a.AuthType
-		b[5] = byte(a.Interval / time.Second)
+		b[5] = byte(a.Interval / interval.V2Unit)
 		copy(b[len(b)-advertAuthLen:], a.Password)
 	case 3:
-		if a.Interval < 0 || a.Interval > maxV3Interval || a.Interval%v3IntervalUnit != 0 {
-			return nil, fmt.Errorf("vrrp: cannot marshal advert: VRRPv3 interval %v is not a multiple of 10ms up to %v", a.Interval, maxV3Interval)
+		if !interval.Fits(3, a.Interval) {
+			return nil, fmt.Errorf("vrrp: cannot marshal advert: VRRPv3 interval %v is not a multiple of 10ms up to %v", a.Interval, interval.V3Max)
 		}
 		if a.AuthType != 0 || a.Password != "" {
 			return nil, fmt.Errorf("vrrp: cannot marshal advert: VRRPv3 has no authentication (auth type %d); remove it or use version 2", a.AuthType)
 		}
 		// The 4 reserved bits stay 0.
-		binary.BigEndian.PutUint16(b[4:6], uint16(a.Interval/v3IntervalUnit))
+		binary.BigEndian.PutUint16(b[4:6], uint16(a.Interval/interval.V3Unit))
 	}
 	off := advertHeaderLen
 	for _, ip := range a.Addrs {
@@ -344,12 +342,12 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 	}
 	if version == 2 {
 		a.AuthType = b[4]
-		a.Interval = time.Duration(b[5]) * time.Second
+		a.Interval = time.Duration(b[5]) * interval.V2Unit
 		if a.AuthType == 1 {
 			a.Password = strings.TrimRight(string(b[len(b)-advertAuthLen:]), "\x00")
 		}
 	} else {
-		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:6])&v3IntervalMask) * v3IntervalUnit
+		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:6])&interval.V3Mask) * interval.V3Unit
 	}
 	if n > 0 {
 		a.Addrs = make([]netip.Addr, n)

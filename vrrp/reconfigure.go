@@ -16,27 +16,24 @@ var ErrNeedsRestart = errors.New("the instance must be restarted (stopped and st
 // errStopped: the instance is no longer running.
 var errStopped = errors.New("vrrp: the instance has stopped")
 
-// Reconfigure replaces the machine's parameters in place, as a reload
-// does: the state and the running timers stay (no new election, no
-// announcement, no VIP flap when nothing that matters changed).
+// Reconfigure replaces the machine's parameters in place at time now, as
+// a reload does: the state and the running timers stay (no new election,
+// no announcement, no VIP flap when nothing that matters changed). A
+// master (one handing over included: it still holds them) removes the
+// VIPs dropped, adds the new ones and announces only those; in any other
+// state the new set waits for the next time as master.
 //
-// Priority is the effective priority to run with (the base in
-// Params.Priority plus the tracking weights, as for SetPriority); 0 means
-// Params.Priority. A change of effective priority follows the rules of
-// SetPriority (a master tells the backups at once and keeps sending).
-// Version and LocalAddr cannot change, nor can the priority move to or
-// from 255 (the address owner): the runner refuses those, and the machine
-// keeps its old values if given them.
-type Reconfigure struct {
-	Params   Params
-	Priority uint8
-}
-
-func (m *Machine) reconfigure(now time.Time, e Reconfigure, out *[]Action) {
+// prio is the effective priority to run with (the base in p.Priority
+// plus the tracking weights, as for SetPriority); 0 means p.Priority. A
+// change of effective priority follows the rules of SetPriority (a master
+// tells the backups at once and keeps sending). Version and LocalAddr
+// cannot change, nor can the priority move to or from 255 (the address
+// owner): Instance.Reconfigure refuses those, and the machine keeps its
+// old values if given them.
+func (m *Machine) Reconfigure(now time.Time, p Params, prio uint8) []Action {
+	var out []Action
 	old := m.p
-	p := e.Params
 	p.Version, p.LocalAddr = old.Version, old.LocalAddr
-	prio := e.Priority
 	if (old.Priority == OwnerPriority) != (p.Priority == OwnerPriority) {
 		p.Priority, prio = old.Priority, m.prio
 	}
@@ -45,9 +42,13 @@ func (m *Machine) reconfigure(now time.Time, e Reconfigure, out *[]Action) {
 	}
 	p.VIPs = slices.Clone(p.VIPs)
 	m.p = p
-	installed := m.state == Master // handing over included: the VIPs are still here
-	if !sameVIPs(old.VIPs, p.VIPs) {
-		*out = append(*out, SetVIPs{VIPs: slices.Clone(p.VIPs), Installed: installed})
+	if m.state == Master {
+		// Dropped ones first: an address whose prefix length changed
+		// would otherwise stay twice.
+		m.removeVIPs(without(old.VIPs, p.VIPs), &out)
+		added := without(p.VIPs, old.VIPs)
+		m.addVIPs(added, &out)
+		m.announce(added, &out)
 	}
 	if p.Interval != old.Interval {
 		// v2 runs on its own interval; a v3 backup keeps the one it
@@ -75,7 +76,19 @@ func (m *Machine) reconfigure(now time.Time, e Reconfigure, out *[]Action) {
 			m.garpRefresh = now.Add(p.GARPRefresh)
 		}
 	}
-	m.setPriority(now, prio, out)
+	m.setPriority(now, prio, &out)
+	return out
+}
+
+// without is a's prefixes that b does not have, in a's order.
+func without(a, b []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func later(a, b time.Time) time.Time {
@@ -83,22 +96,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func sameVIPs(a, b []netip.Prefix) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	cmp := func(p, q netip.Prefix) int {
-		if c := p.Addr().Compare(q.Addr()); c != 0 {
-			return c
-		}
-		return p.Bits() - q.Bits()
-	}
-	slices.SortFunc(x, cmp)
-	slices.SortFunc(y, cmp)
-	return slices.Equal(x, y)
 }
 
 // paramsOf is the machine's part of an instance's configuration.
@@ -135,6 +132,8 @@ func fixedChanges(cur, next *InstanceConfig) []string {
 	add(cur.Version != next.Version, "version")
 	add(cur.IPv6() != next.IPv6(), "address family (virtual_ips)")
 	add(cur.UseVMAC != next.UseVMAC, "use_vmac")
+	add(cur.filter() != next.filter(), "accept")
+	add(cur.GARPRepeat != next.GARPRepeat, "garp.master_repeat")
 	add(cur.Source != next.Source, "unicast_source (the adverts' source address)")
 	add((cur.Priority == OwnerPriority) != (next.Priority == OwnerPriority), "priority to or from 255 (address owner)")
 	return out
@@ -161,9 +160,10 @@ func (reconfig) event() {}
 // cfg.Priority (no tracking). A master whose effective priority changes
 // sends an advert at once (a backup may preempt it).
 //
-// Interface, VRID, version, family, use_vmac, the source address, a move
-// to or from priority 255 cannot change in place: the error
-// names them and wraps ErrNeedsRestart, and nothing is applied. It returns
+// Interface, VRID, version, family, use_vmac, accept, garp.master_repeat
+// (the last three are the host effects', made with the instance), the
+// source address, a move to or from priority 255 cannot change in place:
+// the error names them and wraps ErrNeedsRestart, and nothing is applied. It returns
 // when the change is applied, or with an error if the instance has
 // stopped; it blocks until Run has started.
 func (i *Instance) Reconfigure(cfg InstanceConfig, effective uint8) error {
@@ -201,19 +201,8 @@ func (i *Instance) Reconfigure(cfg InstanceConfig, effective uint8) error {
 // applyReconfig runs in the instance's goroutine.
 func (i *Instance) applyReconfig(r reconfig) {
 	defer close(r.done)
-	i.prevVIPs = i.cfg.VIPs
 	i.cfg = r.cfg
 	i.rules = rulesOf(&i.cfg)
 	i.log.Info("reconfigured", "priority", r.cfg.Priority, "effective_priority", r.prio, "interval", r.cfg.Interval, "vips", len(r.cfg.VIPs))
-	i.step(Reconfigure{Params: paramsOf(&i.cfg), Priority: r.prio})
-}
-
-// hasNew reports whether next has a VIP that prev has not.
-func hasNew(prev, next []netip.Prefix) bool {
-	for _, p := range next {
-		if !slices.Contains(prev, p) {
-			return true
-		}
-	}
-	return false
+	i.do(i.m.Reconfigure(time.Now(), paramsOf(&i.cfg), r.prio))
 }

@@ -102,6 +102,7 @@ type InstanceStatus struct {
 	HeldBack          bool      `json:"held_back"`
 	Since             time.Time `json:"since"`
 	Reason            string    `json:"reason"`
+	Cause             string    `json:"cause"` // the reason's fixed word (as in the metrics)
 }
 
 // listenControl opens the control socket, refusing when another daemon
@@ -226,7 +227,7 @@ func (d *Director) status() Status {
 		st.Instances = append(st.Instances, InstanceStatus{
 			Name: ic.Name, Family: string(ic.Family()), State: s.State.String(),
 			Priority: ic.Priority, EffectivePriority: int(s.Priority), Master: master,
-			HeldBack: s.HeldBack, Since: s.Since, Reason: s.Reason,
+			HeldBack: s.HeldBack, Since: s.Since, Reason: s.Reason, Cause: s.Cause.String(),
 		})
 	}
 	st.VirtualServers = d.vsStatus()

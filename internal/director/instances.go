@@ -36,7 +36,8 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,
 		VIPs: ic.VirtualIPs, Source: src, UnicastPeers: ic.UnicastPeers, UnicastMinTTL: ic.UnicastMinTTL,
 		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
-		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, UseVMAC: ic.UseVMAC, Realtime: realtime,
+		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, GARPRepeat: ic.GARP.MasterRepeat,
+		Accept: ic.Accept, UseVMAC: ic.UseVMAC, Realtime: realtime,
 	}
 }
 
@@ -90,20 +91,18 @@ func (d *Director) createRun(id policy.ID, ic *config.VRRPInstance) error {
 	if err != nil {
 		return err
 	}
-	vipLink, vmac := ic.Interface, ""
+	vmac := ""
 	if ic.UseVMAC {
 		if vmac, err = vrrp.EnsureVMAC(ic.Interface, uint8(ic.VRID), ipv6); err != nil {
 			return err
 		}
-		vipLink = vmac
 	}
-	fx, err := vrrp.NewHostEffects(vipLink, ic.VirtualIPs, ic.GARP.MasterRepeat)
+	cfg := instanceConfig(ic, src, d.cfg().Global.Realtime)
+	fx, err := vrrp.NewHostEffects(cfg.HostOptions())
 	if err != nil {
 		return err
 	}
-	fx.Filter = !ic.Accept && ic.Priority != vrrp.OwnerPriority
-	fx.Ingress, fx.Key = ic.Interface, fmt.Sprintf("%s_%s_%d", ic.Interface, ic.Family(), ic.VRID)
-	inst, err := vrrp.NewInstance(instanceConfig(ic, src, d.cfg().Global.Realtime), link, fx, d.log)
+	inst, err := vrrp.NewInstance(cfg, link, fx, d.log)
 	if err != nil {
 		fx.Close()
 		return err
@@ -135,13 +134,8 @@ func (d *Director) reconfigure(a policy.Reconfigure) {
 	if r == nil {
 		return
 	}
-	ic, o := a.Config, r.cfg
-	// The host side (filter, macvlan, burst size) is built with the
-	// instance.
-	if o.Accept != ic.Accept || o.UseVMAC != ic.UseVMAC || o.GARP.MasterRepeat != ic.GARP.MasterRepeat || o.Interface != ic.Interface {
-		d.refused(r, "interface, use_vmac, accept or garp.master_repeat changed")
-		return
-	}
+	ic := a.Config
+	// The vrrp package alone decides what needs a new instance.
 	src, err := advertSource(ic, r)
 	if err != nil {
 		d.applyFailed(fmt.Errorf("vrrp_instance %q: %w", ic.Name, err))

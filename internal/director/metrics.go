@@ -84,7 +84,7 @@ var (
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_vrrp_transitions_total",
-		Help: "VRRP state changes, by new state and the kind of reason."}, []string{"vrrp_instance", "to", "reason"})
+		Help: "VRRP state changes, by new state and cause."}, []string{"vrrp_instance", "to", "reason"})
 	m.checkTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_check_duration_seconds",
 		Help:    "Duration of health checks, successful or not.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"vs", "rs", "check"})
@@ -173,22 +173,10 @@ func stateNumber(s vrrp.State) int {
 	return 0
 }
 
-// reasonKind keeps a transition reason's kind for a label: the words
-// before any address, name or detail, so that the label set stays small.
-func reasonKind(r string) string {
-	for _, sep := range []string{":", " from ", " of ", " ("} {
-		r, _, _ = strings.Cut(r, sep)
-	}
-	if f := strings.Fields(r); len(f) > 0 && net.ParseIP(f[len(f)-1]) != nil {
-		r = strings.Join(f[:len(f)-1], " ")
-	}
-	return strings.TrimSpace(r)
-}
-
 // The methods below are called from the director's goroutine.
 
 func (m *metrics) transition(instance string, t vrrp.Transition) {
-	m.transitions.WithLabelValues(instance, strings.ToLower(t.To.String()), reasonKind(t.Reason)).Inc()
+	m.transitions.WithLabelValues(instance, strings.ToLower(t.To.String()), t.Cause.String()).Inc()
 }
 
 func (m *metrics) reloaded(r ReloadStatus) {

@@ -275,7 +275,7 @@ func TestDrainStatusMetrics(t *testing.T) {
 		`tandem_config_last_reload_success 1`,
 		`tandem_vrrp_state{vrrp_instance="web"} 2`,
 		`tandem_vrrp_priority{kind="effective",vrrp_instance="web"} 150`,
-		`tandem_vrrp_transitions_total{reason=`,
+		`tandem_vrrp_transitions_total{reason="master_down",to="master",vrrp_instance="web"} 1`,
 		`tandem_vrrp_instance_info{family="ipv4",interface="`,
 		`tandem_real_server_up{rs="203.0.113.21:80",vs="web_http"} 1`,
 		`tandem_real_server_up{rs="203.0.113.23:80",vs="web_http"} 0`,

@@ -288,6 +288,9 @@ func TestBadAdvertsChangeNothing(t *testing.T) {
 	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
 	nodes := []*node{d1, d2}
 	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	// Counted from here: at start d2 may be master for a moment, when
+	// d1's first advert is lost.
+	backups, masters := d1.entered("web", "BACKUP"), d2.entered("web", "MASTER")
 
 	src := netip.MustParseAddr("198.51.100.100")
 	group := vrrp.Group4
@@ -350,7 +353,7 @@ func TestBadAdvertsChangeNothing(t *testing.T) {
 			}
 		}
 	}
-	if d1.entered("web", "BACKUP") != 1 || d2.entered("web", "MASTER") != 0 {
+	if d1.entered("web", "BACKUP") != backups || d2.entered("web", "MASTER") != masters {
 		t.Errorf("state changed:\nd1:\n%s\nd2:\n%s", d1.log(), d2.log())
 	}
 }
