@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemlb/tandem/internal/hysteresis"
 	"go.uber.org/goleak"
 )
 
@@ -179,15 +180,15 @@ func TestHysteresis(t *testing.T) {
 		{Down, 3, 1, "uudduuu", "ddddddu"},
 		{Up, 2, 2, "dudu", "uuuu"},
 	} {
-		h := hysteresis{state: tc.start}
+		h := hysteresis.New(tc.start == Up)
 		got := ""
 		for _, r := range tc.results {
-			before := h.state
-			changed := h.observe(r == 'u', tc.rise, tc.fall)
-			if changed != (before != h.state) {
-				t.Errorf("observe reported change=%v from %v to %v", changed, before, h.state)
+			before := h.Up
+			changed := h.Observe(r == 'u', tc.rise, tc.fall)
+			if changed != (before != h.Up) {
+				t.Errorf("Observe reported change=%v from %v to %v", changed, before, h.Up)
 			}
-			got += h.state.String()[:1]
+			got += stateOf(h.Up).String()[:1]
 		}
 		if got != tc.states {
 			t.Errorf("start %v rise %d fall %d results %s: states %s, want %s", tc.start, tc.rise, tc.fall, tc.results, got, tc.states)
