@@ -19,7 +19,13 @@ func TestMain(m *testing.M) {
 func TestShortRuns(t *testing.T) {
 	for _, typ := range []string{"tcp", "http", "https", "udp", "dns"} {
 		t.Run(typ, func(t *testing.T) {
-			sc := Scenario{Type: typ, N: 100, Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond,
+			n := 100
+			if typ == "https" && raceEnabled {
+				// 200 handshakes a second took 1.4 of the 2 cores under
+				// -race, and a busy machine then timed most of them out.
+				n = 25
+			}
+			sc := Scenario{Type: typ, N: n, Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond,
 				Warmup: 750 * time.Millisecond, Duration: time.Second, Addrs: 10}
 			r, err := Measure(sc)
 			if err != nil {
@@ -27,7 +33,7 @@ func TestShortRuns(t *testing.T) {
 			}
 			t.Log(Header)
 			t.Log(r.Row())
-			if r.Checks < 50 || r.Failures > r.Checks/10 || r.PeakRSSMB <= 0 || r.CPUSeconds <= 0 {
+			if r.Checks < int64(n/2) || r.Failures > r.Checks/10 || r.PeakRSSMB <= 0 || r.CPUSeconds <= 0 {
 				t.Errorf("report %+v", r)
 			}
 		})
