@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemlb/tandem/internal/hysteresis"
 	"go.uber.org/goleak"
 )
 
@@ -17,11 +18,16 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Checker tests use real servers on 127.0.0.0/8 and timeouts short enough
-// to keep the suite quick, long enough for a busy machine to answer: the
-// assertions are on verdicts and reasons, never on how fast.
+// Checker tests use real servers on 127.0.0.0/8: the assertions are on
+// verdicts and reasons, never on how fast.
 const (
+	// testTimeout is the timeout of a check its test expects to time out:
+	// short, to keep the suite quick.
 	testTimeout = 500 * time.Millisecond
+	// patience is the timeout of a check expected to get an answer: under
+	// -race with the CPU busy, a TLS handshake, or reading and matching a
+	// 1 MB body, took more than 500 ms.
+	patience = 5 * time.Second
 	// slack: a check must end within its timeout plus this, however busy
 	// the machine (a check that ignored its deadline would also give the
 	// wrong reason).
@@ -41,12 +47,16 @@ func targetOf(t *testing.T, addr net.Addr) Target {
 	return Target{VS: "vs", RS: ap.String(), Addr: ap.Addr(), Port: ap.Port()}
 }
 
-// verify runs spec (with the test timeout) against target and verifies the
-// verdict, that the reason holds want, and that the run kept to its timeout.
+// verify runs spec against target (timeout: testTimeout when want is a
+// timeout, else patience) and verifies the verdict, that the reason holds
+// want, and that the run kept to its timeout.
 func verify(t *testing.T, spec Spec, target Target, up bool, want string) Result {
 	t.Helper()
 	if spec.Timeout == 0 {
-		spec.Timeout = testTimeout
+		spec.Timeout = patience
+		if strings.Contains(want, "timed out") {
+			spec.Timeout = testTimeout
+		}
 	}
 	if spec.Interval == 0 {
 		spec.Interval = 2 * spec.Timeout
@@ -179,15 +189,15 @@ func TestHysteresis(t *testing.T) {
 		{Down, 3, 1, "uudduuu", "ddddddu"},
 		{Up, 2, 2, "dudu", "uuuu"},
 	} {
-		h := hysteresis{state: tc.start}
+		h := hysteresis.New(tc.start == Up)
 		got := ""
 		for _, r := range tc.results {
-			before := h.state
-			changed := h.observe(r == 'u', tc.rise, tc.fall)
-			if changed != (before != h.state) {
-				t.Errorf("observe reported change=%v from %v to %v", changed, before, h.state)
+			before := h.Up
+			changed := h.Observe(r == 'u', tc.rise, tc.fall)
+			if changed != (before != h.Up) {
+				t.Errorf("Observe reported change=%v from %v to %v", changed, before, h.Up)
 			}
-			got += h.state.String()[:1]
+			got += stateOf(h.Up).String()[:1]
 		}
 		if got != tc.states {
 			t.Errorf("start %v rise %d fall %d results %s: states %s, want %s", tc.start, tc.rise, tc.fall, tc.results, got, tc.states)

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/tandemlb/tandem/internal/hysteresis"
 )
 
 // ErrClosed is returned by Set on a closed Scheduler.
@@ -111,11 +113,11 @@ type server struct {
 }
 
 type check struct {
-	srv     *server
-	index   int
-	spec    Spec
-	checker Checker
-	hysteresis
+	srv            *server
+	index          int
+	spec           Spec
+	checker        Checker
+	verdict        hysteresis.Counter
 	runs, ok, fail uint64
 	last           Result
 	lastAt         time.Time
@@ -373,7 +375,7 @@ func (s *Scheduler) set(id string, t Target, specs []Spec, checkers []Checker, i
 
 func (s *Scheduler) newCheck(srv *server, i int, sp Spec, ch Checker, st State, now time.Time) *check {
 	c := &check{srv: srv, index: i, spec: sp, checker: ch}
-	c.state = st
+	c.verdict = hysteresis.New(st == Up)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	// A random first slot within the interval spreads checks added together.
 	c.base = now.Add(time.Duration(s.rng.Int64N(int64(sp.Interval))))
@@ -475,7 +477,7 @@ func (s *Scheduler) finish(r result) {
 		c.fail++
 	}
 	c.last, c.lastAt = r.r, now
-	if c.observe(r.r.Up, c.spec.Rise, c.spec.Fall) {
+	if c.verdict.Observe(r.r.Up, c.spec.Rise, c.spec.Fall) {
 		s.judge(c.srv, r.r.Reason, c.index, r.r.Latency, now)
 	}
 	s.schedule(c, now)
@@ -509,7 +511,7 @@ func (s *Scheduler) push(c *check) {
 func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Duration, now time.Time) {
 	st := Up
 	for _, c := range srv.checks {
-		if c.state == Down {
+		if !c.verdict.Up {
 			st = Down
 			break
 		}
@@ -524,10 +526,17 @@ func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Du
 	srv.state, srv.since = st, now
 }
 
+func stateOf(up bool) State {
+	if up {
+		return Up
+	}
+	return Down
+}
+
 func (srv *server) summary() string {
 	up := 0
 	for _, c := range srv.checks {
-		if c.state == Up {
+		if c.verdict.Up {
 			up++
 		}
 	}
@@ -538,9 +547,9 @@ func (srv *server) stats() Stats {
 	st := Stats{Target: srv.target, State: srv.state, Since: srv.since, Checks: make([]CheckStats, len(srv.checks))}
 	for i, c := range srv.checks {
 		st.Checks[i] = CheckStats{
-			Type: c.spec.Type, State: c.state,
+			Type: c.spec.Type, State: stateOf(c.verdict.Up),
 			Runs: c.runs, Successes: c.ok, Failures: c.fail,
-			SuccessesInARow: c.okRow, FailuresInARow: c.failRow,
+			SuccessesInARow: c.verdict.OKRow, FailuresInARow: c.verdict.FailRow,
 			Last: c.last, LastAt: c.lastAt,
 		}
 	}

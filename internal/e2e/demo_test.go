@@ -98,6 +98,7 @@ func runDemo(t *testing.T) string {
 func TestDemo(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommand(t, "ip")
+	noRaces(t)
 	runDemo(t)
 }
 
@@ -106,6 +107,7 @@ func TestDemo(t *testing.T) {
 func TestDemoAfterKilledRun(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommand(t, "ip")
+	noRaces(t)
 	var out syncBuffer
 	cmd := exec.Command(tandemBin, "demo")
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -20,6 +20,10 @@ import (
 // tandemBin is the binary under test, built once by TestMain.
 var tandemBin string
 
+// raceVar asks for a tandem built with -race (make test-race sets it), so
+// that the daemons the tests drive are race-checked, not only the harness.
+const raceVar = "TANDEM_E2E_RACE"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tandem-e2e-")
 	if err != nil {
@@ -27,19 +31,42 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tandemBin = filepath.Join(dir, "tandem")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = "/usr/local/go/bin/go"
+	args := []string{"build", "-o", tandemBin}
+	cgo := "CGO_ENABLED=0"
+	if os.Getenv(raceVar) == "1" {
+		// -race needs cgo; netgo and osusergo keep the pure-Go resolver
+		// and user lookup of the static build.
+		args = append(args, "-race", "-tags", "netgo,osusergo")
+		cgo = "CGO_ENABLED=1"
+		if err := races.init(filepath.Join(dir, "race")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		// Every process started from now on sends its reports there. This
+		// binary's own detector read GORACE when it started: its races
+		// still fail the test that hit them the usual way.
+		os.Setenv("GORACE", races.gorace())
 	}
-	build := exec.Command(goBin, "build", "-o", tandemBin, "github.com/tandemlb/tandem/cmd/tandem")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build := exec.Command(goBin(), append(args, "github.com/tandemlb/tandem/cmd/tandem")...)
+	build.Env = append(os.Environ(), cgo)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building tandem: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
+	if left := races.unclaimed(); left != "" {
+		fmt.Fprintf(os.Stderr, "FAIL: race reports of tandem processes that no test claimed:\n%s", left)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+func goBin() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
 }
 
 // newLab makes a lab for t, or skips / fails when root or iproute2 is
@@ -48,6 +75,7 @@ func newLab(t *testing.T) *netlab.Lab {
 	t.Helper()
 	testenv.NeedRoot(t)
 	testenv.NeedCommand(t, "ip")
+	noRaces(t) // before NewT: its check runs after the lab has stopped every daemon
 	return netlab.NewT(t)
 }
 
@@ -78,6 +106,7 @@ func (n *node) start() {
 		n.t.Fatal(err)
 	}
 	n.proc = p
+	races.name(p.Process.Pid, n.host.Name+": tandem run")
 }
 
 // log returns what the process printed.

@@ -232,11 +232,13 @@ func (l *Lab) logOutputs(t testing.TB) {
 	l.mu.Lock()
 	procs := append([]*Proc(nil), l.procs...)
 	l.mu.Unlock()
-	const max = 16 << 10
+	// The head says how a story began (a loop that then fills the log
+	// hides it), the tail how it ended.
+	const head, tail = 4 << 10, 12 << 10
 	for _, p := range procs {
 		out := p.Output()
-		if len(out) > max {
-			out = "[...]" + out[len(out)-max:]
+		if len(out) > head+tail {
+			out = fmt.Sprintf("%s\n[... %d bytes ...]\n%s", out[:head], len(out)-head-tail, out[len(out)-tail:])
 		}
 		t.Logf("netlab: %s: %s:\n%s", p.Host.Name, strings.Join(p.Args[4:], " "), out)
 	}
