@@ -8,7 +8,7 @@ import (
 )
 
 // Backend is where the table lives: the kernel, or memory in tests. Its
-// calls come from one goroutine (moby/ipvs's handle is not safe for
+// calls come from one goroutine (the kernel client's handle is not safe for
 // concurrent use).
 type Backend interface {
 	// Table reads the whole table.
