@@ -290,7 +290,7 @@ func (d *Director) drainEvents() {
 		if r := d.runs[ev.id]; r != nil {
 			d.metrics.transition(r.cfg.Name, ev.t)
 		}
-		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority})
+		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
 	}
 	d.checkReady()
 	d.refreshMetrics()

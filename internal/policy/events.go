@@ -41,6 +41,7 @@ type (
 		ID       ID
 		From, To vrrp.State
 		Priority uint8
+		Cause    vrrp.Cause
 	}
 	// Gone: an instance's loop has returned.
 	Gone struct{ ID ID }

@@ -392,7 +392,10 @@ func (p *Policy) transitioned(e Transitioned, out *[]Action) {
 	if ls := p.cfg.LVSSync; ls != nil && ls.Follow == in.cfg.Name && (!in.leaving || e.To == vrrp.Stop) {
 		p.follow(ls, e.To, out)
 	}
-	if g := p.groupOf[in.cfg.Name]; g != nil && !in.leaving {
+	// A move the group forced is not passed on: the member that moved on
+	// its own has forced every other one already, and passing echoes on
+	// makes two members' crossing moves force each other for ever.
+	if g := p.groupOf[in.cfg.Name]; g != nil && !in.leaving && e.Cause != vrrp.CauseSyncGroup {
 		p.syncGroup(g, in, e.To, out)
 	}
 	if g := p.groupOf[in.cfg.Name]; g != nil {

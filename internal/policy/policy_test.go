@@ -96,6 +96,12 @@ func tr(id ID, from, to vrrp.State, prio uint8) Transitioned {
 	return Transitioned{ID: id, From: from, To: to, Priority: prio}
 }
 
+// forced marks a transition as one the sync group forced.
+func forced(e Transitioned) Transitioned {
+	e.Cause = vrrp.CauseSyncGroup
+	return e
+}
+
 const ms = time.Millisecond
 
 func TestFaultByLink(t *testing.T) {
@@ -232,8 +238,8 @@ func TestSyncGroup(t *testing.T) {
 		// One member becomes master: the other is forced; the group's
 		// hook runs once both are.
 		{3000 * ms, tr(1, vrrp.Backup, vrrp.Master, 100), []string{"send 2 force MASTER (sync group pair: a is MASTER)"}},
-		{3001 * ms, tr(2, vrrp.Backup, vrrp.Master, 100), []string{"send 1 force MASTER (sync group pair: b is MASTER)",
-			"hook group pair: /bin/gm GROUP pair MASTER 0"}},
+		// Its forced move is not passed back.
+		{3001 * ms, forced(tr(2, vrrp.Backup, vrrp.Master, 100)), []string{"hook group pair: /bin/gm GROUP pair MASTER 0"}},
 		// A fault of its own spreads to the other member...
 		{4000 * ms, LinkChanged{"lan1", false}, []string{"send 2 fault on (interface lan1 is down) silent"}},
 		{4001 * ms, tr(2, vrrp.Master, vrrp.Fault, 100), []string{"send 1 fault on (sync group pair: b is FAULT)",
@@ -243,6 +249,28 @@ func TestSyncGroup(t *testing.T) {
 		// Cleared: b goes backup, a follows out of FAULT.
 		{5000 * ms, LinkChanged{"lan1", true}, []string{"send 2 fault off"}},
 		{5001 * ms, tr(2, vrrp.Fault, vrrp.Backup, 100), []string{"send 1 fault off", "send 1 force BACKUP (sync group pair: b is BACKUP)"}},
+	})
+}
+
+// Two members move on their own at once, in opposite directions: each
+// forces the other, and the forced moves cross. Before forced moves were
+// kept from spreading, each echo forced the other member back and the
+// pair flipped MASTER <-> BACKUP for ever (issue 12).
+func TestSyncGroupCrossingMovesSettle(t *testing.T) {
+	p := ready(t, parse(t, group), []string{"create 1 a", "create 2 b"})
+	runSteps(t, p, []step{
+		{0, Start{Links: up("lan0", "lan1")}, []string{"watch lan0,lan1", "run 1", "run 2"}},
+		{1 * ms, tr(1, vrrp.Init, vrrp.Backup, 100), []string{"send 2 force BACKUP (sync group pair: a is BACKUP)"}},
+		{1 * ms, forced(tr(2, vrrp.Init, vrrp.Backup, 100)), nil},
+		// a's master-down timer fires while b hears a better master.
+		{3000 * ms, tr(1, vrrp.Backup, vrrp.Master, 100), []string{"send 2 force MASTER (sync group pair: a is MASTER)"}},
+		{3000 * ms, tr(2, vrrp.Master, vrrp.Backup, 100), []string{"send 1 force BACKUP (sync group pair: b is BACKUP)"}},
+		// The two forced moves arrive after: nothing more is sent (for
+		// a moment both are MASTER, and the group's hook says so).
+		{3001 * ms, forced(tr(2, vrrp.Backup, vrrp.Master, 100)), []string{"hook group pair: /bin/gm GROUP pair MASTER 0"}},
+		{3001 * ms, forced(tr(1, vrrp.Master, vrrp.Backup, 100)), nil},
+		// b hears the better master again and settles the group in BACKUP.
+		{3100 * ms, tr(2, vrrp.Master, vrrp.Backup, 100), []string{"send 1 force BACKUP (sync group pair: b is BACKUP)"}},
 	})
 }
 
