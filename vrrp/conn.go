@@ -240,6 +240,17 @@ func (c *conn) Send(b []byte, src, dst netip.Addr) error {
 	return c.send(b, s, to)
 }
 
+// pending polls the socket without waiting: a packet is queued unread.
+func (c *conn) pending() bool {
+	ready := false
+	c.rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	})
+	return ready
+}
+
 // waitReadable waits in ppoll until the socket has a packet or Close.
 // The fd stays referenced meanwhile, so Close waits for it to return.
 func (c *conn) waitReadable() error {

@@ -240,6 +240,15 @@ func (m *Machine) Deadline() time.Time {
 	return d
 }
 
+// Deciding reports whether a Tick at now would end a wait on other
+// routers (the master-down timer or a handover's deadline) rather than
+// only send an advert or an announcement: an advert still unread must
+// count first then.
+func (m *Machine) Deciding(now time.Time) bool {
+	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
+	return due(m.masterDown) || due(m.handoverEnd)
+}
+
 // Step applies one event at time now and returns the actions to take.
 func (m *Machine) Step(now time.Time, ev Event) []Action {
 	var out []Action

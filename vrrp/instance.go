@@ -111,7 +111,8 @@ type Instance struct {
 	// the instance's goroutine (a histogram's Observe); it must not block.
 	OnTimerLateness func(time.Duration)
 
-	dropLogged map[string]time.Time // owned by Run
+	dropLogged  map[string]time.Time // owned by Run
+	pendingWait time.Duration
 
 	wakeMu sync.RWMutex // wakeFD is not closed while written
 	wakeFD int          // the realtime loop's eventfd; -1: none
@@ -126,16 +127,17 @@ func NewInstance(cfg InstanceConfig, link *Link, fx announce.Announcer, log *slo
 	cfg.VIPs = slices.Clone(cfg.VIPs)
 	cfg.UnicastPeers = slices.Clone(cfg.UnicastPeers)
 	i := &Instance{
-		fixed:  cfg,
-		cfg:    cfg,
-		m:      NewMachine(paramsOf(&cfg)),
-		rules:  rulesOf(&cfg),
-		link:   link,
-		fx:     fx,
-		log:    log.With("instance", cfg.Name, "vrid", cfg.VRID),
-		in:     make(chan inbound, 64),
-		events: make(chan Event, 16),
-		done:   make(chan struct{}),
+		pendingWait: pendingWait,
+		fixed:       cfg,
+		cfg:         cfg,
+		m:           NewMachine(paramsOf(&cfg)),
+		rules:       rulesOf(&cfg),
+		link:        link,
+		fx:          fx,
+		log:         log.With("instance", cfg.Name, "vrid", cfg.VRID),
+		in:          make(chan inbound, 64),
+		events:      make(chan Event, 16),
+		done:        make(chan struct{}),
 
 		dropLogged: map[string]time.Time{},
 		wakeFD:     -1,
@@ -250,18 +252,42 @@ func (i *Instance) timerFired(deadline time.Time) {
 	}
 	// Adverts that arrived while this goroutine was held up count first:
 	// a stall must not turn into a spurious election.
-	for pending := true; pending; {
-		select {
-		case msg := <-i.in:
-			i.receive(msg)
-		default:
-			pending = false
+	i.drainInbound()
+	// Before giving up on the other routers, give an advert still in the
+	// socket (the link's reader is behind: a busy machine) a moment to
+	// arrive. Bounded: the packet may be another VRID's.
+	if i.m.Deciding(now) && i.link.Pending() {
+		wait := time.NewTimer(i.pendingWait)
+		for waiting := true; waiting && i.link.Pending(); {
+			select {
+			case msg := <-i.in:
+				i.receive(msg)
+				i.drainInbound()
+			case <-wait.C:
+				waiting = false
+			}
 		}
+		wait.Stop()
 	}
 	if d := i.m.Deadline(); d.IsZero() || now.Before(d) {
 		return
 	}
 	i.step(Tick{})
+}
+
+// pendingWait bounds timerFired's wait for an advert still in the
+// socket (Instance.pendingWait; tests lengthen it).
+const pendingWait = 5 * time.Millisecond
+
+func (i *Instance) drainInbound() {
+	for {
+		select {
+		case msg := <-i.in:
+			i.receive(msg)
+		default:
+			return
+		}
+	}
 }
 
 // receive applies the receive rules to an advert and steps the machine.

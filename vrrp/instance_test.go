@@ -81,6 +81,8 @@ func (c *memConn) Send(b []byte, src, dst netip.Addr) error {
 	return nil
 }
 
+func (c *memConn) pending() bool { return len(c.q) > 0 }
+
 func (c *memConn) Close() error { c.once.Do(func() { close(c.done) }); return nil }
 
 // calls renders the announcer's calls in order, comma-separated.
@@ -286,6 +288,41 @@ func TestQueuedAdvertBeatsLateTimer(t *testing.T) {
 	i.timerFired(deadline)
 	if st := i.Status(); st.State != Backup || st.Master != master {
 		t.Errorf("after a late timer with the master's advert queued: %v (master %v), want BACKUP under %v", st.State, st.Master, master)
+	}
+}
+
+// An advert still in the socket when the master-down timer fires (the
+// link's reader is behind) counts first: before Link.Pending, the backup
+// became master although the master had spoken in time.
+func TestAdvertInSocketBeatsTimer(t *testing.T) {
+	n := &memNet{}
+	log := slog.New(slog.DiscardHandler)
+	cfg := InstanceConfig{Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
+		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")}, Source: netip.MustParseAddr("198.51.100.12")}
+	link := NewLink("lan0", false, n.conn("198.51.100.12"), log)
+	defer link.Close()
+	i, err := NewInstance(cfg, link, &announce.Fake{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.pendingWait = 10 * time.Second // the bound is not what is tested
+	i.step(Start{})
+	deadline := i.m.Deadline()
+	master := netip.MustParseAddr("198.51.100.11")
+	a := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
+	b, err := a.Marshal(master, Group4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(deadline) + 5*time.Millisecond)
+	n.inject(b, master, Group4, 255)
+	if !link.Pending() {
+		t.Fatal("an unread packet is not pending")
+	}
+	go func() { time.Sleep(20 * time.Millisecond); link.Run() }()
+	i.timerFired(deadline)
+	if st := i.Status(); st.State != Backup || st.Master != master {
+		t.Errorf("after the timer with the master's advert in the socket: %v (master %v), want BACKUP under %v", st.State, st.Master, master)
 	}
 }
 

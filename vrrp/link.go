@@ -33,6 +33,7 @@ type Link struct {
 	conn Conn
 	log  *slog.Logger
 
+	busy   atomic.Bool                     // Run holds a packet not yet handed on
 	mu     sync.Mutex                      // serialises attach/detach
 	routes atomic.Pointer[map[uint8]route] // copy on write
 	drops  map[string]*atomic.Uint64       // fixed keys
@@ -89,11 +90,26 @@ func (l *Link) Drops() map[string]uint64 {
 	return out
 }
 
+// pender is a Conn that can tell whether a packet waits unread.
+type pender interface{ pending() bool }
+
+// Pending reports whether a packet has reached the socket but not yet
+// the instance it is for (Run is behind, or holds it right now).
+func (l *Link) Pending() bool {
+	if l.busy.Load() {
+		return true
+	}
+	p, ok := l.conn.(pender)
+	return ok && p.pending()
+}
+
 // Run reads until the socket is closed. A failed read does not end it:
 // the instances here would hear no advert again and all become master.
 func (l *Link) Run() {
 	for {
+		l.busy.Store(false)
 		p, err := l.conn.Recv()
+		l.busy.Store(err == nil)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
