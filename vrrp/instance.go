@@ -111,6 +111,9 @@ type Instance struct {
 	// the instance's goroutine (a histogram's Observe); it must not block.
 	OnTimerLateness func(time.Duration)
 
+	mismatches   atomic.Uint64
+	lastMismatch atomic.Pointer[Mismatch]
+
 	dropLogged  map[string]time.Time // owned by Run
 	pendingWait time.Duration
 
@@ -298,11 +301,43 @@ func (i *Instance) receive(msg inbound) {
 		return
 	}
 	i.AdvertsRecv.Add(1)
+	if i.rules.AddrListDiffers(msg.a) {
+		i.addrListDiffers(msg)
+	}
 	at := msg.p.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	i.stepAt(at, Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
+}
+
+// Mismatch is the last accepted advert whose virtual IPs were not this
+// instance's: one director has a VIP-list change the other has not yet.
+type Mismatch struct {
+	From  netip.Addr
+	Addrs []netip.Addr
+	At    time.Time
+}
+
+// AddrListMismatch is how many accepted adverts carried other virtual IPs
+// than ours, and the last of them.
+func (i *Instance) AddrListMismatch() (uint64, Mismatch) {
+	n := i.mismatches.Load()
+	if p := i.lastMismatch.Load(); p != nil {
+		return n, *p
+	}
+	return n, Mismatch{}
+}
+
+func (i *Instance) addrListDiffers(msg inbound) {
+	i.mismatches.Add(1)
+	i.lastMismatch.Store(&Mismatch{From: msg.p.Src, Addrs: slices.Clone(msg.a.Addrs), At: time.Now()})
+	if time.Since(i.dropLogged[ReasonAddrList]) < 10*time.Second {
+		return
+	}
+	i.dropLogged[ReasonAddrList] = time.Now()
+	i.log.Warn("advert's virtual IPs differ from this instance's: accepted (RFC 9568), but give both directors the same virtual_ips",
+		"from", msg.p.Src, "theirs", msg.a.Addrs, "ours", i.rules.VIPs)
 }
 
 // logDrop logs a dropped advert at most every 10 s per reason.

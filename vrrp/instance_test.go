@@ -207,7 +207,6 @@ func TestInstanceDropsBadAdverts(t *testing.T) {
 		{ReasonChecksum, func() []byte { x := enc(good, peer, self); x[7] ^= 1; return x }(), peer, 255},
 		{ReasonForeignVRID, enc(with(func(a *Advert) { a.VRID = 52 }), peer, self), peer, 255},
 		{ReasonVersionDiff, enc(with(func(a *Advert) { a.Version = 2; a.Interval = time.Second }), peer, self), peer, 255},
-		{ReasonAddrList, enc(with(func(a *Advert) { a.Addrs = append(a.Addrs, netip.MustParseAddr("198.51.100.20")) }), peer, self), peer, 255},
 		{ReasonPeer, enc(good, stranger, self), stranger, 255},
 		{ReasonTTL, enc(good, peer, self), peer, 64},
 	}
@@ -224,6 +223,52 @@ func TestInstanceDropsBadAdverts(t *testing.T) {
 	// A good one from the peer, of higher priority, is obeyed.
 	lan.inject(enc(good, peer, self), peer, self, 255)
 	waitFor(t, "b backup", func() bool { return state(b) == Backup })
+}
+
+// An advert whose virtual IPs differ from ours (the other director has a
+// VIP-list change this one has not) is accepted, counted and remembered,
+// as RFC 9568 allows: dropping it made both directors master while the
+// change was rolled out (issue 12). Strict v2 keeps RFC 3768's drop.
+func TestAddrListMismatchAccepted(t *testing.T) {
+	peer, self := netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")
+	other := []netip.Addr{netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.20")}
+	for _, v := range []int{2, 3} {
+		lan := &memNet{}
+		b := startNode(t, lan, self.String(), 100, func(c *InstanceConfig) {
+			c.Version = v
+			if v == 2 {
+				c.Interval = time.Second
+			}
+		})
+		a := Advert{Version: v, VRID: 51, Priority: 200, Interval: b.inst.fixed.Interval, Addrs: other}
+		x, err := a.Marshal(peer, Group4, v == 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lan.inject(x, peer, Group4, 255)
+		waitFor(t, "the advert counted as a mismatch", func() bool { n, _ := b.inst.AddrListMismatch(); return n == 1 })
+		if n := b.inst.AdvertsRecv.Load(); n != 1 {
+			t.Errorf("v%d: %d adverts reached the machine, want 1", v, n)
+		}
+		if st := b.inst.Status(); st.State != Backup || st.Master != peer {
+			t.Errorf("v%d: %v under %v, want BACKUP under %v", v, st.State, st.Master, peer)
+		}
+		if _, m := b.inst.AddrListMismatch(); m.From != peer || !slices.Equal(m.Addrs, other) {
+			t.Errorf("v%d: last mismatch %+v", v, m)
+		}
+	}
+	r := Rules{Version: 2, Interval: time.Second, VIPs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}, MinTTL: 255, DropAddrList: true}
+	a := Advert{Version: 2, VRID: 51, Priority: 200, Interval: time.Second, Addrs: other}
+	if got := r.Check(a, Packet{Src: peer, Dst: Group4, TTL: 255}); got != ReasonAddrList {
+		t.Errorf("strict v2: %q, want %q", got, ReasonAddrList)
+	}
+	a.Addrs = []netip.Addr{other[0], other[0]}
+	if !r.AddrListDiffers(a) {
+		t.Error("a repeated address hides a missing one")
+	}
+	if n := testing.AllocsPerRun(100, func() { r.AddrListDiffers(a) }); n != 0 {
+		t.Errorf("comparing address lists allocates %v times", n)
+	}
 }
 
 // The realtime loop (its own SCHED_FIFO thread when allowed, else a

@@ -114,6 +114,7 @@ func rulesOf(cfg *InstanceConfig) Rules {
 		vips[i] = p.Addr()
 	}
 	slices.SortFunc(vips, netip.Addr.Compare)
+	vips = slices.Compact(vips)
 	return Rules{Version: cfg.Version, Interval: cfg.Interval, Password: cfg.Password,
 		VIPs: vips, Peers: slices.Clone(cfg.UnicastPeers), MinTTL: cfg.UnicastMinTTL}
 }

@@ -222,8 +222,8 @@ func TestInstanceReconfigureInPlace(t *testing.T) {
 	if state(a) != Master || state(b) != Backup || !a.inst.Status().Since.Equal(since) {
 		t.Fatalf("after the VIP change: a=%v b=%v", state(a), state(b))
 	}
-	if drops := b.link.Drops()[ReasonAddrList]; drops != 0 {
-		t.Errorf("b dropped %d adverts for their address list", drops)
+	if n, _ := b.inst.AddrListMismatch(); n != 0 {
+		t.Errorf("b saw %d adverts with another address list", n)
 	}
 
 	// The master's priority drops below the backup's, base 150 -> 120

@@ -13,7 +13,7 @@ const (
 	ReasonForeignVRID = "foreign_vrid" // no instance of ours has this VRID here
 	ReasonAuth        = "auth"         // v2 authentication type or password differs
 	ReasonInterval    = "interval"     // v2 advert whose interval differs from ours
-	ReasonAddrList    = "address_list" // VIPs differ and the sender is not the owner
+	ReasonAddrList    = "address_list" // VIPs differ (dropped only with Rules.DropAddrList, v2)
 	ReasonPeer        = "peer"         // unicast instance, source not in unicast_peers
 )
 
@@ -27,6 +27,11 @@ type Rules struct {
 	VIPs     []netip.Addr // sorted
 	Peers    []netip.Addr // unicast: the only sources accepted
 	MinTTL   int          // lowest TTL accepted on unicast; multicast needs 255
+	// DropAddrList restores RFC 3768's drop of a v2 advert whose address
+	// list differs (strict mode). Otherwise such an advert is accepted, as
+	// RFC 9568 allows for v3 and keepalived 2.3.3+ does for both: dropping
+	// it makes two masters while a VIP-list change is rolled out.
+	DropAddrList bool
 }
 
 // Check returns the reason to drop a, received in p, or "" to accept it.
@@ -44,10 +49,16 @@ func (r *Rules) Check(a Advert, p Packet) string {
 	case r.Version == 2 && a.Interval != r.Interval:
 		// v3 learns the master's interval instead.
 		return ReasonInterval
-	case a.Priority != OwnerPriority && !sameSet(a.Addrs, r.VIPs):
+	case r.DropAddrList && r.Version == 2 && r.AddrListDiffers(a):
 		return ReasonAddrList
 	}
 	return ""
+}
+
+// AddrListDiffers reports whether a's virtual IPs are not the instance's
+// (the owner's adverts aside: it may carry its own addresses).
+func (r *Rules) AddrListDiffers(a Advert) bool {
+	return a.Priority != OwnerPriority && !sameSet(a.Addrs, r.VIPs)
 }
 
 func authType(password string) uint8 {
@@ -58,12 +69,25 @@ func authType(password string) uint8 {
 }
 
 // sameSet compares the advert's addresses with vips, which NewInstance
-// keeps sorted, so only the advert's copy needs sorting.
+// keeps sorted and without repeats; it runs on every advert, so it does
+// not allocate.
 func sameSet(a, vips []netip.Addr) bool {
 	if len(a) != len(vips) {
 		return false
 	}
-	x := slices.Clone(a)
-	slices.SortFunc(x, netip.Addr.Compare)
-	return slices.Equal(x, vips)
+	for _, x := range a {
+		if _, ok := slices.BinarySearchFunc(vips, x, netip.Addr.Compare); !ok {
+			return false
+		}
+	}
+	// Equal lengths and every address found: only a repeat in a could
+	// still hide a missing one.
+	for i := range a {
+		for j := i + 1; j < len(a); j++ {
+			if a[i] == a[j] {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -86,6 +87,12 @@ func writeStatus(out io.Writer, st *director.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, state, prio, in.Master, time.Since(in.Since).Round(time.Second), in.Reason)
 	}
 	tw.Flush()
+	for _, in := range st.Instances {
+		if m := in.AddressListMismatch; m != nil {
+			fmt.Fprintf(out, "%s: %d adverts from %s carried other virtual IPs (%s), last %s ago: give both directors the same virtual_ips\n",
+				in.Name, m.Count, m.From, strings.Join(m.VIPs, " "), time.Since(m.At).Round(time.Second))
+		}
+	}
 	for _, vs := range st.VirtualServers {
 		addr := vs.Address
 		if vs.FWMark != 0 {

@@ -103,6 +103,17 @@ type InstanceStatus struct {
 	Since             time.Time `json:"since"`
 	Reason            string    `json:"reason"`
 	Cause             string    `json:"cause"` // the reason's fixed word (as in the metrics)
+	// AddressListMismatch: adverts whose virtual IPs differ from ours were
+	// accepted (absent when none was).
+	AddressListMismatch *MismatchStatus `json:"address_list_mismatch,omitempty"`
+}
+
+// MismatchStatus is the last advert accepted with other virtual IPs.
+type MismatchStatus struct {
+	Count uint64    `json:"count"`
+	From  string    `json:"from"`
+	VIPs  []string  `json:"vips"`
+	At    time.Time `json:"at"`
 }
 
 // listenControl opens the control socket, refusing when another daemon
@@ -224,11 +235,18 @@ func (d *Director) status() Status {
 		if s.Master.IsValid() {
 			master = s.Master.String()
 		}
-		st.Instances = append(st.Instances, InstanceStatus{
+		is := InstanceStatus{
 			Name: ic.Name, Family: string(ic.Family()), State: s.State.String(),
 			Priority: ic.Priority, EffectivePriority: int(s.Priority), Master: master,
 			HeldBack: s.HeldBack, Since: s.Since, Reason: s.Reason, Cause: s.Cause.String(),
-		})
+		}
+		if n, m := r.inst.AddrListMismatch(); n > 0 {
+			is.AddressListMismatch = &MismatchStatus{Count: n, From: m.From.String(), VIPs: []string{}, At: m.At}
+			for _, a := range m.Addrs {
+				is.AddressListMismatch.VIPs = append(is.AddressListMismatch.VIPs, a.String())
+			}
+		}
+		st.Instances = append(st.Instances, is)
 	}
 	st.VirtualServers = d.vsStatus()
 	st.IPVS.Available = d.lvs.backend != nil
