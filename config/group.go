@@ -12,7 +12,8 @@ import (
 )
 
 // CheckGroup checks that the directors of one group agree; cfgs are their
-// valid configurations, as Load returned them, in the order given.
+// valid configurations, as Load returned them, in the order given (nil
+// ones, of invalid directors, are skipped).
 //
 // Instances are matched across directors by VRID and address family
 // (interface names differ between machines); a director with two such
@@ -34,6 +35,7 @@ import (
 // Each diagnostic points at one director's file and names the other's
 // FILE:LINE:COL in its detail.
 func CheckGroup(cfgs []*Config) Diagnostics {
+	cfgs = slices.DeleteFunc(slices.Clone(cfgs), func(c *Config) bool { return c == nil })
 	c := &checker{}
 	c.groupInstances(cfgs)
 	c.groupSync(cfgs)
