@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzParse: any input gives a configuration or diagnostics, never a
-// panic, and the diagnostics render. Seeds are every example and bad
+// panic, and the diagnostics render; a configuration renders (Render)
+// to HCL that parses back to an Equal one. Seeds are every example and bad
 // config; crashers found are kept in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	for _, pattern := range []string{"../examples/*.hcl", "../examples/*/*.hcl", "testdata/*/*.hcl"} {
@@ -33,5 +34,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 		diags.JSON()
+		if cfg == nil {
+			return
+		}
+		out, err := config.Render(cfg, config.RenderOptions{Defaults: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, bdiags := config.Parse("fuzz.hcl", out)
+		if back == nil || !config.Equal(cfg, back) {
+			t.Fatalf("the rendered configuration does not parse back the same:\n%v\n%s", bdiags.Err(), out)
+		}
 	})
 }

@@ -96,6 +96,7 @@ func parse(srcs []source) (*Config, Diagnostics) {
 	d.body(hcl.MergeFiles(files), reflect.ValueOf(cfg).Elem(), nil)
 	out.Diags = append(out.Diags, d.diags...)
 	applyComputedDefaults(cfg)
+	cfg.sources = out.Sources
 	out.Diags = append(out.Diags, dropRepeats(validate(cfg), d.diags)...)
 	out.sort()
 	if out.HasErrors() {

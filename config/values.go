@@ -109,6 +109,9 @@ func (e Endpoint) String() string {
 	return netip.AddrPortFrom(e.Addr, e.Port).String()
 }
 
+// MarshalText writes the form UnmarshalText reads.
+func (e Endpoint) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
 // UnmarshalText accepts 198.51.100.1, 198.51.100.1:80, 2001:db8::1 and
 // [2001:db8::1]:80.
 func (e *Endpoint) UnmarshalText(b []byte) error {
@@ -144,6 +147,9 @@ func (r StatusRange) String() string {
 	return fmt.Sprintf("%d-%d", r.Min, r.Max)
 }
 
+// MarshalText writes "200" or "301-302".
+func (r StatusRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
 // UnmarshalText accepts "200" and "301-302".
 func (r *StatusRange) UnmarshalText(b []byte) error {
 	s := string(b)
@@ -164,6 +170,9 @@ func (r *StatusRange) UnmarshalText(b []byte) error {
 // HexBytes is a byte string written in hex ("0a ff" or "0aff").
 type HexBytes []byte
 
+// MarshalText writes lower-case hex without spaces.
+func (h HexBytes) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
+
 // UnmarshalText decodes hex, ignoring spaces.
 func (h *HexBytes) UnmarshalText(b []byte) error {
 	s := strings.ReplaceAll(string(b), " ", "")
@@ -179,6 +188,19 @@ func (h *HexBytes) UnmarshalText(b []byte) error {
 type HexPattern struct {
 	Bytes []byte
 	Any   []bool // Any[i]: byte i is a wildcard
+}
+
+// MarshalText writes lower-case hex with XX for the wildcards.
+func (p HexPattern) MarshalText() ([]byte, error) {
+	var b strings.Builder
+	for i, c := range p.Bytes {
+		if p.Any[i] {
+			b.WriteString("XX")
+		} else {
+			fmt.Fprintf(&b, "%02x", c)
+		}
+	}
+	return []byte(b.String()), nil
 }
 
 // UnmarshalText decodes hex with XX wildcards, ignoring spaces.

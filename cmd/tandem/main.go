@@ -84,6 +84,7 @@ Start with:
 	root.AddCommand(
 		newRun(),
 		newValidate(),
+		newConfig(),
 		newStatus(),
 		newIPVS(),
 		newFailover(),

@@ -1,0 +1,9 @@
+# Three directors: lb3 has lb2's priority and forgets lb2 in its peers.
+vrrp_instance "web" {
+  interface         = "eth0"
+  virtual_router_id = 51
+  priority          = 150
+  virtual_ips       = ["198.51.100.10/24"]
+  unicast_source    = "198.51.100.11"
+  unicast_peers     = ["198.51.100.12", "198.51.100.13"]
+}
