@@ -448,7 +448,7 @@ func (m *Machine) received(now time.Time, r Received, out *[]Action) {
 		case r.Priority == 0:
 			*out = append(*out, SendAdvert{m.prio})
 			m.adver = now.Add(m.p.Interval)
-		case r.Priority > m.prio || (r.Priority == m.prio && r.From.Compare(m.p.LocalAddr) > 0):
+		case (r.Priority > m.prio || (r.Priority == m.prio && r.From.Compare(m.p.LocalAddr) > 0)) && !noStepDown.Load():
 			if m.p.Version == 3 {
 				m.masterAdverInt = r.Interval
 			}

@@ -55,6 +55,9 @@ the configuration: an invalid one is refused and the running one stays.`,
 	// Tests count IPVS writes on a kernel without IPVS.
 	cmd.Flags().Bool("ipvs-memory", false, "program an in-memory IPVS table instead of the kernel's (tests)")
 	cmd.Flags().MarkHidden("ipvs-memory")
+	// The chaos harness checks its checker with a deliberately broken tandem.
+	cmd.Flags().String("test-fault", "", "break tandem on purpose (tests of the chaos harness)")
+	cmd.Flags().MarkHidden("test-fault")
 	return cmd
 }
 

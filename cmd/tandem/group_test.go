@@ -28,7 +28,7 @@ func TestValidateGroupMismatch(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 	// lb2's peers miss lb1's source: reported at lb2, naming lb1's position.
-	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(lb2) + `:8:23: error: Unicast peers do not point at each other\n.*` + regexp.QuoteMeta(lb1) + `:7:23`).MatchString(out) ||
+	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(lb2)+`:8:23: error: Unicast peers do not point at each other\n.*`+regexp.QuoteMeta(lb1)+`:7:23`).MatchString(out) ||
 		!strings.Contains(out, "group of 2 directors: invalid: 2 errors, 0 warnings") {
 		t.Errorf("output:\n%s", out)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/internal/director"
 	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/vrrp"
 )
 
 func runDaemon(cmd *cobra.Command, _ []string) error {
@@ -36,6 +37,12 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 		log.Warn(config.Headline(d), "detail", d.Detail)
 	}
 	director.Build.Version, director.Build.Commit = version, commit
+	if f, _ := cmd.Flags().GetString("test-fault"); f != "" {
+		if err := vrrp.InjectFault(f); err != nil {
+			return err
+		}
+		log.Warn("--test-fault: tandem is broken on purpose, for testing the chaos harness", "fault", f)
+	}
 	var backend lvs.Backend
 	if mem, _ := cmd.Flags().GetBool("ipvs-memory"); mem {
 		log.Warn("--ipvs-memory: the IPVS table is in memory only; the kernel is not programmed")

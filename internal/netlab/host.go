@@ -241,6 +241,10 @@ func (h *Host) switchPort() error {
 	return nil
 }
 
+// Port is the name of the host's switch port (its veth end on the
+// bridge), for rules on the switch.
+func (h *Host) Port() string { return h.port }
+
 // PortDown sets the host's switch port down: lan0 loses carrier, as if the
 // cable were pulled. The host sees NO-CARRIER and keeps its addresses.
 func (h *Host) PortDown() error {
