@@ -38,7 +38,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -46,6 +45,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tandemlb/tandem/bench/internal/build"
 )
 
 var (
@@ -242,7 +243,7 @@ func run(ctx context.Context, o options, f filter) error {
 	}
 	if needTandem && o.tandem == "" {
 		fmt.Fprintln(os.Stderr, "building tandem...")
-		if o.tandem, err = buildTandem(dir); err != nil {
+		if o.tandem, err = build.Tandem(dir); err != nil {
 			return err
 		}
 	}
@@ -369,25 +370,6 @@ func waitIdle(ctx context.Context, max time.Duration) error {
 			said = time.Now()
 		}
 	}
-}
-
-// buildTandem builds ./cmd/tandem of this module into dir.
-func buildTandem(dir string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out := filepath.Join(dir, "tandem")
-	ver := "bench"
-	if v, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output(); err == nil {
-		ver = strings.TrimSpace(string(v))
-	}
-	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-X main.version="+ver, "-o", out, "github.com/tandemlb/tandem/cmd/tandem")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building tandem: %w\n%s", err, b)
-	}
-	return out, nil
 }
 
 // header describes the machine and the software measured.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
@@ -92,7 +93,10 @@ func newMetrics() *metrics {
 	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_vrrp_timer_lateness_seconds",
 		Help:    "How late VRRP timers (advert, master down) fired after their deadline.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}})
-	m.reg.MustRegister(m, m.transitions, m.checkTime, m.lateness)
+	m.reg.MustRegister(m, m.transitions, m.checkTime, m.lateness,
+		// go_goroutines, process_open_fds, process_resident_memory_bytes...:
+		// the leak checks of the chaos harness and of operators.
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
