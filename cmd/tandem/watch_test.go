@@ -1,0 +1,60 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A changed line is marked for highlightFrames frames, then not; a line
+// only re-spaced (a column widened elsewhere) is not a change.
+func TestWatchChanged(t *testing.T) {
+	f1 := []string{"INSTANCE  STATE   PRIORITY", "web       BACKUP  150", "api       MASTER  150"}
+	f2 := []string{"INSTANCE  STATE   PRIORITY", "web       MASTER  150", "api       MASTER  150"}
+	f3 := []string{"INSTANCE  STATE     PRIORITY", "web       MASTER    150", "api       MASTER    150", "db        FAULT     100"}
+	var hist []map[string]bool
+	push := func(key []string) {
+		set := map[string]bool{}
+		for _, k := range key {
+			set[norm(k)] = true
+		}
+		hist = append(hist, set)
+		if len(hist) > highlightFrames {
+			hist = hist[1:]
+		}
+	}
+	if got := changed(hist, f1); slices.Contains(got, true) {
+		t.Errorf("first frame: %v, want nothing marked", got)
+	}
+	push(f1)
+	if got := changed(hist, f2); !slices.Equal(got, []bool{false, true, false}) {
+		t.Errorf("web's state changed: %v", got)
+	}
+	push(f2)
+	if got := changed(hist, f3); !slices.Equal(got, []bool{false, true, false, true}) {
+		t.Errorf("one more frame, db added, columns widened: %v", got)
+	}
+	push(f3)
+	push(f3)
+	if got := changed(hist, f3); !slices.Equal(got, []bool{false, false, false, true}) {
+		t.Errorf("web's change is %d frames old: %v", highlightFrames, got)
+	}
+	push(f3)
+	if got := changed(hist, f3); slices.Contains(got, true) {
+		t.Errorf("nothing changed for %d frames: %v", highlightFrames, got)
+	}
+}
+
+// Not on a terminal: a frame is printed when it changed, frames
+// separated by a blank line, without escape sequences.
+func TestWatchPlain(t *testing.T) {
+	var b strings.Builder
+	w := watcher{out: &b, fd: -1}
+	a := []string{"web  MASTER  for 1s"}
+	w.show(a, []string{"web MASTER"})
+	w.show([]string{"web  MASTER  for 2s"}, []string{"web  MASTER"})
+	w.show([]string{"web  BACKUP  for 0s"}, []string{"web BACKUP"})
+	if got, want := b.String(), "web  MASTER  for 1s\n\nweb  BACKUP  for 0s\n"; got != want {
+		t.Errorf("plain output %q, want %q", got, want)
+	}
+}
