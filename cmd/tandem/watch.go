@@ -18,8 +18,8 @@ import (
 // tandem status --watch: the status once a second until SIGINT/SIGTERM.
 // On a terminal the screen is redrawn and the lines that changed in the
 // last few seconds are shown in reverse video; elsewhere (a pipe, a log)
-// a frame is printed only when it changed, frames separated by a blank
-// line. While the daemon does not answer, the frame says so and the
+// a frame is printed only when it changed, each after a line "--- TIME"
+// and a blank line between frames. While the daemon does not answer, the frame says so and the
 // watch keeps asking.
 
 // highlightFrames is how many frames a changed line stays highlighted: a
@@ -94,6 +94,14 @@ type watcher struct {
 	history []map[string]bool // keys of the last frames, newest last
 	last    []string          // the last key printed (not a terminal)
 	drawn   bool
+	clock   func() time.Time // time.Now; tests set it
+}
+
+func (w *watcher) now() time.Time {
+	if w.clock != nil {
+		return w.clock()
+	}
+	return time.Now()
 }
 
 func (w *watcher) show(shown, key []string) {
@@ -104,7 +112,7 @@ func (w *watcher) show(shown, key []string) {
 		if w.drawn {
 			fmt.Fprintln(w.out)
 		}
-		fmt.Fprintln(w.out, strings.Join(shown, "\n"))
+		fmt.Fprintf(w.out, "--- %s\n%s\n", w.now().Format(time.RFC3339), strings.Join(shown, "\n"))
 		w.last, w.drawn = key, true
 		return
 	}
@@ -118,7 +126,7 @@ func (w *watcher) show(shown, key []string) {
 		b.WriteString(home + clearAll)
 	}
 	b.WriteString(home)
-	head := fmt.Sprintf("every 1s: tandem status   %s", time.Now().Format("15:04:05"))
+	head := fmt.Sprintf("every 1s: tandem status   %s", w.now().Format("15:04:05"))
 	b.WriteString(cut(head, width) + clearEOL + "\r\n")
 	for i, l := range shown {
 		if i+2 > height { // the head line and the last one: no scrolling

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A changed line is marked for highlightFrames frames, then not; a line
@@ -45,16 +46,18 @@ func TestWatchChanged(t *testing.T) {
 	}
 }
 
-// Not on a terminal: a frame is printed when it changed, frames
-// separated by a blank line, without escape sequences.
+// Not on a terminal: a frame is printed when it changed, after a line
+// with the time, frames separated by a blank line, without escape
+// sequences.
 func TestWatchPlain(t *testing.T) {
 	var b strings.Builder
-	w := watcher{out: &b, fd: -1}
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	w := watcher{out: &b, fd: -1, clock: func() time.Time { at = at.Add(time.Second); return at }}
 	a := []string{"web  MASTER  for 1s"}
 	w.show(a, []string{"web MASTER"})
 	w.show([]string{"web  MASTER  for 2s"}, []string{"web  MASTER"})
 	w.show([]string{"web  BACKUP  for 0s"}, []string{"web BACKUP"})
-	if got, want := b.String(), "web  MASTER  for 1s\n\nweb  BACKUP  for 0s\n"; got != want {
+	if got, want := b.String(), "--- 2026-12-02T10:00:01Z\nweb  MASTER  for 1s\n\n--- 2026-12-02T10:00:02Z\nweb  BACKUP  for 0s\n"; got != want {
 		t.Errorf("plain output %q, want %q", got, want)
 	}
 }
