@@ -35,8 +35,9 @@ type metrics struct {
 	mu   sync.Mutex
 	view metricsView
 
-	addr string
-	srv  *http.Server
+	addr   string
+	srv    *http.Server
+	cancel context.CancelFunc // of srv's requests
 }
 
 // metricsView is what Collect reads, under mu.
@@ -251,8 +252,12 @@ func (d *Director) startMetrics() error {
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", d.statusPage)
 	mux.HandleFunc("/", notFound)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	d.metrics.addr, d.metrics.srv = addr, srv
+	// Stopping the server cancels its requests' context first: a status
+	// page waiting for the director's goroutine (busy stopping or
+	// reloading) answers at once instead of holding up the shutdown.
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	d.metrics.addr, d.metrics.srv, d.metrics.cancel = addr, srv, cancel
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("metrics server stopped", "listen", addr, "err", err)
@@ -267,6 +272,7 @@ func (d *Director) stopMetrics() {
 	if m.srv == nil {
 		return
 	}
+	m.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	m.srv.Shutdown(ctx)

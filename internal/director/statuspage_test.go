@@ -113,6 +113,16 @@ func TestStatusPageHandler(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 
+	// A request whose server is shutting down (its context cancelled)
+	// does not wait for the busy director.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec = httptest.NewRecorder()
+	d.statusPage(rec, httptest.NewRequest("GET", "/", nil).WithContext(gone))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("request cancelled: %d %q, want 503", rec.Code, rec.Body.String())
+	}
+
 	stop()
 	rec = httptest.NewRecorder()
 	start := time.Now()
