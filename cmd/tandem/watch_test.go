@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,5 +60,19 @@ func TestWatchPlain(t *testing.T) {
 	w.show([]string{"web  BACKUP  for 0s"}, []string{"web BACKUP"})
 	if got, want := b.String(), "--- 2026-12-02T10:00:01Z\nweb  MASTER  for 1s\n\n--- 2026-12-02T10:00:02Z\nweb  BACKUP  for 0s\n"; got != want {
 		t.Errorf("plain output %q, want %q", got, want)
+	}
+}
+
+// With no daemon the frame says so (the watch keeps asking).
+func TestWatchFrameNoDaemon(t *testing.T) {
+	shown, key := frame(t.Context(), filepath.Join(t.TempDir(), "none.sock"))
+	if len(shown) != 2 || !strings.Contains(shown[0], "no tandem daemon answers on") || !strings.Contains(shown[1], "retrying every second") || !slices.Equal(shown, key) {
+		t.Errorf("frame without a daemon: %q (key %q)", shown, key)
+	}
+}
+
+func TestWatchJSONIsUsage(t *testing.T) {
+	if code, _, errs := tandem(t, "status", "--watch", "--json"); code != exitUsage || !strings.Contains(errs, "--watch and --json") {
+		t.Errorf("status --watch --json: exit %d, %q; want 2", code, errs)
 	}
 }
