@@ -108,9 +108,16 @@ func (d *Director) statusPage(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, b.String())
 }
 
-// notFound answers every other path with where things are.
+// notFound answers every other path with where things are; the page is
+// read-only.
 func notFound(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if r.URL.Path == "/" {
+		w.Header().Set("Allow", "GET, HEAD")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		fmt.Fprintf(w, "tandem: the status page is read-only (GET), not %s\n", r.Method)
+		return
+	}
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprintf(w, "tandem: no %s here; the status page is at /, metrics at /metrics\n", r.URL.Path)
 }

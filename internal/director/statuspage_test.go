@@ -169,3 +169,17 @@ func TestQuorumMetric(t *testing.T) {
 		t.Errorf("tandem_virtual_server_quorum_up: %v, want web_http 1, dns 0", got)
 	}
 }
+
+// Other paths say where things are; / takes no POST.
+func TestNotFound(t *testing.T) {
+	rec := httptest.NewRecorder()
+	notFound(rec, httptest.NewRequest("GET", "/status", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "metrics at /metrics") {
+		t.Errorf("GET /status: %d %q", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	notFound(rec, httptest.NewRequest("POST", "/", nil))
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /: %d %q", rec.Code, rec.Body.String())
+	}
+}
