@@ -74,8 +74,8 @@ and sync daemon.
 --watch redraws the status once a second until interrupted. On a terminal
 the lines that changed in the last 3 seconds are shown in reverse video;
 otherwise a frame is printed each time the status changes, after a line
-"--- TIME", frames separated by a blank line. While the daemon does not answer, the watch
-says so and keeps asking.`,
+"--- TIME", frames separated by a blank line. While the daemon does not
+answer, the watch says so and keeps asking.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: runStatus,
 	}

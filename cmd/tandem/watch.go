@@ -18,9 +18,9 @@ import (
 // tandem status --watch: the status once a second until SIGINT/SIGTERM.
 // On a terminal the screen is redrawn and the lines that changed in the
 // last few seconds are shown in reverse video; elsewhere (a pipe, a log)
-// a frame is printed only when it changed, each after a line "--- TIME"
-// and a blank line between frames. While the daemon does not answer, the frame says so and the
-// watch keeps asking.
+// a frame is printed only when it changed, each after a line "--- TIME",
+// with a blank line between frames. While the daemon does not answer,
+// the frame says so and the watch keeps asking.
 
 // highlightFrames is how many frames a changed line stays highlighted: a
 // one-second flash is easy to miss.
