@@ -8,7 +8,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Debian packages the tests need; scripts/test-deps installs the missing ones.
 # gcc and libc6-dev: -race needs cgo.
 TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
-             qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev
+             qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev \
+             tmux chromium
 # Packages that boot qemu: their own step, never beside timing-sensitive tests.
 # Only the host side: internal/vmtest/guest is built and run by the harness.
 # The Debian kernel is downloaded once into /var/cache/tandem-vmtest
@@ -32,8 +33,9 @@ build:
 test: deps vet test-unit test-race test-vm
 	@$(TIMED) --total "make test" $(START)
 
+# promtool: from Debian's prometheus package, unpacked, not installed.
 deps:
-	$(TIMED) $@ scripts/test-deps $(TEST_DEBS)
+	$(TIMED) $@ bash -c 'scripts/test-deps $(TEST_DEBS) && scripts/promtool --path'
 
 vet:
 	$(TIMED) $@ $(GO) vet ./...

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,6 +52,12 @@ func call(cmd *cobra.Command, req director.Request) (director.Response, error) {
 }
 
 func runStatus(cmd *cobra.Command, _ []string) error {
+	if watch, _ := cmd.Flags().GetBool("watch"); watch {
+		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+			return errors.New("--watch and --json do not go together (poll tandem status --json instead)")
+		}
+		return watchStatus(cmd)
+	}
 	resp, err := call(cmd, director.Request{Op: "status"})
 	if err != nil {
 		return err
@@ -67,7 +74,12 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 
 // writeStatus prints the status for a person: instances, then virtual
 // servers with their real servers, then IPVS and the sync daemon.
-func writeStatus(out io.Writer, st *director.Status) {
+func writeStatus(out io.Writer, st *director.Status) { writeStatusAt(out, st, time.Now(), false) }
+
+// writeStatusAt is writeStatus seen at now; stable leaves out what
+// changes by itself every second (how long a state has lasted, check
+// latencies), for --watch to compare frames.
+func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable bool) {
 	fmt.Fprintf(out, "tandem %s, config %s loaded %s", st.RouterID, st.Config, st.LoadedAt.Format(time.RFC3339))
 	if !st.LastReload.OK {
 		fmt.Fprintf(out, "\nlast reload at %s REFUSED: %s", st.LastReload.At.Format(time.RFC3339), st.LastReload.Error)
@@ -84,7 +96,11 @@ func writeStatus(out io.Writer, st *director.Status) {
 		if in.EffectivePriority != in.Priority {
 			prio = fmt.Sprintf("%d (base %d)", in.EffectivePriority, in.Priority)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, state, prio, in.Master, time.Since(in.Since).Round(time.Second), in.Reason)
+		lasted := now.Sub(in.Since).Round(time.Second).String()
+		if stable {
+			lasted = in.Since.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, state, prio, in.Master, lasted, in.Reason)
 	}
 	tw.Flush()
 	for _, in := range st.Instances {
@@ -113,7 +129,11 @@ func writeStatus(out io.Writer, st *director.Status) {
 			if rs.Drained {
 				health += " (drained)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%.1fms\t%s\n", rs.Address, health, rs.Weight, rs.ActiveConns, rs.InactiveConns, rs.LatencyMS, rs.Reason)
+			latency := fmt.Sprintf("%.1fms", rs.LatencyMS)
+			if stable {
+				latency = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\n", rs.Address, health, rs.Weight, rs.ActiveConns, rs.InactiveConns, latency, rs.Reason)
 		}
 		tw.Flush()
 	}

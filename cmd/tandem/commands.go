@@ -69,12 +69,21 @@ func clientFlags(cmd *cobra.Command) {
 
 func newStatus() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status [--json]",
+		Use:   "status [--json | --watch]",
 		Short: "Show the running daemon's VRRP instances, virtual and real servers, health and sync daemon",
-		Args:  exactArgs(0, "no arguments"),
-		RunE:  runStatus,
+		Long: `Show the running daemon's VRRP instances, virtual and real servers, health
+and sync daemon.
+
+--watch redraws the status once a second until interrupted. On a terminal
+the lines that changed in the last 3 seconds are shown in reverse video;
+otherwise a frame is printed each time the status changes, after a line
+"--- TIME", frames separated by a blank line. While the daemon does not
+answer, the watch says so and keeps asking.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runStatus,
 	}
 	cmd.Flags().Bool("json", false, "print JSON (the shape in the README)")
+	cmd.Flags().Bool("watch", false, "redraw once a second until interrupted")
 	clientFlags(cmd)
 	return cmd
 }

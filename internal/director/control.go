@@ -45,6 +45,8 @@ type Status struct {
 	VirtualServers []VSStatus       `json:"virtual_servers"`
 	IPVS           IPVSStatus       `json:"ipvs"`
 	SyncDaemon     SyncStatus       `json:"sync_daemon"`
+	// The last VRRP and real-server transitions, newest first.
+	Transitions []TransitionStatus `json:"transitions"`
 }
 
 // ReloadStatus is the outcome of the last reload (ok with a zero time
@@ -166,19 +168,31 @@ func serveControl(ctx context.Context, l net.Listener, reqs chan<- controlCall) 
 				json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request (one JSON object of at most %d bytes): %v", maxRequest, err)})
 				return
 			}
-			call := controlCall{req: req, reply: make(chan Response, 1)}
-			resp := Response{Error: errStopping.Error()}
-			select {
-			case reqs <- call:
-				select {
-				case resp = <-call.reply:
-				case <-ctx.Done():
-				}
-			case <-ctx.Done():
-			}
-			json.NewEncoder(c).Encode(resp)
+			json.NewEncoder(c).Encode(ask(ctx, nil, reqs, req))
 		}()
 	}
+}
+
+// ask hands req to the director's goroutine and waits for the answer.
+// Once serving ends (Run returns) or done is closed, the answer is that
+// tandem is stopping.
+func ask(serving context.Context, done <-chan struct{}, reqs chan<- controlCall, req Request) Response {
+	call := controlCall{req: req, reply: make(chan Response, 1)}
+	stopping := Response{Error: errStopping.Error()}
+	select {
+	case reqs <- call:
+	case <-serving.Done():
+		return stopping
+	case <-done:
+		return stopping
+	}
+	select {
+	case resp := <-call.reply:
+		return resp
+	case <-serving.Done():
+	case <-done:
+	}
+	return stopping
 }
 
 type controlCall struct {
@@ -224,7 +238,7 @@ func (d *Director) handle(req Request) Response {
 func (d *Director) status() Status {
 	cfg := d.cfg()
 	st := Status{RouterID: cfg.Global.RouterID, Config: d.path, LoadedAt: d.loadedAt, LastReload: d.lastReload,
-		Instances: []InstanceStatus{}, VirtualServers: []VSStatus{}}
+		Instances: []InstanceStatus{}, VirtualServers: []VSStatus{}, Transitions: d.recent.newestFirst()}
 	for _, ic := range cfg.Instances {
 		r := d.current(ic.Name)
 		if r == nil {

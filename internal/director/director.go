@@ -38,6 +38,12 @@ type Director struct {
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
+	recent   recent // the last transitions, for status
+
+	// Control requests (socket and status page) reach Run through calls
+	// until serving ends.
+	calls   chan controlCall
+	serving context.Context
 
 	work  context.Context // ends after the graceful stop
 	ready bool
@@ -81,8 +87,8 @@ func (d *Director) Run(ctx context.Context) error {
 	defer ctl.Close()
 	serving, stopServing := context.WithCancel(context.Background())
 	defer stopServing() // pending requests are answered "stopping", never left hanging
-	calls := make(chan controlCall)
-	go serveControl(serving, ctl, calls)
+	d.calls, d.serving = make(chan controlCall), serving
+	go serveControl(serving, ctl, d.calls)
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
@@ -133,7 +139,7 @@ func (d *Director) Run(ctx context.Context) error {
 			d.scriptChanged(r)
 		case tr := <-d.lvs.checks.Transitions():
 			d.healthChanged(tr)
-		case c := <-calls:
+		case c := <-d.calls:
 			d.drainEvents() // answer with every transition seen
 			c.reply <- d.handle(c.req)
 		case done := <-d.reloads:
@@ -289,6 +295,11 @@ func (d *Director) drainEvents() {
 		}
 		if r := d.runs[ev.id]; r != nil {
 			d.metrics.transition(r.cfg.Name, ev.t)
+			at := ev.st.Since
+			if at.IsZero() {
+				at = time.Now()
+			}
+			d.recent.add(TransitionStatus{At: at, Kind: "vrrp", Name: r.cfg.Name, From: ev.t.From.String(), To: ev.t.To.String(), Reason: ev.t.Reason})
 		}
 		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
 	}

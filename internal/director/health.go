@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/health"
@@ -21,6 +22,11 @@ func (d *Director) healthChanged(tr health.Transition) {
 	d.log.Info("real server "+tr.To.String(), "vs", k.VS, "rs", k.RS, "check", check,
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	d.lvs.up[k] = tr.To == health.Up
+	at := tr.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
 	d.reapply()
 }
 

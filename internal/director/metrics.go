@@ -36,8 +36,9 @@ type metrics struct {
 	mu   sync.Mutex
 	view metricsView
 
-	addr string
-	srv  *http.Server
+	addr   string
+	srv    *http.Server
+	cancel context.CancelFunc // of srv's requests
 }
 
 // metricsView is what Collect reads, under mu.
@@ -46,6 +47,7 @@ type metricsView struct {
 	instances []metricInstance
 	links     []*vrrp.Link
 	servers   []metricServer
+	quorum    []metricQuorum
 	rec       *lvs.Reconciler
 	syncRole  lvs.SyncRole
 	syncOn    bool
@@ -54,6 +56,11 @@ type metricsView struct {
 type metricInstance struct {
 	cfg *config.VRRPInstance
 	run *vrrp.Instance
+}
+
+type metricQuorum struct {
+	vs string
+	up bool
 }
 
 type metricServer struct {
@@ -75,6 +82,7 @@ var (
 	descDropped    = prometheus.NewDesc("tandem_vrrp_packets_dropped_total", "VRRP packets dropped by the receive rules, by reason.", []string{"interface", "reason"}, nil)
 	descRSUp       = prometheus.NewDesc("tandem_real_server_up", "1 if the real server's checks say up.", []string{"vs", "rs"}, nil)
 	descRSWeight   = prometheus.NewDesc("tandem_real_server_weight", "The real server's weight in the desired IPVS table (0 while drained or inhibited, absent means removed).", []string{"vs", "rs"}, nil)
+	descQuorum     = prometheus.NewDesc("tandem_virtual_server_quorum_up", "1 while the virtual server has quorum (the live real servers' weight reaches quorum), 0 while it is lost.", []string{"vs"}, nil)
 	descOps        = prometheus.NewDesc("tandem_ipvs_ops_total", "IPVS changes applied, by operation.", []string{"op"}, nil)
 	descRecTime    = prometheus.NewDesc("tandem_ipvs_reconcile_duration_seconds", "Duration of the last reconcile pass (read, diff, apply).", nil, nil)
 	descDrift      = prometheus.NewDesc("tandem_ipvs_drift_repairs_total", "IPVS changes made to repair a table changed behind tandem's back.", nil, nil)
@@ -145,6 +153,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			gauge(descRSWeight, float64(s.weight), s.vs, s.rs)
 		}
 	}
+	for _, q := range v.quorum {
+		gauge(descQuorum, b2f(q.up), q.vs)
+	}
 	if r := v.rec; r != nil {
 		for k := range r.Ops {
 			counter(descOps, r.Ops[k].Load(), lvs.OpKind(k).String())
@@ -207,6 +218,7 @@ func (d *Director) refreshMetrics() {
 	s := d.lvs
 	for i := range s.vss {
 		vs := &s.vss[i]
+		v.quorum = append(v.quorum, metricQuorum{vs.model.Name, s.quorumUp[vs.model.Name]})
 		for j := range vs.reals {
 			r := &vs.reals[j]
 			ms := metricServer{vs: vs.model.Name, rs: r.Name, up: s.up[rsKey{vs.model.Name, r.Name}], weight: -1}
@@ -232,7 +244,8 @@ func (m *metrics) forgetServer(vs, rs string) {
 // listen is the address served now ("" when off).
 func (m *metrics) listen() string { return m.addr }
 
-// startMetrics serves /metrics on global.metrics_listen, if set.
+// startMetrics serves /metrics and the status page (/) on
+// global.metrics_listen, if set.
 func (d *Director) startMetrics() error {
 	addr := d.cfg().Global.MetricsListen
 	if addr == "" {
@@ -244,11 +257,14 @@ func (d *Director) startMetrics() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "tandem: metrics at /metrics")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	d.metrics.addr, d.metrics.srv = addr, srv
+	mux.HandleFunc("GET /{$}", d.statusPage)
+	mux.HandleFunc("/", notFound)
+	// Stopping the server cancels its requests' context first: a status
+	// page waiting for the director's goroutine (busy stopping or
+	// reloading) answers at once instead of holding up the shutdown.
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	d.metrics.addr, d.metrics.srv, d.metrics.cancel = addr, srv, cancel
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("metrics server stopped", "listen", addr, "err", err)
@@ -263,6 +279,7 @@ func (d *Director) stopMetrics() {
 	if m.srv == nil {
 		return
 	}
+	m.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	m.srv.Shutdown(ctx)
