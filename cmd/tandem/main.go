@@ -92,6 +92,8 @@ Start with:
 		newVersion(),
 		newDemo(),
 		newRealserver(),
+		newConfig(),
+		newGenDocs(),
 	)
 	return root
 }
