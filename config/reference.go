@@ -148,7 +148,13 @@ func ReferenceText(width int) string {
 		fmt.Fprintf(&b, "%s  (%s)\n", blk.Path, blk.Times())
 		wrap(&b, blk.Doc, "  ", width)
 		for _, a := range blk.Attrs {
-			fmt.Fprintf(&b, "\n  %s  (%s)\n", a.Name, a.Summary())
+			head := "  " + a.Name + "  (" + a.Summary() + ")"
+			if utf8.RuneCountInString(head) <= width {
+				b.WriteString("\n" + head + "\n")
+			} else {
+				b.WriteString("\n  " + a.Name + "\n")
+				wrap(&b, "("+a.Summary()+")", "      ", width)
+			}
 			wrap(&b, a.Meaning(), "      ", width)
 		}
 	}

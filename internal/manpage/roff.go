@@ -145,4 +145,3 @@ func paragraphs(text string) [][]string {
 	}
 	return out
 }
-
