@@ -210,3 +210,18 @@ func TestUnit(t *testing.T) {
 		t.Errorf("unit:\n%s", unit)
 	}
 }
+
+// nfpm is the package builder's, never the daemon's.
+func TestBinaryDoesNotLinkNfpm(t *testing.T) {
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goCmd, "list", "-deps", "../../cmd/tandem").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "github.com/spf13/cobra\n") {
+		t.Fatalf("go list -deps looks wrong:\n%.300s", out)
+	}
+	if strings.Contains(string(out), "goreleaser") {
+		t.Error("cmd/tandem depends on nfpm")
+	}
+}
