@@ -49,7 +49,7 @@ vet:
 # internal/e2e runs once, in test-race.
 test-unit:
 	CGO_ENABLED=1 $(TIMED) $@ $(GO) test -race -count=1 -p 1 \
-	  $$($(GO) list ./... | grep -v -e /internal/vmtest -e /internal/demo/demovm -e /internal/e2e -e /internal/pkgbuild)
+	  $$($(GO) list ./... | grep -v -e /internal/vmtest -e /internal/demo/demovm -e /internal/e2e -e /internal/pkgbuild -e /scripts/package)
 
 # The Debian package: built twice (to test an upgrade), lintian, then
 # installed, upgraded, removed and purged in a throwaway root (an overlay
