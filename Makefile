@@ -9,7 +9,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # gcc and libc6-dev: -race needs cgo.
 TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
              qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev \
-             tmux chromium
+             tmux chromium \
+             lintian man-db groff-base systemd
 # Packages that boot qemu: their own step, never beside timing-sensitive tests.
 # Only the host side: internal/vmtest/guest is built and run by the harness.
 # The Debian kernel is downloaded once into /var/cache/tandem-vmtest
@@ -23,14 +24,19 @@ export TANDEM_TEST_STRICT := 1
 TIMED := scripts/timed
 START := $(shell date +%s)
 
-.PHONY: all build test deps vet test-unit test-race test-vm bench bench-ipvs fuzz docs clean
+.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-ipvs fuzz docs clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tandem ./cmd/tandem
 
-test: deps vet test-unit test-race test-vm
+# dist/tandem_VERSION_amd64.deb (nfpm, no dpkg-buildpackage): the version
+# is git describe's on a tag, else 0.0~gitYYYYMMDD.SHORTSHA.
+package:
+	$(GO) run ./scripts/package -out dist -go $(GO)
+
+test: deps vet test-unit test-package test-race test-vm
 	@$(TIMED) --total "make test" $(START)
 
 # promtool: from Debian's prometheus package, unpacked, not installed.
@@ -45,7 +51,13 @@ vet:
 # internal/e2e runs once, in test-race.
 test-unit:
 	CGO_ENABLED=1 $(TIMED) $@ $(GO) test -race -count=1 -p 1 \
-	  $$($(GO) list ./... | grep -v -e /internal/vmtest -e /internal/demo/demovm -e /internal/e2e)
+	  $$($(GO) list ./... | grep -v -e /internal/vmtest -e /internal/demo/demovm -e /internal/e2e -e /internal/pkgbuild -e /scripts/package)
+
+# The Debian package: built twice (to test an upgrade), lintian, then
+# installed, upgraded, removed and purged in a throwaway root (an overlay
+# of / in a private mount namespace). Without -race: it drives dpkg.
+test-package:
+	$(TIMED) $@ $(GO) test -count=1 ./internal/pkgbuild/
 
 # The e2e tests, with the tandem processes they drive built with -race
 # too (TANDEM_E2E_RACE=1): a race report of any of them fails the test
@@ -84,4 +96,4 @@ docs:
 	$(GO) test ./config -run TestReadmeReference -update
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
