@@ -236,12 +236,12 @@ func (r *run) main(ctx context.Context) error {
 		if err := r.episode(ctx, n); err != nil {
 			return err
 		}
+		r.rep.Episodes = n
 		if !r.waitConverged(ctx) {
 			break
 		}
 		r.lab.baselineIfDue(r)
 	}
-	r.rep.Episodes = n
 	r.quietFor(ctx, time.Second)
 	r.lab.final(r)
 	return nil

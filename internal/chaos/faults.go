@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -135,9 +136,9 @@ func (r *run) plan(k Kind) (func() error, string) {
 		d, pct, for_ := r.pick(), 10+r.rng.IntN(31), r.dur(2*time.Second, 6*time.Second)
 		port := d.host.Port()
 		rules := fmt.Sprintf(`add table bridge chaos_loss
-add chain bridge chaos_loss fwd { type filter hook forward priority 0 ; }
-add rule bridge chaos_loss fwd iifname %q numgen random mod 100 < %d drop
-add rule bridge chaos_loss fwd oifname %q numgen random mod 100 < %d drop
+add chain bridge chaos_loss cfwd { type filter hook forward priority 0 ; }
+add rule bridge chaos_loss cfwd iifname %q numgen random mod 100 < %d drop
+add rule bridge chaos_loss cfwd oifname %q numgen random mod 100 < %d drop
 `, port, pct, port, pct)
 		return func() error { return r.nftFor(rules, "chaos_loss", for_) },
 			fmt.Sprintf("loss %d%% on %s for %s", pct, d.name, for_.Round(time.Millisecond))
@@ -146,9 +147,9 @@ add rule bridge chaos_loss fwd oifname %q numgen random mod 100 < %d drop
 		j := (i + 1 + r.rng.IntN(len(l.ds)-1)) % len(l.ds)
 		a, b, for_ := l.ds[i], l.ds[j], r.dur(time.Second, 4*time.Second)
 		rules := fmt.Sprintf(`add table bridge chaos_part
-add chain bridge chaos_part fwd { type filter hook forward priority 0 ; }
-add rule bridge chaos_part fwd iifname %q oifname %q drop
-add rule bridge chaos_part fwd iifname %q oifname %q drop
+add chain bridge chaos_part cfwd { type filter hook forward priority 0 ; }
+add rule bridge chaos_part cfwd iifname %q oifname %q drop
+add rule bridge chaos_part cfwd iifname %q oifname %q drop
 `, a.host.Port(), b.host.Port(), b.host.Port(), a.host.Port())
 		return func() error { return r.nftFor(rules, "chaos_part", for_) },
 			fmt.Sprintf("partition %s | %s for %s", a.name, b.name, for_.Round(time.Millisecond))
@@ -276,7 +277,7 @@ func damage(dir string) error {
 // nftFor installs rules on the switch for d, then removes table.
 func (r *run) nftFor(rules, table string, d time.Duration) error {
 	sw := r.lab.nl.Switch()
-	if out, err := sw.Run("nft", rules); err != nil {
+	if out, err := sw.Run("nft", strings.ReplaceAll(strings.TrimSpace(rules), "\n", " ; ")); err != nil {
 		return fmt.Errorf("nft: %w: %s", err, out)
 	}
 	time.Sleep(d)

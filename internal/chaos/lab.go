@@ -20,7 +20,7 @@ import (
 	"github.com/tandemlb/tandem/internal/netlab"
 )
 
-// Addresses: directors 198.51.100.11.., VIPs 198.51.100.10, .20, ..
+// Addresses: directors 198.51.100.1-8, VIPs 198.51.100.10, .20, ..
 // (instance k has .10k, and .10k+1 while a rolling change adds it), real
 // servers .51 and .52, the client .200, the attacker .201.
 const (
@@ -28,7 +28,7 @@ const (
 	rsPort      = 8081 // the real servers' service, health-checked
 )
 
-func directorAddr(i int) string { return fmt.Sprintf("198.51.100.%d", 10+i) }
+func directorAddr(i int) string { return fmt.Sprintf("198.51.100.%d", i) }
 func vipOf(k int) string        { return fmt.Sprintf("198.51.100.%d", 10*k) }
 func extraVIPOf(k int) string   { return fmt.Sprintf("198.51.100.%d", 10*k+1) }
 
@@ -105,9 +105,6 @@ func (r *run) build() error {
 			d.prio[k] = 200 - 10*((i-k+o.Directors*8)%o.Directors)
 			d.has[k] = true
 		}
-		if err := d.write(l, r.o, false); err != nil {
-			return err
-		}
 		if d.svc, err = listenIn(h, servicePort, d.name); err != nil {
 			return err
 		}
@@ -123,6 +120,11 @@ func (r *run) build() error {
 			return err
 		}
 		l.rs = append(l.rs, rs)
+	}
+	for _, d := range l.ds {
+		if err := d.write(l, r.o, false); err != nil {
+			return err
+		}
 	}
 	if l.client, err = nl.AddHost("client", netip.MustParsePrefix("198.51.100.200/24")); err != nil {
 		return err
@@ -163,8 +165,9 @@ vrrp_instance "vi%d" {
 	}
 	fmt.Fprintf(&b, `
 virtual_server "web" {
-  address  = "%s:80"
-  protocol = "tcp"
+  address    = "%s:80"
+  protocol   = "tcp"
+  forwarding = "nat"
 `, vipOf(1))
 	for i := range l.rs {
 		fmt.Fprintf(&b, `
