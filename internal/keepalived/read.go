@@ -269,11 +269,11 @@ func (r *reader) readFile(name string, from Pos) {
 		r.errorf(from, summary, "%v; check the path (an include is relative to the including file's directory).", err)
 		return
 	}
+	r.sources[name] = data
 	if !utf8.Valid(data) {
-		r.errorf(Pos{File: name, Line: 1, Col: 1}, "Not UTF-8 text", "%s is not UTF-8 text; convert it (iconv) or remove the binary bytes.", name)
+		r.errorf(firstInvalid(name, data), "Not UTF-8 text", "%s is not UTF-8 text here; convert it (iconv) or remove the binary bytes.", name)
 		return
 	}
-	r.sources[name] = data
 	r.stack = append(r.stack, key)
 	defer func() { r.stack = r.stack[:len(r.stack)-1] }()
 
@@ -302,6 +302,24 @@ func (r *reader) readFile(name string, from Pos) {
 		r.errorf(r.multi.at, "Unfinished multiline definition", "The file ends while $%s is continued with a trailing '\\'; remove the last '\\'.", r.multi.name)
 		r.multi = nil
 	}
+}
+
+// firstInvalid is the position of the first byte that is not UTF-8.
+func firstInvalid(name string, data []byte) Pos {
+	p := Pos{File: name, Line: 1, Col: 1}
+	for len(data) > 0 {
+		r, n := utf8.DecodeRune(data)
+		if r == utf8.RuneError && n <= 1 {
+			return p
+		}
+		p.Byte += n
+		p.Col++
+		if r == '\n' {
+			p.Line, p.Col = p.Line+1, 1
+		}
+		data = data[n:]
+	}
+	return p
 }
 
 // physical handles one line as read from a file: its comment is cut off,
@@ -419,7 +437,7 @@ func (r *reader) process(l line, depth int) {
 	}
 
 	// An include's file name may hold braces: it is the rest of the line.
-	if isInclude(strings.Fields(s)[0]) {
+	if w, _, _ := strings.Cut(strings.NewReplacer("\t", " ", "\r", " ", "\v", " ", "\f", " ").Replace(s), " "); isInclude(w) {
 		r.include(l)
 		return
 	}
