@@ -53,7 +53,14 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 	// keepalived removes its virtual servers when it stops.
 	c.cfg.LVS.FlushOnStop = true
 	c.run(res.Nodes)
-	return &Import{Config: c.cfg, Diags: append(slices.Clone(res.Diags), c.diags...), Sources: res.Sources}
+	ds := append(slices.Clone(res.Diags), c.diags...)
+	slices.SortStableFunc(ds, func(a, b *Diag) int {
+		if a.Pos.File != b.Pos.File {
+			return strings.Compare(a.Pos.File, b.Pos.File)
+		}
+		return a.Pos.Byte - b.Pos.Byte
+	})
+	return &Import{Config: c.cfg, Diags: ds, Sources: res.Sources}
 }
 
 func isExecutable(name string) bool {
@@ -113,6 +120,12 @@ func (c *converter) known(block string, n *Node) bool {
 		return false
 	}
 	return true
+}
+
+// unhandled is a keyword the table says is converted but the converter
+// has no case for: a bug of the importer, never silent.
+func (c *converter) unhandled(n *Node) {
+	c.errorf(n.Keyword, "Importer bug: "+n.Keyword.Text+" not handled", "The keyword table lists %q as converted, but the importer has no case for it; please report it. It was dropped.", n.Keyword.Text)
 }
 
 // caveat warns with the keyword's note from the table.
@@ -195,12 +208,18 @@ func (c *converter) run(nodes []*Node) {
 			groups = append(groups, n)
 		case "virtual_server":
 			c.virtualServer(n)
-		case "vrrp_script":
-			c.checkScript(n)
+		case "vrrp_script", "global_defs":
+		default:
+			c.unhandled(n)
 		}
 	}
 	for _, g := range groups {
 		c.syncGroup(g)
+	}
+	for _, n := range nodes {
+		if n.Keyword.Text == "vrrp_script" {
+			c.checkScript(n)
+		}
 	}
 	c.finishSync()
 	c.finishStrict()
@@ -263,6 +282,8 @@ func (c *converter) global(g *Node) {
 					c.garp.MasterRepeat = v
 				}
 			}
+		default:
+			c.unhandled(n)
 		}
 	}
 }
@@ -460,6 +481,8 @@ func (c *converter) instance(b *Node) {
 				c.strictIns = map[*config.VRRPInstance]*Node{}
 			}
 			c.strictIns[in] = n
+		default:
+			c.unhandled(n)
 		}
 	}
 	switch {
@@ -641,7 +664,7 @@ func (c *converter) checkScript(n *Node) {
 		}
 	}
 	if !used {
-		c.warnf(n.Args[0], "vrrp_script not tracked", "No vrrp_instance before this point tracks %q, so it becomes nothing in tandem; track it or remove it.", n.Args[0].Text)
+		c.warnf(n.Args[0], "vrrp_script not tracked", "No vrrp_instance tracks %q, so it becomes nothing in tandem; track it or remove it.", n.Args[0].Text)
 	}
 }
 
@@ -690,6 +713,8 @@ func (c *converter) script(b *Node) *config.TrackScript {
 			if c.nargs(n, 1, 1) {
 				ts.Fall, _ = c.integer(n.Args[0], 1, 1000000)
 			}
+		default:
+			c.unhandled(n)
 		}
 	}
 	if len(ts.Command) == 0 {
@@ -740,7 +765,7 @@ func (c *converter) notify(dst *config.Notify, hooks map[string]Token, block str
 		own, hasOwn := hooks[st.kw]
 		switch {
 		case hasOwn && hasGeneric:
-			*st.dst = []string{"/bin/sh", "-c", c.shellPart(own.Text, false) + "; " + c.shellPart(generic.Text, true), "tandem-notify"}
+			*st.dst = []string{"/bin/sh", "-c", own.Text + "; " + c.shellPart(generic.Text, true), "tandem-notify"}
 			c.warnf(own, st.kw+" and notify combined", "tandem runs one hook per state: this script, then notify with the four arguments, as keepalived runs them.")
 		case hasOwn:
 			*st.dst = []string{"/bin/sh", "-c", c.shellPart(own.Text, false), "tandem-notify"}
@@ -843,10 +868,12 @@ func (c *converter) syncGroup(b *Node) {
 				}
 				g.Instances = append(g.Instances, m.Keyword.Text)
 			}
-		default:
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			if c.nargs(n, 1, 1) {
 				hooks[k] = n.Args[0]
 			}
+		default:
+			c.unhandled(n)
 		}
 	}
 	c.notify(&g.Notify, hooks, bGroup)

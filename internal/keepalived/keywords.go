@@ -293,7 +293,7 @@ func (k *Keyword) Explain() string {
 		b.WriteString(k.Note)
 	}
 	s := b.String()
-	if s != "" {
+	if s != "" && !strings.HasPrefix(s, "tandem") {
 		s = strings.ToUpper(s[:1]) + s[1:]
 	}
 	return s

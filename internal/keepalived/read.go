@@ -135,6 +135,7 @@ const (
 	maxExpandDepth  = 32
 	maxLines        = 200000 // lines produced by expansion, in all
 	maxSeqSteps     = 100000
+	maxLineLen      = 64 << 10 // characters of a line after substitution
 )
 
 // Read reads the file and everything it includes.
@@ -425,6 +426,9 @@ func (r *reader) process(l line, depth int) {
 
 	if strings.Contains(s, "$") {
 		if out, changed := r.substitute(l, at); changed {
+			if out == nil {
+				return
+			}
 			if depth >= maxExpandDepth {
 				r.errorf(at, "Parameter substitution nests too deep", "After %d substitutions the line still holds a $PARAM; a parameter probably refers to itself.", maxExpandDepth)
 				return
@@ -560,6 +564,10 @@ func (r *reader) substitute(l line, at Pos) (line, bool) {
 		if !ok {
 			out = append(out, l[i])
 			continue
+		}
+		if len(out)+len(val) > maxLineLen {
+			r.errorf(at, "Line too long after substitution", "Substituting $PARAMs makes this line longer than %d characters; a parameter probably refers to itself.", maxLineLen)
+			return nil, true
 		}
 		for _, c := range val {
 			out = append(out, pchar{c, l[i].pos})

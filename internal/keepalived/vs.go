@@ -233,6 +233,8 @@ func (c *converter) timing(block string, n *Node, t *timing) {
 		c.caveat(block, n)
 	case "delay_before_retry":
 		c.caveat(block, n)
+	default:
+		c.unhandled(n)
 	}
 }
 
@@ -382,6 +384,8 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 				cmd = n.Args[0]
 				ch.Command = c.argv(cmd.Text)
 			}
+		default:
+			c.unhandled(n)
 		}
 	}
 	if t.retry >= 0 {
@@ -471,6 +475,8 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 				}
 				ch.ExpectBody = n.Args[0].Text
 			}
+		default:
+			c.unhandled(n)
 		}
 	}
 	return &ch
