@@ -136,6 +136,7 @@ const (
 	maxLines        = 200000 // lines produced by expansion, in all
 	maxSeqSteps     = 100000
 	maxLineLen      = 64 << 10 // characters of a line after substitution
+	maxChars        = 16 << 20 // characters tokenized in all
 )
 
 // Read reads the file and everything it includes.
@@ -232,6 +233,7 @@ type reader struct {
 	toks     []Token
 	pending  string    // comment of the physical line being processed
 	lines    int       // lines processed, against maxLines
+	chars    int       // characters tokenized, against maxChars
 	multi    *multiDef // a multiline $PARAM definition being collected
 }
 
@@ -443,6 +445,12 @@ func (r *reader) process(l line, depth int) {
 	// An include's file name may hold braces: it is the rest of the line.
 	if w, _, _ := strings.Cut(strings.NewReplacer("\t", " ", "\r", " ", "\v", " ", "\f", " ").Replace(s), " "); isInclude(w) {
 		r.include(l)
+		return
+	}
+	r.chars += len(l)
+	if r.chars > maxChars {
+		r.errorf(at, "Configuration too large", "Expansion produced more than %d characters; check the ~SEQ ranges and $PARAM definitions.", maxChars)
+		r.lines = maxLines + 1 // stop here, once
 		return
 	}
 	toks, ok := r.tokens(l)
