@@ -107,7 +107,9 @@ func IOFS(fsys fs.FS) FS { return iofs{fsys} }
 
 type iofs struct{ fsys fs.FS }
 
-func (f iofs) ReadFile(name string) ([]byte, error) { return fs.ReadFile(f.fsys, filepath.ToSlash(name)) }
+func (f iofs) ReadFile(name string) ([]byte, error) {
+	return fs.ReadFile(f.fsys, filepath.ToSlash(name))
+}
 func (f iofs) Glob(pattern string) ([]string, error) {
 	return fs.Glob(f.fsys, filepath.ToSlash(pattern))
 }
@@ -133,10 +135,10 @@ type Result struct {
 const (
 	maxIncludeDepth = 32
 	maxExpandDepth  = 32
-	maxLines        = 200000 // lines produced by expansion, in all
+	maxLines        = 50000 // lines produced by expansion, in all
 	maxSeqSteps     = 100000
 	maxLineLen      = 64 << 10 // characters of a line after substitution
-	maxChars        = 16 << 20 // characters tokenized in all
+	maxChars        = 4 << 20  // characters tokenized in all
 )
 
 // Read reads the file and everything it includes.
@@ -224,17 +226,17 @@ func (l line) trimRight() line {
 func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\v' || r == '\f' }
 
 type reader struct {
-	fs       FS
-	id       string
-	params   map[string]string
-	sources  map[string][]byte
-	stack    []string // files being read, for include loops
-	diags    Diags
-	toks     []Token
-	pending  string    // comment of the physical line being processed
-	lines    int       // lines processed, against maxLines
-	chars    int       // characters tokenized, against maxChars
-	multi    *multiDef // a multiline $PARAM definition being collected
+	fs      FS
+	id      string
+	params  map[string]string
+	sources map[string][]byte
+	stack   []string // files being read, for include loops
+	diags   Diags
+	toks    []Token
+	pending string    // comment of the physical line being processed
+	lines   int       // lines processed, against maxLines
+	chars   int       // characters tokenized, against maxChars
+	multi   *multiDef // a multiline $PARAM definition being collected
 }
 
 type multiDef struct {

@@ -83,11 +83,11 @@ func TestRead(t *testing.T) {
 		{
 			name: "include relative glob in order",
 			files: fstest.MapFS{
-				"etc/k.conf":       {Data: []byte("include conf.d/*.conf\ninclude {x,y}.inc\nglobal_defs {\n}\n")},
+				"etc/k.conf":        {Data: []byte("include conf.d/*.conf\ninclude {x,y}.inc\nglobal_defs {\n}\n")},
 				"etc/conf.d/b.conf": {Data: []byte("b_kw\n")},
 				"etc/conf.d/a.conf": {Data: []byte("a_kw 1\n")},
-				"etc/x.inc":        {Data: []byte("x_kw\n")},
-				"etc/y.inc":        {Data: []byte("y_kw\n")},
+				"etc/x.inc":         {Data: []byte("x_kw\n")},
+				"etc/y.inc":         {Data: []byte("y_kw\n")},
 			},
 			want: "etc/conf.d/a.conf:1:1 a_kw 1\n" +
 				"etc/conf.d/b.conf:1:1 b_kw\n" +
