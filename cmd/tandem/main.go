@@ -92,6 +92,7 @@ Start with:
 		newVersion(),
 		newDemo(),
 		newRealserver(),
+		newImport(),
 	)
 	return root
 }

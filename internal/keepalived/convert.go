@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/tandemlb/tandem/config"
 )
 
@@ -910,4 +911,28 @@ func (c *converter) vsOn(in *config.VRRPInstance) string {
 		}
 	}
 	return ""
+}
+
+// Diagnostics are the import's diagnostics in the config package's form,
+// so that they print as tandem validate prints them (FILE:LINE:COL:
+// warning|error: SUMMARY, the detail, the source line underlined).
+// strict makes every warning an error.
+func (imp *Import) Diagnostics(strict bool) config.Diagnostics {
+	out := config.Diagnostics{Sources: imp.Sources}
+	for _, d := range imp.Diags {
+		sev := hcl.DiagError
+		if d.Severity == Warning && !strict {
+			sev = hcl.DiagWarning
+		}
+		r := &hcl.Range{
+			Filename: d.Pos.File,
+			Start:    hcl.Pos{Line: d.Pos.Line, Column: d.Pos.Col, Byte: d.Pos.Byte},
+			End:      hcl.Pos{Line: d.End.Line, Column: d.End.Col, Byte: d.End.Byte},
+		}
+		if d.End.Line == 0 || d.End.Byte < d.Pos.Byte {
+			r.End = r.Start
+		}
+		out.Diags = append(out.Diags, &hcl.Diagnostic{Severity: sev, Summary: d.Summary, Detail: d.Detail, Subject: r})
+	}
+	return out
 }
