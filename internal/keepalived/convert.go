@@ -54,7 +54,17 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 	// keepalived removes its virtual servers when it stops.
 	c.cfg.LVS.FlushOnStop = true
 	c.run(res.Nodes)
-	ds := append(slices.Clone(res.Diags), c.diags...)
+	// A vrrp_script tracked by several instances is converted for each:
+	// its findings are reported once.
+	var ds Diags
+	seen := map[string]bool{}
+	for _, d := range append(slices.Clone(res.Diags), c.diags...) {
+		key := fmt.Sprintf("%s %d %d %s", d.Pos.File, d.Pos.Byte, d.Severity, d.Summary)
+		if !seen[key] {
+			seen[key] = true
+			ds = append(ds, d)
+		}
+	}
 	slices.SortStableFunc(ds, func(a, b *Diag) int {
 		if a.Pos.File != b.Pos.File {
 			return strings.Compare(a.Pos.File, b.Pos.File)
@@ -149,12 +159,6 @@ func (c *converter) nargs(n *Node, min, max int) bool {
 		return false
 	}
 	return true
-}
-
-func (c *converter) noBlock(n *Node, block string) {
-	if n.Block {
-		c.errorf(n.Keyword, "Unexpected block", "%s in %s takes no { } block; it was dropped.", n.Keyword.Text, block)
-	}
 }
 
 func (c *converter) integer(t Token, min, max int) (int, bool) {

@@ -68,3 +68,62 @@ func TestConvertGolden(t *testing.T) {
 		})
 	}
 }
+
+// One file for both directors (@lb1/@lb2 lines): each config id gives its
+// own priority, the same names and the same VIPs; a script tracked by two
+// instances reports its finding once.
+func TestConvertPairFromOneFile(t *testing.T) {
+	src := []byte(`vrrp_script chk {
+  script /etc/keepalived/bin/chk
+}
+vrrp_instance web {
+  interface eth0
+  virtual_router_id 51
+  @lb1 priority 150
+  @lb2 priority 100
+  virtual_ipaddress {
+    198.51.100.10/24
+  }
+  track_script {
+    chk
+  }
+}
+vrrp_instance db {
+  interface eth0
+  virtual_router_id 52
+  virtual_ipaddress {
+    198.51.100.11/24
+  }
+  track_script {
+    chk
+  }
+}
+virtual_server 198.51.100.10 80 {
+  real_server 203.0.113.21 80 {
+    TCP_CHECK {
+    }
+  }
+}
+`)
+	prio := map[string]int{}
+	for _, id := range []string{"lb1", "lb2"} {
+		imp := Convert(ReadBytes("pair.conf", src, Options{ConfigID: id}), ConvertOptions{IsExecutable: testExecutable})
+		cfg := imp.Config
+		if len(cfg.Instances) != 2 || len(cfg.VirtualServers) != 1 {
+			t.Fatalf("%s: %d instances, %d virtual servers", id, len(cfg.Instances), len(cfg.VirtualServers))
+		}
+		prio[id] = cfg.Instances[0].Priority
+		if got := cfg.VirtualServers[0].Name; got != "tcp_198_51_100_10_80" {
+			t.Errorf("%s: virtual server named %q", id, got)
+		}
+		if got := cfg.Instances[0].Name + " " + cfg.Instances[0].VirtualIPs[0].String(); got != "web 198.51.100.10/24" {
+			t.Errorf("%s: first instance %q", id, got)
+		}
+		if n := strings.Count(diagLines(imp.Diags), "Timeout lowered below the interval"); n != 1 {
+			t.Errorf("%s: the script's timeout finding is reported %d times, want once:\n%s", id, n, diagLines(imp.Diags))
+		}
+	}
+	if prio["lb1"] != 150 || prio["lb2"] != 100 {
+		t.Errorf("priorities %v, want lb1 150 and lb2 100", prio)
+	}
+}
