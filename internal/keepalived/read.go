@@ -236,6 +236,7 @@ type reader struct {
 	pending string    // comment of the physical line being processed
 	lines   int       // lines processed, against maxLines
 	chars   int       // characters tokenized, against maxChars
+	line    Pos       // where the physical line being processed starts
 	multi   *multiDef // a multiline $PARAM definition being collected
 }
 
@@ -345,6 +346,10 @@ func (r *reader) physical(l line, eol Pos) {
 		return
 	}
 	r.pending = comment
+	r.line = eol
+	if len(l) > 0 {
+		r.line = l[0].pos
+	}
 	r.process(l, 0)
 	r.pending = ""
 }
@@ -374,7 +379,7 @@ func (r *reader) process(l line, depth int) {
 	r.lines++
 	if r.lines > maxLines {
 		if r.lines == maxLines+1 {
-			r.errorf(posOf(l), "Configuration too large", "Expansion produced more than %d lines; check the ~SEQ ranges and $PARAM definitions.", maxLines)
+			r.errorf(r.posOf(l), "Configuration too large", "Expansion produced more than %d lines; check the ~SEQ ranges and $PARAM definitions.", maxLines)
 		}
 		return
 	}
@@ -465,9 +470,9 @@ func (r *reader) process(l line, depth int) {
 	r.toks = append(r.toks, toks...)
 }
 
-func posOf(l line) Pos {
+func (r *reader) posOf(l line) Pos {
 	if len(l) == 0 {
-		return Pos{}
+		return r.line
 	}
 	return l[0].pos
 }
