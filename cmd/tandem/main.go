@@ -93,6 +93,7 @@ Start with:
 		newVersion(),
 		newDemo(),
 		newRealserver(),
+		newImport(),
 		newGenDocs(),
 	)
 	return root

@@ -1,0 +1,321 @@
+package keepalived
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Status is what the importer does with a keepalived keyword.
+type Status int
+
+const (
+	// Converted: written as the tandem attribute, same behaviour.
+	Converted Status = iota
+	// Caveat: converted, with a warning saying what differs.
+	Caveat
+	// NotYet: tandem's equivalent arrives with Issue; dropped (an error).
+	NotYet
+	// NotSupported: dropped (an error), Note says why and what instead.
+	NotSupported
+	// Ignored: dropped with a warning; it changes nothing that matters
+	// to a tandem director (process tuning, logging, keepalived internals).
+	Ignored
+)
+
+func (s Status) String() string {
+	return [...]string{"converted", "converted with a caveat", "not yet", "not supported", "ignored"}[s]
+}
+
+// Issues of tandem that bring the features the importer waits for.
+const (
+	issueHealth = 15 // health breadth: checks, retries, alerts, notify up/down, groups
+	issueVRRP   = 16 // VRRP breadth: HMAC, track_file/process, routes, VIP options
+)
+
+// Keyword is one row of the keyword table.
+type Keyword struct {
+	Block  string // where keepalived takes it: global_defs, vrrp_instance, ...
+	Name   string
+	Status Status
+	Tandem string // what it becomes in tandem
+	Note   string // the caveat, or why not and what to use instead
+	Issue  int    // NotYet: the tandem issue that brings it
+}
+
+// Blocks where keywords are taken; the checkers share one row set.
+const (
+	bGlobal   = "global_defs"
+	bInstance = "vrrp_instance"
+	bScript   = "vrrp_script"
+	bGroup    = "vrrp_sync_group"
+	bVS       = "virtual_server"
+	bRS       = "real_server"
+	bCheck    = "checker" // TCP_CHECK, HTTP_GET, SSL_GET, DNS_CHECK, UDP_CHECK, MISC_CHECK
+	bURL      = "url"     // HTTP_GET / SSL_GET url { }
+	bTop      = "top level"
+)
+
+const (
+	noteSMTP    = "keepalived's e-mail alerts become alert { smtp } when tandem's health-breadth issue lands; until then run a notify hook that sends mail."
+	noteScripts = "tandem appends four arguments (INSTANCE|GROUP NAME STATE PRIORITY) to every hook; keepalived passes none to notify_master and friends, so the script is wrapped in /bin/sh -c and receives exactly what it did."
+	noteTiming  = "tandem requires a timeout below the interval; where keepalived's is not below, the importer writes interval - 10ms."
+	noteRetry   = "until retries land, rise = 1 and fall = retry + 1: a failed attempt is retried a check interval later, not after delay_before_retry."
+	noteMetrics = "tandem has Prometheus metrics (global { metrics_listen }) and the control socket (tandem status --json) instead."
+)
+
+// Keywords is the table of every keepalived keyword the importer knows.
+// The importer and the documentation both read it.
+var Keywords = []Keyword{
+	// global_defs
+	{bGlobal, "router_id", Converted, "global.router_id", "", 0},
+	{bGlobal, "vrrp_version", Converted, "vrrp_instance.version", "written on every IPv4 instance (tandem's default is 3, keepalived's 2).", 0},
+	{bGlobal, "lvs_timeouts", Converted, "lvs.tcp_timeout, tcpfin_timeout, udp_timeout", "", 0},
+	{bGlobal, "lvs_sync_daemon", Converted, "lvs_sync", "sync_id defaults to the followed instance's VRID, as in keepalived.", 0},
+	{bGlobal, "lvs_flush_on_stop", Converted, "lvs.flush_on_stop", "tandem removes only the services it created.", 0},
+	{bGlobal, "lvs_flush", NotSupported, "", "tandem never removes IPVS services it did not create; flush once by hand (ipvsadm -C) before the first start.", 0},
+	{bGlobal, "vrrp_skip_check_adv_addr", Caveat, "", "tandem checks the address list of every advert and drops one that differs from its own; keep both directors' virtual_ips equal (tandem validate --group checks it).", 0},
+	{bGlobal, "vrrp_strict", Caveat, "vrrp_instance.accept = false", "written as accept = false on instances whose VIPs no virtual server uses; tandem does not refuse unicast or authentication as strict mode does.", 0},
+	{bGlobal, "vrrp_garp_interval", Caveat, "", "tandem sends the announcements of a burst back to back; 0 is the same, other values are dropped.", 0},
+	{bGlobal, "vrrp_gna_interval", Caveat, "", "tandem sends the announcements of a burst back to back; 0 is the same, other values are dropped.", 0},
+	{bGlobal, "vrrp_mcast_group4", NotSupported, "", "tandem uses the IANA group 224.0.0.18 (the default is accepted); use unicast_peers for another path.", 0},
+	{bGlobal, "vrrp_mcast_group6", NotSupported, "", "tandem uses the IANA group ff02::12 (the default is accepted); use unicast_peers for another path.", 0},
+	{bGlobal, "vrrp_garp_master_delay", Converted, "vrrp_instance.garp.master_delay", "written on every instance.", 0},
+	{bGlobal, "vrrp_garp_master_repeat", Converted, "vrrp_instance.garp.master_repeat", "written on every instance.", 0},
+	{bGlobal, "vrrp_garp_master_refresh", Converted, "vrrp_instance.garp.refresh", "written on every instance.", 0},
+	{bGlobal, "enable_script_security", Caveat, "", "tandem runs hooks and scripts as root and does not check who owns them; make every script root-owned and not writable by others.", 0},
+	{bGlobal, "script_user", NotYet, "global.script_user", "until then hooks and scripts run as root.", issueVRRP},
+	{bGlobal, "notification_email", NotYet, "alert.smtp.to", noteSMTP, issueHealth},
+	{bGlobal, "notification_email_from", NotYet, "alert.smtp.from", noteSMTP, issueHealth},
+	{bGlobal, "smtp_server", NotYet, "alert.smtp.server", noteSMTP, issueHealth},
+	{bGlobal, "smtp_connect_timeout", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bGlobal, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bGlobal, "notify_fifo", NotYet, "vrrp_instance.notify_fifo", "until then use notify hooks.", issueVRRP},
+	{bGlobal, "enable_snmp_vrrp", NotSupported, "", "SNMP: " + noteMetrics, 0},
+	{bGlobal, "enable_snmp_checker", NotSupported, "", "SNMP: " + noteMetrics, 0},
+	{bGlobal, "enable_dbus", NotSupported, "", "DBus: " + noteMetrics, 0},
+	{bGlobal, "vrrp_priority", Ignored, "", "process scheduling; global { realtime } gives the VRRP timer real-time priority.", 0},
+	{bGlobal, "checker_priority", Ignored, "", "process scheduling of keepalived's checker process.", 0},
+	{bGlobal, "max_auto_priority", Ignored, "", "process scheduling; global { realtime } gives the VRRP timer real-time priority.", 0},
+
+	// vrrp_instance
+	{bInstance, "state", Caveat, "", "tandem starts every instance as backup and elects by priority; the highest priority still becomes master (at once with priority 255).", 0},
+	{bInstance, "interface", Converted, "interface", "", 0},
+	{bInstance, "virtual_router_id", Converted, "virtual_router_id", "", 0},
+	{bInstance, "priority", Converted, "priority", "", 0},
+	{bInstance, "advert_int", Converted, "advert_interval", "", 0},
+	{bInstance, "nopreempt", Converted, "preempt = false", "", 0},
+	{bInstance, "preempt", Converted, "preempt = true", "", 0},
+	{bInstance, "preempt_delay", Converted, "preempt_delay", "", 0},
+	{bInstance, "accept", Converted, "accept = true", "", 0},
+	{bInstance, "no_accept", Converted, "accept = false", "", 0},
+	{bInstance, "version", Converted, "version", "IPv4 instances get version = 2 unless vrrp_version or version says otherwise; IPv6 is always 3.", 0},
+	{bInstance, "unicast_src_ip", Converted, "unicast_source", "", 0},
+	{bInstance, "unicast_peer", Converted, "unicast_peers, unicast_min_ttl", "keepalived accepts unicast adverts of any TTL: unicast_min_ttl = 1 unless min_ttl says otherwise.", 0},
+	{bInstance, "mcast_src_ip", Caveat, "unicast_source", "with unicast peers it is the unicast source; tandem sends multicast adverts from the interface's primary address, which must be this one.", 0},
+	{bInstance, "authentication", Converted, "authentication", "auth_type PASS; auth_pass longer than 8 bytes is truncated, as keepalived does, with a warning. AH is not supported.", 0},
+	{bInstance, "virtual_ipaddress", Converted, "virtual_ips", "the options dev, label, scope and noprefixroute arrive with the VRRP-breadth issue.", 0},
+	{bInstance, "virtual_ipaddress_excluded", NotYet, "excluded_ips", "until then add the addresses another way (ip addr in a notify hook).", issueVRRP},
+	{bInstance, "virtual_routes", NotYet, "virtual_routes", "until then add them from a notify hook.", issueVRRP},
+	{bInstance, "virtual_rules", NotYet, "virtual_rules", "until then add them from a notify hook.", issueVRRP},
+	{bInstance, "use_vmac", Converted, "use_vmac = true", "tandem names the macvlan itself; a name given is dropped with a warning.", 0},
+	{bInstance, "track_interface", Converted, "track_interfaces", "a weight on an interface is not supported: tandem goes to FAULT instead.", 0},
+	{bInstance, "track_script", Converted, "track_script blocks", "the vrrp_script's settings, with the instance's weight where it gives one.", 0},
+	{bInstance, "track_file", NotYet, "track_file", "until then a vrrp_script that tests the file.", issueVRRP},
+	{bInstance, "track_process", NotYet, "track_process", "until then a vrrp_script running pgrep.", issueVRRP},
+	{bInstance, "notify_master", Caveat, "notify.master", noteScripts, 0},
+	{bInstance, "notify_backup", Caveat, "notify.backup", noteScripts, 0},
+	{bInstance, "notify_fault", Caveat, "notify.fault", noteScripts, 0},
+	{bInstance, "notify_stop", Caveat, "notify.stop", noteScripts, 0},
+	{bInstance, "notify", Converted, "notify.master, backup, fault, stop", "keepalived's generic notify gets the same four arguments tandem appends.", 0},
+	{bInstance, "notify_fifo", NotYet, "notify_fifo", "until then use notify hooks.", issueVRRP},
+	{bInstance, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bInstance, "garp_master_delay", Converted, "garp.master_delay", "", 0},
+	{bInstance, "garp_master_repeat", Converted, "garp.master_repeat", "", 0},
+	{bInstance, "garp_master_refresh", Converted, "garp.refresh", "", 0},
+	{bInstance, "garp_master_refresh_repeat", NotSupported, "", "a refresh sends one announcement per VIP; drop the setting.", 0},
+	{bInstance, "garp_lower_prio_delay", NotSupported, "", "tandem does not re-announce on a lower-priority advert.", 0},
+	{bInstance, "garp_lower_prio_repeat", NotSupported, "", "tandem does not re-announce on a lower-priority advert.", 0},
+	{bInstance, "skip_check_adv_addr", Caveat, "", "tandem checks the address list of every advert and drops one that differs from its own; keep both directors' virtual_ips equal.", 0},
+	{bInstance, "strict_mode", Caveat, "accept = false", "as vrrp_strict, for this instance.", 0},
+	{bInstance, "dont_track_primary", Ignored, "", "tandem tracks only the interfaces in track_interfaces.", 0},
+	{bInstance, "native_ipv6", Converted, "", "an IPv6 instance is always version 3.", 0},
+	{bInstance, "debug", Ignored, "", "logging; tandem logs with log/slog.", 0},
+
+	// vrrp_script
+	{bScript, "script", Converted, "track_script.command", "split into argv when its first word is an executable file, else run by /bin/sh -c.", 0},
+	{bScript, "interval", Converted, "track_script.interval", "keepalived's default 1s is written out.", 0},
+	{bScript, "timeout", Caveat, "track_script.timeout", noteTiming + " keepalived's default timeout is the interval.", 0},
+	{bScript, "weight", Converted, "track_script.weight", "reverse is not supported.", 0},
+	{bScript, "rise", Converted, "track_script.rise", "", 0},
+	{bScript, "fall", Converted, "track_script.fall", "", 0},
+	{bScript, "user", NotYet, "global.script_user", "until then the script runs as root.", issueVRRP},
+	{bScript, "init_fail", NotSupported, "", "a tandem track script counts as succeeding until its first result.", 0},
+
+	// vrrp_sync_group
+	{bGroup, "group", Converted, "sync_group.instances", "", 0},
+	{bGroup, "notify_master", Caveat, "sync_group.notify.master", noteScripts, 0},
+	{bGroup, "notify_backup", Caveat, "sync_group.notify.backup", noteScripts, 0},
+	{bGroup, "notify_fault", Caveat, "sync_group.notify.fault", noteScripts, 0},
+	{bGroup, "notify_stop", Caveat, "sync_group.notify.stop", noteScripts, 0},
+	{bGroup, "notify", Converted, "sync_group.notify", "keepalived's generic notify gets the same four arguments tandem appends.", 0},
+	{bGroup, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bGroup, "global_tracking", Ignored, "", "obsolete in keepalived; each instance keeps its own tracking.", 0},
+
+	// virtual_server
+	{bVS, "delay_loop", Converted, "check.interval", "keepalived's default 60s is written out.", 0},
+	{bVS, "lb_algo", Converted, "scheduler", "", 0},
+	{bVS, "lvs_sched", Converted, "scheduler", "", 0},
+	{bVS, "lb_kind", Converted, "forwarding", "keepalived's default NAT is written out (tandem's is dr).", 0},
+	{bVS, "lvs_method", Converted, "forwarding", "keepalived's default NAT is written out (tandem's is dr).", 0},
+	{bVS, "protocol", Converted, "protocol", "", 0},
+	{bVS, "persistence_timeout", Converted, "persistence_timeout", "", 0},
+	{bVS, "persistence_granularity", Converted, "persistence_netmask", "", 0},
+	{bVS, "ops", Converted, "one_packet = true", "", 0},
+	{bVS, "quorum", Converted, "quorum", "", 0},
+	{bVS, "hysteresis", Converted, "hysteresis", "", 0},
+	{bVS, "sorry_server", Converted, "sorry_server", "", 0},
+	{bVS, "sorry_server_inhibit", NotSupported, "", "tandem removes the sorry server when quorum returns.", 0},
+	{bVS, "inhibit_on_failure", Converted, "inhibit_on_failure", "", 0},
+	{bVS, "alpha", Converted, "real_server.initial = \"down\"", "without alpha every real server gets initial = \"up\", as keepalived starts them.", 0},
+	{bVS, "omega", NotYet, "virtual_server.notify_on_stop", "", issueHealth},
+	{bVS, "ha_suspend", NotYet, "virtual_server.ha_suspend", "", issueHealth},
+	{bVS, "quorum_up", NotYet, "virtual_server.notify.quorum_up", "", issueHealth},
+	{bVS, "quorum_down", NotYet, "virtual_server.notify.quorum_down", "", issueHealth},
+	{bVS, "virtualhost", Converted, "check.host", "on every HTTP check of the virtual server.", 0},
+	{bVS, "sh-port", Converted, "scheduler_flags", "", 0},
+	{bVS, "sh-fallback", Converted, "scheduler_flags", "", 0},
+	{bVS, "mh-port", Converted, "scheduler_flags", "", 0},
+	{bVS, "mh-fallback", Converted, "scheduler_flags", "", 0},
+	{bVS, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bVS, "real_server", Converted, "real_server", "", 0},
+	{bVS, "connect_timeout", Converted, "check.timeout", "on every check of the virtual server.", 0},
+	{bVS, "retry", Caveat, "check.fall", noteRetry, 0},
+	{bVS, "delay_before_retry", Caveat, "", noteRetry, 0},
+
+	// real_server
+	{bRS, "weight", Converted, "weight", "", 0},
+	{bRS, "uthreshold", Converted, "upper_threshold", "", 0},
+	{bRS, "lthreshold", Converted, "lower_threshold", "", 0},
+	{bRS, "inhibit_on_failure", Caveat, "virtual_server.inhibit_on_failure", "tandem's is per virtual server: set for one real server, it applies to all of them.", 0},
+	{bRS, "notify_up", NotYet, "real_server.notify.up", "", issueHealth},
+	{bRS, "notify_down", NotYet, "real_server.notify.down", "", issueHealth},
+	{bRS, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bRS, "delay_loop", Converted, "check.interval", "on every check of the real server.", 0},
+	{bRS, "connect_timeout", Converted, "check.timeout", "on every check of the real server.", 0},
+	{bRS, "retry", Caveat, "check.fall", noteRetry, 0},
+	{bRS, "delay_before_retry", Caveat, "", noteRetry, 0},
+	{bRS, "TCP_CHECK", Converted, "check \"tcp\"", "", 0},
+	{bRS, "HTTP_GET", Converted, "check \"http\"", "one check per url block: all must pass, as in keepalived.", 0},
+	{bRS, "SSL_GET", Converted, "check \"https\"", "keepalived never verifies the certificate: tls_skip_verify = true is written out.", 0},
+	{bRS, "DNS_CHECK", Converted, "check \"dns\"", "", 0},
+	{bRS, "UDP_CHECK", Caveat, "check \"udp\"", "tandem's udp check needs a reply; keepalived without require_reply only waits for no ICMP error.", 0},
+	{bRS, "MISC_CHECK", Converted, "check \"exec\"", "", 0},
+	{bRS, "SMTP_CHECK", NotYet, "check \"smtp\"", "until then a MISC_CHECK-like exec check.", issueHealth},
+	{bRS, "PING_CHECK", NotYet, "check \"ping\"", "until then an exec check running ping.", issueHealth},
+	{bRS, "FILE_CHECK", NotYet, "check \"file\"", "", issueHealth},
+	{bRS, "BFD_CHECK", NotSupported, "", "tandem has no BFD checker; use a tcp or http check.", 0},
+
+	// checkers
+	{bCheck, "connect_ip", Converted, "connect_address", "", 0},
+	{bCheck, "connect_port", Converted, "connect_port", "", 0},
+	{bCheck, "connect_timeout", Converted, "timeout", noteTiming, 0},
+	{bCheck, "delay_loop", Converted, "interval", "", 0},
+	{bCheck, "retry", Caveat, "fall", noteRetry, 0},
+	{bCheck, "nb_get_retry", Caveat, "fall", noteRetry, 0},
+	{bCheck, "delay_before_retry", Caveat, "", noteRetry, 0},
+	{bCheck, "bindto", NotYet, "check.source_address", "", issueHealth},
+	{bCheck, "warmup", Ignored, "", "tandem spreads the first checks itself.", 0},
+	{bCheck, "url", Converted, "path, expect_status, expect_body", "", 0},
+	{bCheck, "virtualhost", Converted, "host", "", 0},
+	{bCheck, "enable_sni", Converted, "tls_server_name", "the virtual host is sent as SNI.", 0},
+	{bCheck, "type", Converted, "query_type", "", 0},
+	{bCheck, "name", Converted, "query_name", "", 0},
+	{bCheck, "payload", Converted, "payload", "", 0},
+	{bCheck, "require_reply", Converted, "expect", "", 0},
+	{bCheck, "misc_path", Converted, "command", "split into argv when its first word is an executable file, else run by /bin/sh -c.", 0},
+	{bCheck, "misc_timeout", Converted, "timeout", noteTiming, 0},
+	{bCheck, "misc_dynamic", NotYet, "check.dynamic_weight", "until then the exit status only says up (0) or down.", issueHealth},
+	{bCheck, "user", NotYet, "global.script_user", "until then the check runs as root.", issueVRRP},
+
+	// url { }
+	{bURL, "path", Converted, "path", "", 0},
+	{bURL, "status_code", Converted, "expect_status", "", 0},
+	{bURL, "digest", NotYet, "expect_md5", "", issueHealth},
+	{bURL, "regex", Converted, "expect_body", "Go regular expressions (RE2), not PCRE: one that does not compile is an error.", 0},
+	{bURL, "virtualhost", Converted, "host", "", 0},
+
+	// top level
+	{bTop, "global_defs", Converted, "global", "", 0},
+	{bTop, "vrrp_instance", Converted, "vrrp_instance", "", 0},
+	{bTop, "vrrp_script", Converted, "track_script blocks of the instances that track it", "", 0},
+	{bTop, "vrrp_sync_group", Converted, "sync_group", "", 0},
+	{bTop, "virtual_server", Converted, "virtual_server", "named tcp_198_51_100_10_80 or fwmark_42; group is not yet.", 0},
+	{bTop, "virtual_server_group", NotYet, "virtual_server_group", "until then one virtual_server per member.", issueHealth},
+	{bTop, "vrrp_track_file", NotYet, "track_file", "", issueVRRP},
+	{bTop, "track_file", NotYet, "track_file", "", issueVRRP},
+	{bTop, "vrrp_track_process", NotYet, "track_process", "", issueVRRP},
+	{bTop, "static_ipaddress", NotYet, "global.static_addresses", "", issueVRRP},
+	{bTop, "static_routes", NotYet, "global.static_routes", "", issueVRRP},
+	{bTop, "static_rules", NotYet, "global.static_rules", "", issueVRRP},
+	{bTop, "linkbeat_interfaces", NotSupported, "", "tandem follows the kernel's link state (netlink).", 0},
+	{bTop, "bfd_instance", NotSupported, "", "tandem has no BFD.", 0},
+}
+
+var keywordIndex = func() map[string]*Keyword {
+	m := map[string]*Keyword{}
+	for i := range Keywords {
+		k := &Keywords[i]
+		key := k.Block + " " + k.Name
+		if m[key] != nil {
+			panic("keepalived: keyword listed twice: " + key)
+		}
+		m[key] = k
+	}
+	return m
+}()
+
+// lookup finds the row of a keyword in a block.
+func lookup(block, name string) *Keyword { return keywordIndex[block+" "+name] }
+
+// Explain is the keyword's status in a sentence, for diagnostics.
+func (k *Keyword) Explain() string {
+	var b strings.Builder
+	switch k.Status {
+	case NotYet:
+		fmt.Fprintf(&b, "tandem's %s arrives with issue #%d", k.Tandem, k.Issue)
+		if k.Note != "" {
+			b.WriteString("; " + k.Note)
+		} else {
+			b.WriteString(".")
+		}
+	default:
+		b.WriteString(k.Note)
+	}
+	s := b.String()
+	if s != "" && !strings.HasPrefix(s, "tandem") {
+		s = strings.ToUpper(s[:1]) + s[1:]
+	}
+	return s
+}
+
+// Table renders the keyword table in Markdown, for the docs.
+func Table() string {
+	rows := append([]Keyword(nil), Keywords...)
+	order := map[string]int{bTop: 0, bGlobal: 1, bInstance: 2, bScript: 3, bGroup: 4, bVS: 5, bRS: 6, bCheck: 7, bURL: 8}
+	sort.SliceStable(rows, func(i, j int) bool { return order[rows[i].Block] < order[rows[j].Block] })
+	var b strings.Builder
+	b.WriteString("| keepalived | in | status | tandem | note |\n|---|---|---|---|---|\n")
+	for _, k := range rows {
+		st := k.Status.String()
+		if k.Status == NotYet {
+			st = fmt.Sprintf("not yet (#%d)", k.Issue)
+		}
+		tandem := k.Tandem
+		if tandem != "" {
+			tandem = "`" + tandem + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Name, k.Block, st, tandem, strings.ReplaceAll(k.Note, "|", "\\|"))
+	}
+	return b.String()
+}

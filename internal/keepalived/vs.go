@@ -1,0 +1,483 @@
+package keepalived
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandemlb/tandem/config"
+)
+
+// keepalived's checker defaults that differ from tandem's.
+const (
+	kaDelayLoop      = 60 * time.Second
+	kaConnectTimeout = 5 * time.Second
+)
+
+var checkTypes = map[string]config.CheckType{
+	"TCP_CHECK": "tcp", "HTTP_GET": "http", "SSL_GET": "https",
+	"DNS_CHECK": "dns", "UDP_CHECK": "udp", "MISC_CHECK": "exec",
+}
+
+// checkerKeywords are the keywords each checker takes beyond the common
+// ones (connect_*, delay_loop, retry, delay_before_retry, bindto, warmup).
+var checkerKeywords = map[string][]string{
+	"TCP_CHECK":  nil,
+	"HTTP_GET":   {"url", "virtualhost"},
+	"SSL_GET":    {"url", "virtualhost", "enable_sni"},
+	"DNS_CHECK":  {"type", "name"},
+	"UDP_CHECK":  {"payload", "require_reply"},
+	"MISC_CHECK": {"misc_path", "misc_timeout", "misc_dynamic", "user"},
+}
+
+var commonChecker = []string{"connect_ip", "connect_port", "connect_timeout", "delay_loop", "retry", "nb_get_retry", "delay_before_retry", "bindto", "warmup"}
+
+// timing is what a virtual or real server passes on to its checks.
+type timing struct {
+	interval, timeout time.Duration
+	retry             int // -1: the checker's default
+	host              string
+}
+
+func (c *converter) virtualServer(b *Node) {
+	if !c.nargs(b, 2, 2) {
+		return
+	}
+	vs := defaults.newVS()
+	vs.Forwarding = config.NAT // keepalived's default
+	switch b.Args[0].Text {
+	case "group":
+		k := lookup(bTop, "virtual_server_group")
+		c.errorf(b.Args[0], "virtual_server group is not converted yet", "%s", k.Explain())
+		return
+	case "fwmark":
+		v, err := strconv.ParseUint(b.Args[1].Text, 10, 32)
+		if err != nil || v == 0 {
+			c.errorf(b.Args[1], "Invalid fwmark", "%q is not a firewall mark from 1 to 4294967295.", b.Args[1].Text)
+			return
+		}
+		vs.Fwmark = int(v)
+	default:
+		a, ok := c.addr(b.Args[0])
+		p, err := strconv.ParseUint(b.Args[1].Text, 10, 16)
+		if err != nil {
+			c.errorf(b.Args[1], "Invalid port", "%q is not a port from 0 to 65535.", b.Args[1].Text)
+			return
+		}
+		if !ok {
+			return
+		}
+		vs.Address = netip.AddrPortFrom(a, uint16(p))
+	}
+	t := timing{interval: kaDelayLoop, timeout: kaConnectTimeout, retry: -1}
+	alpha, inhibitSome := false, false
+	var rsNodes []*Node
+	for _, n := range b.Children {
+		if !c.known(bVS, n) {
+			continue
+		}
+		k := n.Keyword.Text
+		switch k {
+		case "real_server":
+			rsNodes = append(rsNodes, n)
+		case "lb_algo", "lvs_sched":
+			if c.nargs(n, 1, 1) {
+				s := strings.ToLower(n.Args[0].Text)
+				if !slices.Contains(config.Scheduler("").Values(), s) {
+					c.errorf(n.Args[0], "Unknown scheduler", "%q is not one of tandem's schedulers (%s).", s, strings.Join(config.Scheduler("").Values(), " "))
+					continue
+				}
+				vs.Scheduler = config.Scheduler(s)
+			}
+		case "lb_kind", "lvs_method":
+			if c.nargs(n, 1, -1) {
+				switch strings.ToUpper(n.Args[0].Text) {
+				case "NAT":
+					vs.Forwarding = config.NAT
+				case "DR":
+					vs.Forwarding = config.DR
+				case "TUN":
+					vs.Forwarding = config.TUN
+				default:
+					c.errorf(n.Args[0], "Unknown forwarding method", "%q is not NAT, DR or TUN.", n.Args[0].Text)
+				}
+				if len(n.Args) > 1 {
+					c.errorf(n.Args[1], "Tunnel options not supported", "tandem's tun forwarding is IP-in-IP; %q is dropped.", joinTexts(n.Args[1:]))
+				}
+			}
+		case "protocol":
+			if c.nargs(n, 1, 1) {
+				switch p := strings.ToLower(n.Args[0].Text); p {
+				case "tcp", "udp", "sctp":
+					vs.Protocol = config.Protocol(p)
+				default:
+					c.errorf(n.Args[0], "Unknown protocol", "%q is not TCP, UDP or SCTP.", n.Args[0].Text)
+				}
+			}
+		case "persistence_timeout":
+			if c.nargs(n, 1, 1) {
+				vs.PersistenceTimeout, _ = c.seconds(n.Args[0])
+			}
+		case "persistence_granularity":
+			if c.nargs(n, 1, 1) {
+				vs.PersistenceNetmask = n.Args[0].Text
+			}
+		case "ops":
+			vs.OnePacket = true
+		case "quorum":
+			if c.nargs(n, 1, 1) {
+				vs.Quorum, _ = c.integer(n.Args[0], 0, math32)
+			}
+		case "hysteresis":
+			if c.nargs(n, 1, 1) {
+				vs.Hysteresis, _ = c.integer(n.Args[0], 0, math32)
+			}
+		case "sorry_server":
+			if c.nargs(n, 1, 2) {
+				vs.SorryServer, _ = c.endpoint(n.Args)
+			}
+		case "inhibit_on_failure":
+			vs.InhibitOnFailure = true
+		case "alpha":
+			alpha = true
+		case "virtualhost":
+			if c.nargs(n, 1, 1) {
+				t.host = n.Args[0].Text
+			}
+		case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+			vs.SchedulerFlags = append(vs.SchedulerFlags, config.SchedulerFlag(k))
+		default:
+			c.timing(bVS, n, &t)
+		}
+	}
+	for _, n := range rsNodes {
+		rs, inhibit := c.realServer(n, vs, t)
+		if rs == nil {
+			continue
+		}
+		if !alpha {
+			rs.Initial = config.Up // keepalived starts real servers up
+		}
+		inhibitSome = inhibitSome || inhibit
+		vs.RealServers = append(vs.RealServers, rs)
+	}
+	if inhibitSome && !vs.InhibitOnFailure {
+		vs.InhibitOnFailure = true
+	}
+	if vs.Fwmark != 0 {
+		vs.Name = fmt.Sprintf("fwmark_%d", vs.Fwmark)
+		if len(vs.RealServers) > 0 && vs.RealServers[0].Endpoint.Addr.Is6() {
+			vs.FamilyAttr = config.IPv6
+			vs.Name += "_ipv6"
+		}
+	} else {
+		vs.Name = fmt.Sprintf("%s_%s_%d", vs.Protocol, nameSafe.ReplaceAllString(vs.Address.Addr().String(), "_"), vs.Address.Port())
+	}
+	for _, other := range c.cfg.VirtualServers {
+		if other.Name == vs.Name {
+			c.errorf(b.Keyword, "Duplicate virtual_server", "Another virtual_server is %s too; keepalived would merge or refuse them: keep one.", vs.Name)
+			return
+		}
+	}
+	c.cfg.VirtualServers = append(c.cfg.VirtualServers, vs)
+}
+
+const math32 = 1<<31 - 1
+
+var nameSafe = regexp.MustCompile(`[^A-Za-z0-9]`)
+
+// endpoint parses IP [PORT].
+func (c *converter) endpoint(args []Token) (config.Endpoint, bool) {
+	a, ok := c.addr(args[0])
+	if !ok {
+		return config.Endpoint{}, false
+	}
+	e := config.Endpoint{Addr: a}
+	if len(args) > 1 {
+		p, err := strconv.ParseUint(args[1].Text, 10, 16)
+		if err != nil {
+			c.errorf(args[1], "Invalid port", "%q is not a port from 0 to 65535.", args[1].Text)
+			return config.Endpoint{}, false
+		}
+		e.Port = uint16(p)
+	}
+	return e, true
+}
+
+// timing takes delay_loop, connect_timeout, retry and delay_before_retry
+// at the virtual or real server level; they apply to the checks below.
+func (c *converter) timing(block string, n *Node, t *timing) {
+	switch n.Keyword.Text {
+	case "delay_loop":
+		if c.nargs(n, 1, 1) {
+			if d, ok := c.seconds(n.Args[0]); ok {
+				t.interval = d
+			}
+		}
+	case "connect_timeout":
+		if c.nargs(n, 1, 1) {
+			if d, ok := c.seconds(n.Args[0]); ok {
+				t.timeout = d
+			}
+		}
+	case "retry", "nb_get_retry":
+		if c.nargs(n, 1, 1) {
+			if v, ok := c.integer(n.Args[0], 0, 1000); ok {
+				t.retry = v
+			}
+		}
+		c.caveat(block, n)
+	case "delay_before_retry":
+		c.caveat(block, n)
+	default:
+		c.unhandled(n)
+	}
+}
+
+func (c *converter) realServer(b *Node, vs *config.VirtualServer, t timing) (*config.RealServer, bool) {
+	if !c.nargs(b, 1, 2) {
+		return nil, false
+	}
+	e, ok := c.endpoint(b.Args)
+	if !ok {
+		return nil, false
+	}
+	if e.Port == 0 && vs.Address.IsValid() {
+		e.Port = vs.Address.Port()
+	}
+	rs := defaults.newRS()
+	rs.Endpoint = e
+	rs.Name = e.String()
+	inhibit := false
+	var checks []*Node
+	for _, n := range b.Children {
+		if !c.known(bRS, n) {
+			continue
+		}
+		switch k := n.Keyword.Text; k {
+		case "weight":
+			if c.nargs(n, 1, 1) {
+				rs.Weight, _ = c.integer(n.Args[0], 0, 65535)
+			}
+		case "uthreshold":
+			if c.nargs(n, 1, 1) {
+				rs.UpperThreshold, _ = c.integer(n.Args[0], 0, math32)
+			}
+		case "lthreshold":
+			if c.nargs(n, 1, 1) {
+				rs.LowerThreshold, _ = c.integer(n.Args[0], 0, math32)
+			}
+		case "inhibit_on_failure":
+			inhibit = true
+			if !vs.InhibitOnFailure {
+				c.caveat(bRS, n)
+			}
+		default:
+			if _, ok := checkTypes[k]; ok {
+				checks = append(checks, n)
+			} else {
+				c.timing(bRS, n, &t)
+			}
+		}
+	}
+	for _, n := range checks {
+		rs.Checks = append(rs.Checks, c.checker(n, t)...)
+	}
+	return rs, inhibit
+}
+
+// checker converts one checker block; HTTP_GET and SSL_GET give one
+// check per url block.
+func (c *converter) checker(b *Node, t timing) []*config.Check {
+	kind := b.Keyword.Text
+	typ := checkTypes[kind]
+	ch := defaults.newCheck(typ)
+	retry := 1
+	if kind == "MISC_CHECK" {
+		retry = 0 // its documented default
+	}
+	var urls []*Node
+	var timeout *time.Duration
+	var cmd Token
+	sni, replied := false, false
+	for _, n := range b.Children {
+		k := n.Keyword.Text
+		if !slices.Contains(commonChecker, k) && !slices.Contains(checkerKeywords[kind], k) {
+			if lookup(bCheck, k) != nil {
+				c.errorf(n.Keyword, k+" does not apply to "+kind, "%s takes %s; %q was dropped.", kind, strings.Join(append(slices.Clone(commonChecker), checkerKeywords[kind]...), ", "), k)
+				continue
+			}
+		}
+		if !c.known(bCheck, n) {
+			continue
+		}
+		switch k {
+		case "connect_ip":
+			if c.nargs(n, 1, 1) {
+				ch.ConnectAddress, _ = c.addr(n.Args[0])
+			}
+		case "connect_port":
+			if c.nargs(n, 1, 1) {
+				ch.ConnectPort, _ = c.integer(n.Args[0], 1, 65535)
+			}
+		case "connect_timeout", "misc_timeout":
+			if c.nargs(n, 1, 1) {
+				if d, ok := c.seconds(n.Args[0]); ok {
+					timeout = &d
+				}
+			}
+		case "delay_loop":
+			if c.nargs(n, 1, 1) {
+				if d, ok := c.seconds(n.Args[0]); ok {
+					t.interval = d
+				}
+			}
+		case "retry", "nb_get_retry":
+			if c.nargs(n, 1, 1) {
+				if v, ok := c.integer(n.Args[0], 0, 1000); ok {
+					t.retry = v
+				}
+			}
+			c.caveat(bCheck, n)
+		case "delay_before_retry":
+			c.caveat(bCheck, n)
+		case "url":
+			urls = append(urls, n)
+		case "virtualhost":
+			if c.nargs(n, 1, 1) {
+				t.host = n.Args[0].Text
+			}
+		case "enable_sni":
+			sni = true
+		case "type":
+			if c.nargs(n, 1, 1) {
+				q := strings.ToUpper(n.Args[0].Text)
+				if !slices.Contains(config.DNSType("").Values(), q) {
+					c.errorf(n.Args[0], "Unknown DNS type", "%q is not one of %s.", n.Args[0].Text, strings.Join(config.DNSType("").Values(), " "))
+					continue
+				}
+				ch.QueryType = config.DNSType(q)
+			}
+		case "name":
+			if c.nargs(n, 1, 1) {
+				ch.QueryName = n.Args[0].Text
+			}
+		case "payload":
+			if c.nargs(n, 1, 1) {
+				if err := ch.Payload.UnmarshalText([]byte(n.Args[0].Text)); err != nil {
+					c.errorf(n.Args[0], "Invalid payload", "%v.", err)
+				}
+			}
+		case "require_reply":
+			replied = true
+			if c.nargs(n, 0, 1) && len(n.Args) == 1 {
+				if err := ch.Expect.UnmarshalText([]byte(n.Args[0].Text)); err != nil {
+					c.errorf(n.Args[0], "Invalid require_reply", "%v.", err)
+				}
+			}
+		case "misc_path":
+			if c.nargs(n, 1, 1) {
+				cmd = n.Args[0]
+				ch.Command = c.argv(cmd.Text)
+			}
+		default:
+			c.unhandled(n)
+		}
+	}
+	if t.retry >= 0 {
+		retry = t.retry
+	}
+	ch.Interval = t.interval
+	switch {
+	case timeout != nil:
+		ch.Timeout = *timeout
+	case kind == "MISC_CHECK":
+		ch.Timeout = t.interval // misc_timeout defaults to delay_loop
+	default:
+		ch.Timeout = t.timeout
+	}
+	ch.Timeout = c.belowInterval(b.Keyword, ch.Interval, ch.Timeout, kind)
+	// Until retries land: up after one success, down when the attempts fail.
+	ch.Rise, ch.Fall = 1, retry+1
+	switch kind {
+	case "SSL_GET":
+		ch.TLSSkipVerify = true // keepalived never verifies
+		if sni {
+			ch.TLSServerName = t.host
+		}
+	case "UDP_CHECK":
+		if !replied {
+			c.caveat(bRS, b)
+		}
+	case "MISC_CHECK":
+		if len(ch.Command) == 0 {
+			c.errorf(b.Keyword, "MISC_CHECK without misc_path", "Write misc_path; the check was dropped.")
+			return nil
+		}
+	}
+	if typ != "http" && typ != "https" {
+		return []*config.Check{ch}
+	}
+	ch.Host = t.host
+	if len(urls) == 0 {
+		c.errorf(b.Keyword, kind+" without url", "keepalived needs a url block; write url { path / } (tandem checks / for now).")
+		return []*config.Check{ch}
+	}
+	var out []*config.Check
+	for _, u := range urls {
+		if uc := c.url(u, ch); uc != nil {
+			out = append(out, uc)
+		}
+	}
+	return out
+}
+
+func (c *converter) url(b *Node, base *config.Check) *config.Check {
+	ch := *base
+	ch.ExpectStatus = slices.Clone(base.ExpectStatus)
+	for _, n := range b.Children {
+		if !c.known(bURL, n) {
+			continue
+		}
+		switch n.Keyword.Text {
+		case "path":
+			if c.nargs(n, 1, 1) {
+				ch.Path = n.Args[0].Text
+			}
+		case "virtualhost":
+			if c.nargs(n, 1, 1) {
+				ch.Host = n.Args[0].Text
+				if ch.TLSServerName != "" {
+					ch.TLSServerName = ch.Host
+				}
+			}
+		case "status_code":
+			if c.nargs(n, 1, -1) {
+				ch.ExpectStatus = nil
+				for _, a := range n.Args {
+					var r config.StatusRange
+					if err := r.UnmarshalText([]byte(a.Text)); err != nil {
+						c.errorf(a, "Invalid status_code", "%v.", err)
+						continue
+					}
+					ch.ExpectStatus = append(ch.ExpectStatus, r)
+				}
+			}
+		case "regex":
+			if c.nargs(n, 1, 1) {
+				if _, err := regexp.Compile(n.Args[0].Text); err != nil {
+					c.errorf(n.Args[0], "Regular expression not valid in Go", "tandem uses Go's RE2 syntax, not PCRE: %v. Rewrite it; the check was kept without it.", err)
+					continue
+				}
+				ch.ExpectBody = n.Args[0].Text
+			}
+		default:
+			c.unhandled(n)
+		}
+	}
+	return &ch
+}
