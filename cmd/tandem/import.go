@@ -67,4 +67,3 @@ input is unreadable, 2 on a usage error.`,
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat every warning as an error")
 	return cmd
 }
-

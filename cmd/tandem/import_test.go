@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/tandemlb/tandem/config"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tandemlb/tandem/config"
 )
 
 // import keepalived prints every diagnostic as FILE:LINE:COL on stderr and
