@@ -128,6 +128,10 @@ type (
 		To     State
 		Reason string
 	}
+	// Claimed: another host sent ARP for one of our VIPs as its own (a
+	// router that was master for a moment, unheard). A master announces
+	// again, so that clients that followed the other come back.
+	Claimed struct{}
 )
 
 func (Start) event()       {}
@@ -140,6 +144,7 @@ func (Shutdown) event()    {}
 func (Handover) event()    {}
 func (Release) event()     {}
 func (Force) event()       {}
+func (Claimed) event()     {}
 
 // Actions are what the runner must do, in order.
 type Action interface{ String() string }
@@ -198,6 +203,9 @@ type Machine struct {
 	handoverTo  State // BACKUP (Handover) or STOP (Shutdown)
 
 	masterDown, adver, garpAgain, garpRefresh, handoverEnd time.Time
+	// reclaim: when to announce again after a claim by another host;
+	// reclaimed: the last time it did (one reclaim a second at most).
+	reclaim, reclaimed time.Time
 	// Why master down would fire now.
 	downCause  Cause
 	downReason string
@@ -232,7 +240,7 @@ func (m *Machine) Status() Status {
 // Deadline is when the machine next needs a Tick; zero when never.
 func (m *Machine) Deadline() time.Time {
 	var d time.Time
-	for _, t := range []time.Time{m.masterDown, m.adver, m.garpAgain, m.garpRefresh, m.handoverEnd} {
+	for _, t := range []time.Time{m.masterDown, m.adver, m.garpAgain, m.garpRefresh, m.handoverEnd, m.reclaim} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -284,6 +292,13 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		}
 	case Release:
 		m.heldBack = false
+	case Claimed:
+		if m.state == Master && !m.handingOver && m.reclaim.IsZero() {
+			// A moment later, so that the rest of the other's burst is
+			// answered too; then once more after a second (a delayed
+			// burst, as keepalived's garp_master_delay sends).
+			m.reclaim = maxTime(now.Add(reclaimDelay), m.reclaimed.Add(time.Second))
+		}
 	case Force:
 		switch {
 		case e.To == Master && m.state == Backup && !m.heldBack:
@@ -336,7 +351,7 @@ func (m *Machine) enter(now time.Time, to State, cause Cause, reason string, out
 	*out = append(*out, Transition{From: m.state, To: to, Cause: cause, Reason: reason})
 	m.state, m.since, m.cause, m.reason = to, now, cause, reason
 	if to != Master {
-		m.adver, m.garpAgain, m.garpRefresh = time.Time{}, time.Time{}, time.Time{}
+		m.adver, m.garpAgain, m.garpRefresh, m.reclaim = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	}
 	if to != Backup {
 		m.masterDown = time.Time{}
@@ -383,6 +398,17 @@ func (m *Machine) skew() time.Duration {
 	return time.Duration((256-int64(m.prio))*base.Microseconds()/256) * time.Microsecond
 }
 
+// reclaimDelay gathers a claimant's burst of gratuitous ARP into one
+// answer.
+const reclaimDelay = 50 * time.Millisecond
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func (m *Machine) masterDownInterval() time.Duration { return 3*m.masterAdverInt + m.skew() }
 
 func (m *Machine) preempting(now time.Time) bool {
@@ -407,6 +433,15 @@ func (m *Machine) tick(now time.Time, out *[]Action) {
 	if due(m.garpAgain) {
 		m.announce(m.p.VIPs, out)
 		m.garpAgain = time.Time{}
+	}
+	if due(m.reclaim) {
+		m.announce(m.p.VIPs, out)
+		*out = append(*out, SendAdvert{m.prio}) // and tell the other router, if it still believes it is master
+		m.adver = now.Add(m.p.Interval)
+		m.reclaim, m.reclaimed = time.Time{}, now
+		if m.garpAgain.IsZero() {
+			m.garpAgain = now.Add(time.Second)
+		}
 	}
 	if due(m.garpRefresh) {
 		m.announce(m.p.VIPs, out)

@@ -161,6 +161,21 @@ func TestConformance(t *testing.T) {
 			{3 * time.Second, nil, []string{"send advert priority=255"}, 4 * time.Second},
 			{4 * time.Second, nil, []string{"send advert priority=255", "announce 198.51.100.10/24"}, 5 * time.Second},
 		}},
+		{"claimed: another host's ARP for our VIP makes the master announce again, a moment later and once more after a second, at most once a second", Params{VIPs: []netip.Prefix{vip10}, Version: 3, Priority: 255, Interval: time.Second, LocalAddr: local}, []step{
+			{0, Start{}, []string{"add vips 198.51.100.10/24", "announce 198.51.100.10/24", "send advert priority=255", "INIT -> MASTER (address owner) cause=address_owner"}, time.Second},
+			{300 * ms, Claimed{}, nil, 350 * ms},
+			{320 * ms, Claimed{}, nil, 350 * ms}, // the same burst
+			{350 * ms, nil, []string{"announce 198.51.100.10/24", "send advert priority=255"}, 1350 * ms},
+			{1350 * ms, nil, []string{"send advert priority=255", "announce 198.51.100.10/24"}, 2350 * ms},
+			{1360 * ms, Claimed{}, nil, 1410 * ms},
+			{1410 * ms, nil, []string{"announce 198.51.100.10/24", "send advert priority=255"}, 2410 * ms},
+			{1500 * ms, Claimed{}, nil, 2410 * ms}, // within a second of the last: at 2410
+			{2410 * ms, nil, []string{"send advert priority=255", "announce 198.51.100.10/24", "announce 198.51.100.10/24", "send advert priority=255"}, 3410 * ms},
+		}},
+		{"claimed: a backup ignores claims", v3(100), []step{
+			{0, Start{}, []string{"remove vips 198.51.100.10/24", "INIT -> BACKUP (start) cause=start"}, down100},
+			{time.Second, Claimed{}, nil, down100},
+		}},
 		{"preempt_delay: no preemption until the delay after start has passed", Params{VIPs: []netip.Prefix{vip10}, Version: 3, Priority: 100, Interval: time.Second, Preempt: true, PreemptDelay: 10 * time.Second, LocalAddr: local}, []step{
 			{0, Start{}, []string{"remove vips 198.51.100.10/24", "INIT -> BACKUP (start) cause=start"}, down100},
 			{time.Second, adv(peer, 50, time.Second), nil, time.Second + down100},

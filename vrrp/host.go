@@ -1,12 +1,16 @@
 package vrrp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/mdlayher/arp"
@@ -53,6 +57,10 @@ type HostEffects struct {
 	na   *ipv6.PacketConn // nil for IPv4
 	src  netip.Addr       // IPv6: the NAs' link-local source, found when first needed
 	held []netip.Prefix   // what Add put here and Remove has not taken away: the filter's addresses
+
+	// For WatchClaims, on its own goroutine: the VIPs held and our MAC.
+	heldSet atomic.Pointer[map[netip.Addr]bool]
+	ownMAC  atomic.Pointer[net.HardwareAddr]
 }
 
 var _ announce.Announcer = (*HostEffects)(nil)
@@ -71,6 +79,8 @@ func NewHostEffects(o HostOptions) (*HostEffects, error) {
 		return nil, fmt.Errorf("vrrp: netlink socket: %w", err)
 	}
 	h := &HostEffects{o: o, ifi: ifi, nl: nl}
+	h.setHeld()
+	h.ownMAC.Store(&ifi.HardwareAddr)
 	if o.IPv6 {
 		h.na, err = listenNA()
 		if err != nil {
@@ -131,6 +141,7 @@ func (h *HostEffects) addrOp(op func(netlink.Link, *netlink.Addr) error, a *netl
 	ifi := *h.ifi
 	ifi.Index, ifi.HardwareAddr = l.Attrs().Index, l.Attrs().HardwareAddr
 	h.ifi, h.src = &ifi, netip.Addr{}
+	h.ownMAC.Store(&ifi.HardwareAddr)
 	return op(h.link(), a)
 }
 
@@ -139,6 +150,7 @@ func (h *HostEffects) addrOp(op func(netlink.Link, *netlink.Addr) error, a *netl
 func (h *HostEffects) Add(vips []netip.Prefix) error {
 	var errs []error
 	h.held = append(h.held, without(vips, h.held)...)
+	h.setHeld()
 	if h.o.Filter != nil { // before the VIPs: no moment without the filter
 		errs = append(errs, h.filter())
 	}
@@ -164,6 +176,7 @@ func (h *HostEffects) Remove(vips []netip.Prefix) error {
 		}
 	}
 	h.held = without(h.held, vips)
+	h.setHeld()
 	if h.o.Filter != nil {
 		errs = append(errs, h.filter())
 	}
@@ -286,6 +299,49 @@ func (h *HostEffects) linkLocal() (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("%s has no link-local IPv6 address yet: neighbour advertisements need one as their source (is IPv6 on, and the link up?)", h.o.Interface)
+}
+
+func (h *HostEffects) setHeld() {
+	m := map[netip.Addr]bool{}
+	for _, p := range h.held {
+		m[p.Addr()] = true
+	}
+	h.heldSet.Store(&m)
+}
+
+// WatchClaims reads the interface's ARP traffic until Close and calls
+// claimed for every ARP packet from another MAC whose sender address is
+// a VIP held here: another router that took our VIP for a moment (it
+// missed our adverts) moved the clients with its gratuitous ARP, and if
+// its adverts were lost too nothing else tells us. IPv4 only (IPv6
+// instances have no ARP socket; it returns at once).
+func (h *HostEffects) WatchClaims(claimed func(vip netip.Addr, mac net.HardwareAddr)) {
+	if h.arp == nil {
+		return
+	}
+	buf := make([]byte, 128)
+	var f ethernet.Frame
+	var p arp.Packet
+	for {
+		n, _, err := h.arp.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return // closed under us, in any spelling
+		}
+		if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
+			continue
+		}
+		vip := p.SenderIP
+		if !(*h.heldSet.Load())[vip] || bytes.Equal(p.SenderHardwareAddr, *h.ownMAC.Load()) {
+			continue
+		}
+		claimed(vip, slices.Clone(p.SenderHardwareAddr))
+	}
 }
 
 func (h *HostEffects) Close() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -102,6 +103,7 @@ type Instance struct {
 	AdvertsSent   atomic.Uint64
 	AdvertsRecv   atomic.Uint64
 	Announcements atomic.Uint64 // Announce actions carried out
+	Claims        atomic.Uint64 // ARP from other hosts for VIPs held here
 	// Timer lateness (tandem_vrrp_timer_lateness_seconds): per firing,
 	// from the deadline to the machine running it. Nanoseconds.
 	TimerFirings      atomic.Uint64
@@ -182,6 +184,9 @@ func (i *Instance) Run(ctx context.Context) {
 	defer i.link.detach(i.fixed.VRID)
 	defer i.fx.Close()
 	i.step(Start{})
+	if w, ok := i.fx.(claimWatcher); ok {
+		go w.WatchClaims(i.claimed()) // ends when Run closes fx
+	}
 	if i.fixed.Realtime && i.realtime(ctx) {
 		return
 	}
@@ -276,6 +281,31 @@ func (i *Instance) timerFired(deadline time.Time) {
 		return
 	}
 	i.step(Tick{})
+}
+
+// claimWatcher is an Announcer that reports other hosts claiming the
+// VIPs it holds (HostEffects, through ARP).
+type claimWatcher interface {
+	WatchClaims(claimed func(vip netip.Addr, mac net.HardwareAddr))
+}
+
+// claimed returns the watcher's callback: count, log (at most every 10 s)
+// and tell the machine, never blocking the watcher.
+func (i *Instance) claimed() func(netip.Addr, net.HardwareAddr) {
+	var logged time.Time
+	return func(vip netip.Addr, mac net.HardwareAddr) {
+		i.Claims.Add(1)
+		if time.Since(logged) >= 10*time.Second {
+			logged = time.Now()
+			i.log.Warn("another host claims a virtual IP of this master (a router that missed our adverts?): announcing again",
+				"vip", vip, "mac", mac.String())
+		}
+		select {
+		case i.events <- Claimed{}:
+			i.wake()
+		default:
+		}
+	}
 }
 
 // pendingWait bounds timerFired's wait for an advert still in the

@@ -27,18 +27,19 @@ import (
 
 // Options of a run. Zero values take the defaults in brackets.
 type Options struct {
-	Seed      uint64        // the schedule's seed (printed; required to replay)
-	Duration  time.Duration // how long faults are injected [2m]
-	Directors int           // tandem directors [3]
-	Instances int           // VRRP instances, each with another preferred master [2]
-	Interval  time.Duration // advert interval [100ms]
-	Kinds     []Kind        // faults to draw from [every kind]
-	Overlap   bool          // two faults at once, now and then
-	Margin    time.Duration // added to every convergence bound, for a busy machine [2s]
-	Tandem    string        // the tandem binary (required)
-	TestFault string        // tandem run --test-fault: break tandem on purpose
-	Prefix    string        // namespace prefix ["chaos"]
-	Out       io.Writer     // progress and violations [io.Discard]
+	Seed       uint64        // the schedule's seed (printed; required to replay)
+	Duration   time.Duration // how long faults are injected [2m]
+	Directors  int           // directors [3]
+	Keepalived int           // how many of them (the last ones) run keepalived 2.2.7 instead of tandem [0]
+	Instances  int           // VRRP instances, each with another preferred master [2]
+	Interval   time.Duration // advert interval [100ms]
+	Kinds      []Kind        // faults to draw from [every kind]
+	Overlap    bool          // two faults at once, now and then
+	Margin     time.Duration // added to every convergence bound, for a busy machine [2s]
+	Tandem     string        // the tandem binary (required)
+	TestFault  string        // tandem run --test-fault: break tandem on purpose
+	Prefix     string        // namespace prefix ["chaos"]
+	Out        io.Writer     // progress and violations [io.Discard]
 }
 
 func (o *Options) defaults() error {
@@ -53,6 +54,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Directors < 2 || o.Directors > 8 {
 		return fmt.Errorf("chaos: %d directors: use 2..8", o.Directors)
+	}
+	if o.Keepalived < 0 || o.Keepalived >= o.Directors {
+		return fmt.Errorf("chaos: %d keepalived directors of %d: at least one must run tandem", o.Keepalived, o.Directors)
 	}
 	if o.Instances == 0 {
 		o.Instances = 2
@@ -85,9 +89,10 @@ func (o *Options) defaults() error {
 
 // Violation is an invariant that did not hold.
 type Violation struct {
-	At    time.Duration // since the start of the run
-	Fault string        // the episode it belongs to ("" outside any)
-	What  string
+	At         time.Duration // since the start of the run
+	Fault      string        // the episode it belongs to ("" outside any)
+	What       string
+	Keepalived bool // keepalived's doing, in a mixed group
 }
 
 func (v Violation) String() string {
@@ -95,7 +100,11 @@ func (v Violation) String() string {
 	if f == "" {
 		f = "-"
 	}
-	return fmt.Sprintf("%8.3fs [%s] %s", v.At.Seconds(), f, v.What)
+	side := ""
+	if v.Keepalived {
+		side = " (keepalived)"
+	}
+	return fmt.Sprintf("%8.3fs [%s]%s %s", v.At.Seconds(), f, side, v.What)
 }
 
 // KindStats is what happened for one kind of fault.
@@ -116,7 +125,8 @@ type Report struct {
 
 // Write prints the report as the README's table.
 func (r *Report) Write(w io.Writer) {
-	fmt.Fprintf(w, "seed %d, %s, %d episodes, %d violations\n", r.Seed, r.Duration.Round(time.Second), r.Episodes, len(r.Violations))
+	fmt.Fprintf(w, "seed %d, %s, %d episodes, %d violations (%d of them keepalived's)\n", r.Seed, r.Duration.Round(time.Second),
+		r.Episodes, len(r.Violations), len(r.Violations)-len(r.Tandem()))
 	kinds := make([]string, 0, len(r.Kinds))
 	for k := range r.Kinds {
 		kinds = append(kinds, string(k))
@@ -144,8 +154,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r := &run{o: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x7a6e64656d)),
 		rep: &Report{Seed: o.Seed, Kinds: map[Kind]*KindStats{}}}
-	fmt.Fprintf(o.Out, "chaos: seed %d, %s, %d directors, %d instances at %s, margin %s\n",
-		o.Seed, o.Duration, o.Directors, o.Instances, o.Interval, o.Margin)
+	fmt.Fprintf(o.Out, "chaos: seed %d, %s, %d directors (%d keepalived), %d instances at %s, margin %s\n",
+		o.Seed, o.Duration, o.Directors, o.Keepalived, o.Instances, o.Interval, o.Margin)
 	if err := r.build(); err != nil {
 		r.teardown()
 		return nil, err
@@ -185,8 +195,19 @@ type phase struct {
 
 func (r *run) since() time.Duration { return time.Since(r.t0) }
 
+// Tandem's are the violations that are not keepalived's doing.
+func (r *Report) Tandem() []Violation {
+	var out []Violation
+	for _, v := range r.Violations {
+		if !v.Keepalived {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // violate records a violation once per episode and text.
-func (r *run) violate(what string) {
+func (r *run) violate(ka bool, what string) {
 	r.mu.Lock()
 	ep := r.phase.episode
 	r.mu.Unlock()
@@ -197,7 +218,7 @@ func (r *run) violate(what string) {
 		return
 	}
 	r.seen[key] = true
-	v := Violation{At: r.since(), Fault: ep, What: what}
+	v := Violation{At: r.since(), Fault: ep, What: what, Keepalived: ka}
 	r.rep.Violations = append(r.rep.Violations, v)
 	fmt.Fprintf(r.o.Out, "VIOLATION (seed %d) %s\n", r.o.Seed, v)
 }

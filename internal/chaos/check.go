@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -42,24 +41,36 @@ func (r *run) check(ctx context.Context) {
 		switch {
 		case !p.healed.IsZero() && !p.done:
 			took := time.Since(p.healed)
-			if bad == "" {
+			if len(bad) == 0 {
 				r.converged(took, true)
 			} else if took > p.bound {
-				r.violate(fmt.Sprintf("not converged %s after the heal (bound %s): %s", took.Round(time.Millisecond), p.bound, bad))
+				for _, b := range bad {
+					r.violate(b.ka, fmt.Sprintf("not converged %s after the heal (bound %s): %s", took.Round(time.Millisecond), p.bound, b.what))
+				}
 				r.converged(took, false)
 			}
-		case bad != "":
-			r.violate(bad)
+		default:
+			for _, b := range bad {
+				r.violate(b.ka, b.what)
+			}
 		}
 	}
 }
 
-// wrong returns what breaks the invariants now, or "".
-func (r *run) wrong(p phase) string {
+// problem is one invariant that does not hold; ka: keepalived's doing (a
+// keepalived director holds a VIP it should not, or does not hold one it
+// should), in a mixed group.
+type problem struct {
+	what string
+	ka   bool
+}
+
+// wrong returns what breaks the invariants now.
+func (r *run) wrong(p phase) []problem {
 	l := r.lab
 	held, err := l.holders()
 	if err != nil {
-		return "reading addresses: " + err.Error()
+		return []problem{{what: "reading addresses: " + err.Error()}}
 	}
 	vips := l.vips()
 	names := make([]string, 0, len(vips))
@@ -67,13 +78,17 @@ func (r *run) wrong(p phase) string {
 		names = append(names, vip)
 	}
 	sort.Strings(names)
-	var out []string
+	var out []problem
 	converging := !p.healed.IsZero() && !p.done
 	for _, vip := range names {
 		want := l.expected(vips[vip])
 		h := held[vip]
 		if !slices.Equal(h, []string{want}) {
-			out = append(out, fmt.Sprintf("%s held by %v, want %s", vip, h, want))
+			ka := l.isKeepalived(want) && !slices.Contains(h, want)
+			for _, x := range h {
+				ka = ka || (x != want && l.isKeepalived(x))
+			}
+			out = append(out, problem{fmt.Sprintf("%s held by %v, want %s", vip, h, want), ka})
 			continue
 		}
 		last, who := l.lastAnswer(vip)
@@ -83,12 +98,12 @@ func (r *run) wrong(p phase) string {
 		}
 		switch {
 		case converging && (last.Before(p.healed) || who != want):
-			out = append(out, fmt.Sprintf("%s: no answer from %s since the heal (last %q)", vip, want, who))
+			out = append(out, problem{fmt.Sprintf("%s: no answer from %s since the heal (last %q)", vip, want, who), l.isKeepalived(want)})
 		case !converging && !since.IsZero() && time.Since(maxTime(last, since)) > p.bound:
-			out = append(out, fmt.Sprintf("%s: the client had no answer for %s", vip, time.Since(maxTime(last, since)).Round(time.Millisecond)))
+			out = append(out, problem{fmt.Sprintf("%s: the client had no answer for %s", vip, time.Since(maxTime(last, since)).Round(time.Millisecond)), l.isKeepalived(want)})
 		}
 	}
-	return strings.Join(out, "; ")
+	return out
 }
 
 func maxTime(a, b time.Time) time.Time {

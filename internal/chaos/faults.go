@@ -56,6 +56,13 @@ func (r *run) dur(lo, hi time.Duration) time.Duration {
 
 func (r *run) pick() *director { return r.lab.ds[r.rng.IntN(len(r.lab.ds))] }
 
+// pickTandem picks a director that runs tandem (keepalived has no refused
+// reload to check).
+func (r *run) pickTandem() *director {
+	n := len(r.lab.ds) - r.o.Keepalived
+	return r.lab.ds[r.rng.IntN(n)]
+}
+
 // episode draws one fault (or, with Overlap, now and then two of the
 // kinds that may act together), carries it out and heals it.
 func (r *run) episode(ctx context.Context, n int) error {
@@ -105,13 +112,12 @@ func (r *run) plan(k Kind) (func() error, string) {
 			if d.proc == nil {
 				return nil
 			}
-			pid := d.proc.Process.Pid
 			l.mu.Lock()
 			d.paused = true
 			l.mu.Unlock()
-			syscall.Kill(pid, syscall.SIGSTOP)
+			d.signal(syscall.SIGSTOP)
 			time.Sleep(for_)
-			syscall.Kill(pid, syscall.SIGCONT)
+			d.signal(syscall.SIGCONT)
 			l.mu.Lock()
 			d.paused = false
 			l.mu.Unlock()
@@ -184,7 +190,7 @@ add rule bridge chaos_part cfwd iifname %q oifname %q drop
 			return r.reloadAll(0)
 		}, "add or remove an instance"
 	case Invalid:
-		d := r.pick()
+		d := r.pickTandem()
 		return func() error { return r.invalidReload(d) }, fmt.Sprintf("invalid reload on %s", d.name)
 	case RollingVIP:
 		inst := l.instances[r.rng.IntN(len(l.instances))]
@@ -236,7 +242,7 @@ func (r *run) restart(d *director, k Kind, down time.Duration) error {
 	if k == Term {
 		err = d.proc.Stop()
 	} else {
-		err = d.proc.Kill()
+		err = d.crash()
 	}
 	if err != nil {
 		return err
@@ -296,8 +302,11 @@ func (r *run) reload(d *director) error {
 	if err != nil || !running {
 		return err
 	}
+	if d.ka {
+		return d.proc.Process.Signal(syscall.SIGHUP)
+	}
 	if out, err := d.cli("reload"); err != nil {
-		r.violate(fmt.Sprintf("%s: reload of a valid configuration failed: %v: %s", d.name, err, out))
+		r.violate(false, fmt.Sprintf("%s: reload of a valid configuration failed: %v: %s", d.name, err, out))
 	}
 	return nil
 }
@@ -330,11 +339,11 @@ func (r *run) invalidReload(d *director) error {
 		l.mu.Unlock()
 	}()
 	if out, err := d.cli("reload"); err == nil {
-		r.violate(fmt.Sprintf("%s: an invalid configuration was not refused: %s", d.name, out))
+		r.violate(false, fmt.Sprintf("%s: an invalid configuration was not refused: %s", d.name, out))
 	}
 	out, err := d.cli("status", "--json")
 	if err != nil {
-		r.violate(fmt.Sprintf("%s: status after a refused reload: %v: %s", d.name, err, out))
+		r.violate(false, fmt.Sprintf("%s: status after a refused reload: %v: %s", d.name, err, out))
 		return nil
 	}
 	var st tandemd.Status
@@ -342,10 +351,10 @@ func (r *run) invalidReload(d *director) error {
 		return fmt.Errorf("status: %w", err)
 	}
 	if st.LastReload.OK || st.LastReload.Error == "" {
-		r.violate(fmt.Sprintf("%s: status does not say the reload was refused: %+v", d.name, st.LastReload))
+		r.violate(false, fmt.Sprintf("%s: status does not say the reload was refused: %+v", d.name, st.LastReload))
 	}
 	if len(st.Instances) != len(l.instances) {
-		r.violate(fmt.Sprintf("%s: after a refused reload %d instances run, want %d", d.name, len(st.Instances), len(l.instances)))
+		r.violate(false, fmt.Sprintf("%s: after a refused reload %d instances run, want %d", d.name, len(st.Instances), len(l.instances)))
 	}
 	return nil
 }

@@ -63,6 +63,8 @@ type director struct {
 	base      *resources   // taken a minute into this process's life
 	svc       net.Listener // the director's own service (stays when tandem dies)
 	testFault string
+	ka        bool // runs keepalived 2.2.7 (VRRP only) instead of tandem
+	runs      int
 }
 
 type realServer struct {
@@ -100,7 +102,11 @@ func (r *run) build() error {
 		}
 		d := &director{i: i, name: h.Name, host: h, cfg: filepath.Join(dir, h.Name+".hcl"),
 			sock: filepath.Join(dir, h.Name+".sock"), state: filepath.Join(dir, h.Name+"-state"),
-			prio: map[int]int{}, extra: map[int]bool{}, has: map[int]bool{}, testFault: o.TestFault}
+			prio: map[int]int{}, extra: map[int]bool{}, has: map[int]bool{}, testFault: o.TestFault,
+			ka: i > o.Directors-o.Keepalived}
+		if d.ka {
+			d.cfg = filepath.Join(dir, h.Name+".conf")
+		}
 		for _, k := range l.instances {
 			d.prio[k] = 200 - 10*((i-k+o.Directors*8)%o.Directors)
 			d.has[k] = true
@@ -138,6 +144,9 @@ func (r *run) build() error {
 // config renders director d's configuration. bad makes it invalid (a
 // priority out of range), for the refused-reload fault.
 func (d *director) render(l *lab, o Options, bad bool) string {
+	if d.ka {
+		return d.renderKeepalived(o)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "global {\n  router_id      = %q\n  control_socket = %q\n  state_dir      = %q\n  metrics_listen = \"127.0.0.1:9100\"\n}\n",
 		d.name, d.sock, d.state)
@@ -185,17 +194,45 @@ virtual_server "web" {
 	return b.String()
 }
 
+// renderKeepalived is the same director as keepalived.conf: VRRP only,
+// with vrrp_skip_check_adv_addr so that a rolling VIP change works as far
+// as keepalived 2.2.7 lets it.
+func (d *director) renderKeepalived(o Options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n  router_id %s\n  vrrp_skip_check_adv_addr\n}\n", d.name)
+	for k := 1; k <= 9; k++ {
+		if !d.has[k] {
+			continue
+		}
+		fmt.Fprintf(&b, "\nvrrp_instance vi%d {\n  state BACKUP\n  interface lan0\n  virtual_router_id %d\n  priority %d\n  version 3\n  advert_int %s\n  virtual_ipaddress {\n    %s/24\n",
+			k, 50+k, d.prio[k], strconv.FormatFloat(o.Interval.Seconds(), 'f', -1, 64), vipOf(k))
+		if d.extra[k] {
+			fmt.Fprintf(&b, "    %s/24\n", extraVIPOf(k))
+		}
+		b.WriteString("  }\n}\n")
+	}
+	return b.String()
+}
+
 func (d *director) write(l *lab, o Options, bad bool) error {
 	return os.WriteFile(d.cfg, []byte(d.render(l, o, bad)), 0o644)
 }
 
-// start runs tandem on d.
+// start runs tandem (or keepalived) on d.
 func (d *director) start() error {
-	args := []string{"run", "-c", d.cfg, "--ipvs-memory"}
+	d.runs++
+	name, args := d.binary(), []string{"run", "-c", d.cfg, "--ipvs-memory"}
 	if d.testFault != "" {
 		args = append(args, "--test-fault", d.testFault)
 	}
-	p, err := d.host.Start(d.binary(), args...)
+	if d.ka {
+		pid := func(kind string) string {
+			return filepath.Join(filepath.Dir(d.cfg), fmt.Sprintf("%s-%s-%d.pid", d.name, kind, d.runs))
+		}
+		name, args = "keepalived", []string{"-n", "-l", "-D", "-P", "-f", d.cfg,
+			"-p", pid("keepalived"), "-r", pid("vrrp"), "-c", pid("checkers"), "-b", pid("bfd")}
+	}
+	p, err := d.host.Start(name, args...)
 	if err != nil {
 		return err
 	}
@@ -204,6 +241,42 @@ func (d *director) start() error {
 }
 
 var tandemBinary string
+
+// pids are d's processes: tandem, or keepalived's parent and VRRP child.
+func (d *director) pids() []int {
+	if d.proc == nil {
+		return nil
+	}
+	if !d.ka {
+		return []int{d.proc.Process.Pid}
+	}
+	all, _ := d.host.Pids()
+	var out []int
+	for _, pid := range all {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(comm)) == "keepalived" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// signal sends sig to every process of d.
+func (d *director) signal(sig syscall.Signal) {
+	for _, pid := range d.pids() {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// crash kills d as a crash would: keepalived's processes are stopped
+// first, or its parent would tell the child to resign.
+func (d *director) crash() error {
+	if d.ka {
+		d.signal(syscall.SIGSTOP)
+		d.signal(syscall.SIGKILL)
+	}
+	return d.proc.Kill()
+}
 
 func (d *director) binary() string { return tandemBinary }
 
@@ -296,6 +369,15 @@ func (l *lab) expected(k int) string {
 		}
 	}
 	return best
+}
+
+func (l *lab) isKeepalived(name string) bool {
+	for _, d := range l.ds {
+		if d.name == name {
+			return d.ka
+		}
+	}
+	return false
 }
 
 // holders lists the directors that have vip on lan0.
@@ -402,7 +484,7 @@ func (l *lab) baseline(r *run) { l.baselineIfDue(r) }
 func (l *lab) baselineIfDue(r *run) {
 	age := min(time.Minute, r.o.Duration/2)
 	for _, d := range l.ds {
-		if d.proc == nil || d.paused || d.base != nil || time.Since(d.started) < age {
+		if d.ka || d.proc == nil || d.paused || d.base != nil || time.Since(d.started) < age {
 			continue
 		}
 		if x, err := d.measure(); err == nil {
@@ -420,19 +502,19 @@ func (l *lab) final(r *run) {
 		}
 		x, err := d.measure()
 		if err != nil {
-			r.violate(fmt.Sprintf("%s: resources unreadable at the end: %v", d.name, err))
+			r.violate(false, fmt.Sprintf("%s: resources unreadable at the end: %v", d.name, err))
 			continue
 		}
 		b := *d.base
 		r.rep.Resources = append(r.rep.Resources, fmt.Sprintf("%s: baseline %s, end %s", d.name, b, x))
 		if x.fds > b.fds+fdSlack {
-			r.violate(fmt.Sprintf("%s: fds grew from %d to %d", d.name, b.fds, x.fds))
+			r.violate(false, fmt.Sprintf("%s: fds grew from %d to %d", d.name, b.fds, x.fds))
 		}
 		if x.goroutines > b.goroutines+goroutineSlack {
-			r.violate(fmt.Sprintf("%s: goroutines grew from %d to %d", d.name, b.goroutines, x.goroutines))
+			r.violate(false, fmt.Sprintf("%s: goroutines grew from %d to %d", d.name, b.goroutines, x.goroutines))
 		}
 		if float64(x.rss) > 1.5*float64(b.rss) {
-			r.violate(fmt.Sprintf("%s: RSS grew from %d kB to %d kB", d.name, b.rss, x.rss))
+			r.violate(false, fmt.Sprintf("%s: RSS grew from %d kB to %d kB", d.name, b.rss, x.rss))
 		}
 	}
 }
@@ -457,34 +539,34 @@ func (r *run) finish() {
 			continue
 		}
 		if d.paused {
-			syscall.Kill(d.proc.Process.Pid, syscall.SIGCONT)
+			d.signal(syscall.SIGCONT)
 		}
-		pids = append(pids, d.proc.Process.Pid)
+		pids = append(pids, d.pids()...)
 		if err := d.proc.Stop(); err != nil {
-			r.violate(fmt.Sprintf("%s: stop: %v", d.name, err))
+			r.violate(false, fmt.Sprintf("%s: stop: %v", d.name, err))
 		}
 	}
 	if h, err := l.holders(); err == nil {
 		for vip := range l.vips() {
 			if len(h[vip]) > 0 {
-				r.violate(fmt.Sprintf("after every tandem stopped, %s is still on %v", vip, h[vip]))
+				r.violate(false, fmt.Sprintf("after every tandem stopped, %s is still on %v", vip, h[vip]))
 			}
 		}
 	}
 	for _, d := range l.ds {
-		if _, err := os.Stat(d.sock); err == nil {
-			r.violate(fmt.Sprintf("%s: control socket %s left behind", d.name, d.sock))
+		if _, err := os.Stat(d.sock); err == nil && !d.ka {
+			r.violate(false, fmt.Sprintf("%s: control socket %s left behind", d.name, d.sock))
 		}
 	}
 	r.teardown()
 	for _, pid := range pids {
 		if syscall.Kill(pid, 0) == nil {
-			r.violate(fmt.Sprintf("process %d still runs after the run", pid))
+			r.violate(false, fmt.Sprintf("process %d still runs after the run", pid))
 		}
 	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(out), l.nl.Prefix+"-") {
-		r.violate("namespaces left behind: " + strings.TrimSpace(string(out)))
+		r.violate(false, "namespaces left behind: "+strings.TrimSpace(string(out)))
 	}
 }
 

@@ -78,6 +78,7 @@ var (
 	descSent       = prometheus.NewDesc("tandem_vrrp_adverts_sent_total", "VRRP adverts sent.", []string{"vrrp_instance"}, nil)
 	descRecv       = prometheus.NewDesc("tandem_vrrp_adverts_received_total", "Valid VRRP adverts received.", []string{"vrrp_instance"}, nil)
 	descMismatch   = prometheus.NewDesc("tandem_vrrp_address_list_mismatch_total", "Adverts accepted although their virtual IPs differ from this instance's (a VIP-list change not yet on every director).", []string{"vrrp_instance"}, nil)
+	descClaims     = prometheus.NewDesc("tandem_vrrp_claims_total", "ARP packets from other hosts claiming a virtual IP this master holds (each makes it announce again).", []string{"vrrp_instance"}, nil)
 	descAnnounce   = prometheus.NewDesc("tandem_vrrp_announcements_total", "Bursts of gratuitous ARP (garp) or unsolicited neighbour advertisements (na).", []string{"vrrp_instance", "kind"}, nil)
 	descDropped    = prometheus.NewDesc("tandem_vrrp_packets_dropped_total", "VRRP packets dropped by the receive rules, by reason.", []string{"interface", "reason"}, nil)
 	descRSUp       = prometheus.NewDesc("tandem_real_server_up", "1 if the real server's checks say up.", []string{"vs", "rs"}, nil)
@@ -136,6 +137,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descRecv, in.run.AdvertsRecv.Load(), name)
 		mismatches, _ := in.run.AddrListMismatch()
 		counter(descMismatch, mismatches, name)
+		counter(descClaims, in.run.Claims.Load(), name)
 		kind := "garp"
 		if in.cfg.Family() == config.IPv6 {
 			kind = "na"
