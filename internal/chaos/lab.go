@@ -406,8 +406,23 @@ func (l *lab) probe(ctx context.Context, r *run) {
 			return
 		case <-tick.C:
 		}
+		vips := l.vips()
+		l.mu.Lock()
+		for vip := range l.probes {
+			if _, ok := vips[vip]; !ok {
+				delete(l.probes, vip) // gone: if it comes back, it starts afresh
+			}
+		}
+		for vip := range vips {
+			if l.probes[vip] == nil {
+				// A VIP that every director has only now: its gap counts
+				// from here, and no director has answered for it yet.
+				l.probes[vip] = &probeState{lastOK: time.Now()}
+			}
+		}
+		l.mu.Unlock()
 		var wg sync.WaitGroup
-		for vip := range l.vips() {
+		for vip := range vips {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -416,12 +431,9 @@ func (l *lab) probe(ctx context.Context, r *run) {
 					return
 				}
 				l.mu.Lock()
-				ps := l.probes[vip]
-				if ps == nil {
-					ps = &probeState{}
-					l.probes[vip] = ps
+				if ps := l.probes[vip]; ps != nil {
+					ps.lastOK, ps.who = time.Now(), who
 				}
-				ps.lastOK, ps.who = time.Now(), who
 				l.mu.Unlock()
 			}()
 		}

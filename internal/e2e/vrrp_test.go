@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -507,4 +508,59 @@ func TestClaimedVIPIsAnnouncedAgain(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	wantLog(t, d1, "another host claims a virtual IP")
+}
+
+// A sync group of two instances on both directors, started at the same
+// moment, again and again, with the members listed in either order: the
+// group converges on the higher-priority director and stays there. Two
+// members' crossing moves used to force each other for ever (issue 12:
+// "sync group pair: gateway is MASTER", then "higher priority advert",
+// over and over, on the lower-priority director).
+func TestSyncGroupSimultaneousStarts(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	cfg := func(name string, prio int, members string) string {
+		return instanceConfig(name, prio, "") + fmt.Sprintf(`
+vrrp_instance "gateway" {
+  interface         = "lan0"
+  virtual_router_id = 52
+  priority          = %d
+  advert_interval   = "100ms"
+  virtual_ips       = ["203.0.113.1/24"]
+}
+
+sync_group "pair" {
+  instances = [%s]
+}
+`, prio, members)
+	}
+	d1 := &node{t: t, host: hs[0], cfg: filepath.Join(t.TempDir(), "d1.hcl")}
+	d2 := &node{t: t, host: hs[1], cfg: filepath.Join(t.TempDir(), "d2.hcl")}
+	nodes := []*node{d1, d2}
+	orders := []string{`"web", "gateway"`, `"gateway", "web"`}
+	for round := range 4 {
+		d1.rewrite(cfg("d1", 150, orders[round%2]))
+		d2.rewrite(cfg("d2", 100, orders[(round/2)%2]))
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			wg.Add(1)
+			go func() { defer wg.Done(); n.start() }()
+		}
+		wg.Wait()
+		onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+		onlyHolder(t, nodes, "203.0.113.1", "d1", time.Second, 0)
+		flips := d2.entered("web", "MASTER") + d2.entered("gateway", "MASTER")
+		time.Sleep(time.Second)
+		if h := holders(nodes, vip); len(h) != 1 || h[0] != "d1" {
+			t.Fatalf("round %d: %s held by %v after it settled:\nd1:\n%s\nd2:\n%s", round, vip, h, d1.log(), d2.log())
+		}
+		if n := d2.entered("web", "MASTER") + d2.entered("gateway", "MASTER"); n != flips {
+			t.Fatalf("round %d: d2's group kept moving after it settled:\n%s", round, d2.log())
+		}
+		for _, n := range nodes {
+			if err := n.proc.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
