@@ -24,7 +24,7 @@ export TANDEM_TEST_STRICT := 1
 TIMED := scripts/timed
 START := $(shell date +%s)
 
-.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-ipvs fuzz docs clean
+.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-ipvs bench-chaos fuzz docs clean
 
 all: build
 
@@ -77,6 +77,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/failover
 	$(MAKE) bench-ipvs
+	$(MAKE) bench-chaos
+
+# Thirty minutes of seeded faults on three tandem directors, then ten on
+# two tandem and one keepalived (CHAOS_SEED replays a schedule).
+CHAOS_SEED ?= 0
+bench-chaos:
+	$(GO) run ./bench/chaos -seed $(CHAOS_SEED) -duration 30m
+	$(GO) run ./bench/chaos -seed $(CHAOS_SEED) -duration 10m -keepalived 1 -overlap
 
 # IPVS programming, 10,000 services x 10 destinations from empty: tandem
 # against ipvsadm -R in the qemu guest (times and ratio in the log).

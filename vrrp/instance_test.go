@@ -304,71 +304,74 @@ func TestInstancesRealtime(t *testing.T) {
 	}
 }
 
-// A backup held up past its master-down deadline with the master's advert
-// already queued stays backup: the queued advert counts before the timer.
-func TestQueuedAdvertBeatsLateTimer(t *testing.T) {
-	n := &memNet{}
+// lateBackup is a backup whose loop does not run (the test calls
+// timerFired itself), just past its master-down deadline, and the advert
+// of the master it missed.
+type lateBackup struct {
+	i        *Instance
+	lan      *memNet
+	link     *Link
+	deadline time.Time
+	master   netip.Addr
+	advert   Advert
+	wire     []byte
+}
+
+func newLateBackup(t *testing.T) *lateBackup {
+	t.Helper()
+	lb := &lateBackup{lan: &memNet{}, master: netip.MustParseAddr("198.51.100.11")}
 	log := slog.New(slog.DiscardHandler)
 	cfg := InstanceConfig{Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
 		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")}, Source: netip.MustParseAddr("198.51.100.12")}
-	link := NewLink("lan0", false, n.conn("198.51.100.12"), log)
-	defer link.Close()
-	i, err := NewInstance(cfg, link, &announce.Fake{}, log)
-	if err != nil {
+	lb.link = NewLink("lan0", false, lb.lan.conn("198.51.100.12"), log)
+	t.Cleanup(func() { lb.link.Close() })
+	var err error
+	if lb.i, err = NewInstance(cfg, lb.link, &announce.Fake{}, log); err != nil {
 		t.Fatal(err)
 	}
-	i.step(Start{})
-	if st := i.Status().State; st != Backup {
+	lb.i.step(Start{})
+	if st := lb.i.Status().State; st != Backup {
 		t.Fatalf("after start: %v", st)
 	}
-	deadline := i.m.Deadline()
-	master := netip.MustParseAddr("198.51.100.11")
-	a := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
-	b, err := a.Marshal(master, Group4, true)
-	if err != nil {
+	lb.deadline = lb.i.m.Deadline()
+	lb.advert = Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
+	if lb.wire, err = lb.advert.Marshal(lb.master, Group4, true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(deadline) + 5*time.Millisecond)
-	i.in <- inbound{a: a, p: Packet{Data: b, Src: master, Dst: Group4, TTL: 255, At: deadline.Add(-time.Millisecond)}}
-	i.timerFired(deadline)
-	if st := i.Status(); st.State != Backup || st.Master != master {
-		t.Errorf("after a late timer with the master's advert queued: %v (master %v), want BACKUP under %v", st.State, st.Master, master)
+	time.Sleep(time.Until(lb.deadline) + 5*time.Millisecond)
+	return lb
+}
+
+// stillBackup fails t unless the instance follows the master.
+func (lb *lateBackup) stillBackup(t *testing.T, when string) {
+	t.Helper()
+	if st := lb.i.Status(); st.State != Backup || st.Master != lb.master {
+		t.Errorf("%s: %v (master %v), want BACKUP under %v", when, st.State, st.Master, lb.master)
 	}
+}
+
+// A backup held up past its master-down deadline with the master's advert
+// already queued stays backup: the queued advert counts before the timer.
+func TestQueuedAdvertBeatsLateTimer(t *testing.T) {
+	lb := newLateBackup(t)
+	lb.i.in <- inbound{a: lb.advert, p: Packet{Data: lb.wire, Src: lb.master, Dst: Group4, TTL: 255, At: lb.deadline.Add(-time.Millisecond)}}
+	lb.i.timerFired(lb.deadline)
+	lb.stillBackup(t, "after a late timer with the master's advert queued")
 }
 
 // An advert still in the socket when the master-down timer fires (the
 // link's reader is behind) counts first: before Link.Pending, the backup
 // became master although the master had spoken in time.
 func TestAdvertInSocketBeatsTimer(t *testing.T) {
-	n := &memNet{}
-	log := slog.New(slog.DiscardHandler)
-	cfg := InstanceConfig{Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
-		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")}, Source: netip.MustParseAddr("198.51.100.12")}
-	link := NewLink("lan0", false, n.conn("198.51.100.12"), log)
-	defer link.Close()
-	i, err := NewInstance(cfg, link, &announce.Fake{}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i.pendingWait = 10 * time.Second // the bound is not what is tested
-	i.step(Start{})
-	deadline := i.m.Deadline()
-	master := netip.MustParseAddr("198.51.100.11")
-	a := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
-	b, err := a.Marshal(master, Group4, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Until(deadline) + 5*time.Millisecond)
-	n.inject(b, master, Group4, 255)
-	if !link.Pending() {
+	lb := newLateBackup(t)
+	lb.i.pendingWait = 10 * time.Second // the bound is not what is tested
+	lb.lan.inject(lb.wire, lb.master, Group4, 255)
+	if !lb.link.Pending() {
 		t.Fatal("an unread packet is not pending")
 	}
-	go func() { time.Sleep(20 * time.Millisecond); link.Run() }()
-	i.timerFired(deadline)
-	if st := i.Status(); st.State != Backup || st.Master != master {
-		t.Errorf("after the timer with the master's advert in the socket: %v (master %v), want BACKUP under %v", st.State, st.Master, master)
-	}
+	go func() { time.Sleep(20 * time.Millisecond); lb.link.Run() }()
+	lb.i.timerFired(lb.deadline)
+	lb.stillBackup(t, "after the timer with the master's advert in the socket")
 }
 
 // The host effects follow from the instance's configuration: the

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,9 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/ipv4"
-
 	tandemd "github.com/tandemlb/tandem/internal/director"
+	"github.com/tandemlb/tandem/internal/netlab"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -363,10 +361,7 @@ func (r *run) invalidReload(d *director) error {
 // 255 for every instance's VRID, in bursts.
 func (r *run) badAdverts(n int) error {
 	src := netip.MustParseAddr("198.51.100.201")
-	var kinds []struct {
-		b   []byte
-		ttl int
-	}
+	var pkts []netlab.RawPacket
 	for _, k := range r.lab.instances {
 		a := vrrp.Advert{Version: 3, VRID: uint8(50 + k), Priority: 255, Interval: r.o.Interval,
 			Addrs: []netip.Addr{netip.MustParseAddr(vipOf(k))}}
@@ -382,52 +377,9 @@ func (r *run) badAdverts(n int) error {
 		if err != nil {
 			return err
 		}
-		kinds = append(kinds,
-			struct {
-				b   []byte
-				ttl int
-			}{good, 64}, // TTL below 255
-			struct {
-				b   []byte
-				ttl int
-			}{sum, 255},
-			struct {
-				b   []byte
-				ttl int
-			}{good[:5], 255},
-			struct {
-				b   []byte
-				ttl int
-			}{wrongVersion, 255},
-		)
+		pkts = append(pkts, netlab.RawPacket{Data: good, TTL: 64}, netlab.RawPacket{Data: sum, TTL: 255},
+			netlab.RawPacket{Data: good[:5], TTL: 255}, netlab.RawPacket{Data: wrongVersion, TTL: 255})
 	}
-	return r.lab.attacker.Do(func() error {
-		c, err := net.ListenPacket("ip4:112", "0.0.0.0")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		lan0, err := net.InterfaceByName("lan0")
-		if err != nil {
-			return err
-		}
-		pc := ipv4.NewPacketConn(c)
-		if err := pc.SetMulticastInterface(lan0); err != nil {
-			return err
-		}
-		dst := &net.IPAddr{IP: vrrp.Group4.AsSlice()}
-		for i := range n {
-			k := kinds[i%len(kinds)]
-			if err := pc.SetMulticastTTL(k.ttl); err != nil {
-				return err
-			}
-			if _, err := pc.WriteTo(k.b, nil, dst); err != nil {
-				return err
-			}
-			if i%500 == 499 {
-				time.Sleep(10 * time.Millisecond) // bursts, not a flood: the flood bench is another
-			}
-		}
-		return nil
-	})
+	// Bursts, not a flood (the flood is bench/flood's).
+	return r.lab.attacker.SendRaw(112, vrrp.Group4, pkts, n, 500, 10*time.Millisecond)
 }

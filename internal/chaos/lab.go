@@ -250,15 +250,8 @@ func (d *director) pids() []int {
 	if !d.ka {
 		return []int{d.proc.Process.Pid}
 	}
-	all, _ := d.host.Pids()
-	var out []int
-	for _, pid := range all {
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err == nil && strings.TrimSpace(string(comm)) == "keepalived" {
-			out = append(out, pid)
-		}
-	}
-	return out
+	pids, _ := d.host.PidsNamed("keepalived")
+	return pids
 }
 
 // signal sends sig to every process of d.

@@ -183,18 +183,11 @@ func (k *kaNode) start() {
 // pids returns keepalived's processes in the host: the parent and its
 // VRRP child.
 func (k *kaNode) pids() []int {
-	all, err := k.host.Pids()
+	pids, err := k.host.PidsNamed("keepalived")
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	var out []int
-	for _, pid := range all {
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err == nil && strings.TrimSpace(string(comm)) == "keepalived" {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return pids
 }
 
 // crash kills keepalived as a crash would: no priority-0 advert, VIPs left

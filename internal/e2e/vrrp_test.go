@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/tandemlb/tandem/internal/netlab"
 	"github.com/tandemlb/tandem/internal/testenv"
 	"github.com/tandemlb/tandem/vrrp"
-	"golang.org/x/net/ipv4"
 )
 
 const vip = "198.51.100.10"
@@ -139,19 +137,26 @@ func TestGracefulStop(t *testing.T) {
 	}
 }
 
+// nftPair is two directors (d1 elected, 150 over 100) and a client that
+// has reached the VIP, for tests that filter the switch with nft.
+func nftPair(t *testing.T) (hs []*netlab.Host, client *netlab.Host, d1, d2 *node, sw *netlab.Host) {
+	t.Helper()
+	lab := newLab(t)
+	testenv.NeedCommand(t, "nft")
+	hs, client = hosts(t, lab, 2)
+	d1 = startTandem(t, hs[0], instanceConfig("d1", 150, ""))
+	d2 = startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	onlyHolder(t, []*node{d1, d2}, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	ping(t, client, vip)
+	return hs, client, d1, d2, lab.Switch()
+}
+
 // Split brain: VRRP dropped on the bridge while the links stay up; both
 // become master. Healed, one master remains within three intervals and the
 // client follows it.
 func TestSplitBrainHeals(t *testing.T) {
-	lab := newLab(t)
-	testenv.NeedCommand(t, "nft")
-	hs, client := hosts(t, lab, 2)
-	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
-	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	hs, client, d1, d2, sw := nftPair(t)
 	nodes := []*node{d1, d2}
-	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
-	ping(t, client, vip)
-	sw := lab.Switch()
 	if out, err := sw.Run("nft", "add table bridge split; add chain bridge split vrrp { type filter hook forward priority 0 ; } ; add rule bridge split vrrp ip protocol 112 drop"); err != nil {
 		t.Fatalf("nft: %v\n%s", err, out)
 	}
@@ -322,33 +327,13 @@ func TestBadAdvertsChangeNothing(t *testing.T) {
 		{vrrp.ReasonTruncated, enc(good)[:5], 255},
 		{vrrp.ReasonVersionDiff, mod(func(a *vrrp.Advert) { a.Version = 2; a.Interval = time.Second }), 255},
 	}
-	err := client.Do(func() error {
-		c, err := net.ListenPacket("ip4:112", "0.0.0.0")
-		if err != nil {
-			return err
+	var pkts []netlab.RawPacket
+	for _, k := range kinds {
+		for range 5 {
+			pkts = append(pkts, netlab.RawPacket{Data: k.b, TTL: k.ttl})
 		}
-		defer c.Close()
-		lan0, err := net.InterfaceByName("lan0")
-		if err != nil {
-			return err
-		}
-		pc := ipv4.NewPacketConn(c)
-		if err := pc.SetMulticastInterface(lan0); err != nil {
-			return err
-		}
-		for _, k := range kinds {
-			if err := pc.SetMulticastTTL(k.ttl); err != nil {
-				return err
-			}
-			for range 5 {
-				if _, err := pc.WriteTo(k.b, nil, &net.IPAddr{IP: group.AsSlice()}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := client.SendRaw(112, group, pkts, len(pkts), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	onlyHolder(t, nodes, vip, "d1", time.Second, 700*time.Millisecond)
@@ -473,15 +458,7 @@ func TestTrackScriptWeight(t *testing.T) {
 // (issue 12: with 30 % loss the client stayed on the loser for up to
 // 6 s; before the ARP watch it stayed until its neighbour entry expired).
 func TestClaimedVIPIsAnnouncedAgain(t *testing.T) {
-	lab := newLab(t)
-	testenv.NeedCommand(t, "nft")
-	hs, client := hosts(t, lab, 2)
-	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, ""))
-	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
-	nodes := []*node{d1, d2}
-	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
-	ping(t, client, vip)
-	sw := lab.Switch()
+	hs, client, d1, d2, sw := nftPair(t)
 	nft := func(rules string) {
 		t.Helper()
 		if out, err := sw.Run("nft", rules); err != nil {

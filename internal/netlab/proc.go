@@ -134,6 +134,22 @@ func (h *Host) Pids() ([]int, error) {
 	return pids, nil
 }
 
+// PidsNamed is Pids narrowed to the processes whose name (comm) is comm.
+func (h *Host) PidsNamed(comm string) ([]int, error) {
+	all, err := h.Pids()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, pid := range all {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(b)) == comm {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
 // nsSet is a lab's namespaces, by inode and by name.
 type nsSet struct {
 	inodes map[uint64]bool
