@@ -27,6 +27,9 @@ const (
 	Pause      Kind = "pause"       // SIGSTOP for 0.2-3 s, then SIGCONT
 	Cable      Kind = "cable"       // switch port down for 0.5-3 s
 	Loss       Kind = "loss"        // 10-40 % loss both ways on one port for 2-6 s
+	Delay      Kind = "delay"       // 20-200 ms more on one director's frames, both ways, for 2-5 s
+	Reorder    Kind = "reorder"     // 5-60 ms random delay per frame (they overtake each other) for 2-5 s
+	Duplicate  Kind = "duplicate"   // every frame of one director twice, both ways, for 2-5 s
 	Partition  Kind = "partition"   // two directors do not hear each other for 1-4 s
 	Priorities Kind = "priorities"  // reload every director with a new priority order for one instance
 	AddRemove  Kind = "add-remove"  // reload every director with one instance more (or less)
@@ -39,7 +42,8 @@ const (
 )
 
 // Kinds is every kind, in the order the schedule draws from.
-var Kinds = []Kind{Kill, Pause, Cable, Loss, Partition, Priorities, AddRemove, Invalid, RollingVIP, BadAdverts, Term, Flap, Truncate}
+var Kinds = []Kind{Kill, Pause, Cable, Loss, Partition, Priorities, AddRemove, Invalid, RollingVIP, BadAdverts, Term, Flap, Truncate,
+	Delay, Reorder, Duplicate}
 
 // strictKinds must not move any VIP even while they act.
 var strictKinds = []Kind{Invalid, RollingVIP, BadAdverts, Flap}
@@ -138,7 +142,7 @@ func (r *run) plan(k Kind) (func() error, string) {
 		}, fmt.Sprintf("cable %s for %s", d.name, for_.Round(time.Millisecond))
 	case Loss:
 		d, pct, for_ := r.pick(), 10+r.rng.IntN(31), r.dur(2*time.Second, 6*time.Second)
-		port := d.host.Port()
+		port := d.relay.bridgePort
 		rules := fmt.Sprintf(`add table bridge chaos_loss
 add chain bridge chaos_loss cfwd { type filter hook forward priority 0 ; }
 add rule bridge chaos_loss cfwd iifname %q numgen random mod 100 < %d drop
@@ -154,9 +158,27 @@ add rule bridge chaos_loss cfwd oifname %q numgen random mod 100 < %d drop
 add chain bridge chaos_part cfwd { type filter hook forward priority 0 ; }
 add rule bridge chaos_part cfwd iifname %q oifname %q drop
 add rule bridge chaos_part cfwd iifname %q oifname %q drop
-`, a.host.Port(), b.host.Port(), b.host.Port(), a.host.Port())
+`, a.relay.bridgePort, b.relay.bridgePort, b.relay.bridgePort, a.relay.bridgePort)
 		return func() error { return r.nftFor(rules, "chaos_part", for_) },
 			fmt.Sprintf("partition %s | %s for %s", a.name, b.name, for_.Round(time.Millisecond))
+	case Delay, Reorder, Duplicate:
+		d, for_ := r.pick(), r.dur(2*time.Second, 5*time.Second)
+		var delay, jitter time.Duration
+		what := "duplicate frames"
+		switch k {
+		case Delay:
+			delay = r.dur(20*time.Millisecond, 200*time.Millisecond)
+			what = fmt.Sprintf("delay %s", delay.Round(time.Millisecond))
+		case Reorder:
+			jitter = r.dur(5*time.Millisecond, 60*time.Millisecond)
+			what = fmt.Sprintf("reorder (jitter %s)", jitter.Round(time.Millisecond))
+		}
+		return func() error {
+			d.relay.impair(delay, jitter, k == Duplicate)
+			time.Sleep(for_)
+			d.relay.impair(0, 0, false)
+			return nil
+		}, fmt.Sprintf("%s on %s for %s", what, d.name, for_.Round(time.Millisecond))
 	case Priorities:
 		inst := l.instances[r.rng.IntN(len(l.instances))]
 		order := r.rng.Perm(len(l.ds))

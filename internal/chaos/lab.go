@@ -63,7 +63,8 @@ type director struct {
 	base      *resources   // taken a minute into this process's life
 	svc       net.Listener // the director's own service (stays when tandem dies)
 	testFault string
-	ka        bool // runs keepalived 2.2.7 (VRRP only) instead of tandem
+	relay     *relay // between its switch port and the bridge
+	ka        bool   // runs keepalived 2.2.7 (VRRP only) instead of tandem
 	runs      int
 }
 
@@ -114,6 +115,9 @@ func (r *run) build() error {
 		if d.svc, err = listenIn(h, servicePort, d.name); err != nil {
 			return err
 		}
+		if d.relay, err = newRelay(nl.Switch(), h.Port(), o.Seed+uint64(i)); err != nil {
+			return err
+		}
 		l.ds = append(l.ds, d)
 	}
 	for i := 1; i <= 2; i++ {
@@ -137,6 +141,11 @@ func (r *run) build() error {
 	}
 	if l.attacker, err = nl.AddHost("attacker", netip.MustParsePrefix("198.51.100.201/24")); err != nil {
 		return err
+	}
+	for _, h := range nl.Hosts() {
+		if err := h.Do(func() error { return txChecksumOff(netlab.NIC) }); err != nil {
+			return fmt.Errorf("chaos: %s: %w", h.Name, err)
+		}
 	}
 	return nil
 }
@@ -584,6 +593,9 @@ func (r *run) teardown() {
 	for _, d := range l.ds {
 		if d.svc != nil {
 			d.svc.Close()
+		}
+		if d.relay != nil {
+			d.relay.close()
 		}
 	}
 	for _, rs := range l.rs {
