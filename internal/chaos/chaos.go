@@ -184,6 +184,7 @@ type run struct {
 
 // phase is where the schedule is, as the checker sees it.
 type phase struct {
+	seq     int       // changes with every begin and heal
 	episode string    // "" when quiet
 	kinds   []Kind    // of the episode
 	strict  bool      // the episode must not move any VIP
@@ -297,7 +298,7 @@ func (r *run) begin(name string, kinds []Kind, strict bool) {
 	r.mu.Lock()
 	// A strict episode is checked as quiet: from the same quiet start,
 	// with the same bound on the client's gaps.
-	r.phase = phase{episode: name, kinds: kinds, strict: strict, quiet: r.phase.quiet, bound: r.bound(false)}
+	r.phase = phase{seq: r.phase.seq + 1, episode: name, kinds: kinds, strict: strict, quiet: r.phase.quiet, bound: r.bound(false)}
 	r.mu.Unlock()
 	r.logf("%s", name)
 }
@@ -305,7 +306,7 @@ func (r *run) begin(name string, kinds []Kind, strict bool) {
 // heal marks the end of an episode's faults: the bound starts now.
 func (r *run) heal(name string, kinds []Kind, strict bool, bound time.Duration) {
 	r.mu.Lock()
-	r.phase = phase{episode: name, kinds: kinds, strict: strict, healed: time.Now(), bound: bound}
+	r.phase = phase{seq: r.phase.seq + 1, episode: name, kinds: kinds, strict: strict, healed: time.Now(), bound: bound}
 	r.mu.Unlock()
 }
 

@@ -38,6 +38,12 @@ func (r *run) check(ctx context.Context) {
 			continue
 		}
 		bad := r.wrong(p)
+		r.mu.Lock()
+		moved := r.phase.seq != p.seq
+		r.mu.Unlock()
+		if moved {
+			continue // a fault began (or healed) while sampling: the sample mixes both
+		}
 		switch {
 		case !p.healed.IsZero() && !p.done:
 			took := time.Since(p.healed)

@@ -106,10 +106,12 @@ func (r *relay) carry(from, to int) {
 	for !r.stop.Load() {
 		n, _, err := unix.Recvfrom(from, buf, 0)
 		if err != nil {
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-				continue
+			// A port set down (the cable fault) says ENETDOWN until it is
+			// up again: the relay must outlive it.
+			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+				time.Sleep(10 * time.Millisecond)
 			}
-			return
+			continue
 		}
 		frame := append([]byte(nil), buf[:n]...)
 		r.mu.Lock()
