@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -323,12 +324,14 @@ func (r *run) reload(d *director) error {
 		return err
 	}
 	if d.ka {
-		return d.proc.Process.Signal(syscall.SIGHUP)
+		err = d.proc.Process.Signal(syscall.SIGHUP)
+	} else if out, rerr := d.cli("reload"); rerr != nil {
+		r.violate(false, fmt.Sprintf("%s: reload of a valid configuration failed: %v: %s", d.name, rerr, out))
 	}
-	if out, err := d.cli("reload"); err != nil {
-		r.violate(false, fmt.Sprintf("%s: reload of a valid configuration failed: %v: %s", d.name, err, out))
-	}
-	return nil
+	r.lab.mu.Lock()
+	d.applied = maps.Clone(d.extra)
+	r.lab.mu.Unlock()
+	return err
 }
 
 // reloadAll reloads every director, gap apart.

@@ -5,6 +5,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -56,6 +57,7 @@ type director struct {
 	state     string
 	prio      map[int]int  // instance -> priority
 	extra     map[int]bool // instance -> carries its extra VIP
+	applied   map[int]bool // extra as the running director has it (after its reload)
 	has       map[int]bool // instance -> configured here
 	proc      *netlab.Proc // nil while down
 	started   time.Time
@@ -103,7 +105,7 @@ func (r *run) build() error {
 		}
 		d := &director{i: i, name: h.Name, host: h, cfg: filepath.Join(dir, h.Name+".hcl"),
 			sock: filepath.Join(dir, h.Name+".sock"), state: filepath.Join(dir, h.Name+"-state"),
-			prio: map[int]int{}, extra: map[int]bool{}, has: map[int]bool{}, testFault: o.TestFault,
+			prio: map[int]int{}, extra: map[int]bool{}, applied: map[int]bool{}, has: map[int]bool{}, testFault: o.TestFault,
 			ka: i > o.Directors-o.Keepalived}
 		if d.ka {
 			d.cfg = filepath.Join(dir, h.Name+".conf")
@@ -246,6 +248,7 @@ func (d *director) start() error {
 		return err
 	}
 	d.proc, d.started, d.paused, d.base = p, time.Now(), false, nil
+	d.applied = maps.Clone(d.extra)
 	return nil
 }
 
@@ -347,7 +350,7 @@ func (l *lab) vips() map[string]int {
 		out[vipOf(k)] = k
 		all := true
 		for _, d := range l.ds {
-			all = all && d.extra[k]
+			all = all && d.applied[k]
 		}
 		if all {
 			out[extraVIPOf(k)] = k
