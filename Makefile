@@ -83,13 +83,16 @@ bench:
 bench-ipvs:
 	TANDEM_IPVS_BENCH_SERVICES=10000 $(GO) test -count=1 -v -timeout 30m -run 'TestGuestLVS/TestProgrammingSpeed' ./internal/vmtest/
 
-# Fuzz the config loader and the decoders of the kernel's IPVS messages;
+# Fuzz the config loader, the decoders of the kernel's IPVS messages, the
+# keepalived.conf reader and the ipvsadm -S reader;
 # crashers land in PKG/testdata/fuzz and stay as regression cases.
 FUZZTIME ?= 3m
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeService -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ipvsadm -run '^$$' -fuzz FuzzParseSave -fuzztime $(FUZZTIME)
 
 # Regenerate the configuration reference in README.md from the schema.
 docs:
