@@ -67,8 +67,8 @@ type SavedService struct {
 	Timeout    uint32 // seconds; 300 for -p without a value (ipvsadm's default)
 	Netmask    *Word  // -M as written, nil when not given
 	OnePacket  bool
-	PE         *Word   // --pe, nil when not given
-	SchedFlags []Word  // -b, one word per flag
+	PE         *Word  // --pe, nil when not given
+	SchedFlags []Word // -b, one word per flag
 	Dests      []*SavedDest
 }
 
