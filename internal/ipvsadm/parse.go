@@ -64,7 +64,7 @@ type SavedService struct {
 	Spec       Word   // the address or mark word
 	Scheduler  string // "wlc" when not given, as ipvsadm's default
 	Persistent bool
-	Timeout    uint32 // seconds; 300 for -p without a value (ipvsadm's default)
+	Timeout    uint32 // seconds; 360 for -p without a value (ipvsadm's default)
 	Netmask    *Word  // -M as written, nil when not given
 	OnePacket  bool
 	PE         *Word  // --pe, nil when not given
@@ -382,7 +382,7 @@ func (p *saveParser) service(cmd Word, ws []Word) {
 				s.Scheduler, i = a.Text, i+1
 			}
 		case opt == "-p":
-			s.Persistent, s.Timeout = true, 300
+			s.Persistent, s.Timeout = true, 360 // ipvsadm 1.31: 6 minutes
 			if i+1 < len(ws) && isNumber(ws[i+1].Text) {
 				var v uint64
 				if v, ok = p.number(ws[i+1], 1<<32-1, "persistence timeout"); ok {

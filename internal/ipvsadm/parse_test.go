@@ -36,8 +36,8 @@ func TestParseSaveRoundTrip(t *testing.T) {
 	if d := s.Services[2].Dests[0]; d.Port != 0 || d.Weight != 1 || d.Forward.String() != "Route" {
 		t.Errorf("-r 203.0.113.24 -g on port 0: %+v, want port 0 (the service's), weight 1", d.Dest)
 	}
-	if sv := s.Services[6]; sv.Fwmark != 42 || !sv.Persistent || sv.Timeout != 300 {
-		t.Errorf("-A -f 42 -s wlc -p: %+v, want persistent 300 s (ipvsadm's default)", sv)
+	if sv := s.Services[6]; sv.Fwmark != 42 || !sv.Persistent || sv.Timeout != 360 {
+		t.Errorf("-A -f 42 -s wlc -p: %+v, want persistent 360 s (ipvsadm's default)", sv)
 	}
 	saved := saveText(t, s)
 	again, errs := ParseSave([]byte(saved))
@@ -47,7 +47,7 @@ func TestParseSaveRoundTrip(t *testing.T) {
 	if got := saveText(t, again); got != saved {
 		t.Errorf("parse(save) changed the table:\n%s", lineDiff(saved, got))
 	}
-	for _, want := range []string{"-A -f 42 -s wlc -p 300\n", "-a -t 198.51.100.11:0 -r 203.0.113.24:0 -g -w 1\n",
+	for _, want := range []string{"-A -f 42 -s wlc -p 360\n", "-a -t 198.51.100.11:0 -r 203.0.113.24:0 -g -w 1\n",
 		"-A -u 198.51.100.12:53 -s sh -p 10 -M 255.255.0.0 -o -b sh-port\n",
 		"-a -t 198.51.100.13:80 -r 203.0.113.52:80 -i -w 1 --tun-type gue --tun-port 6082 --tun-csum\n"} {
 		if !strings.Contains(saved, want) {
