@@ -175,3 +175,71 @@ func writeText(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// The example a new user brings (examples/from-keepalived: a DR pair with
+// HTTP and TCP checks, a sorry server and a sync group), imported for lb1
+// with the lab's interface name, runs: both instances of the sync group
+// become master, the checks reach the real servers and pass.
+func TestImportedExampleRuns(t *testing.T) {
+	lab := newLab(t)
+	lb1 := lab.MustAddHost(t, "lb1", "198.51.100.11/24")
+	rs1 := lab.MustAddHost(t, "rs1", "198.51.100.21/24")
+	rs2 := lab.MustAddHost(t, "rs2", "198.51.100.22/24")
+	serveHTTP(t, rs1, "198.51.100.21:80", "rs1")
+	serveHTTP(t, rs2, "198.51.100.22:80", "rs2")
+
+	src, err := os.ReadFile("../../examples/from-keepalived/keepalived.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf, hcl := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "lb1.hcl")
+	writeText(t, conf, strings.ReplaceAll(string(src), "interface eth0", "interface lan0"))
+	cmd := exec.Command(tandemBin, "import", "keepalived", "--config-id", "lb1", "-o", hcl, conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tandem import keepalived: %v\n%s", err, out)
+	}
+	imported, err := os.ReadFile(hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(imported), "global {\n", fmt.Sprintf("global {\n  control_socket = %q\n", socketOf("lb1")), 1)
+	writeText(t, hcl, withStateDir(t, cfg))
+	n := &node{t: t, host: lb1, cfg: hcl}
+	p, err := lb1.Start(tandemBin, "run", "--ipvs-memory", "-c", hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.proc = p
+	races.name(p.Process.Pid, "lb1: tandem run")
+
+	eventually(t, 6*time.Second, "www and static master", func() bool {
+		st, err := tryStatus(t, "lb1")
+		return err == nil && st.state("www") == "MASTER" && st.state("static") == "MASTER"
+	})
+	checks := map[[2]string]string{
+		{"tcp_198_51_100_10_80", "198.51.100.21:80"}: "status 200",
+		{"tcp_198_51_100_10_80", "198.51.100.22:80"}: "status 200",
+		{"tcp_198_51_100_20_80", "198.51.100.21:80"}: "tcp",
+		{"tcp_198_51_100_20_80", "198.51.100.22:80"}: "tcp",
+	}
+	eventuallyf(t, 15*time.Second, func() string { return "every check passed once:\n" + n.log() }, func() bool {
+		st := fullStatusOf(t, "lb1")
+		for k, want := range checks {
+			if health, _, _, reason := st.rs(k[0], k[1]); health != "up" || !strings.Contains(reason, want) {
+				return false
+			}
+		}
+		return true
+	})
+	st := fullStatusOf(t, "lb1")
+	if _, w, _, _ := st.rs("tcp_198_51_100_10_80", "198.51.100.21:80"); w != 3 {
+		t.Errorf("rs1's weight in www is %d, want 3 (keepalived's weight 3)", w)
+	}
+	if !st.IPVS.Available {
+		t.Errorf("the in-memory IPVS table is not programmed: %s", st.IPVS.Error)
+	}
+	if strings.Contains(n.log(), "level=ERROR") {
+		t.Errorf("tandem logged errors:\n%s", n.log())
+	}
+}
