@@ -94,9 +94,11 @@ fuzz:
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ipvsadm -run '^$$' -fuzz FuzzParseSave -fuzztime $(FUZZTIME)
 
-# Regenerate the configuration reference in README.md from the schema.
+# Regenerate the configuration reference in README.md from the schema,
+# and docs/migrating.md's keyword table from the importer's.
 docs:
 	$(GO) test ./config -run TestReadmeReference -update
+	$(GO) test ./internal/keepalived -run TestMigratingDoc -update
 
 clean:
 	rm -rf bin dist
