@@ -93,6 +93,7 @@ fuzz:
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ipvsadm -run '^$$' -fuzz FuzzParseSave -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzImportIPVSAdm -fuzztime $(FUZZTIME)
 
 # Regenerate the configuration reference in README.md from the schema,
 # and docs/migrating.md's keyword table from the importer's.

@@ -385,7 +385,12 @@ func (p *saveParser) service(cmd Word, ws []Word) {
 			s.Persistent, s.Timeout = true, 360 // ipvsadm 1.31: 6 minutes
 			if i+1 < len(ws) && isNumber(ws[i+1].Text) {
 				var v uint64
-				if v, ok = p.number(ws[i+1], 1<<32-1, "persistence timeout"); ok {
+				// ipvsadm takes 1 s to 31 days.
+				if v, ok = p.number(ws[i+1], 86400*31, "persistence timeout"); ok && v == 0 {
+					p.errorf(ws[i+1], "Invalid persistence timeout", "A persistence timeout is 1 to 2678400 seconds (31 days), not 0; leave -p out for no persistence.")
+					return
+				}
+				if ok {
 					s.Timeout, i = uint32(v), i+1
 				}
 			}
@@ -431,6 +436,10 @@ func (p *saveParser) service(cmd Word, ws []Word) {
 			return
 		}
 		s.IPv6 = s.Addr.Is6()
+	}
+	if s.Fwmark == 0 && s.Port == 0 && !s.Persistent {
+		p.errorf(s.Spec, "Port 0 without persistence", "Port 0 (every port) takes a persistent service (-p), as ipvsadm says; give a port or -p.")
+		return
 	}
 	if s.Netmask != nil {
 		if _, ok := maskBits(s.Netmask.Text, s.IPv6); !ok {

@@ -131,12 +131,21 @@ func (c *converter) ipvsService(s *ipvsadm.SavedService, tok func(ipvsadm.Word) 
 			}
 			c.errorf(tok(w), "Tunnel options dropped", "tandem's tun forwarding is IP-in-IP; %s is converted as ipip without checksums.", d.Server.Text)
 		}
+		port := d.Port
+		if vs.Forwarding != config.NAT && vs.Address.IsValid() && port != 0 && port != vs.Address.Port() {
+			c.errorf(tok(d.Server), "Port differs under "+string(vs.Forwarding), "%s forwarding cannot change the port (the kernel keeps the virtual port); %s is converted with port %d.", vs.Forwarding, d.Server.Text, vs.Address.Port())
+			port = vs.Address.Port()
+		}
 		rs := defaults.newRS()
-		rs.Endpoint = config.Endpoint{Addr: d.Addr, Port: d.Port}
+		rs.Endpoint = config.Endpoint{Addr: d.Addr, Port: port}
 		rs.Name = rs.Endpoint.String()
 		rs.Weight = d.Weight
 		rs.UpperThreshold = c.threshold(tok(d.Server), int(d.Upper), "-x")
 		rs.LowerThreshold = c.threshold(tok(d.Server), int(d.Lower), "-y")
+		if rs.UpperThreshold > 0 && rs.LowerThreshold > rs.UpperThreshold {
+			c.errorf(tok(d.Server), "Threshold dropped", "tandem needs -y (lower) at most -x (upper); -y %d of %s was dropped.", rs.LowerThreshold, d.Server.Text)
+			rs.LowerThreshold = 0
+		}
 		vs.RealServers = append(vs.RealServers, rs)
 	}
 	c.cfg.VirtualServers = append(c.cfg.VirtualServers, vs)

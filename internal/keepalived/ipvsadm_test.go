@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tandemlb/tandem/config"
 )
 
 // Each testdata/ipvsadm/*.rules (ipvsadm -S -n output, or rules that
@@ -24,4 +26,30 @@ func TestIPVSAdmGolden(t *testing.T) {
 			checkGolden(t, ImportIPVSAdm(file, src), strings.TrimSuffix(file, ".rules")+".golden")
 		})
 	}
+}
+
+// FuzzImportIPVSAdm: whatever the rules, the import renders HCL that
+// loads without an error: what tandem cannot hold is dropped at the
+// import, with its error, never left for the loader to refuse.
+func FuzzImportIPVSAdm(f *testing.F) {
+	files, _ := filepath.Glob("testdata/ipvsadm/*.rules")
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, svc := range strings.Split(string(b), "-A ")[1:] { // small seeds minimize fast
+			f.Add([]byte("-A " + svc))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		imp := ImportIPVSAdm("f.rules", in)
+		text, err := imp.HCL()
+		if err != nil {
+			t.Fatalf("render: %v", err)
+		}
+		if cfg, diags := config.Parse("f.hcl", text); cfg == nil {
+			t.Errorf("the import does not load: %v\n%s", diags.Err(), text)
+		}
+	})
 }
