@@ -99,6 +99,8 @@ func TestParseSaveErrors(t *testing.T) {
 		{"-A -f 0\n", "1:7-1:8: Invalid firewall mark"},
 		{"-A -s rr\n", "1:1-1:3: No service"},
 		{"-A -t é:80\n", "1:7-1:8: Invalid address"},
+		{"-A -t 198.51.100.10:0 -s rr\n", "1:7-1:22: Port 0 without persistence"},
+		{"-A -t 198.51.100.10:80 -p 0\n", "1:27-1:28: Invalid persistence timeout"},
 	} {
 		_, errs := ParseSave([]byte(c.in))
 		var got []string
