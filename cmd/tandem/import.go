@@ -61,7 +61,7 @@ func newImportIPVSAdm() *cobra.Command {
 		Short: "Convert the output of ipvsadm -S -n to virtual_server blocks",
 		Long: `Convert an IPVS table saved with ipvsadm -S -n (FILE, or stdin when FILE
 is - or left out) into tandem's virtual_server blocks, on stdout or into
-FILE: one per service, named from protocol, address and port
+the -o FILE: one per service, named from protocol, address and port
 (tcp_198_51_100_10_80) or mark (fwmark_42), with a real_server per
 destination; scheduler and its flags, persistence and netmask, one-packet
 scheduling, forwarding, weights and thresholds are carried over. The

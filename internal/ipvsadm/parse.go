@@ -83,7 +83,7 @@ type SavedDest struct {
 	Csum    *Word
 }
 
-// Services returns the table the rules make, in lvs's types: what ipvsadm
+// Table returns the table the rules make, in lvs's types: what ipvsadm
 // -R would load, for comparing and round trips.
 func (s *Saved) Table() []lvs.ServiceStats {
 	var out []lvs.ServiceStats
