@@ -91,17 +91,23 @@ bench-chaos:
 bench-ipvs:
 	TANDEM_IPVS_BENCH_SERVICES=10000 $(GO) test -count=1 -v -timeout 30m -run 'TestGuestLVS/TestProgrammingSpeed' ./internal/vmtest/
 
-# Fuzz the config loader and the decoders of the kernel's IPVS messages;
+# Fuzz the config loader, the decoders of the kernel's IPVS messages, the
+# keepalived.conf reader and the ipvsadm -S reader;
 # crashers land in PKG/testdata/fuzz and stay as regression cases.
 FUZZTIME ?= 3m
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeService -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ipvsadm -run '^$$' -fuzz FuzzParseSave -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzImportIPVSAdm -fuzztime $(FUZZTIME)
 
-# Regenerate the configuration reference in README.md from the schema.
+# Regenerate the configuration reference in README.md from the schema,
+# and docs/migrating.md's keyword table from the importer's.
 docs:
 	$(GO) test ./config -run TestReadmeReference -update
+	$(GO) test ./internal/keepalived -run TestMigratingDoc -update
 
 clean:
 	rm -rf bin dist

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,4 +33,34 @@ func TestImportKeepalived(t *testing.T) {
 	if code, _, _ = tandem(t, "import", "keepalived"); code != exitUsage {
 		t.Errorf("no FILE: exit %d, want 2", code)
 	}
+}
+
+// import ipvsadm reads a file or stdin; a clean table exits 0 and prints
+// HCL that loads, names exit 1 with FILE:LINE:COL, two FILEs exit 2.
+func TestImportIPVSAdm(t *testing.T) {
+	table := "../../internal/keepalived/testdata/ipvsadm/table.rules"
+	code, stdout, stderr := tandem(t, "import", "ipvsadm", table)
+	if code != 0 || stderr != "" {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	if cfg, diags := config.Parse("imported.hcl", []byte(stdout)); cfg == nil || len(cfg.VirtualServers) != 9 {
+		t.Errorf("the printed HCL does not load as 9 virtual servers (%v):\n%s", diags.Err(), stdout)
+	}
+	code, stdout, stderr = tandemStdin(t, "-A -t www.example.org:http -s wlc\n-A -f 7 -s rr\n", "import", "ipvsadm")
+	if code != exitFailed || !strings.Contains(stderr, "<stdin>:1:7: error: Host name instead of an address") || !strings.Contains(stdout, `virtual_server "fwmark_7"`) {
+		t.Errorf("names on stdin: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if code, _, _ = tandem(t, "import", "ipvsadm", "a", "b"); code != exitUsage {
+		t.Errorf("two FILEs: exit %d, want 2", code)
+	}
+	if code, _, stderr = tandem(t, "import", "ipvsadm", "none.rules"); code != exitFailed || !strings.Contains(stderr, "none.rules: error: Cannot read the table") {
+		t.Errorf("missing file: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func tandemStdin(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = runIO(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
 }

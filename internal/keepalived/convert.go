@@ -31,13 +31,24 @@ type Import struct {
 	Config  *config.Config
 	Diags   Diags
 	Sources map[string][]byte
+	// Header is written as comment lines at the top of the HCL.
+	Header []string
 }
 
 // HCL renders the converted configuration: tidy HCL with only what
 // differs from tandem's defaults (keepalived's own defaults that differ
 // are set in the typed config, so they are written out).
 func (i *Import) HCL() ([]byte, error) {
-	return config.Render(i.Config, config.RenderOptions{})
+	var opts config.RenderOptions
+	if len(i.Header) > 0 {
+		opts.Comments = func(block any, attr string) []string {
+			if _, top := block.(*config.Config); top && attr == "" {
+				return i.Header
+			}
+			return nil
+		}
+	}
+	return config.Render(i.Config, opts)
 }
 
 // ImportFile reads a keepalived.conf and converts it.
