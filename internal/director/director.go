@@ -82,7 +82,7 @@ func (d *Director) Run(ctx context.Context) error {
 	serving, stopServing := context.WithCancel(context.Background())
 	defer stopServing() // pending requests are answered "stopping", never left hanging
 	calls := make(chan controlCall)
-	go serveControl(serving, ctl, calls)
+	go serveControl(serving, ctl, calls, d.log)
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
