@@ -181,5 +181,4 @@ func TestControlSurvivesAcceptErrors(t *testing.T) {
 	}
 }
 
-
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
