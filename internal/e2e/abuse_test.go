@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tandemlb/tandem/internal/director"
 )
 
 // procFDs counts a process's open file descriptors.
@@ -57,11 +60,19 @@ func TestControlSocketAbuse(t *testing.T) {
 		t.Fatalf("no VmRSS for d1 (pid %d)", pid)
 	}
 
+	// The daemon's answer within 1 s, on the socket; the CLI too (a
+	// race-built CLI takes a while to start on a busy machine).
 	statusFast := func(when string) {
 		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		start := time.Now()
+		if resp, err := director.Call(ctx, socketOf("d1"), director.Request{Op: "status"}); err != nil || !resp.OK {
+			t.Fatalf("status %s: %+v, %v after %v\ndaemon:\n%s", when, resp, err, time.Since(start), n.log())
+		}
+		start = time.Now()
 		out, code := tandemCLI(t, "d1", "status")
-		if el := time.Since(start); code != 0 || el > time.Second {
+		if el := time.Since(start); code != 0 || el > 5*time.Second {
 			t.Fatalf("tandem status %s: exit %d after %v\n%s\ndaemon:\n%s", when, code, el, out, n.log())
 		}
 	}
@@ -117,8 +128,13 @@ func TestControlSocketAbuse(t *testing.T) {
 	t.Logf("daemon: %d fds, RSS %.1f MB before; peak RSS %.1f MB, %d fds under abuse",
 		fds, float64(rss)/(1<<20), float64(peak)/(1<<20), procFDs(t, pid))
 	// Unbounded, 600 clients holding 60 KB requests alone are 36 MB of
-	// buffers (twice that under -race); bounded, 128 of them at most.
-	if grow := peak - rss; grow > 48<<20 {
+	// buffers, 72 MB with the decoders' spare capacity; bounded, 128 of
+	// them at most (the race detector's shadow memory triples it).
+	bound := int64(48 << 20)
+	if os.Getenv(raceVar) == "1" {
+		bound *= 3
+	}
+	if grow := peak - rss; grow > bound {
 		t.Errorf("RSS grew by %.1f MB under abuse: not bounded", float64(grow)/(1<<20))
 	}
 	for _, c := range conns {
