@@ -62,6 +62,7 @@ endif
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/failover
+	$(GO) run ./bench/flood
 	$(MAKE) bench-ipvs
 
 # IPVS programming, 10,000 services x 10 destinations from empty: tandem
