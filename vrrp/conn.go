@@ -68,8 +68,8 @@ func Listen(ifname string, ipv6 bool) (Conn, error) {
 	return setup4(pc, ifi)
 }
 
-// conn is a raw VRRP socket of either family; the x/net packages differ
-// only in their control messages, which recv and send adapt.
+// conn is a raw VRRP socket pair of either family: x/net's to send,
+// one of its own to receive.
 type conn struct {
 	ifi *net.Interface
 	// c sends (and joins the group); it never queues a packet: a filter
@@ -224,11 +224,11 @@ func stampOf(ts unix.Timespec, now time.Time) time.Time {
 	return now.Add(-age)
 }
 
-// waitInKernel makes Recv wait for packets in ppoll on the calling thread
-// instead of the runtime's poller, whose wake-up passes through another
-// (normal priority) thread: on a realtime thread a packet then wakes it
-// directly. If that wait keeps failing, Recv logs it to log and goes
-// back to the runtime's poller.
+// waitInKernel is called by a realtime link. Recv always waits in ppoll
+// on the calling thread, never in the runtime's poller, whose wake-up
+// passes through another (normal priority) thread: on a realtime thread
+// a packet wakes it directly. If that wait keeps failing, Recv logs it
+// to log and reads with a timeout instead.
 func (c *conn) waitInKernel(log *slog.Logger) { c.log = log }
 
 func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
