@@ -76,6 +76,7 @@ endif
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/failover
+	$(GO) run ./bench/flood
 	$(MAKE) bench-ipvs
 	$(MAKE) bench-chaos
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -67,50 +68,155 @@ func Listen(ifname string, ipv6 bool) (Conn, error) {
 	return setup4(pc, ifi)
 }
 
-// conn is a raw VRRP socket of either family; the x/net packages differ
-// only in their control messages, which recv and send adapt.
+// conn is a raw VRRP socket pair of either family: x/net's to send,
+// one of its own to receive.
 type conn struct {
-	ifi  *net.Interface
-	buf  []byte
-	recv func(b []byte) (n int, src net.Addr, ttl int, dst net.IP, ifindex int, err error)
-	send func(b []byte, src net.IP, dst *net.IPAddr) error
+	ifi *net.Interface
+	// c sends (and joins the group); it never queues a packet: a filter
+	// drops them all. A socket of the runtime's poller wakes the poller
+	// for every packet that arrives, read or not: under a flood of bad
+	// adverts that was most of tandem's CPU.
 	c    net.PacketConn
+	send func(b []byte, src net.IP, dst *net.IPAddr) error
+	rc   syscall.RawConn
+	v6   bool
 
-	rc        syscall.RawConn
+	// rfd receives, outside the runtime's poller: Recv waits for it in
+	// ppoll (with closeFD, which Close signals) and reads what it holds,
+	// up to recvBatch packets in one recvmmsg. rmu is held while Recv
+	// uses rfd, so that Close never closes it under a read.
+	rfd     int
+	rmu     sync.Mutex
+	closed  atomic.Bool
+	hdrs    []mmsghdr
+	bufs    [][]byte
+	names   []unix.RawSockaddrAny
+	oobs    [][]byte
+	next, n int
+	flooded bool // the last read took floodBatch packets or more
+	queued  atomic.Int32
+	// overflows is the kernel's count of packets it dropped because the
+	// socket's buffer was full.
+	overflows atomic.Uint32
+
 	closeFD   int  // an eventfd that Close signals, to end a ppoll in Recv
-	kernel    bool // Recv waits in ppoll (owned by the Recv goroutine, as are the two below)
+	kernel    bool // Recv waits in ppoll; false after it kept failing (then a blocking read with a timeout)
 	fails     retries
 	log       *slog.Logger
 	closeOnce sync.Once
+}
+
+// mmsghdr is struct mmsghdr of recvmmsg(2).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
 }
 
 // newConn finishes a conn whose family-specific parts are set.
 func newConn(c *conn) (Conn, error) {
 	var err error
 	if c.rc, err = c.c.(syscall.Conn).SyscallConn(); err == nil {
+		var serr error
+		drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+		err = c.rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &drop[0]})
+		})
+		err = errors.Join(err, serr)
+	}
+	if err == nil {
 		c.closeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	}
 	if err != nil {
 		c.c.Close()
 		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", c.ifi.Name, err)
 	}
-	c.stamp() // the first call turns the kernel's receive timestamps on
+	if c.rfd, err = listenRecv(c.ifi, c.v6); err != nil {
+		c.c.Close()
+		unix.Close(c.closeFD)
+		return nil, fmt.Errorf("vrrp: raw socket on %s: %w", c.ifi.Name, err)
+	}
+	c.kernel, c.log = true, slog.Default()
+	c.hdrs = make([]mmsghdr, recvBatch)
+	c.bufs = make([][]byte, recvBatch)
+	c.names = make([]unix.RawSockaddrAny, recvBatch)
+	c.oobs = make([][]byte, recvBatch)
+	iovs := make([]unix.Iovec, recvBatch)
+	for i := range c.hdrs {
+		c.bufs[i] = make([]byte, 1500)
+		c.oobs[i] = make([]byte, 256)
+		iovs[i].Base = &c.bufs[i][0]
+		iovs[i].SetLen(len(c.bufs[i]))
+		h := &c.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&c.names[i]))
+		h.Iov = &iovs[i]
+		h.Iovlen = 1
+		h.Control = &c.oobs[i][0]
+	}
 	return c, nil
 }
 
-// stamp is the kernel's receive time of the last packet read, moved onto
-// the monotonic clock; zero if the kernel has none or it is implausible
-// (the wall clock jumped).
-func (c *conn) stamp() time.Time {
-	var ts unix.Timespec
-	var errno syscall.Errno
-	c.rc.Control(func(fd uintptr) {
-		_, _, errno = unix.Syscall(unix.SYS_IOCTL, fd, unix.SIOCGSTAMPNS, uintptr(unsafe.Pointer(&ts)))
-	})
-	if errno != 0 {
+// listenRecv opens the receiving socket: bound to the interface, joined
+// to the group, with the TTL or hop limit, the destination and the
+// interface of each packet, its receive time (SO_TIMESTAMPNS), the
+// count of packets dropped for a full buffer (SO_RXQ_OVFL), and a buffer
+// that holds a flood's packets between reads.
+func listenRecv(ifi *net.Interface, v6 bool) (int, error) {
+	fam := unix.AF_INET
+	if v6 {
+		fam = unix.AF_INET6
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 112)
+	if err != nil {
+		return -1, err
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf) // capped by net.core.rmem_max
+	}
+	errs := []error{
+		unix.BindToDevice(fd, ifi.Name),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1),
+		// Without ppoll (it kept failing), a read returns now and then
+		// to see whether Close was called.
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000}),
+	}
+	if v6 {
+		errs = append(errs,
+			unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, unix.IPV6_JOIN_GROUP, &unix.IPv6Mreq{Multiaddr: Group6.As16(), Interface: uint32(ifi.Index)}),
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1),
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1))
+	} else {
+		errs = append(errs,
+			unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, &unix.IPMreqn{Multiaddr: Group4.As4(), Ifindex: int32(ifi.Index)}),
+			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1),
+			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1))
+	}
+	if err := errors.Join(errs...); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// recvBatch is how many packets one read takes at most. A read that
+// finds floodBatch or more waits floodPause before the next: at 50,000
+// packets a second, one wake-up per 50 packets instead of one each (a
+// wake-up is most of the cost of a dropped packet). Adverts of a pair,
+// one per interval, never come in such crowds.
+const (
+	recvBatch  = 256
+	floodBatch = 4
+	floodPause = 2 * time.Millisecond
+	rcvBuf     = 1 << 20
+)
+
+// stampOf moves a kernel receive time (wall clock) onto the monotonic
+// clock; zero if it is implausible (the wall clock jumped).
+func stampOf(ts unix.Timespec, now time.Time) time.Time {
+	if ts.Sec == 0 && ts.Nsec == 0 {
 		return time.Time{}
 	}
-	now := time.Now()
 	age := now.Round(0).Sub(time.Unix(ts.Unix()))
 	if age < 0 || age > time.Second {
 		return time.Time{}
@@ -118,12 +224,12 @@ func (c *conn) stamp() time.Time {
 	return now.Add(-age)
 }
 
-// waitInKernel makes Recv wait for packets in ppoll on the calling thread
-// instead of the runtime's poller, whose wake-up passes through another
-// (normal priority) thread: on a realtime thread a packet then wakes it
-// directly. If that wait keeps failing, Recv logs it to log and goes
-// back to the runtime's poller.
-func (c *conn) waitInKernel(log *slog.Logger) { c.kernel, c.log = true, log }
+// waitInKernel is called by a realtime link. Recv always waits in ppoll
+// on the calling thread, never in the runtime's poller, whose wake-up
+// passes through another (normal priority) thread: on a realtime thread
+// a packet wakes it directly. If that wait keeps failing, Recv logs it
+// to log and reads with a timeout instead.
+func (c *conn) waitInKernel(log *slog.Logger) { c.log = log }
 
 func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 	pc := ipv4.NewPacketConn(c)
@@ -139,14 +245,7 @@ func setup4(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
 	}
-	return newConn(&conn{ifi: ifi, buf: make([]byte, 1500), c: c,
-		recv: func(b []byte) (int, net.Addr, int, net.IP, int, error) {
-			n, cm, src, err := pc.ReadFrom(b)
-			if cm == nil {
-				return n, src, -1, nil, 0, err
-			}
-			return n, src, cm.TTL, cm.Dst, cm.IfIndex, err
-		},
+	return newConn(&conn{ifi: ifi, c: c,
 		send: func(b []byte, src net.IP, dst *net.IPAddr) error {
 			_, err := pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: ifi.Index, Src: src}, dst)
 			return err
@@ -168,14 +267,7 @@ func setup6(c net.PacketConn, ifi *net.Interface) (Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("vrrp: socket options on %s: %w", ifi.Name, err)
 	}
-	return newConn(&conn{ifi: ifi, buf: make([]byte, 1500), c: c,
-		recv: func(b []byte) (int, net.Addr, int, net.IP, int, error) {
-			n, cm, src, err := pc.ReadFrom(b)
-			if cm == nil {
-				return n, src, -1, nil, 0, err
-			}
-			return n, src, cm.HopLimit, cm.Dst, cm.IfIndex, err
-		},
+	return newConn(&conn{ifi: ifi, c: c, v6: true,
 		send: func(b []byte, src net.IP, dst *net.IPAddr) error {
 			_, err := pc.WriteTo(b, &ipv6.ControlMessage{IfIndex: ifi.Index, Src: src}, dst)
 			return err
@@ -194,32 +286,108 @@ func firstErr(errs ...error) error {
 
 func (c *conn) Recv() (Packet, error) {
 	for {
+		if c.next < c.n {
+			i := c.next
+			c.next++
+			c.queued.Store(int32(c.n - c.next))
+			if p, ok := c.packet(c.bufs[i][:c.hdrs[i].len], &c.names[i], c.oobs[i][:c.hdrs[i].hdr.Controllen]); ok {
+				return p, nil
+			}
+			continue
+		}
+		if c.flooded {
+			// The last read found a crowd: let the next one gather
+			// before waking for it. Receive times come from the kernel,
+			// so timers do not see the wait.
+			c.flooded = false
+			time.Sleep(floodPause)
+		}
+		n, err := c.read()
+		if err != nil {
+			return Packet{}, err
+		}
+		c.next, c.n = 0, n
+		c.flooded = n >= floodBatch
+		c.queued.Store(int32(n))
+	}
+}
+
+// read waits for packets and reads up to recvBatch of them.
+func (c *conn) read() (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for {
+		if c.closed.Load() {
+			return 0, net.ErrClosed
+		}
+		flags := unix.MSG_WAITFORONE // blocking: the first packet, then what else is there
 		if c.kernel {
 			if err := c.waitReadable(); errors.Is(err, net.ErrClosed) {
-				return Packet{}, err
+				return 0, err
 			} else if err != nil {
 				if !c.fails.again() {
-					c.log.Error("realtime: waiting for adverts keeps failing; receiving them at normal priority", "interface", c.ifi.Name, "err", err)
+					c.log.Error("waiting for adverts keeps failing; reading them with a timeout instead", "interface", c.ifi.Name, "err", err)
 					c.kernel = false
 				}
 				continue
 			}
 			c.fails.reset()
+			flags = unix.MSG_DONTWAIT
 		}
-		n, src, ttl, dst, ifindex, err := c.recv(c.buf)
-		if err != nil {
-			return Packet{}, err
+		for i := range c.hdrs {
+			c.hdrs[i].hdr.Namelen = uint32(unsafe.Sizeof(c.names[i]))
+			c.hdrs[i].hdr.SetControllen(len(c.oobs[i]))
 		}
-		if ifindex != 0 && ifindex != c.ifi.Index {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(c.rfd), uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), uintptr(flags), 0, 0)
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EAGAIN, unix.EINTR:
 			continue
 		}
-		p := Packet{Data: append([]byte(nil), c.buf[:n]...), TTL: ttl, At: c.stamp()}
-		if a, ok := src.(*net.IPAddr); ok {
-			p.Src = addrOf(a.IP)
-		}
-		p.Dst = addrOf(dst)
-		return p, nil
+		return 0, fmt.Errorf("vrrp: receiving on %s: %w", c.ifi.Name, errno)
 	}
+}
+
+// packet is a received message as a Packet; false when it came in on
+// another interface.
+func (c *conn) packet(b []byte, name *unix.RawSockaddrAny, oob []byte) (Packet, bool) {
+	var src netip.Addr
+	switch name.Addr.Family {
+	case unix.AF_INET:
+		src = netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(name)).Addr)
+	case unix.AF_INET6:
+		src = netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(name)).Addr).Unmap()
+	}
+	if !c.v6 {
+		// A raw IPv4 socket reads the IP header too.
+		if len(b) < 20 || b[0]>>4 != 4 || int(b[0]&0x0f)*4 > len(b) {
+			return Packet{}, false
+		}
+		b = b[int(b[0]&0x0f)*4:]
+	}
+	p := Packet{Data: append([]byte(nil), b...), Src: src, TTL: -1}
+	cms, _ := unix.ParseSocketControlMessage(oob)
+	ifindex := 0
+	for _, cm := range cms {
+		h, d := cm.Header, cm.Data
+		switch {
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS && len(d) >= int(unsafe.Sizeof(unix.Timespec{})):
+			p.At = stampOf(*(*unix.Timespec)(unsafe.Pointer(&d[0])), time.Now())
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(d) >= 4:
+			c.overflows.Store(*(*uint32)(unsafe.Pointer(&d[0])))
+		case !c.v6 && h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL && len(d) >= 4,
+			c.v6 && h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(d) >= 4:
+			p.TTL = int(*(*int32)(unsafe.Pointer(&d[0])))
+		case !c.v6 && h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(d) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&d[0]))
+			ifindex, p.Dst = int(pi.Ifindex), netip.AddrFrom4(pi.Addr)
+		case c.v6 && h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(d) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&d[0]))
+			ifindex, p.Dst = int(pi.Ifindex), netip.AddrFrom16(pi.Addr).Unmap()
+		}
+	}
+	return p, ifindex == 0 || ifindex == c.ifi.Index
 }
 
 // addrOf converts without the IPv4-in-IPv6 form net.IP often has.
@@ -240,44 +408,47 @@ func (c *conn) Send(b []byte, src, dst netip.Addr) error {
 	return c.send(b, s, to)
 }
 
+// socketDrops is how many packets the kernel dropped for a full buffer.
+func (c *conn) socketDrops() uint64 { return uint64(c.overflows.Load()) }
+
 // pending polls the socket without waiting: a packet is queued unread.
 func (c *conn) pending() bool {
-	ready := false
-	c.rc.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
-	})
-	return ready
+	if c.queued.Load() > 0 {
+		return true
+	}
+	if c.closed.Load() {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(c.rfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
 }
 
-// waitReadable waits in ppoll until the socket has a packet or Close.
-// The fd stays referenced meanwhile, so Close waits for it to return.
+// waitReadable waits in ppoll until the receiving socket has a packet
+// or Close was called; read holds rmu meanwhile.
 func (c *conn) waitReadable() error {
-	var perr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(c.closeFD), Events: unix.POLLIN}}
-		for {
-			if _, perr = unix.Ppoll(fds, nil, nil); perr != unix.EINTR {
-				break
-			}
+	fds := []unix.PollFd{{Fd: int32(c.rfd), Events: unix.POLLIN}, {Fd: int32(c.closeFD), Events: unix.POLLIN}}
+	var err error
+	for {
+		if _, err = unix.Ppoll(fds, nil, nil); err != unix.EINTR {
+			break
 		}
-		if perr = polled(fds, perr); perr == nil && fds[1].Revents&unix.POLLIN != 0 {
-			perr = net.ErrClosed
-		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
-	return perr
+	if err = polled(fds, err); err == nil && fds[1].Revents&unix.POLLIN != 0 {
+		err = net.ErrClosed
+	}
+	return err
 }
 
 func (c *conn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		unix.Write(c.closeFD, wakeOne)
-		err = c.c.Close() // returns once waitReadable has let go of the fd
+		err = c.c.Close()
+		c.rmu.Lock() // a read in progress sees closeFD (or its timeout) and lets go
+		unix.Close(c.rfd)
+		c.rmu.Unlock()
 		unix.Close(c.closeFD)
 	})
 	return err

@@ -18,7 +18,8 @@ var DropReasons = []string{
 	ReasonOverflow,
 }
 
-// ReasonOverflow: the instance was too busy to take the packet.
+// ReasonOverflow: the instance was too busy to take the packet, or the
+// kernel dropped it because the socket's buffer was full.
 const ReasonOverflow = "overflow"
 
 // readFailed is the key in Link.logged of failed reads (not a drop reason).
@@ -87,6 +88,9 @@ func (l *Link) Drops() map[string]uint64 {
 	for r, c := range l.drops {
 		out[r] = c.Load()
 	}
+	if k, ok := l.conn.(interface{ socketDrops() uint64 }); ok {
+		out[ReasonOverflow] += k.socketDrops()
+	}
 	return out
 }
 
@@ -129,6 +133,11 @@ func (l *Link) Run() {
 				reason = pe.Reason
 			}
 			l.dropLogged(reason, p, err)
+			continue
+		}
+		if p.TTL >= 0 && p.Dst.IsMulticast() && p.TTL != HopLimit {
+			// Any instance drops it (Rules.Check): here, without waking one.
+			l.dropLogged(ReasonTTL, p, fmt.Errorf("TTL %d, want %d", p.TTL, HopLimit))
 			continue
 		}
 		r, ok := (*l.routes.Load())[a.VRID]

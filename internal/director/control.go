@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tandemlb/tandem/lvs"
@@ -146,31 +148,165 @@ func listenControl(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// maxRequest bounds a control request; the largest real one is a few
-// hundred bytes.
-const maxRequest = 64 << 10
+// Bounds of the control socket. It is 0600, but a buggy script or a
+// monitoring loop run amok is enough to flood it; tandem status must
+// still answer.
+const (
+	// maxRequest bounds a control request; the largest real one is a
+	// few hundred bytes.
+	maxRequest = 64 << 10
+	// maxConns bounds the connections served at once (goroutines, fds,
+	// buffers of at most maxRequest each). When they are all taken, the
+	// oldest one still waiting for its request is dropped: a real client
+	// sends its request as soon as it is connected.
+	maxConns = 128
+	// requestWait is how long a connection may take to send its request.
+	requestWait = 5 * time.Second
+	// answerWait is how long a client may take to read its answer.
+	answerWait = 10 * time.Second
+)
+
+var errTooMany = fmt.Sprintf("too many control connections (more than %d at once): this idle one was dropped; send the request right after connecting", maxConns)
 
 // serveControl answers requests until l is closed; each request is
 // handled by the director's goroutine through reqs. Once ctx ends (Run
 // returns) nobody reads reqs: a request still waiting is answered that
 // tandem is stopping, never left hanging.
-func serveControl(ctx context.Context, l net.Listener, reqs chan<- controlCall) {
+func serveControl(ctx context.Context, l net.Listener, reqs chan<- controlCall, log *slog.Logger) {
+	s := &ctlServer{conns: map[net.Conn]*ctlConn{}, log: log}
+	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			var req Request
-			if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
-				json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request (one JSON object of at most %d bytes): %v", maxRequest, err)})
+			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			json.NewEncoder(c).Encode(ask(ctx, nil, reqs, req))
-		}()
+			// Out of file descriptors (EMFILE, ENFILE) or the like: drop
+			// an idle connection, wait, retry. Returning here used to
+			// leave the daemon deaf to tandem status until restarted.
+			s.dropOldest()
+			backoff = min(max(2*backoff, 5*time.Millisecond), 250*time.Millisecond)
+			s.warn("control socket: accept failed, retrying", "error", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		cc := s.admit(c)
+		if cc == nil {
+			// Every slot is busy with a request in progress: say so, at
+			// once (a fresh socket's buffer takes a short line).
+			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("too many control requests in progress (%d): try again", maxConns)})
+			c.Close()
+			continue
+		}
+		go s.serve(ctx, c, cc, reqs)
 	}
+}
+
+// ctlServer tracks the connections being served.
+type ctlServer struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	conns map[net.Conn]*ctlConn
+	// warned: when the last warning was logged; warnings are at most one
+	// a second, with the count of the ones left out.
+	warned  time.Time
+	skipped int
+}
+
+type ctlConn struct {
+	at      time.Time
+	reading bool // still waiting for its request
+	dropped bool // made room for a newer one
+}
+
+func (s *ctlServer) admit(c net.Conn) *ctlConn {
+	s.mu.Lock()
+	full := len(s.conns) >= maxConns
+	s.mu.Unlock()
+	if full && !s.dropOldest() {
+		return nil
+	}
+	cc := &ctlConn{at: time.Now(), reading: true}
+	// Set before dropOldest can see it, so that its zero deadline wins.
+	c.SetReadDeadline(cc.at.Add(requestWait))
+	s.mu.Lock()
+	s.conns[c] = cc
+	s.mu.Unlock()
+	return cc
+}
+
+// dropOldest frees the slot of the oldest connection still waiting for
+// its request: its read ends now, its goroutine says why and closes it.
+func (s *ctlServer) dropOldest() bool {
+	s.mu.Lock()
+	var old net.Conn
+	var oc *ctlConn
+	for c, cc := range s.conns {
+		if cc.reading && (oc == nil || cc.at.Before(oc.at)) {
+			old, oc = c, cc
+		}
+	}
+	if old != nil {
+		oc.dropped = true
+		delete(s.conns, old)
+	}
+	s.mu.Unlock()
+	if old == nil {
+		return false
+	}
+	old.SetReadDeadline(time.Unix(1, 0))
+	s.warn("control socket: too many connections, dropped the oldest idle one", "max", maxConns)
+	return true
+}
+
+func (s *ctlServer) serve(ctx context.Context, c net.Conn, cc *ctlConn, reqs chan<- controlCall) {
+	defer c.Close()
+	defer func() {
+		s.mu.Lock()
+		if s.conns[c] == cc {
+			delete(s.conns, c)
+		}
+		s.mu.Unlock()
+	}()
+	var req Request
+	err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req)
+	s.mu.Lock()
+	cc.reading = false
+	dropped := cc.dropped
+	s.mu.Unlock()
+	c.SetWriteDeadline(time.Now().Add(answerWait))
+	if dropped {
+		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		json.NewEncoder(c).Encode(Response{Error: errTooMany})
+		return
+	}
+	if err != nil {
+		json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("bad request (one JSON object of at most %d bytes, sent within %v): %v", maxRequest, requestWait, err)})
+		return
+	}
+	resp := ask(ctx, nil, reqs, req)
+	// The answer may take a while to compute (a reload): the client has
+	// answerWait from now to read it.
+	c.SetWriteDeadline(time.Now().Add(answerWait))
+	json.NewEncoder(c).Encode(resp)
+}
+
+// warn logs at most once a second; the next warning says how many were
+// left out.
+func (s *ctlServer) warn(msg string, args ...any) {
+	s.mu.Lock()
+	now := time.Now()
+	if now.Sub(s.warned) < time.Second {
+		s.skipped++
+		s.mu.Unlock()
+		return
+	}
+	s.warned, args = now, append(args, "suppressed", s.skipped)
+	s.skipped = 0
+	s.mu.Unlock()
+	s.log.Warn(msg, args...)
 }
 
 // ask hands req to the director's goroutine and waits for the answer.

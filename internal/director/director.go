@@ -88,7 +88,7 @@ func (d *Director) Run(ctx context.Context) error {
 	serving, stopServing := context.WithCancel(context.Background())
 	defer stopServing() // pending requests are answered "stopping", never left hanging
 	d.calls, d.serving = make(chan controlCall), serving
-	go serveControl(serving, ctl, d.calls)
+	go serveControl(serving, ctl, d.calls, d.log)
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()

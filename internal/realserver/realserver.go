@@ -31,6 +31,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tandemlb/tandem/internal/statefile"
 )
 
 // Mode is how the directors forward to this real server.
@@ -180,14 +182,9 @@ func (r *runner) save() error {
 	if err != nil {
 		return fmt.Errorf("encoding the state: %w", err)
 	}
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing the state file: %w", err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
-		return fmt.Errorf("writing the state file: %w", err)
-	}
-	return nil
+	// Atomic and synced: the file is what --undo needs to put the host
+	// back, a crash must leave the old one or the new one.
+	return statefile.WriteFile(r.path, append(b, '\n'), 0o644)
 }
 
 // device is where a VIP goes in a mode.
