@@ -456,6 +456,10 @@ func (c *converter) instance(b *Node) {
 					if k == "mcast_src_ip" {
 						defer func(n *Node) {
 							if len(in.UnicastPeers) == 0 {
+								// Multicast: tandem sends from the interface's
+								// primary address; a unicast_source would
+								// only draw a warning from the loader.
+								in.UnicastSource = netip.Addr{}
 								c.caveat(bInstance, n)
 							}
 						}(n)

@@ -67,9 +67,15 @@ func checkGolden(t *testing.T, imp *Import, golden string) {
 	} else if again, err := config.Render(cfg, config.RenderOptions{}); err != nil || string(again) != stripComments(hcl) {
 		t.Errorf("the converted config loads as another one (%v):\n%s", err, again)
 	}
-	got := "# diagnostics of the import\n" + diagLines(imp.Diags) +
-		"\n# diagnostics of loading the HCL\n" + loaded.String() +
-		"\n# the HCL\n" + hcl
+	compareGolden(t, golden, "# diagnostics of the import\n"+diagLines(imp.Diags)+
+		"\n# diagnostics of loading the HCL\n"+loaded.String()+
+		"\n# the HCL\n"+hcl)
+}
+
+// compareGolden fails t unless got is the golden file's text (-update
+// writes it).
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -80,7 +86,7 @@ func checkGolden(t *testing.T, imp *Import, golden string) {
 		t.Fatalf("%v (run go test ./internal/keepalived -run Golden -update to write it, then read it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs from the conversion:\n%s", golden, got)
+		t.Errorf("%s differs:\n%s", golden, got)
 	}
 }
 

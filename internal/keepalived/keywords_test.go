@@ -1,6 +1,10 @@
 package keepalived
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +14,8 @@ import (
 // keyword reaches a case of the converter (no "Importer bug", no report
 // of being dropped), and the others give their diagnostic, at the keyword.
 func TestKeywordTable(t *testing.T) {
+	var golden strings.Builder
+	defer func() { compareGolden(t, "testdata/keywords.golden", golden.String()) }()
 	for _, k := range Keywords {
 		src, line, col := keywordConfig(k)
 		imp := Convert(ReadBytes("k.conf", []byte(src), Options{ConfigID: "x"}), ConvertOptions{IsExecutable: testExecutable})
@@ -39,6 +45,32 @@ func TestKeywordTable(t *testing.T) {
 		}
 		if !ok {
 			t.Errorf("%s %s (%s): diagnostics at %d:%d:\n%s\nconfig:\n%s", k.Block, k.Name, k.Status, line, col, diagText(at), src)
+		}
+		if k.Status != Converted && k.Status != Caveat {
+			fmt.Fprintf(&golden, "# %s %s (%s)\n%s\n", k.Block, k.Name, k.Status, diagLines(at))
+		}
+	}
+}
+
+// Every keyword the importer converts is in one of the golden configs,
+// so its HCL and diagnostics are pinned there (the others are pinned in
+// testdata/keywords.golden by TestKeywordTable).
+func TestConvertedKeywordsInGoldens(t *testing.T) {
+	var all strings.Builder
+	files, _ := filepath.Glob("testdata/*.conf")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	for _, k := range Keywords {
+		if k.Status != Converted && k.Status != Caveat {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(k.Name) + `(\s|$)`).MatchString(all.String()) {
+			t.Errorf("%s %s (%s) is in no testdata/*.conf: add it to one, then go test -run TestConvertGolden -update", k.Block, k.Name, k.Status)
 		}
 	}
 }
