@@ -33,21 +33,24 @@ type Import struct {
 	Sources map[string][]byte
 	// Header is written as comment lines at the top of the HCL.
 	Header []string
+	// Comments of the source, by the converted block they sit in (a
+	// pointer into Config): written above that block.
+	Comments map[any][]string
 }
 
 // HCL renders the converted configuration: tidy HCL with only what
 // differs from tandem's defaults (keepalived's own defaults that differ
 // are set in the typed config, so they are written out).
 func (i *Import) HCL() ([]byte, error) {
-	var opts config.RenderOptions
-	if len(i.Header) > 0 {
-		opts.Comments = func(block any, attr string) []string {
-			if _, top := block.(*config.Config); top && attr == "" {
-				return i.Header
-			}
+	opts := config.RenderOptions{Comments: func(block any, attr string) []string {
+		if attr != "" {
 			return nil
 		}
-	}
+		if _, top := block.(*config.Config); top {
+			return i.Header
+		}
+		return i.Comments[block]
+	}}
 	return config.Render(i.Config, opts)
 }
 
@@ -89,7 +92,7 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 		}
 		return a.Pos.Byte - b.Pos.Byte
 	})
-	return &Import{Config: c.cfg, Diags: ds, Sources: res.Sources}
+	return &Import{Config: c.cfg, Diags: ds, Sources: res.Sources, Comments: c.comments}
 }
 
 func isExecutable(name string) bool {
@@ -115,6 +118,37 @@ type converter struct {
 	strictIns  map[*config.VRRPInstance]*Node
 	syncFollow *Node
 	syncArgs   []Token
+	comments   map[any][]string // see Import.Comments
+}
+
+// subBlocks become blocks of their own: their comments go there.
+var subBlocks = map[string]bool{"real_server": true, "TCP_CHECK": true, "HTTP_GET": true, "SSL_GET": true,
+	"DNS_CHECK": true, "UDP_CHECK": true, "MISC_CHECK": true, "SMTP_CHECK": true, "PING_CHECK": true, "FILE_CHECK": true}
+
+// keepComments carries the comments on the lines of keepalived block b
+// (its own line and those inside, but for sub-blocks converted on their
+// own) to the block it became, each named after its keyword so that it
+// still says what it was about.
+func (c *converter) keepComments(block any, b *Node) {
+	var walk func(n *Node, top bool)
+	walk = func(n *Node, top bool) {
+		if n.Comment != "" {
+			line := strings.TrimSpace(n.Comment)
+			if !top {
+				line = n.Keyword.Text + ": " + line
+			}
+			if c.comments == nil {
+				c.comments = map[any][]string{}
+			}
+			c.comments[block] = append(c.comments[block], line)
+		}
+		for _, ch := range n.Children {
+			if !subBlocks[ch.Keyword.Text] {
+				walk(ch, false)
+			}
+		}
+	}
+	walk(b, true)
 }
 
 func (c *converter) add(sev Severity, t Token, summary, format string, args ...any) {
@@ -251,6 +285,7 @@ func (c *converter) run(nodes []*Node) {
 // ---- global_defs
 
 func (c *converter) global(g *Node) {
+	c.keepComments(&c.cfg.Global, g)
 	c.garpSet = map[string]bool{}
 	c.garp = defaults.instance.GARP
 	for _, n := range g.Children {
@@ -531,6 +566,7 @@ func (c *converter) instance(b *Node) {
 		in.UnicastMinTTL = minTTL
 	}
 	c.notify(&in.Notify, notify, bInstance)
+	c.keepComments(in, b)
 	c.cfg.Instances = append(c.cfg.Instances, in)
 }
 
@@ -674,6 +710,7 @@ func (c *converter) trackScripts(b *Node, in *config.VRRPInstance) {
 		} else if len(n.Args) > 0 {
 			c.errorf(n.Args[0], "Invalid track_script option", "Write NAME or NAME weight N.")
 		}
+		c.keepComments(ts, def)
 		in.TrackScripts = append(in.TrackScripts, ts)
 	}
 }
@@ -904,6 +941,7 @@ func (c *converter) syncGroup(b *Node) {
 		}
 	}
 	c.notify(&g.Notify, hooks, bGroup)
+	c.keepComments(g, b)
 	c.cfg.SyncGroups = append(c.cfg.SyncGroups, g)
 }
 

@@ -90,13 +90,13 @@ func compareGolden(t *testing.T, golden, got string) {
 	}
 }
 
-// stripComments drops the header comment lines (Render without comments
-// leaves them out).
+// stripComments drops the comment lines (the header's and the source's:
+// Render without comments leaves them out).
 func stripComments(hcl string) string {
 	var b strings.Builder
 	header := true
 	for _, l := range strings.SplitAfter(hcl, "\n") {
-		if header && (strings.HasPrefix(l, "#") || l == "\n") {
+		if header && l == "\n" || strings.HasPrefix(strings.TrimSpace(l), "#") {
 			continue
 		}
 		header = false

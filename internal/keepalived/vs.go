@@ -183,6 +183,7 @@ func (c *converter) virtualServer(b *Node) {
 			return
 		}
 	}
+	c.keepComments(vs, b)
 	c.cfg.VirtualServers = append(c.cfg.VirtualServers, vs)
 }
 
@@ -285,8 +286,13 @@ func (c *converter) realServer(b *Node, vs *config.VirtualServer, t timing) (*co
 		}
 	}
 	for _, n := range checks {
-		rs.Checks = append(rs.Checks, c.checker(n, t)...)
+		chs := c.checker(n, t)
+		if len(chs) > 0 {
+			c.keepComments(chs[0], n)
+		}
+		rs.Checks = append(rs.Checks, chs...)
 	}
+	c.keepComments(rs, b)
 	return rs, inhibit
 }
 
