@@ -190,19 +190,7 @@ func TestSyncGroupMovesTogether(t *testing.T) {
     command  = ["/usr/bin/test", "!", "-e", %q]
 %s
   }`, filepath.Join(dir, name+"-fail"), flagTiming)
-		return instanceConfig(name, prio, script) + fmt.Sprintf(`
-vrrp_instance "gateway" {
-  interface         = "lan0"
-  virtual_router_id = 52
-  priority          = %d
-  advert_interval   = "100ms"
-  virtual_ips       = ["203.0.113.1/24"]
-}
-
-sync_group "pair" {
-  instances = ["web", "gateway"]
-}
-`, prio)
+		return instanceConfig(name, prio, script) + gatewayGroup(prio, `"web", "gateway"`)
 	}
 	d1 := startTandem(t, hs[0], cfg("d1", 150))
 	d2 := startTandem(t, hs[1], cfg("d2", 100))
@@ -497,19 +485,7 @@ func TestSyncGroupSimultaneousStarts(t *testing.T) {
 	lab := newLab(t)
 	hs, _ := hosts(t, lab, 2)
 	cfg := func(name string, prio int, members string) string {
-		return instanceConfig(name, prio, "") + fmt.Sprintf(`
-vrrp_instance "gateway" {
-  interface         = "lan0"
-  virtual_router_id = 52
-  priority          = %d
-  advert_interval   = "100ms"
-  virtual_ips       = ["203.0.113.1/24"]
-}
-
-sync_group "pair" {
-  instances = [%s]
-}
-`, prio, members)
+		return instanceConfig(name, prio, "") + gatewayGroup(prio, members)
 	}
 	d1 := &node{t: t, host: hs[0], cfg: filepath.Join(t.TempDir(), "d1.hcl")}
 	d2 := &node{t: t, host: hs[1], cfg: filepath.Join(t.TempDir(), "d2.hcl")}
@@ -540,4 +516,22 @@ sync_group "pair" {
 			}
 		}
 	}
+}
+
+// gatewayGroup is a second instance, "gateway" (VRID 52, 203.0.113.1), in
+// sync group "pair" with instanceConfig's "web"; members lists the group.
+func gatewayGroup(prio int, members string) string {
+	return fmt.Sprintf(`
+vrrp_instance "gateway" {
+  interface         = "lan0"
+  virtual_router_id = 52
+  priority          = %d
+  advert_interval   = "100ms"
+  virtual_ips       = ["203.0.113.1/24"]
+}
+
+sync_group "pair" {
+  instances = [%s]
+}
+`, prio, members)
 }

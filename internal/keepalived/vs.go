@@ -210,7 +210,8 @@ func (c *converter) endpoint(args []Token) (config.Endpoint, bool) {
 }
 
 // timing takes delay_loop, connect_timeout, retry and delay_before_retry
-// at the virtual or real server level; they apply to the checks below.
+// at the virtual or real server level, where they apply to the checks
+// below, and in a check (but connect_timeout, which the check reads itself).
 func (c *converter) timing(block string, n *Node, t *timing) {
 	switch n.Keyword.Text {
 	case "delay_loop":
@@ -336,21 +337,8 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 					timeout = &d
 				}
 			}
-		case "delay_loop":
-			if c.nargs(n, 1, 1) {
-				if d, ok := c.seconds(n.Args[0]); ok {
-					t.interval = d
-				}
-			}
-		case "retry", "nb_get_retry":
-			if c.nargs(n, 1, 1) {
-				if v, ok := c.integer(n.Args[0], 0, 1000); ok {
-					t.retry = v
-				}
-			}
-			c.caveat(bCheck, n)
-		case "delay_before_retry":
-			c.caveat(bCheck, n)
+		case "delay_loop", "retry", "nb_get_retry", "delay_before_retry":
+			c.timing(bCheck, n, &t)
 		case "url":
 			urls = append(urls, n)
 		case "virtualhost":
