@@ -330,9 +330,9 @@ func (r *run) reload(d *director) error {
 		killed := d.proc != proc // an overlapping fault stopped it meanwhile
 		r.lab.mu.Unlock()
 		select {
-		case <-proc.Done():
+		case <-proc.Done(): // a kill under way closes it within a moment
 			killed = true
-		default:
+		case <-time.After(time.Second):
 		}
 		if !killed {
 			r.violate(false, fmt.Sprintf("%s: reload of a valid configuration failed: %v: %s", d.name, rerr, out))
