@@ -261,12 +261,13 @@ func (i *Instance) timerFired(deadline time.Time) {
 	// Adverts that arrived while this goroutine was held up count first:
 	// a stall must not turn into a spurious election.
 	i.drainInbound()
-	// Before giving up on the other routers, give an advert still in the
-	// socket (the link's reader is behind: a busy machine) a moment to
-	// arrive. Bounded: the packet may be another VRID's.
-	if i.m.Deciding(now) && i.link.Pending() {
+	// Before giving up on the other routers, let the link's reader catch
+	// up with the deadline (it is behind: a busy machine, or a backlog of
+	// bad adverts in front of the master's): an advert received before the
+	// deadline counts. Bounded, for the reader may never catch up.
+	if i.m.Deciding(now) && i.behind(deadline) {
 		wait := time.NewTimer(i.pendingWait)
-		for waiting := true; waiting && i.link.Pending(); {
+		for waiting := true; waiting && i.behind(deadline); {
 			select {
 			case msg := <-i.in:
 				i.receive(msg)
@@ -308,9 +309,16 @@ func (i *Instance) claimed() func(netip.Addr, net.HardwareAddr) {
 	}
 }
 
-// pendingWait bounds timerFired's wait for an advert still in the
-// socket (Instance.pendingWait; tests lengthen it).
-const pendingWait = 5 * time.Millisecond
+// behind reports whether packets received before deadline may still be
+// on their way from the socket to this instance.
+func (i *Instance) behind(deadline time.Time) bool {
+	return i.link.Pending() && i.link.Reached().Before(deadline)
+}
+
+// pendingWait bounds timerFired's wait for the link's reader
+// (Instance.pendingWait; tests lengthen it). A failover under a flood of
+// bad adverts may come this much later.
+const pendingWait = 50 * time.Millisecond
 
 func (i *Instance) drainInbound() {
 	for {

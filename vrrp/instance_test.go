@@ -374,6 +374,54 @@ func TestAdvertInSocketBeatsTimer(t *testing.T) {
 	lb.stillBackup(t, "after the timer with the master's advert in the socket")
 }
 
+// slowConn is a memConn whose reader takes a while per packet.
+type slowConn struct {
+	*memConn
+	per time.Duration
+}
+
+func (c slowConn) Recv() (Packet, error) {
+	time.Sleep(c.per)
+	return c.memConn.Recv()
+}
+
+// A backlog of bad adverts in front of the master's (a flood) keeps the
+// link's reader behind the master-down deadline: the backup waits for the
+// reader to get past it. Before, it waited 5 ms at most and became master
+// (the chaos run with keepalived: two tandem masters during a burst).
+func TestAdvertBehindBacklogBeatsTimer(t *testing.T) {
+	lan := &memNet{}
+	log := slog.New(slog.DiscardHandler)
+	cfg := InstanceConfig{Name: "web", Interface: "lan0", VRID: 51, Version: 3, Priority: 100, Interval: 100 * time.Millisecond,
+		Preempt: true, VIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/24")}, Source: netip.MustParseAddr("198.51.100.12")}
+	mc := lan.conn("198.51.100.12")
+	link := NewLink("lan0", false, slowConn{mc, 2 * time.Millisecond}, log)
+	t.Cleanup(func() { link.Close() })
+	i, err := NewInstance(cfg, link, &announce.Fake{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.step(Start{})
+	deadline := i.m.Deadline()
+	master := netip.MustParseAddr("198.51.100.11")
+	a := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
+	good, err := a.Marshal(master, Group4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(deadline) + 5*time.Millisecond)
+	at := deadline.Add(-10 * time.Millisecond)
+	for range 10 {
+		mc.q <- Packet{Data: good[:5], Src: master, Dst: Group4, TTL: 255, At: at} // truncated
+	}
+	mc.q <- Packet{Data: good, Src: master, Dst: Group4, TTL: 255, At: at}
+	go link.Run()
+	i.timerFired(deadline)
+	if st := i.Status(); st.State != Backup || st.Master != master {
+		t.Errorf("after the timer with the master's advert behind a backlog: %v (master %v), want BACKUP under %v", st.State, st.Master, master)
+	}
+}
+
 // The host effects follow from the instance's configuration: the
 // macvlan with use_vmac, the accept filter (never for the owner), the
 // burst size.

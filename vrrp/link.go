@@ -34,11 +34,12 @@ type Link struct {
 	conn Conn
 	log  *slog.Logger
 
-	busy   atomic.Bool                     // Run holds a packet not yet handed on
-	mu     sync.Mutex                      // serialises attach/detach
-	routes atomic.Pointer[map[uint8]route] // copy on write
-	drops  map[string]*atomic.Uint64       // fixed keys
-	logged map[string]time.Time            // owned by Run
+	busy    atomic.Bool                     // Run holds a packet not yet handed on
+	reached atomic.Int64                    // Reached, in Unix nanoseconds
+	mu      sync.Mutex                      // serialises attach/detach
+	routes  atomic.Pointer[map[uint8]route] // copy on write
+	drops   map[string]*atomic.Uint64       // fixed keys
+	logged  map[string]time.Time            // owned by Run
 }
 
 // route is where a VRID's adverts go; wake, if set, is called after each
@@ -107,6 +108,17 @@ func (l *Link) Pending() bool {
 	return ok && p.pending()
 }
 
+// Reached is the kernel receive time of the last packet Run is done with
+// (handed on or dropped); zero before the first, or when the socket gives
+// no receive times. An advert received before a deadline has reached its
+// instance once Reached is past the deadline.
+func (l *Link) Reached() time.Time {
+	if n := l.reached.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
 // Run reads until the socket is closed. A failed read does not end it:
 // the instances here would hear no advert again and all become master.
 func (l *Link) Run() {
@@ -125,34 +137,42 @@ func (l *Link) Run() {
 			time.Sleep(10 * time.Millisecond) // no spinning on a lasting failure
 			continue
 		}
-		a, err := ParseAdvert(p.Data, p.Src, p.Dst)
-		if err != nil {
-			reason := ReasonTruncated
-			var pe *ParseError
-			if errors.As(err, &pe) {
-				reason = pe.Reason
-			}
-			l.dropLogged(reason, p, err)
-			continue
+		l.handle(p)
+		if !p.At.IsZero() {
+			l.reached.Store(p.At.UnixNano())
 		}
-		if p.TTL >= 0 && p.Dst.IsMulticast() && p.TTL != HopLimit {
-			// Any instance drops it (Rules.Check): here, without waking one.
-			l.dropLogged(ReasonTTL, p, fmt.Errorf("TTL %d, want %d", p.TTL, HopLimit))
-			continue
+	}
+}
+
+// handle parses p and hands it to the instance of its VRID, or drops it.
+func (l *Link) handle(p Packet) {
+	a, err := ParseAdvert(p.Data, p.Src, p.Dst)
+	if err != nil {
+		reason := ReasonTruncated
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			reason = pe.Reason
 		}
-		r, ok := (*l.routes.Load())[a.VRID]
-		if !ok {
-			l.dropLogged(ReasonForeignVRID, p, fmt.Errorf("VRID %d", a.VRID))
-			continue
+		l.dropLogged(reason, p, err)
+		return
+	}
+	if p.TTL >= 0 && p.Dst.IsMulticast() && p.TTL != HopLimit {
+		// Any instance drops it (Rules.Check): here, without waking one.
+		l.dropLogged(ReasonTTL, p, fmt.Errorf("TTL %d, want %d", p.TTL, HopLimit))
+		return
+	}
+	r, ok := (*l.routes.Load())[a.VRID]
+	if !ok {
+		l.dropLogged(ReasonForeignVRID, p, fmt.Errorf("VRID %d", a.VRID))
+		return
+	}
+	select {
+	case r.ch <- inbound{a: a, p: p}:
+		if r.wake != nil {
+			r.wake()
 		}
-		select {
-		case r.ch <- inbound{a: a, p: p}:
-			if r.wake != nil {
-				r.wake()
-			}
-		default:
-			l.drop(ReasonOverflow)
-		}
+	default:
+		l.drop(ReasonOverflow)
 	}
 }
 
