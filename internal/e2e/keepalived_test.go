@@ -743,7 +743,7 @@ func TestKeepalivedIPv6(t *testing.T) {
 
 	capt.stop()
 	within(t, "tandem's last advert -> keepalived's first", gap(t, capt.adverts(), x.tdHost, x.kaHost, crashed, false), 300*time.Millisecond, time.Second)
-	checkAdverts(t, capt.frames(x.tdHost), 10, "Hop Limit: 255", "VRRP protocol version: 3", "Virtual Rtr ID: 51",
+	checkAdverts(t, capt.frames(x.tdHost), 5, "Hop Limit: 255", "VRRP protocol version: 3", "Virtual Rtr ID: 51",
 		"Adver Int: 10", "Addr Count: 2", "Source Address: fe80::", "Destination Address: ff02::12",
 		"IPv6 Address: fe80::51", "IPv6 Address: 2001:db8::10")
 }
