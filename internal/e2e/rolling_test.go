@@ -54,7 +54,7 @@ func TestRollingVIPChange(t *testing.T) {
 	for _, v := range []struct {
 		version  int
 		interval time.Duration
-	}{{3, 100 * time.Millisecond}, {2, time.Second}} {
+	}{{3, 100 * time.Millisecond}} { // v2 (1 s adverts): with keepalived below; tandem's v2 acceptance in vrrp's TestAddrListMismatchAccepted
 		t.Run(fmt.Sprintf("v%d", v.version), func(t *testing.T) {
 			lab := newLab(t)
 			hs, _ := hosts(t, lab, 2)
