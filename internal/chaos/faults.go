@@ -16,8 +16,8 @@ import (
 	"time"
 
 	tandemd "github.com/tandemlb/tandem/internal/director"
+	"github.com/tandemlb/tandem/internal/flood"
 	"github.com/tandemlb/tandem/internal/netlab"
-	"github.com/tandemlb/tandem/vrrp"
 )
 
 // Kind is a kind of fault.
@@ -392,29 +392,23 @@ func (r *run) invalidReload(d *director) error {
 	return nil
 }
 
-// badAdverts sends n adverts that every receiver must drop, of priority
-// 255 for every instance's VRID, in bursts.
+// badAdverts sends n adverts that every receiver must drop (flood's
+// kinds, of priority 254) for every instance's VRID, at 50,000 a second.
 func (r *run) badAdverts(n int) error {
-	src := netip.MustParseAddr("198.51.100.201")
-	var pkts []netlab.RawPacket
+	var vrids []uint8
 	for _, k := range r.lab.instances {
-		a := vrrp.Advert{Version: 3, VRID: uint8(50 + k), Priority: 255, Interval: r.o.Interval,
-			Addrs: []netip.Addr{netip.MustParseAddr(vipOf(k))}}
-		good, err := a.Marshal(src, vrrp.Group4, true)
-		if err != nil {
-			return err
-		}
-		sum := slices.Clone(good)
-		sum[6] ^= 0xff
-		v2 := a
-		v2.Version, v2.Interval = 2, time.Second
-		wrongVersion, err := v2.Marshal(src, vrrp.Group4, true)
-		if err != nil {
-			return err
-		}
-		pkts = append(pkts, netlab.RawPacket{Data: good, TTL: 64}, netlab.RawPacket{Data: sum, TTL: 255},
-			netlab.RawPacket{Data: good[:5], TTL: 255}, netlab.RawPacket{Data: wrongVersion, TTL: 255})
+		vrids = append(vrids, uint8(50+k))
 	}
-	// Bursts, not a flood (the flood is bench/flood's).
-	return r.lab.attacker.SendRaw(112, vrrp.Group4, pkts, n, 500, 10*time.Millisecond)
+	var s *flood.Sender
+	err := r.lab.attacker.Do(func() (err error) {
+		s, err = flood.NewSender(netlab.NIC, netip.MustParseAddr("198.51.100.201"), vrids)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	const rate = 50000
+	_, err = s.Run(context.Background(), rate, time.Duration(n)*time.Second/rate)
+	return err
 }

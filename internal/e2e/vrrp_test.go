@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemlb/tandem/internal/flood"
 	"github.com/tandemlb/tandem/internal/netlab"
 	"github.com/tandemlb/tandem/internal/testenv"
-	"github.com/tandemlb/tandem/vrrp"
 )
 
 const vip = "198.51.100.10"
@@ -292,42 +292,22 @@ func TestBadAdvertsChangeNothing(t *testing.T) {
 	// d1's first advert is lost.
 	backups, masters := d1.entered("web", "BACKUP"), d2.entered("web", "MASTER")
 
-	src := netip.MustParseAddr("198.51.100.100")
-	group := vrrp.Group4
-	good := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr(vip)}}
-	enc := func(a vrrp.Advert) []byte {
-		b, err := a.Marshal(src, group, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+	// A few of each kind of bad advert (the flood test sends thousands).
+	var s *flood.Sender
+	if err := client.Do(func() (err error) {
+		s, err = flood.NewSender(netlab.NIC, netip.MustParseAddr("198.51.100.100"), []uint8{51})
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
-	mod := func(f func(*vrrp.Advert)) []byte { a := good; f(&a); return enc(a) }
-	badSum := enc(good)
-	badSum[6] ^= 0xff
-	kinds := []struct {
-		reason string
-		b      []byte
-		ttl    int
-	}{
-		{vrrp.ReasonTTL, enc(good), 64},
-		{vrrp.ReasonChecksum, badSum, 255},
-		{vrrp.ReasonTruncated, enc(good)[:5], 255},
-		{vrrp.ReasonVersionDiff, mod(func(a *vrrp.Advert) { a.Version = 2; a.Interval = time.Second }), 255},
-	}
-	var pkts []netlab.RawPacket
-	for _, k := range kinds {
-		for range 5 {
-			pkts = append(pkts, netlab.RawPacket{Data: k.b, TTL: k.ttl})
-		}
-	}
-	if err := client.SendRaw(112, group, pkts, len(pkts), 0, 0); err != nil {
+	defer s.Close()
+	if _, err := s.Run(t.Context(), 200, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	onlyHolder(t, nodes, vip, "d1", time.Second, 700*time.Millisecond)
 	for _, n := range nodes {
-		for _, k := range kinds {
-			waitLog(t, n, "reason="+k.reason, 3*time.Second)
+		for _, k := range flood.Kinds {
+			waitLog(t, n, "reason="+k.Reason, 3*time.Second)
 		}
 	}
 	if d1.entered("web", "BACKUP") != backups || d2.entered("web", "MASTER") != masters {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -398,50 +397,4 @@ func (h *Host) HTTPGet(addr, path string, timeout time.Duration) (string, error)
 // "net/ipv4/ip_forward") in the host's namespace.
 func (h *Host) Sysctls(kv map[string]string) error {
 	return h.Do(func() error { return sysctls(kv) })
-}
-
-// RawPacket is an IPv4 payload (a VRRP advert, say) and the TTL to send
-// it with.
-type RawPacket struct {
-	Data []byte
-	TTL  int
-}
-
-// SendRaw sends count packets of IP protocol proto to the multicast group
-// dst out of lan0, from inside the host: pkts in turn, pausing for pause
-// after every burst packets (0: never). Bad packets for receivers' tests
-// and floods alike.
-func (h *Host) SendRaw(proto int, dst netip.Addr, pkts []RawPacket, count, burst int, pause time.Duration) error {
-	return h.Do(func() error {
-		c, err := net.ListenPacket(fmt.Sprintf("ip4:%d", proto), "0.0.0.0")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		nic, err := net.InterfaceByName(h.NIC)
-		if err != nil {
-			return err
-		}
-		pc := ipv4.NewPacketConn(c)
-		if err := pc.SetMulticastInterface(nic); err != nil {
-			return err
-		}
-		to, ttl := &net.IPAddr{IP: dst.AsSlice()}, -1
-		for i := range count {
-			p := pkts[i%len(pkts)]
-			if p.TTL != ttl {
-				if err := pc.SetMulticastTTL(p.TTL); err != nil {
-					return err
-				}
-				ttl = p.TTL
-			}
-			if _, err := pc.WriteTo(p.Data, nil, to); err != nil {
-				return err
-			}
-			if burst > 0 && i%burst == burst-1 {
-				time.Sleep(pause)
-			}
-		}
-		return nil
-	})
 }
