@@ -232,7 +232,7 @@ func (r *run) logf(format string, args ...any) {
 func (r *run) main(ctx context.Context) error {
 	r.seen = map[string]bool{}
 	r.t0 = time.Now()
-	if err := r.lab.startAll(r); err != nil {
+	if err := r.lab.startAll(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -240,13 +240,13 @@ func (r *run) main(ctx context.Context) error {
 	r.heal("start", []Kind{"start"}, false, r.bound(true))
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); r.lab.probe(ctx, r) }()
+	go func() { defer wg.Done(); r.lab.probe(ctx) }()
 	go func() { defer wg.Done(); r.check(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
 	if !r.waitConverged(ctx) {
 		return ctx.Err()
 	}
-	r.lab.baseline(r)
+	r.lab.baselineIfDue(r)
 	end := r.t0.Add(r.o.Duration)
 	n := 0
 	for time.Now().Before(end) && ctx.Err() == nil {

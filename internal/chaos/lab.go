@@ -65,6 +65,7 @@ type director struct {
 	base      *resources   // taken a minute into this process's life
 	svc       net.Listener // the director's own service (stays when tandem dies)
 	testFault string
+	tandem    string // the binary
 	relay     *relay // between its switch port and the bridge
 	ka        bool   // runs keepalived 2.2.7 (VRRP only) instead of tandem
 	runs      int
@@ -105,7 +106,7 @@ func (r *run) build() error {
 		}
 		d := &director{i: i, name: h.Name, host: h, cfg: filepath.Join(dir, h.Name+".hcl"),
 			sock: filepath.Join(dir, h.Name+".sock"), state: filepath.Join(dir, h.Name+"-state"),
-			prio: map[int]int{}, extra: map[int]bool{}, applied: map[int]bool{}, has: map[int]bool{}, testFault: o.TestFault,
+			prio: map[int]int{}, extra: map[int]bool{}, applied: map[int]bool{}, has: map[int]bool{}, testFault: o.TestFault, tandem: o.Tandem,
 			ka: i > o.Directors-o.Keepalived}
 		if d.ka {
 			d.cfg = filepath.Join(dir, h.Name+".conf")
@@ -232,7 +233,7 @@ func (d *director) write(l *lab, o Options, bad bool) error {
 // start runs tandem (or keepalived) on d.
 func (d *director) start() error {
 	d.runs++
-	name, args := d.binary(), []string{"run", "-c", d.cfg, "--ipvs-memory"}
+	name, args := d.tandem, []string{"run", "-c", d.cfg, "--ipvs-memory"}
 	if d.testFault != "" {
 		args = append(args, "--test-fault", d.testFault)
 	}
@@ -251,8 +252,6 @@ func (d *director) start() error {
 	d.applied = maps.Clone(d.extra)
 	return nil
 }
-
-var tandemBinary string
 
 // pids are d's processes: tandem, or keepalived's parent and VRRP child.
 func (d *director) pids() []int {
@@ -283,17 +282,14 @@ func (d *director) crash() error {
 	return d.proc.Kill()
 }
 
-func (d *director) binary() string { return tandemBinary }
-
 // cli runs a tandem client command against d's socket.
 func (d *director) cli(args ...string) (string, error) {
-	cmd := exec.Command(tandemBinary, append(args, "--socket", d.sock)...)
+	cmd := exec.Command(d.tandem, append(args, "--socket", d.sock)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-func (l *lab) startAll(r *run) error {
-	tandemBinary = r.o.Tandem
+func (l *lab) startAll() error {
 	for _, d := range l.ds {
 		if err := d.start(); err != nil {
 			return err
@@ -402,7 +398,7 @@ func (l *lab) holders() (map[string][]string, error) {
 
 // probe asks every VIP's service from the client every 50 ms and records
 // the last answer.
-func (l *lab) probe(ctx context.Context, r *run) {
+func (l *lab) probe(ctx context.Context) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -494,10 +490,9 @@ func (d *director) measure() (resources, error) {
 	return x, nil
 }
 
-// baseline takes each running director's resources once it has run for a
-// minute (or half the run, for short runs): the end is compared with it.
-func (l *lab) baseline(r *run) { l.baselineIfDue(r) }
-
+// baselineIfDue takes each running director's resources once it has run
+// for a minute (or half the run, for short runs): the end is compared
+// with it.
 func (l *lab) baselineIfDue(r *run) {
 	age := min(time.Minute, r.o.Duration/2)
 	for _, d := range l.ds {
