@@ -22,13 +22,36 @@ import (
 type Source struct {
 	DefRange    hcl.Range   // the block's type and labels
 	LabelRanges []hcl.Range // one per label
-	attrs       map[string]*hcl.Attribute
-	elems       map[string][]hcl.Range // list attributes: one range per element
-	bad         map[string]bool        // attributes that failed to decode
+	// Only ranges are kept, not HCL's syntax tree: a loaded configuration
+	// holds what diagnostics need and no more (36k real servers add up).
+	attrs []attrRange
+	elems map[string][]hcl.Range // list attributes: one range per element; nil when none
+	bad   map[string]bool        // attributes that failed to decode; nil when none
+}
+
+type attrRange struct {
+	name string
+	expr hcl.Range
+}
+
+func (s *Source) attr(name string) (hcl.Range, bool) {
+	for _, a := range s.attrs {
+		if a.name == name {
+			return a.expr, true
+		}
+	}
+	return hcl.Range{}, false
 }
 
 // Has reports whether the attribute was written (not defaulted).
-func (s *Source) Has(name string) bool { _, ok := s.attrs[name]; return ok }
+func (s *Source) Has(name string) bool { _, ok := s.attr(name); return ok }
+
+func (s *Source) setBad(name string) {
+	if s.bad == nil {
+		s.bad = map[string]bool{}
+	}
+	s.bad[name] = true
+}
 
 // decoded reports whether none of the attributes failed to decode: checks
 // that look across attributes run only on values the operator wrote, not
@@ -45,8 +68,8 @@ func (s *Source) decoded(names ...string) bool {
 // Range is the attribute's expression, or the block's label (its type
 // when it has none) when the attribute was not written.
 func (s *Source) Range(name string) hcl.Range {
-	if a, ok := s.attrs[name]; ok {
-		return a.Expr.Range()
+	if r, ok := s.attr(name); ok {
+		return r
 	}
 	return s.LabelRange()
 }
@@ -87,12 +110,46 @@ type fieldInfo struct {
 	only     []string
 	doc      string
 	typ      reflect.Type
+	defVal   reflect.Value // def decoded once; copied into each block that omits the attribute
 }
 
 type blockInfo struct {
 	fields []fieldInfo
 	schema *hcl.BodySchema
-	source int // index of the embedded Source, or -1
+	source int            // index of the embedded Source, or -1
+	labels map[string]int // block types of the schema -> their label count
+	attrs  map[string]bool
+}
+
+// content is body.Content(schema) for a body of hclsyntax's that holds
+// only what the schema knows: HCL's own Content walks the whole schema
+// with a map write per attribute, for each of 36k real servers. Anything
+// else reports false and HCL's Content gives the diagnostics.
+func (bi *blockInfo) content(body hcl.Body) (*hcl.BodyContent, bool) {
+	b, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return nil, false
+	}
+	c := &hcl.BodyContent{MissingItemRange: b.MissingItemRange()}
+	if len(b.Attributes) > 0 {
+		c.Attributes = make(hcl.Attributes, len(b.Attributes))
+		for name, a := range b.Attributes {
+			if !bi.attrs[name] {
+				return nil, false
+			}
+			c.Attributes[name] = a.AsHCLAttribute()
+		}
+	}
+	if len(b.Blocks) > 0 {
+		c.Blocks = make(hcl.Blocks, 0, len(b.Blocks))
+		for _, blk := range b.Blocks {
+			if n, known := bi.labels[blk.Type]; !known || n != len(blk.Labels) {
+				return nil, false
+			}
+			c.Blocks = append(c.Blocks, blk.AsHCLBlock())
+		}
+	}
+	return c, true
 }
 
 var (
@@ -107,7 +164,7 @@ func infoOf(t reflect.Type) *blockInfo {
 	if bi, ok := infoCache.Load(t); ok {
 		return bi.(*blockInfo)
 	}
-	bi := &blockInfo{schema: &hcl.BodySchema{}, source: -1}
+	bi := &blockInfo{schema: &hcl.BodySchema{}, source: -1, labels: map[string]int{}, attrs: map[string]bool{}}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Type == sourceType {
@@ -121,6 +178,9 @@ func infoOf(t reflect.Type) *blockInfo {
 		name, k, _ := strings.Cut(tag, ",")
 		f := fieldInfo{index: i, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc")}
 		f.def, f.hasDef = sf.Tag.Lookup("default")
+		if f.hasDef {
+			f.defVal = decodeDefault(name, f.def, sf.Type)
+		}
 		f.required = sf.Tag.Get("required") == "true"
 		if o := sf.Tag.Get("only"); o != "" {
 			f.only = strings.Split(o, ",")
@@ -129,6 +189,7 @@ func infoOf(t reflect.Type) *blockInfo {
 		case "":
 			f.kind = kindAttr
 			bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
+			bi.attrs[name] = true
 		case "label":
 			f.kind = kindLabel
 		case "block", "blocks":
@@ -147,6 +208,7 @@ func infoOf(t reflect.Type) *blockInfo {
 				}
 			}
 			bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
+			bi.labels[name] = len(labels)
 		default:
 			panic("config: bad hcl tag " + tag)
 		}
@@ -172,10 +234,20 @@ func (d *decoder) errorf(r hcl.Range, summary, format string, args ...any) {
 // label values (for check blocks, whose type decides which attributes apply).
 func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	info := infoOf(v.Type())
-	content, diags := body.Content(info.schema)
-	d.diags = append(d.diags, hintPlacement(diags)...)
+	content, ok := info.content(body)
+	if !ok {
+		var diags hcl.Diagnostics
+		content, diags = body.Content(info.schema)
+		d.diags = append(d.diags, hintPlacement(diags)...)
+	}
 
-	src := &Source{attrs: content.Attributes, elems: map[string][]hcl.Range{}, bad: map[string]bool{}}
+	src := &Source{}
+	if len(content.Attributes) > 0 {
+		src.attrs = make([]attrRange, 0, len(content.Attributes))
+		for name, a := range content.Attributes {
+			src.attrs = append(src.attrs, attrRange{name, a.Expr.Range()})
+		}
+	}
 	if block != nil {
 		src.DefRange = block.DefRange
 		src.LabelRanges = block.LabelRanges
@@ -211,7 +283,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 				n := len(d.diags)
 				d.attr(a.Expr, field, f.name, src)
 				if d.diags[n:].HasErrors() {
-					src.bad[f.name] = true
+					src.setBad(f.name)
 					if f.hasDef && applies {
 						// Later checks see the default, not a zero value.
 						d.def(f, field)
@@ -220,7 +292,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 				continue
 			}
 			if f.required {
-				src.bad[f.name] = true
+				src.setBad(f.name)
 				r := src.LabelRange()
 				if block == nil {
 					r = body.MissingItemRange()
@@ -262,13 +334,47 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	}
 }
 
-// def sets field to the default of its tag.
+// def sets field to the default of its tag: a copy, so that no two
+// blocks share a slice or map.
 func (d *decoder) def(f fieldInfo, field reflect.Value) {
-	expr, diags := hclsyntax.ParseExpression([]byte(f.def), "default", hcl.InitialPos)
-	if diags.HasErrors() {
-		panic("config: bad default for " + f.name + ": " + diags.Error())
+	v := f.defVal
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.IsNil() {
+			field.Set(v)
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		field.Set(c)
+	case reflect.Map:
+		if v.IsNil() {
+			field.Set(v)
+			return
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			c.SetMapIndex(it.Key(), it.Value())
+		}
+		field.Set(c)
+	default:
+		field.Set(v)
 	}
-	d.attr(expr, field, f.name, &Source{elems: map[string][]hcl.Range{}})
+}
+
+// decodeDefault decodes a default tag once, when the schema is first read.
+func decodeDefault(name, def string, t reflect.Type) reflect.Value {
+	expr, diags := hclsyntax.ParseExpression([]byte(def), "default", hcl.InitialPos)
+	if diags.HasErrors() {
+		panic("config: bad default for " + name + ": " + diags.Error())
+	}
+	v := reflect.New(t).Elem()
+	d := &decoder{}
+	d.attr(expr, v, name, &Source{})
+	if d.diags.HasErrors() {
+		panic("config: bad default for " + name + ": " + d.diags.Error())
+	}
+	return v
 }
 
 func (d *decoder) label(s string, r hcl.Range, field reflect.Value, name string) {
@@ -340,6 +446,9 @@ func (d *decoder) list(expr hcl.Expression, field reflect.Value, name string, sr
 		}
 	}
 	field.Set(out)
+	if src.elems == nil {
+		src.elems = map[string][]hcl.Range{}
+	}
 	src.elems[name] = ranges
 }
 

@@ -77,8 +77,12 @@ func parse(srcs []source) (*Config, Diagnostics) {
 	var files []*hcl.File
 	for _, s := range srcs {
 		out.Sources[s.name] = s.data
-		f, diags := hclsyntax.ParseConfig(s.data, s.name, hcl.InitialPos)
-		out.Diags = append(out.Diags, diags...)
+		f, ok := fastParse(s.data, s.name)
+		if !ok {
+			var diags hcl.Diagnostics
+			f, diags = hclsyntax.ParseConfig(s.data, s.name, hcl.InitialPos)
+			out.Diags = append(out.Diags, diags...)
+		}
 		if f != nil && f.Body != nil {
 			files = append(files, f)
 		}
