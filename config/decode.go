@@ -334,6 +334,67 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	}
 }
 
+// stream decodes the files one top-level block at a time as fastParse
+// reads them, so that only one block's syntax tree is alive at a time:
+// the tree of a whole 36k-real-server file is three times the size of the
+// configuration it becomes. It reports false, and has decoded nothing
+// that counts, for files that are not fastParse's HCL or hold what the
+// top level does not know; the caller then decodes them as a whole.
+func (d *decoder) stream(srcs []source, cfg *Config) bool {
+	info := infoOf(reflect.TypeFor[Config]())
+	v := reflect.ValueOf(cfg).Elem()
+	byType := map[string]fieldInfo{}
+	for _, f := range info.fields {
+		byType[f.name] = f
+	}
+	first := map[string]hcl.Range{} // once-only blocks seen, for duplicates
+	for _, s := range srcs {
+		if !fastASCII(s.data) {
+			return false
+		}
+		p := &fastParser{src: s.data, file: s.name, line: 1}
+		for {
+			blk, eof, ok := p.topBlock()
+			if !ok {
+				return false
+			}
+			if eof {
+				break
+			}
+			f, known := byType[blk.Type]
+			if !known || info.labels[blk.Type] != len(blk.Labels) {
+				return false
+			}
+			b := blk.AsHCLBlock()
+			field := v.Field(f.index)
+			switch f.kind {
+			case kindBlocks:
+				elem := reflect.New(f.typ.Elem().Elem())
+				d.body(b.Body, elem.Elem(), b)
+				field.Set(reflect.Append(field, elem))
+			case kindBlock:
+				if r, dup := first[f.name]; dup {
+					d.errorf(b.DefRange, "Duplicate "+f.name+" block",
+						"A %s block may appear only once here; the first is at %s. Merge the two.", f.name, rangeText(r))
+					continue
+				}
+				first[f.name] = b.DefRange
+				if field.Kind() == reflect.Pointer {
+					field.Set(reflect.New(f.typ.Elem()))
+					field = field.Elem()
+				}
+				d.body(b.Body, field, b)
+			}
+		}
+	}
+	for _, f := range info.fields {
+		if _, seen := first[f.name]; f.kind == kindBlock && !seen && v.Field(f.index).Kind() != reflect.Pointer {
+			d.body(hcl.EmptyBody(), v.Field(f.index), nil)
+		}
+	}
+	return true
+}
+
 // def sets field to the default of its tag: a copy, so that no two
 // blocks share a slice or map.
 func (d *decoder) def(f fieldInfo, field reflect.Value) {

@@ -21,10 +21,8 @@ import (
 // false and the caller parses with hclsyntax, which is also what reports
 // the errors. FuzzFastParse holds the two to the same tree.
 func fastParse(src []byte, filename string) (*hcl.File, bool) {
-	for _, c := range src {
-		if c >= 0x80 || c == '\r' || (c < ' ' && c != '\n' && c != '\t') {
-			return nil, false
-		}
+	if !fastASCII(src) {
+		return nil, false
 	}
 	p := &fastParser{src: src, file: filename, line: 1}
 	body, ok := p.body(true)
@@ -32,6 +30,43 @@ func fastParse(src []byte, filename string) (*hcl.File, bool) {
 		return nil, false
 	}
 	return &hcl.File{Body: body, Bytes: src}, true
+}
+
+// fastASCII reports whether src has only the bytes fastParse counts
+// columns for: printable ASCII, tabs and newlines.
+func fastASCII(src []byte) bool {
+	for _, c := range src {
+		if c >= 0x80 || c == '\r' || (c < ' ' && c != '\n' && c != '\t') {
+			return false
+		}
+	}
+	return true
+}
+
+// topBlock reads the next block of the top level, for decoding it before
+// the next is read; eof at the end. A top-level attribute is not ok: the
+// top level takes none, and hclsyntax says so.
+func (p *fastParser) topBlock() (blk *hclsyntax.Block, eof, ok bool) {
+	for {
+		if !p.space() {
+			return nil, false, false
+		}
+		if ok, eof := p.lineEnd(); ok {
+			if eof {
+				return nil, true, true
+			}
+			continue
+		}
+		if !isIdentStart(p.peek()) {
+			return nil, false, false
+		}
+		name, nameRange := p.ident()
+		if !p.space() || p.peek() == '=' {
+			return nil, false, false
+		}
+		blk, ok := p.block(name, nameRange)
+		return blk, false, ok
+	}
 }
 
 type fastParser struct {

@@ -1,13 +1,16 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -97,4 +100,59 @@ func FuzzFastParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		sameTree(t, "fuzz.hcl", src)
 	})
+}
+
+// TestStreamDecodesAsHCL holds the fast path's decoding (one top-level
+// block at a time) to hclsyntax's: the same configuration, the same
+// ranges in every Source, the same decoding diagnostics.
+func TestStreamDecodesAsHCL(t *testing.T) {
+	var files []string
+	for _, glob := range []string{"testdata/*/*.hcl", "../examples/*/*.hcl", "../examples/*.hcl"} {
+		m, _ := filepath.Glob(glob)
+		files = append(files, m...)
+	}
+	opts := cmp.Options{
+		cmp.AllowUnexported(Source{}, attrRange{}),
+		cmpopts.IgnoreUnexported(Config{}),
+		cmpopts.SortSlices(func(a, b attrRange) bool { return a.name < b.name }),
+		cmpopts.EquateEmpty(),
+		cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{}),
+	}
+	streamed := 0
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs := []source{{name, data}}
+		fast, slow := &Config{}, &Config{}
+		fd := &decoder{}
+		if !fd.stream(srcs, fast) {
+			continue
+		}
+		streamed++
+		sd, syntax := decodeHCL(srcs, slow)
+		if syntax.HasErrors() {
+			t.Fatalf("%s: streamed, but hclsyntax refuses it: %s", name, syntax.Error())
+		}
+		if diff := cmp.Diff(slow, fast, opts); diff != "" {
+			t.Errorf("%s: streamed configuration differs (-hclsyntax +stream):\n%s", name, diff)
+		}
+		if got, want := diagText(fd.diags), diagText(sd.diags); got != want {
+			t.Errorf("%s: diagnostics differ:\nstream:\n%s\nhclsyntax:\n%s", name, got, want)
+		}
+	}
+	t.Logf("%d of %d files streamed", streamed, len(files))
+	if streamed < len(files)/2 {
+		t.Fatalf("only %d of %d files streamed", streamed, len(files))
+	}
+}
+
+func diagText(diags hcl.Diagnostics) string {
+	var lines []string
+	for _, d := range diags {
+		lines = append(lines, d.Error())
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }

@@ -74,30 +74,25 @@ func readPath(path string) ([]source, Diagnostics) {
 
 func parse(srcs []source) (*Config, Diagnostics) {
 	out := Diagnostics{Sources: map[string][]byte{}}
-	var files []*hcl.File
-	for _, s := range srcs {
-		out.Sources[s.name] = s.data
-		f, ok := fastParse(s.data, s.name)
-		if !ok {
-			var diags hcl.Diagnostics
-			f, diags = hclsyntax.ParseConfig(s.data, s.name, hcl.InitialPos)
-			out.Diags = append(out.Diags, diags...)
-		}
-		if f != nil && f.Body != nil {
-			files = append(files, f)
-		}
-	}
 	cfg := &Config{}
 	for _, s := range srcs {
+		out.Sources[s.name] = s.data
 		cfg.Files = append(cfg.Files, s.name)
 	}
-	if out.Diags.HasErrors() {
-		// Syntax errors make the structure unreliable: report them alone.
-		out.sort()
-		return nil, out
-	}
 	d := &decoder{}
-	d.body(hcl.MergeFiles(files), reflect.ValueOf(cfg).Elem(), nil)
+	if !d.stream(srcs, cfg) {
+		// Not the fast path's HCL: hclsyntax parses it, and reports what
+		// is wrong with it.
+		cfg = &Config{Files: cfg.Files}
+		var syntax hcl.Diagnostics
+		d, syntax = decodeHCL(srcs, cfg)
+		if syntax.HasErrors() {
+			// Syntax errors make the structure unreliable: report them alone.
+			out.Diags = syntax
+			out.sort()
+			return nil, out
+		}
+	}
 	out.Diags = append(out.Diags, d.diags...)
 	applyComputedDefaults(cfg)
 	cfg.sources = out.Sources
@@ -107,6 +102,25 @@ func parse(srcs []source) (*Config, Diagnostics) {
 		return nil, out
 	}
 	return cfg, out
+}
+
+// decodeHCL parses the files with hclsyntax and decodes them as a whole;
+// syntax holds the parser's errors (nothing was decoded then).
+func decodeHCL(srcs []source, cfg *Config) (d *decoder, syntax hcl.Diagnostics) {
+	d = &decoder{}
+	var files []*hcl.File
+	for _, s := range srcs {
+		f, diags := hclsyntax.ParseConfig(s.data, s.name, hcl.InitialPos)
+		syntax = append(syntax, diags...)
+		if f != nil && f.Body != nil {
+			files = append(files, f)
+		}
+	}
+	if syntax.HasErrors() {
+		return d, syntax
+	}
+	d.body(hcl.MergeFiles(files), reflect.ValueOf(cfg).Elem(), nil)
+	return d, syntax
 }
 
 func applyComputedDefaults(cfg *Config) {

@@ -34,4 +34,5 @@ func TestReportHeap(t *testing.T) {
 	t.Logf("retained %d MB, total alloc %d MB", (after.HeapAlloc-before.HeapAlloc)>>20, (after.TotalAlloc-before.TotalAlloc)>>20)
 	keep = cfg
 }
+
 var keep *Config
