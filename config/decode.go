@@ -117,39 +117,7 @@ type blockInfo struct {
 	fields []fieldInfo
 	schema *hcl.BodySchema
 	source int            // index of the embedded Source, or -1
-	labels map[string]int // block types of the schema -> their label count
-	attrs  map[string]bool
-}
-
-// content is body.Content(schema) for a body of hclsyntax's that holds
-// only what the schema knows: HCL's own Content walks the whole schema
-// with a map write per attribute, for each of 36k real servers. Anything
-// else reports false and HCL's Content gives the diagnostics.
-func (bi *blockInfo) content(body hcl.Body) (*hcl.BodyContent, bool) {
-	b, ok := body.(*hclsyntax.Body)
-	if !ok {
-		return nil, false
-	}
-	c := &hcl.BodyContent{MissingItemRange: b.MissingItemRange()}
-	if len(b.Attributes) > 0 {
-		c.Attributes = make(hcl.Attributes, len(b.Attributes))
-		for name, a := range b.Attributes {
-			if !bi.attrs[name] {
-				return nil, false
-			}
-			c.Attributes[name] = a.AsHCLAttribute()
-		}
-	}
-	if len(b.Blocks) > 0 {
-		c.Blocks = make(hcl.Blocks, 0, len(b.Blocks))
-		for _, blk := range b.Blocks {
-			if n, known := bi.labels[blk.Type]; !known || n != len(blk.Labels) {
-				return nil, false
-			}
-			c.Blocks = append(c.Blocks, blk.AsHCLBlock())
-		}
-	}
-	return c, true
+	byName map[string]int // attribute, label or block name -> index in fields
 }
 
 var (
@@ -164,7 +132,7 @@ func infoOf(t reflect.Type) *blockInfo {
 	if bi, ok := infoCache.Load(t); ok {
 		return bi.(*blockInfo)
 	}
-	bi := &blockInfo{schema: &hcl.BodySchema{}, source: -1, labels: map[string]int{}, attrs: map[string]bool{}}
+	bi := &blockInfo{schema: &hcl.BodySchema{}, source: -1, byName: map[string]int{}}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Type == sourceType {
@@ -189,7 +157,6 @@ func infoOf(t reflect.Type) *blockInfo {
 		case "":
 			f.kind = kindAttr
 			bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
-			bi.attrs[name] = true
 		case "label":
 			f.kind = kindLabel
 		case "block", "blocks":
@@ -208,10 +175,10 @@ func infoOf(t reflect.Type) *blockInfo {
 				}
 			}
 			bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
-			bi.labels[name] = len(labels)
 		default:
 			panic("config: bad hcl tag " + tag)
 		}
+		bi.byName[name] = len(bi.fields)
 		bi.fields = append(bi.fields, f)
 	}
 	infoCache.Store(t, bi)
@@ -234,12 +201,8 @@ func (d *decoder) errorf(r hcl.Range, summary, format string, args ...any) {
 // label values (for check blocks, whose type decides which attributes apply).
 func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	info := infoOf(v.Type())
-	content, ok := info.content(body)
-	if !ok {
-		var diags hcl.Diagnostics
-		content, diags = body.Content(info.schema)
-		d.diags = append(d.diags, hintPlacement(diags)...)
-	}
+	content, diags := body.Content(info.schema)
+	d.diags = append(d.diags, hintPlacement(diags)...)
 
 	src := &Source{}
 	if len(content.Attributes) > 0 {
@@ -332,67 +295,6 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	if info.source >= 0 {
 		v.Field(info.source).Set(reflect.ValueOf(*src))
 	}
-}
-
-// stream decodes the files one top-level block at a time as fastParse
-// reads them, so that only one block's syntax tree is alive at a time:
-// the tree of a whole 36k-real-server file is three times the size of the
-// configuration it becomes. It reports false, and has decoded nothing
-// that counts, for files that are not fastParse's HCL or hold what the
-// top level does not know; the caller then decodes them as a whole.
-func (d *decoder) stream(srcs []source, cfg *Config) bool {
-	info := infoOf(reflect.TypeFor[Config]())
-	v := reflect.ValueOf(cfg).Elem()
-	byType := map[string]fieldInfo{}
-	for _, f := range info.fields {
-		byType[f.name] = f
-	}
-	first := map[string]hcl.Range{} // once-only blocks seen, for duplicates
-	for _, s := range srcs {
-		if !fastASCII(s.data) {
-			return false
-		}
-		p := &fastParser{src: s.data, file: s.name, line: 1}
-		for {
-			blk, eof, ok := p.topBlock()
-			if !ok {
-				return false
-			}
-			if eof {
-				break
-			}
-			f, known := byType[blk.Type]
-			if !known || info.labels[blk.Type] != len(blk.Labels) {
-				return false
-			}
-			b := blk.AsHCLBlock()
-			field := v.Field(f.index)
-			switch f.kind {
-			case kindBlocks:
-				elem := reflect.New(f.typ.Elem().Elem())
-				d.body(b.Body, elem.Elem(), b)
-				field.Set(reflect.Append(field, elem))
-			case kindBlock:
-				if r, dup := first[f.name]; dup {
-					d.errorf(b.DefRange, "Duplicate "+f.name+" block",
-						"A %s block may appear only once here; the first is at %s. Merge the two.", f.name, rangeText(r))
-					continue
-				}
-				first[f.name] = b.DefRange
-				if field.Kind() == reflect.Pointer {
-					field.Set(reflect.New(f.typ.Elem()))
-					field = field.Elem()
-				}
-				d.body(b.Body, field, b)
-			}
-		}
-	}
-	for _, f := range info.fields {
-		if _, seen := first[f.name]; f.kind == kindBlock && !seen && v.Field(f.index).Kind() != reflect.Pointer {
-			d.body(hcl.EmptyBody(), v.Field(f.index), nil)
-		}
-	}
-	return true
 }
 
 // def sets field to the default of its tag: a copy, so that no two

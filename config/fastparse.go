@@ -2,37 +2,31 @@ package config
 
 import (
 	"bytes"
+	"encoding"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
 )
 
-// fastParse reads the part of HCL that configurations are written in
-// (blocks with labels, attributes whose values are strings, numbers, bools,
-// lists and maps of those, comments) straight into hclsyntax's tree, the
-// same nodes and ranges hclsyntax.ParseConfig builds. hclsyntax first
-// turns the whole file into a slice of tokens, with grapheme clusters
-// counted for every column: at 36k real servers that was most of a
-// load's time and memory. Anything else (expressions, templates,
-// heredocs, single-line blocks, non-ASCII, CR, any syntax error) returns
-// false and the caller parses with hclsyntax, which is also what reports
-// the errors. FuzzFastParse holds the two to the same tree.
-func fastParse(src []byte, filename string) (*hcl.File, bool) {
-	if !fastASCII(src) {
-		return nil, false
-	}
-	p := &fastParser{src: src, file: filename, line: 1}
-	body, ok := p.body(true)
-	if !ok {
-		return nil, false
-	}
-	return &hcl.File{Body: body, Bytes: src}, true
-}
+// The fast path: configurations as they are written (blocks with labels,
+// attributes whose values are strings, numbers, bools, lists and maps of
+// those, comments) are read and decoded in one pass, straight into the
+// structs of types.go, with the same values and the same ranges in every
+// Source that hclsyntax and the decoder give. hclsyntax first turns the
+// whole file into a slice of tokens (counting grapheme clusters for every
+// column) and a syntax tree three times the size of the configuration: at
+// 36k real servers that was most of a load's time and memory. Anything
+// else (expressions, templates, heredocs, one-line blocks, non-ASCII, CR,
+// a value of another type than the field's, an unknown name, any syntax
+// error) stops the fast path, and the files are decoded the slow way,
+// which is also what reports the errors. TestStreamDecodesAsHCL and
+// FuzzStreamDecode hold the two to the same result.
 
-// fastASCII reports whether src has only the bytes fastParse counts
+// fastASCII reports whether src has only the bytes the fast path counts
 // columns for: printable ASCII, tabs and newlines.
 func fastASCII(src []byte) bool {
 	for _, c := range src {
@@ -41,32 +35,6 @@ func fastASCII(src []byte) bool {
 		}
 	}
 	return true
-}
-
-// topBlock reads the next block of the top level, for decoding it before
-// the next is read; eof at the end. A top-level attribute is not ok: the
-// top level takes none, and hclsyntax says so.
-func (p *fastParser) topBlock() (blk *hclsyntax.Block, eof, ok bool) {
-	for {
-		if !p.space() {
-			return nil, false, false
-		}
-		if ok, eof := p.lineEnd(); ok {
-			if eof {
-				return nil, true, true
-			}
-			continue
-		}
-		if !isIdentStart(p.peek()) {
-			return nil, false, false
-		}
-		name, nameRange := p.ident()
-		if !p.space() || p.peek() == '=' {
-			return nil, false, false
-		}
-		blk, ok := p.block(name, nameRange)
-		return blk, false, ok
-	}
 }
 
 type fastParser struct {
@@ -183,198 +151,6 @@ func (p *fastParser) ident() (string, hcl.Range) {
 	return string(p.src[start.Byte:p.pos]), p.rng(start)
 }
 
-// body reads items up to the end of the file (top) or the closing brace,
-// which it consumes.
-func (p *fastParser) body(top bool) (*hclsyntax.Body, bool) {
-	b := &hclsyntax.Body{Attributes: hclsyntax.Attributes{}, Blocks: hclsyntax.Blocks{}}
-	// hclsyntax's body starts at the token before it (the open brace, or
-	// the start of the file) and ends at its closing brace or end of file.
-	start := p.at()
-	if !top {
-		start.Byte--
-		start.Column--
-	} else {
-		start = p.firstToken()
-	}
-	for {
-		if !p.space() {
-			return nil, false
-		}
-		if ok, eof := p.lineEnd(); ok {
-			if !eof {
-				continue
-			}
-			if !top {
-				return nil, false
-			}
-			end := p.rng(p.at())
-			b.SrcRange = hcl.RangeBetween(hcl.Range{Filename: p.file, Start: start, End: start}, end)
-			b.EndRange = end
-			return b, true
-		}
-		c := p.peek()
-		if c == '}' {
-			if top {
-				return nil, false
-			}
-			open := p.at()
-			p.pos++
-			closing := p.rng(open)
-			b.SrcRange = hcl.RangeBetween(hcl.Range{Filename: p.file, Start: start, End: start}, closing)
-			b.EndRange = hcl.Range{Filename: p.file, Start: closing.End, End: closing.End}
-			return b, true
-		}
-		if !isIdentStart(c) {
-			return nil, false
-		}
-		name, nameRange := p.ident()
-		if !p.space() {
-			return nil, false
-		}
-		if p.peek() == '=' && p.peek2() != '=' {
-			a, ok := p.attribute(name, nameRange)
-			if !ok {
-				return nil, false
-			}
-			if _, dup := b.Attributes[name]; dup {
-				return nil, false
-			}
-			b.Attributes[name] = a
-			continue
-		}
-		blk, ok := p.block(name, nameRange)
-		if !ok {
-			return nil, false
-		}
-		b.Blocks = append(b.Blocks, blk)
-	}
-}
-
-// firstToken is where the file's first token starts, which is where
-// hclsyntax starts the top-level body: blanks and /* */ comments are not
-// tokens to it, and a # comment without a newline at the end is skipped.
-func (p *fastParser) firstToken() hcl.Pos {
-	q := *p
-	q.space()
-	if c := q.peek(); c == '#' || (c == '/' && q.peek2() == '/') {
-		if bytes.IndexByte(q.src[q.pos:], '\n') < 0 {
-			q.pos = len(q.src)
-			q.space()
-		}
-	}
-	return q.at()
-}
-
-func (p *fastParser) attribute(name string, nameRange hcl.Range) (*hclsyntax.Attribute, bool) {
-	eqStart := p.at()
-	p.pos++
-	eq := p.rng(eqStart)
-	if !p.space() {
-		return nil, false
-	}
-	expr, ok := p.expr()
-	if !ok || !p.space() {
-		return nil, false
-	}
-	if ok, _ := p.lineEnd(); !ok {
-		return nil, false
-	}
-	return &hclsyntax.Attribute{
-		Name: name, Expr: expr,
-		SrcRange: hcl.RangeBetween(nameRange, expr.Range()), NameRange: nameRange, EqualsRange: eq,
-	}, true
-}
-
-func (p *fastParser) block(typ string, typeRange hcl.Range) (*hclsyntax.Block, bool) {
-	blk := &hclsyntax.Block{Type: typ, TypeRange: typeRange}
-	for {
-		switch c := p.peek(); {
-		case c == '"':
-			s, r, ok := p.quoted()
-			if !ok {
-				return nil, false
-			}
-			blk.Labels = append(blk.Labels, s)
-			blk.LabelRanges = append(blk.LabelRanges, r)
-		case isIdentStart(c):
-			s, r := p.ident()
-			blk.Labels = append(blk.Labels, s)
-			blk.LabelRanges = append(blk.LabelRanges, r)
-		case c == '{':
-			open := p.at()
-			p.pos++
-			blk.OpenBraceRange = p.rng(open)
-			// Only the multi-line form: a one-line block's body is
-			// hclsyntax's business.
-			mark := *p
-			if !p.space() {
-				return nil, false
-			}
-			if ok, eof := p.lineEnd(); (!ok || eof) && p.peek() != '}' {
-				return nil, false
-			}
-			*p = mark
-			body, ok := p.body(false)
-			if !ok {
-				return nil, false
-			}
-			blk.Body = body
-			blk.CloseBraceRange = hcl.Range{Filename: p.file, Start: hcl.Pos{Line: p.line, Column: p.pos - p.lineStart, Byte: p.pos - 1}, End: p.at()}
-			if !p.space() {
-				return nil, false
-			}
-			if ok, _ := p.lineEnd(); !ok {
-				return nil, false
-			}
-			return blk, true
-		default:
-			return nil, false
-		}
-		if !p.space() {
-			return nil, false
-		}
-	}
-}
-
-// expr reads one value; what may follow it is the caller's to check, so
-// an operator after it ends the fast path there.
-func (p *fastParser) expr() (hclsyntax.Expression, bool) {
-	start := p.at()
-	switch c := p.peek(); {
-	case c == '"':
-		return p.template()
-	case c >= '0' && c <= '9':
-		return p.number()
-	case c == '-' && p.peek2() >= '0' && p.peek2() <= '9':
-		p.pos++
-		minus := p.rng(start)
-		num, ok := p.number()
-		if !ok {
-			return nil, false
-		}
-		return &hclsyntax.UnaryOpExpr{Op: hclsyntax.OpNegate, Val: num, SrcRange: hcl.RangeBetween(minus, num.Range()), SymbolRange: minus}, true
-	case c == '[':
-		return p.tuple()
-	case c == '{':
-		return p.object()
-	case isIdentStart(c):
-		name, r := p.ident()
-		var v cty.Value
-		switch name {
-		case "true":
-			v = cty.True
-		case "false":
-			v = cty.False
-		case "null":
-			v = cty.NullVal(cty.DynamicPseudoType)
-		default:
-			return nil, false // a variable or function: hclsyntax's
-		}
-		return &hclsyntax.LiteralValueExpr{Val: v, SrcRange: r}, p.followable()
-	}
-	return nil, false
-}
-
 // followable reports whether what follows a value is not something that
 // would make it part of a larger expression (an operator, an index, a
 // call): only then is the value the whole expression.
@@ -391,42 +167,6 @@ func (p *fastParser) followable() bool {
 		return p.peek2() == '/'
 	}
 	return false
-}
-
-func (p *fastParser) number() (hclsyntax.Expression, bool) {
-	start := p.at()
-	digits := func() int {
-		n := 0
-		for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
-			p.pos++
-			n++
-		}
-		return n
-	}
-	digits()
-	if p.peek() == '.' {
-		p.pos++
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if c := p.peek(); c == 'e' || c == 'E' {
-		p.pos++
-		if c := p.peek(); c == '+' || c == '-' {
-			p.pos++
-		}
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if isIdentByte(p.peek()) || p.peek() == '.' {
-		return nil, false
-	}
-	v, err := cty.ParseNumberVal(string(p.src[start.Byte:p.pos]))
-	if err != nil {
-		return nil, false
-	}
-	return &hclsyntax.LiteralValueExpr{Val: v, SrcRange: p.rng(start)}, p.followable()
 }
 
 // quoted reads a string without template sequences: its value and its
@@ -505,100 +245,436 @@ func unescape(b []byte) (r rune, n int) {
 	return 0, 0
 }
 
-func (p *fastParser) template() (hclsyntax.Expression, bool) {
-	s, r, ok := p.quoted()
-	if !ok {
-		return nil, false
+
+// stream decodes the files into cfg on the fast path; false means it
+// could not, and cfg is to be thrown away.
+func (d *decoder) stream(srcs []source, cfg *Config) bool {
+	v := reflect.ValueOf(cfg).Elem()
+	top := infoOf(v.Type())
+	first := map[string]bool{} // once-only blocks seen
+	for _, s := range srcs {
+		if !fastASCII(s.data) {
+			return false
+		}
+		p := &fastParser{src: s.data, file: s.name, line: 1}
+		for {
+			if !p.space() {
+				return false
+			}
+			if ok, eof := p.lineEnd(); ok {
+				if eof {
+					break
+				}
+				continue
+			}
+			if !isIdentStart(p.peek()) {
+				return false
+			}
+			typ, typeRange := p.ident()
+			f, ok := top.field(typ)
+			if !ok || f.kind == kindAttr || !p.space() {
+				return false
+			}
+			field := v.Field(f.index)
+			if f.kind == kindBlocks {
+				elem := reflect.New(f.typ.Elem().Elem())
+				if !p.block(d, elem.Elem(), typeRange) {
+					return false
+				}
+				field.Set(reflect.Append(field, elem))
+				continue
+			}
+			if first[f.name] {
+				return false // a duplicate: the slow path says so
+			}
+			if field.Kind() == reflect.Pointer {
+				field.Set(reflect.New(f.typ.Elem()))
+				field = field.Elem()
+			}
+			first[f.name] = true
+			if !p.block(d, field, typeRange) {
+				return false
+			}
+		}
 	}
-	inner := hcl.Range{Filename: p.file,
-		Start: hcl.Pos{Line: r.Start.Line, Column: r.Start.Column + 1, Byte: r.Start.Byte + 1},
-		End:   hcl.Pos{Line: r.End.Line, Column: r.End.Column - 1, Byte: r.End.Byte - 1}}
-	if r.End.Byte-r.Start.Byte == 2 {
-		// hclsyntax's empty string is one empty part after the quotes.
-		inner = hcl.Range{Filename: p.file, Start: r.End, End: r.End}
+	for _, f := range top.fields {
+		if f.kind == kindBlock && !first[f.name] && v.Field(f.index).Kind() != reflect.Pointer {
+			d.body(hcl.EmptyBody(), v.Field(f.index), nil)
+		}
 	}
-	t := &hclsyntax.TemplateExpr{SrcRange: r, Parts: []hclsyntax.Expression{&hclsyntax.LiteralValueExpr{Val: cty.StringVal(s), SrcRange: inner}}}
-	return t, p.followable()
+	return true
 }
 
-func (p *fastParser) tuple() (hclsyntax.Expression, bool) {
-	start := p.at()
+// field finds the schema field an attribute or block name stands for.
+func (bi *blockInfo) field(name string) (fieldInfo, bool) {
+	i, ok := bi.byName[name]
+	if !ok {
+		return fieldInfo{}, false
+	}
+	return bi.fields[i], true
+}
+
+// block decodes a block whose type has been read: labels, then the body
+// in its multi-line form, into v.
+func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) bool {
+	info := infoOf(v.Type())
+	src := Source{}
+	var labels []string
+	for p.peek() != '{' {
+		var s string
+		var r hcl.Range
+		switch c := p.peek(); {
+		case c == '"':
+			var ok bool
+			if s, r, ok = p.quoted(); !ok {
+				return false
+			}
+		case isIdentStart(c):
+			s, r = p.ident()
+		default:
+			return false
+		}
+		labels = append(labels, s)
+		src.LabelRanges = append(src.LabelRanges, r)
+		if !p.space() {
+			return false
+		}
+	}
+	src.DefRange = typeRange
+	if n := len(src.LabelRanges); n > 0 {
+		src.DefRange = hcl.RangeBetween(typeRange, src.LabelRanges[n-1])
+	}
+	// Labels go to the label fields in order; the first is the kind that
+	// `only` is about (a check's type).
+	kind, li := "", 0
+	for _, f := range info.fields {
+		if f.kind != kindLabel {
+			continue
+		}
+		if li >= len(labels) {
+			return false
+		}
+		field := v.Field(f.index)
+		if field.Type().Implements(enumType) {
+			if !slices.Contains(field.Interface().(interface{ Values() []string }).Values(), labels[li]) {
+				return false
+			}
+		} else if strings.TrimSpace(labels[li]) == "" {
+			return false
+		}
+		field.SetString(labels[li])
+		if li == 0 {
+			kind = labels[li]
+		}
+		li++
+	}
+	if li != len(labels) {
+		return false
+	}
+	p.pos++ // the brace
+	// Only the multi-line form: a one-line block is hclsyntax's business.
+	if !p.space() {
+		return false
+	}
+	if ok, eof := p.lineEnd(); (!ok || eof) && p.peek() != '}' {
+		return false
+	}
+	once := map[string]bool{}
+	for {
+		if !p.space() {
+			return false
+		}
+		if ok, eof := p.lineEnd(); ok {
+			if eof {
+				return false
+			}
+			continue
+		}
+		if p.peek() == '}' {
+			p.pos++
+			break
+		}
+		if !isIdentStart(p.peek()) {
+			return false
+		}
+		name, nameRange := p.ident()
+		f, ok := info.field(name)
+		if !ok || !p.space() {
+			return false
+		}
+		switch f.kind {
+		case kindAttr:
+			if p.peek() != '=' || p.peek2() == '=' || src.Has(name) {
+				return false
+			}
+			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
+			if !applies && slices.Contains(CheckType("").Values(), kind) {
+				return false
+			}
+			p.pos++
+			if !p.space() {
+				return false
+			}
+			start := p.at()
+			if !p.value(v.Field(f.index), name, &src) || !p.followable() {
+				return false
+			}
+			src.attrs = append(src.attrs, attrRange{name, p.rng(start)})
+			if !p.space() {
+				return false
+			}
+			if ok, _ := p.lineEnd(); !ok {
+				return false
+			}
+		case kindBlock, kindBlocks:
+			if p.peek() == '=' {
+				return false
+			}
+			field := v.Field(f.index)
+			if f.kind == kindBlocks {
+				elem := reflect.New(f.typ.Elem().Elem())
+				if !p.block(d, elem.Elem(), nameRange) {
+					return false
+				}
+				field.Set(reflect.Append(field, elem))
+				break
+			}
+			if once[name] {
+				return false
+			}
+			once[name] = true
+			if field.Kind() == reflect.Pointer {
+				field.Set(reflect.New(f.typ.Elem()))
+				field = field.Elem()
+			}
+			if !p.block(d, field, nameRange) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	if !p.space() {
+		return false
+	}
+	if ok, _ := p.lineEnd(); !ok {
+		return false
+	}
+	// What was not written: required ones stop the fast path (the slow
+	// one says so), the rest get their defaults, as in decoder.body.
+	for _, f := range info.fields {
+		field := v.Field(f.index)
+		switch f.kind {
+		case kindAttr:
+			if src.Has(f.name) {
+				continue
+			}
+			if f.required {
+				return false
+			}
+			if f.hasDef && (len(f.only) == 0 || slices.Contains(f.only, kind) || kind == "") {
+				d.def(f, field)
+			}
+		case kindBlock:
+			if !once[f.name] && field.Kind() != reflect.Pointer {
+				n := len(d.diags)
+				d.body(hcl.EmptyBody(), field, nil)
+				if len(d.diags) > n {
+					return false
+				}
+			}
+		}
+	}
+	if info.source >= 0 {
+		v.Field(info.source).Set(reflect.ValueOf(src))
+	}
+	return true
+}
+
+// value decodes one attribute's value into field: only a literal of the
+// field's own type, which the slow path would take as it is.
+func (p *fastParser) value(field reflect.Value, name string, src *Source) bool {
+	t := field.Type()
+	switch {
+	case t.Kind() == reflect.Slice && !isText(t):
+		return p.list(field, name, src)
+	case t.Kind() == reflect.Map:
+		return p.dict(field)
+	}
+	return p.scalar(field)
+}
+
+// scalar mirrors decoder.scalar for the literal its type takes.
+func (p *fastParser) scalar(field reflect.Value) bool {
+	t := field.Type()
+	switch t.Kind() {
+	case reflect.Bool:
+		if !isIdentStart(p.peek()) {
+			return false
+		}
+		switch w, _ := p.ident(); w {
+		case "true":
+			field.SetBool(true)
+		case "false":
+			field.SetBool(false)
+		default:
+			return false
+		}
+		return true
+	case reflect.Int:
+		start := p.pos
+		if p.peek() == '-' {
+			p.pos++
+		}
+		digits := p.pos
+		for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
+			p.pos++
+		}
+		if p.pos == digits || isIdentByte(p.peek()) || p.peek() == '.' {
+			return false
+		}
+		n, err := strconv.ParseInt(string(p.src[start:p.pos]), 10, 64)
+		if err != nil || n > 1<<40 || n < -(1<<40) {
+			return false
+		}
+		field.SetInt(n)
+		return true
+	}
+	if p.peek() != '"' {
+		return false
+	}
+	s, _, ok := p.quoted()
+	if !ok {
+		return false
+	}
+	switch {
+	case t == durationType:
+		dur, err := time.ParseDuration(s)
+		if err != nil || dur < 0 {
+			return false
+		}
+		field.SetInt(int64(dur))
+	case isText(t):
+		if t == reflect.TypeFor[netipPrefix]() && !strings.Contains(s, "/") {
+			s = hostPrefix(s)
+		}
+		if field.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)) != nil {
+			return false
+		}
+	case t.Implements(enumType):
+		if !slices.Contains(field.Interface().(interface{ Values() []string }).Values(), s) {
+			return false
+		}
+		field.SetString(s)
+	case t.Kind() == reflect.String:
+		field.SetString(s)
+	default:
+		return false
+	}
+	return true
+}
+
+// list mirrors decoder.list for a bracketed list of literals.
+func (p *fastParser) list(field reflect.Value, name string, src *Source) bool {
+	if p.peek() != '[' {
+		return false
+	}
 	p.pos++
-	t := &hclsyntax.TupleConsExpr{OpenRange: p.rng(start)}
+	et := field.Type().Elem()
+	var elems []reflect.Value
+	var ranges []hcl.Range
 	for {
 		if !p.gap() {
-			return nil, false
+			return false
 		}
 		if p.peek() == ']' {
 			p.pos++
-			t.SrcRange = p.rng(start)
-			return t, p.followable()
+			break
 		}
-		e, ok := p.expr()
-		if !ok {
-			return nil, false
+		start := p.at()
+		e := reflect.New(et).Elem()
+		if !p.scalar(e) {
+			return false
 		}
-		t.Exprs = append(t.Exprs, e)
+		elems = append(elems, e)
+		ranges = append(ranges, p.rng(start))
 		if !p.gap() {
-			return nil, false
+			return false
 		}
 		switch p.peek() {
 		case ',':
 			p.pos++
 		case ']':
 		default:
-			return nil, false
+			return false
 		}
 	}
+	out := reflect.MakeSlice(field.Type(), 0, len(elems))
+	for _, e := range elems {
+		out = reflect.Append(out, e)
+	}
+	field.Set(out)
+	if src.elems == nil {
+		src.elems = map[string][]hcl.Range{}
+	}
+	src.elems[name] = ranges
+	return true
 }
 
-func (p *fastParser) object() (hclsyntax.Expression, bool) {
-	start := p.at()
+// dict mirrors decoder.dict for a map of strings written as an object of
+// string literals.
+func (p *fastParser) dict(field reflect.Value) bool {
+	t := field.Type()
+	if t.Key().Kind() != reflect.String || t.Elem().Kind() != reflect.String ||
+		isText(t.Key()) || isText(t.Elem()) || t.Key().Implements(enumType) || t.Elem().Implements(enumType) {
+		return false
+	}
+	if p.peek() != '{' {
+		return false
+	}
 	p.pos++
-	o := &hclsyntax.ObjectConsExpr{OpenRange: p.rng(start)}
+	out := reflect.MakeMap(t)
 	for {
 		if !p.gap() {
-			return nil, false
+			return false
 		}
 		if p.peek() == '}' {
 			p.pos++
-			o.SrcRange = p.rng(start)
-			return o, p.followable()
+			break
 		}
-		var key hclsyntax.Expression
+		var key string
 		switch c := p.peek(); {
 		case c == '"':
-			k, ok := p.template()
+			k, _, ok := p.quoted()
 			if !ok {
-				return nil, false
+				return false
 			}
 			key = k
 		case isIdentStart(c):
-			name, r := p.ident()
-			if name == "true" || name == "false" || name == "null" {
-				return nil, false
+			key, _ = p.ident()
+			if key == "true" || key == "false" || key == "null" {
+				return false
 			}
-			key = &hclsyntax.ScopeTraversalExpr{Traversal: hcl.Traversal{hcl.TraverseRoot{Name: name, SrcRange: r}}, SrcRange: r}
 		default:
-			return nil, false
+			return false
 		}
 		if !p.space() {
-			return nil, false
+			return false
 		}
 		if c := p.peek(); (c != '=' || p.peek2() == '=') && c != ':' {
-			return nil, false
+			return false
 		}
 		p.pos++
-		if !p.space() {
-			return nil, false
+		if !p.space() || p.peek() != '"' {
+			return false
 		}
-		val, ok := p.expr()
-		if !ok {
-			return nil, false
+		val, _, ok := p.quoted()
+		if !ok || out.MapIndex(reflect.ValueOf(key)).IsValid() {
+			return false
 		}
-		o.Items = append(o.Items, hclsyntax.ObjectConsItem{KeyExpr: &hclsyntax.ObjectConsKeyExpr{Wrapped: key}, ValueExpr: val})
+		out.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), reflect.ValueOf(val).Convert(t.Elem()))
 		if !p.space() {
-			return nil, false
+			return false
 		}
 		switch c := p.peek(); {
 		case c == ',':
@@ -607,8 +683,10 @@ func (p *fastParser) object() (hclsyntax.Expression, bool) {
 		default:
 			// A newline (or a comment ending the line) also separates items.
 			if ok, eof := p.lineEnd(); !ok || eof {
-				return nil, false
+				return false
 			}
 		}
 	}
+	field.Set(out)
+	return true
 }
