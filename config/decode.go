@@ -18,26 +18,71 @@ import (
 )
 
 // Source records where a block and its attributes were written, so that
-// checks after decoding can point at the right expression.
+// checks after decoding can point at the right expression. Only positions
+// are kept, not HCL's syntax tree, and compactly: a loaded configuration
+// holds what diagnostics need and no more (36k real servers add up).
 type Source struct {
-	DefRange    hcl.Range   // the block's type and labels
-	LabelRanges []hcl.Range // one per label
-	// Only ranges are kept, not HCL's syntax tree: a loaded configuration
-	// holds what diagnostics need and no more (36k real servers add up).
-	attrs []attrRange
-	elems map[string][]hcl.Range // list attributes: one range per element; nil when none
-	bad   map[string]bool        // attributes that failed to decode; nil when none
+	file   string // every position of a block is in its file
+	def    span   // the block's type and labels
+	labels []span // one per label
+	attrs  []attrSpan
+	elems  map[string][]hcl.Range // list attributes: one range per element; nil when none
+	bad    map[string]bool        // attributes that failed to decode; nil when none
 }
 
-type attrRange struct {
-	name string
-	expr hcl.Range
+// span is an hcl.Range without its file name.
+type span struct {
+	startLine, startCol, startByte int32
+	endLine, endCol, endByte       int32
+}
+
+func toSpan(r hcl.Range) span {
+	return span{int32(r.Start.Line), int32(r.Start.Column), int32(r.Start.Byte),
+		int32(r.End.Line), int32(r.End.Column), int32(r.End.Byte)}
+}
+
+func (s *Source) rangeOf(sp span) hcl.Range {
+	return hcl.Range{Filename: s.file,
+		Start: hcl.Pos{Line: int(sp.startLine), Column: int(sp.startCol), Byte: int(sp.startByte)},
+		End:   hcl.Pos{Line: int(sp.endLine), Column: int(sp.endCol), Byte: int(sp.endByte)}}
+}
+
+type attrSpan struct {
+	name string // the schema's own string: no copy
+	expr span
+}
+
+// DefRange is the block's type and labels; the zero Range when the block
+// was not written (its defaults stand).
+func (s *Source) DefRange() hcl.Range {
+	if s.file == "" {
+		return hcl.Range{}
+	}
+	return s.rangeOf(s.def)
+}
+
+// setBlock records the block's header.
+func (s *Source) setBlock(def hcl.Range, labels []hcl.Range) {
+	s.file, s.def = def.Filename, toSpan(def)
+	if len(labels) > 0 {
+		s.labels = make([]span, len(labels))
+		for i, r := range labels {
+			s.labels[i] = toSpan(r)
+		}
+	}
+}
+
+func (s *Source) addAttr(name string, expr hcl.Range) {
+	if s.file == "" {
+		s.file = expr.Filename
+	}
+	s.attrs = append(s.attrs, attrSpan{name, toSpan(expr)})
 }
 
 func (s *Source) attr(name string) (hcl.Range, bool) {
 	for _, a := range s.attrs {
 		if a.name == name {
-			return a.expr, true
+			return s.rangeOf(a.expr), true
 		}
 	}
 	return hcl.Range{}, false
@@ -84,10 +129,10 @@ func (s *Source) ElemRange(name string, i int) hcl.Range {
 }
 
 func (s *Source) LabelRange() hcl.Range {
-	if len(s.LabelRanges) > 0 {
-		return s.LabelRanges[0]
+	if len(s.labels) > 0 {
+		return s.rangeOf(s.labels[0])
 	}
-	return s.DefRange
+	return s.DefRange()
 }
 
 type fieldKind int
@@ -205,15 +250,16 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	d.diags = append(d.diags, hintPlacement(diags)...)
 
 	src := &Source{}
-	if len(content.Attributes) > 0 {
-		src.attrs = make([]attrRange, 0, len(content.Attributes))
-		for name, a := range content.Attributes {
-			src.attrs = append(src.attrs, attrRange{name, a.Expr.Range()})
-		}
-	}
 	if block != nil {
-		src.DefRange = block.DefRange
-		src.LabelRanges = block.LabelRanges
+		src.setBlock(block.DefRange, block.LabelRanges)
+	}
+	if len(content.Attributes) > 0 {
+		src.attrs = make([]attrSpan, 0, len(content.Attributes))
+		for _, f := range info.fields {
+			if a, ok := content.Attributes[f.name]; ok && f.kind == kindAttr {
+				src.addAttr(f.name, a.Expr.Range())
+			}
+		}
 	}
 	var kind string // the block's first label, for `only`
 	li := 0

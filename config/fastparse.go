@@ -245,7 +245,6 @@ func unescape(b []byte) (r rune, n int) {
 	return 0, 0
 }
 
-
 // stream decodes the files into cfg on the fast path; false means it
 // could not, and cfg is to be thrown away.
 func (d *decoder) stream(srcs []source, cfg *Config) bool {
@@ -320,6 +319,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 	info := infoOf(v.Type())
 	src := Source{}
 	var labels []string
+	var labelRanges []hcl.Range
 	for p.peek() != '{' {
 		var s string
 		var r hcl.Range
@@ -335,15 +335,17 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 			return false
 		}
 		labels = append(labels, s)
-		src.LabelRanges = append(src.LabelRanges, r)
+		labelRanges = append(labelRanges, r)
 		if !p.space() {
 			return false
 		}
 	}
-	src.DefRange = typeRange
-	if n := len(src.LabelRanges); n > 0 {
-		src.DefRange = hcl.RangeBetween(typeRange, src.LabelRanges[n-1])
+	def := typeRange
+	if n := len(labelRanges); n > 0 {
+		def = hcl.RangeBetween(typeRange, labelRanges[n-1])
 	}
+	src.setBlock(def, labelRanges)
+	var attrs []attrSpan // cloned to its length at the end: 36k blocks
 	// Labels go to the label fields in order; the first is the kind that
 	// `only` is about (a check's type).
 	kind, li := "", 0
@@ -404,7 +406,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		}
 		switch f.kind {
 		case kindAttr:
-			if p.peek() != '=' || p.peek2() == '=' || src.Has(name) {
+			if p.peek() != '=' || p.peek2() == '=' || slices.ContainsFunc(attrs, func(a attrSpan) bool { return a.name == name }) {
 				return false
 			}
 			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
@@ -419,7 +421,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 			if !p.value(v.Field(f.index), name, &src) || !p.followable() {
 				return false
 			}
-			src.attrs = append(src.attrs, attrRange{name, p.rng(start)})
+			attrs = append(attrs, attrSpan{f.name, toSpan(p.rng(start))})
 			if !p.space() {
 				return false
 			}
@@ -460,6 +462,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 	if ok, _ := p.lineEnd(); !ok {
 		return false
 	}
+	src.attrs = slices.Clone(attrs)
 	// What was not written: required ones stop the fast path (the slow
 	// one says so), the rest get their defaults, as in decoder.body.
 	for _, f := range info.fields {

@@ -31,9 +31,9 @@ func sameDecoding(t testing.TB, name string, data []byte) bool {
 		t.Fatalf("%s: the fast path took what hclsyntax refuses: %s\n%q", name, syntax.Error(), data)
 	}
 	opts := cmp.Options{
-		cmp.AllowUnexported(Source{}, attrRange{}),
+		cmp.AllowUnexported(Source{}, attrSpan{}, span{}),
 		cmpopts.IgnoreUnexported(Config{}),
-		cmpopts.SortSlices(func(a, b attrRange) bool { return a.name < b.name }),
+		cmpopts.SortSlices(func(a, b attrSpan) bool { return a.name < b.name }),
 		cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{}),
 	}
 	if diff := cmp.Diff(slow, fast, opts); diff != "" {

@@ -187,7 +187,7 @@ func (c *checker) sameRouter(ref, b *VRRPInstance) {
 	}
 	ra, ba := &ref.Authentication, &b.Authentication
 	at := func(in *VRRPInstance, attr string) hcl.Range {
-		if in.Authentication.DefRange.Filename == "" {
+		if in.Authentication.DefRange().Filename == "" {
 			return in.LabelRange()
 		}
 		return in.Authentication.Range(attr)
@@ -249,7 +249,7 @@ func (c *checker) groupSync(cfgs []*Config) {
 		return
 	}
 	if lack := missing(cfgs, func(i int) bool { return cfgs[i].LVSSync != nil }); len(lack) > 0 {
-		c.warnf(ref.DefRange, "Connection sync on some directors only",
+		c.warnf(ref.DefRange(), "Connection sync on some directors only",
 			"%s has no lvs_sync block; connections do not survive a failover to or from it. Add lvs_sync there too.", strings.Join(lack, ", "))
 	}
 }

@@ -76,8 +76,8 @@ virtual_server "web_http" {
 	if got := strings.Join(files, " "); got != "10-gateway.hcl 20-web.hcl 30-lvs.hcl" {
 		t.Errorf("Files = %q, want the three .hcl files in name order", got)
 	}
-	if in := cfg.Instances[1]; filepath.Base(in.DefRange.Filename) != "20-web.hcl" {
-		t.Errorf("instance web was read from %q, want 20-web.hcl", in.DefRange.Filename)
+	if in := cfg.Instances[1]; filepath.Base(in.DefRange().Filename) != "20-web.hcl" {
+		t.Errorf("instance web was read from %q, want 20-web.hcl", in.DefRange().Filename)
 	}
 }
 

@@ -191,11 +191,11 @@ func (c *checker) advertInterval(in *VRRPInstance) {
 
 func (c *checker) authentication(in *VRRPInstance) {
 	a := &in.Authentication
-	if a.DefRange.Filename == "" {
+	if a.DefRange().Filename == "" {
 		return
 	}
 	if in.Version == 3 && in.Source.decoded("version") {
-		c.errorf(a.DefRange, "Authentication needs VRRP version 2", "RFC 5798 removed authentication from VRRPv3; set version = 2 or remove this block.")
+		c.errorf(a.DefRange(), "Authentication needs VRRP version 2", "RFC 5798 removed authentication from VRRPv3; set version = 2 or remove this block.")
 	}
 	switch {
 	case a.Type == "pass" && a.Password == "":

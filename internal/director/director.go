@@ -316,6 +316,7 @@ func (d *Director) checkReady() {
 	d.ready = true
 	d.log.Info("ready", "instances", len(d.cfg().Instances), "virtual_servers", len(d.cfg().VirtualServers))
 	sdNotify("READY=1\nSTATUS=" + d.summary())
+	go releaseMemory()
 }
 
 // mailbox is an unbounded queue: instances put without ever blocking,

@@ -74,15 +74,19 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 		if s.reals[k] == nil {
 			s.checks.Remove(k.id())
 			delete(s.up, k)
-			d.metrics.forgetServer(k.VS, k.RS)
 		}
 	}
 	if err := s.setChecks(nil, known); err != nil {
 		errs = append(errs, err)
 	}
+	configured := make(map[string]bool, len(cfg.VirtualServers))
+	for _, v := range cfg.VirtualServers {
+		configured[v.Name] = true
+	}
 	for name := range s.quorumUp {
-		if !slices.ContainsFunc(cfg.VirtualServers, func(v *config.VirtualServer) bool { return v.Name == name }) {
+		if !configured[name] {
 			delete(s.quorumUp, name)
+			d.metrics.forgetVirtualServer(name)
 		}
 	}
 	forgotten := false

@@ -308,7 +308,7 @@ type timed struct {
 func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
 	start := time.Now()
 	r := t.Checker.Check(ctx, tg)
-	t.h.WithLabelValues(tg.VS, tg.RS, t.typ).Observe(time.Since(start).Seconds())
+	t.h.WithLabelValues(tg.VS, t.typ).Observe(time.Since(start).Seconds())
 	return r
 }
 

@@ -98,7 +98,7 @@ func newMetrics() *metrics {
 		Help: "VRRP state changes, by new state and cause."}, []string{"vrrp_instance", "to", "reason"})
 	m.checkTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_check_duration_seconds",
 		Help:    "Duration of health checks, successful or not.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"vs", "rs", "check"})
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"vs", "check"})
 	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_vrrp_timer_lateness_seconds",
 		Help:    "How late VRRP timers (advert, master down) fired after their deadline.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}})
@@ -238,9 +238,9 @@ func (d *Director) refreshMetrics() {
 	m.mu.Unlock()
 }
 
-// forgetServer drops a removed real server's check histograms.
-func (m *metrics) forgetServer(vs, rs string) {
-	m.checkTime.DeletePartialMatch(prometheus.Labels{"vs": vs, "rs": rs})
+// forgetVirtualServer drops a removed virtual server's check histograms.
+func (m *metrics) forgetVirtualServer(vs string) {
+	m.checkTime.DeletePartialMatch(prometheus.Labels{"vs": vs})
 }
 
 // listen is the address served now ("" when off).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -55,6 +56,7 @@ func (d *Director) reload() error {
 		d.log.Warn(config.Headline(dg), "detail", dg.Detail)
 	}
 	d.lastReload = ReloadStatus{OK: true, At: start}
+	defer func() { go releaseMemory() }()
 	d.apply(cfg)
 	d.loadedAt = start
 	d.metrics.reloaded(d.lastReload)
@@ -63,6 +65,12 @@ func (d *Director) reload() error {
 	}
 	return nil
 }
+
+// releaseMemory gives the memory of a load's garbage back to the system:
+// the Go runtime keeps freed heap for reuse and returns it slowly, and a
+// reload of a large configuration briefly holds two of them. Run outside
+// the director's goroutine (it forces a collection).
+func releaseMemory() { debug.FreeOSMemory() }
 
 // applyFailed records a part of a valid configuration that could not be
 // put in place (an interface that vanished...); the rest is applied.

@@ -12,6 +12,10 @@ type Shape struct {
 	VirtualServers int // each on its own VIP 10.x.y.z:80
 	RealServers    int // per virtual server, each with one TCP check
 	Weight         int // of every real server; 0 means 1
+	OddWeight      int // if set, the first real server's weight instead
+	CheckInterval  string
+	ControlSocket  string // global settings of the tandem configuration
+	StateDir       string
 }
 
 // The 2,277 x 16 director of keepalived's reload report (its 2.3.0 fix).
@@ -39,11 +43,26 @@ func rip(i, j int) string {
 // HCL is the shape in tandem's configuration language.
 func (s Shape) HCL() []byte {
 	var b bytes.Buffer
-	b.WriteString("global {\n  router_id = \"scale\"\n  control_socket = \"/run/tandem-scale.sock\"\n}\n\n")
+	b.WriteString("global {\n  router_id = \"scale\"\n")
+	if s.ControlSocket != "" {
+		fmt.Fprintf(&b, "  control_socket = %q\n", s.ControlSocket)
+	}
+	if s.StateDir != "" {
+		fmt.Fprintf(&b, "  state_dir = %q\n", s.StateDir)
+	}
+	b.WriteString("}\n\n")
+	interval := s.CheckInterval
+	if interval == "" {
+		interval = "5s"
+	}
 	for i := range s.VirtualServers {
 		fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  address    = \"%s:80\"\n  scheduler  = \"wrr\"\n  forwarding = \"nat\"\n", i, vip(i))
 		for j := range s.RealServers {
-			fmt.Fprintf(&b, "\n  real_server \"%s:8080\" {\n    weight = %d\n\n    check \"tcp\" {\n      interval = \"5s\"\n      timeout  = \"2s\"\n    }\n  }\n", rip(i, j), s.weight())
+			w := s.weight()
+			if i == 0 && j == 0 && s.OddWeight != 0 {
+				w = s.OddWeight
+			}
+			fmt.Fprintf(&b, "\n  real_server \"%s:8080\" {\n    weight = %d\n\n    check \"tcp\" {\n      interval = %q\n      timeout  = \"2s\"\n    }\n  }\n", rip(i, j), w, interval)
 		}
 		b.WriteString("}\n\n")
 	}
