@@ -77,6 +77,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/failover
 	$(GO) run ./bench/flood
+	$(GO) run ./bench/scale
 	$(MAKE) bench-ipvs
 	$(MAKE) bench-chaos
 
@@ -98,6 +99,7 @@ bench-ipvs:
 FUZZTIME ?= 3m
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz FuzzStreamDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeService -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)

@@ -51,14 +51,14 @@ func (c *checker) unknownName(r hcl.Range, kind, name string, known []string) {
 	c.errorf(r, "Unknown "+kind, "There is no %s named %q.%s", kind, name, hint)
 }
 
-// duplicate reports the second of two items that share a key, at r, and
-// names where the first one's r was.
-func (c *checker) duplicate(seen map[string]hcl.Range, key string, r hcl.Range, summary, format string, args ...any) {
+// seenBefore records key at r and reports where it was first seen if it
+// was. (The message is built only for a duplicate: 36k real servers.)
+func seenBefore[K comparable](seen map[K]hcl.Range, key K, r hcl.Range) (first hcl.Range, dup bool) {
 	if first, ok := seen[key]; ok {
-		c.errorf(r, summary, format+" The first is at %s.", append(args, rangeText(first))...)
-		return
+		return first, true
 	}
 	seen[key] = r
+	return hcl.Range{}, false
 }
 
 // durText writes a duration in seconds (256s, 1.5s, 0.005s), the way the
@@ -103,7 +103,9 @@ func (c *checker) instances(cfg *Config) []string {
 	vrids := map[string]hcl.Range{}
 	for _, in := range cfg.Instances {
 		s := &in.Source
-		c.duplicate(seen, in.Name, s.LabelRange(), "Duplicate vrrp_instance", "Another vrrp_instance is named %q; give each instance its own name.", in.Name)
+		if first, dup := seenBefore(seen, in.Name, s.LabelRange()); dup {
+			c.errorf(s.LabelRange(), "Duplicate vrrp_instance", "Another vrrp_instance is named %q; give each instance its own name. The first is at %s.", in.Name, rangeText(first))
+		}
 		names = append(names, in.Name)
 		if strings.TrimSpace(in.Interface) == "" && s.decoded("interface") {
 			c.errorf(s.Range("interface"), "Empty interface", "Name the interface that carries this instance, such as \"eth0\".")
@@ -133,8 +135,9 @@ func (c *checker) instances(cfg *Config) []string {
 		c.between(s, "unicast_min_ttl", in.UnicastMinTTL, 1, 255)
 		key := fmt.Sprintf("%s/%s/%d", in.Interface, fam, in.VRID)
 		if s.decoded("virtual_router_id", "interface") {
-			c.duplicate(vrids, key, s.Range("virtual_router_id"), "Duplicate virtual router ID",
-				"virtual_router_id %d is already used on %s for %s; each VRID must be unique per interface and address family, so pick another.", in.VRID, in.Interface, fam)
+			if first, dup := seenBefore(vrids, key, s.Range("virtual_router_id")); dup {
+				c.errorf(s.Range("virtual_router_id"), "Duplicate virtual router ID", "virtual_router_id %d is already used on %s for %s; each VRID must be unique per interface and address family, so pick another. The first is at %s.", in.VRID, in.Interface, fam, rangeText(first))
+			}
 		}
 		c.trackScripts(in)
 		c.garp(&in.GARP)
@@ -236,7 +239,9 @@ func (c *checker) trackScripts(in *VRRPInstance) {
 	seen := map[string]hcl.Range{}
 	for _, ts := range in.TrackScripts {
 		s := &ts.Source
-		c.duplicate(seen, ts.Name, s.LabelRange(), "Duplicate track_script", "Another track_script of this instance is named %q; give each its own name.", ts.Name)
+		if first, dup := seenBefore(seen, ts.Name, s.LabelRange()); dup {
+			c.errorf(s.LabelRange(), "Duplicate track_script", "Another track_script of this instance is named %q; give each its own name. The first is at %s.", ts.Name, rangeText(first))
+		}
 		c.command(s, "command", ts.Command)
 		c.timing(s, ts.Interval, ts.Timeout, ts.Rise, ts.Fall)
 		c.between(s, "weight", ts.Weight, -254, 254)
@@ -325,7 +330,9 @@ func (c *checker) syncGroups(cfg *Config, names []string) {
 	member := map[string]string{}
 	for _, g := range cfg.SyncGroups {
 		s := &g.Source
-		c.duplicate(seen, g.Name, s.LabelRange(), "Duplicate sync_group", "Another sync_group is named %q; give each group its own name.", g.Name)
+		if first, dup := seenBefore(seen, g.Name, s.LabelRange()); dup {
+			c.errorf(s.LabelRange(), "Duplicate sync_group", "Another sync_group is named %q; give each group its own name. The first is at %s.", g.Name, rangeText(first))
+		}
 		if len(g.Instances) == 0 && s.decoded("instances") {
 			c.errorf(s.Range("instances"), "Empty sync_group", "List the vrrp_instance names that change state together.")
 		}
@@ -387,7 +394,9 @@ func (c *checker) virtualServers(cfg *Config) []string {
 	services := map[string]hcl.Range{}
 	for _, vs := range cfg.VirtualServers {
 		s := &vs.Source
-		c.duplicate(seen, vs.Name, s.LabelRange(), "Duplicate virtual_server", "Another virtual_server is named %q; give each its own name (tandem drain and status use it).", vs.Name)
+		if first, dup := seenBefore(seen, vs.Name, s.LabelRange()); dup {
+			c.errorf(s.LabelRange(), "Duplicate virtual_server", "Another virtual_server is named %q; give each its own name (tandem drain and status use it). The first is at %s.", vs.Name, rangeText(first))
+		}
 		names = append(names, vs.Name)
 		key, ok := c.service(vs)
 		if ok && s.decoded("protocol") {
@@ -395,7 +404,9 @@ func (c *checker) virtualServers(cfg *Config) []string {
 			if vs.Fwmark != 0 {
 				at = "fwmark"
 			}
-			c.duplicate(services, key, s.Range(at), "Duplicate service", "Another virtual_server already defines %s; the kernel has one service per address or mark. Merge the two, or change one.", key)
+			if first, dup := seenBefore(services, key, s.Range(at)); dup {
+				c.errorf(s.Range(at), "Duplicate service", "Another virtual_server already defines %s; the kernel has one service per address or mark. Merge the two, or change one. The first is at %s.", key, rangeText(first))
+			}
 		}
 		if s.decoded("scheduler") {
 			c.scheduler(vs)
@@ -534,7 +545,7 @@ func (c *checker) endpoint(vs *VirtualServer, e Endpoint, r hcl.Range, what stri
 }
 
 func (c *checker) realServers(vs *VirtualServer) {
-	seen := map[string]hcl.Range{}
+	seen := make(map[netip.AddrPort]hcl.Range, len(vs.RealServers))
 	for _, rs := range vs.RealServers {
 		s := &rs.Source
 		if err := rs.Endpoint.UnmarshalText([]byte(rs.Name)); err != nil {
@@ -542,11 +553,13 @@ func (c *checker) realServers(vs *VirtualServer) {
 			continue
 		}
 		c.endpoint(vs, rs.Endpoint, s.LabelRange(), "real server")
-		key := rs.Endpoint.String()
+		key := netip.AddrPortFrom(rs.Endpoint.Addr, rs.Endpoint.Port)
 		if rs.Endpoint.Port == 0 && vs.Address.Port() != 0 {
-			key = netip.AddrPortFrom(rs.Endpoint.Addr, vs.Address.Port()).String()
+			key = netip.AddrPortFrom(rs.Endpoint.Addr, vs.Address.Port())
 		}
-		c.duplicate(seen, key, s.LabelRange(), "Duplicate real_server", "%s is already a real server of this virtual server (an address alone means the virtual port); remove one.", key)
+		if first, dup := seenBefore(seen, key, s.LabelRange()); dup {
+			c.errorf(s.LabelRange(), "Duplicate real_server", "%s is already a real server of this virtual server (an address alone means the virtual port); remove one. The first is at %s.", key, rangeText(first))
+		}
 		c.between(s, "weight", rs.Weight, 0, 65535)
 		c.between(s, "upper_threshold", rs.UpperThreshold, 0, 65535)
 		c.between(s, "lower_threshold", rs.LowerThreshold, 0, 65535)
