@@ -570,6 +570,25 @@ lvs_sync {
 		t.Errorf("IPVS ops went from %v to %v for one added real server, want one add-dest", b, a)
 	}
 
+	// One weight changed: one update-dest, nothing else.
+	weighted := strings.Replace(fmt.Sprintf(webVS, `  real_server "203.0.113.22:80" {
+  }
+`), `real_server "203.0.113.21:80" {`, `real_server "203.0.113.21:80" {
+    weight = 7`, 1)
+	d1.rewrite(base + weighted)
+	mustReload(t, "d1")
+	var edited map[string]*dto.MetricFamily
+	eventually(t, 5*time.Second, "the new weight in the IPVS table", func() bool {
+		edited = metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
+		return counterSum(edited, "tandem_ipvs_ops_total", map[string]string{"op": "update-dest"}) >= 1
+	})
+	time.Sleep(300 * time.Millisecond)
+	edited = metricFamilies(t, scrape(t, hs[0], "127.0.0.1:9110"))
+	if b, a := counterSum(added, "tandem_ipvs_ops_total", nil), counterSum(edited, "tandem_ipvs_ops_total", nil); a != b+1 ||
+		counterSum(edited, "tandem_ipvs_ops_total", map[string]string{"op": "update-dest"}) != 1 {
+		t.Errorf("IPVS ops went from %v to %v for one changed weight, want one update-dest", b, a)
+	}
+
 	// No password in what the daemon shows.
 	for _, args := range [][]string{{"status", "--json"}, {"status"}} {
 		if out, _ := tandemCLI(t, "d1", args...); strings.Contains(out, password) {
