@@ -271,27 +271,7 @@ func (d *decoder) stream(srcs []source, cfg *Config) bool {
 			}
 			typ, typeRange := p.ident()
 			f, ok := top.field(typ)
-			if !ok || f.kind == kindAttr || !p.space() {
-				return false
-			}
-			field := v.Field(f.index)
-			if f.kind == kindBlocks {
-				elem := reflect.New(f.typ.Elem().Elem())
-				if !p.block(d, elem.Elem(), typeRange) {
-					return false
-				}
-				field.Set(reflect.Append(field, elem))
-				continue
-			}
-			if first[f.name] {
-				return false // a duplicate: the slow path says so
-			}
-			if field.Kind() == reflect.Pointer {
-				field.Set(reflect.New(f.typ.Elem()))
-				field = field.Elem()
-			}
-			first[f.name] = true
-			if !p.block(d, field, typeRange) {
+			if !ok || f.kind == kindAttr || !p.space() || !p.child(d, v, f, typeRange, first) {
 				return false
 			}
 		}
@@ -311,6 +291,29 @@ func (bi *blockInfo) field(name string) (fieldInfo, bool) {
 		return fieldInfo{}, false
 	}
 	return bi.fields[i], true
+}
+
+// child decodes a nested block of field f of v (its type has been read):
+// one more of a repeated block, or the only one of a once-only block.
+func (p *fastParser) child(d *decoder, v reflect.Value, f fieldInfo, typeRange hcl.Range, seen map[string]bool) bool {
+	field := v.Field(f.index)
+	if f.kind == kindBlocks {
+		elem := reflect.New(f.typ.Elem().Elem())
+		if !p.block(d, elem.Elem(), typeRange) {
+			return false
+		}
+		field.Set(reflect.Append(field, elem))
+		return true
+	}
+	if seen[f.name] {
+		return false // a duplicate: the slow path says so
+	}
+	seen[f.name] = true
+	if field.Kind() == reflect.Pointer {
+		field.Set(reflect.New(f.typ.Elem()))
+		field = field.Elem()
+	}
+	return p.block(d, field, typeRange)
 }
 
 // block decodes a block whose type has been read: labels, then the body
@@ -429,27 +432,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 				return false
 			}
 		case kindBlock, kindBlocks:
-			if p.peek() == '=' {
-				return false
-			}
-			field := v.Field(f.index)
-			if f.kind == kindBlocks {
-				elem := reflect.New(f.typ.Elem().Elem())
-				if !p.block(d, elem.Elem(), nameRange) {
-					return false
-				}
-				field.Set(reflect.Append(field, elem))
-				break
-			}
-			if once[name] {
-				return false
-			}
-			once[name] = true
-			if field.Kind() == reflect.Pointer {
-				field.Set(reflect.New(f.typ.Elem()))
-				field = field.Elem()
-			}
-			if !p.block(d, field, nameRange) {
+			if p.peek() == '=' || !p.child(d, v, f, nameRange, once) {
 				return false
 			}
 		default:
