@@ -134,5 +134,41 @@ func snatRule(s Service, i int, lip netip.Addr) Rule {
 		&expr.Counter{},
 		&expr.Immediate{Register: reg1, Data: lip.AsSlice()},
 		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: nfproto, RegAddrMin: reg1})
-	return newRule(fmt.Sprintf("tandem fullnat vs %s lip %s", s.Name, lip), strings.Join(text, " "), ex)
+	return newRule(fmt.Sprintf("tandem fullnat %s lip %s vs %s", s.Key(), lip, s.Name), strings.Join(text, " "), ex)
+}
+
+// Key names the IPVS service as the comments of its rules do: "TCP
+// 198.51.100.10:80", "UDP [2001:db8::10]:53", "FWM 7 ipv4".
+func (s Service) Key() string {
+	if s.Fwmark != 0 {
+		f := "ipv4"
+		if s.IPv6 {
+			f = "ipv6"
+		}
+		return fmt.Sprintf("FWM %d %s", s.Fwmark, f)
+	}
+	return strings.ToUpper(protoNames[s.Proto]) + " " + netip.AddrPortFrom(s.Addr, s.Port).String()
+}
+
+// LIPs reads the LIPs in force from the comments of the fullnat rules
+// of a state (the kernel's, read back): by Service.Key.
+func LIPs(st State) map[string][]netip.Addr {
+	out := map[string][]netip.Addr{}
+	for k, t := range st {
+		if k.Name != FullNATTable {
+			continue
+		}
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				rest, ok := strings.CutPrefix(r.Comment, "tandem fullnat ")
+				key, rest, ok2 := strings.Cut(rest, " lip ")
+				lip, _, _ := strings.Cut(rest, " ")
+				a, err := netip.ParseAddr(lip)
+				if ok && ok2 && err == nil {
+					out[key] = append(out[key], a)
+				}
+			}
+		}
+	}
+	return out
 }

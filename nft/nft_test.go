@@ -151,3 +151,16 @@ func TestCommentLength(t *testing.T) {
 		t.Errorf("comment is %d bytes, nft allows 128", len(r.Comment))
 	}
 }
+
+func TestLIPsFromComments(t *testing.T) {
+	got := LIPs(FullNAT(services()))
+	if l := got["TCP 198.51.100.10:443"]; len(l) != 2 || l[1] != a("203.0.113.251") {
+		t.Errorf("api LIPs = %v", l)
+	}
+	if l := got["FWM 7 ipv4"]; len(l) != 1 {
+		t.Errorf("fwmark LIPs = %v (all: %v)", l, got)
+	}
+	if l := got["TCP [2001:db8::10]:80"]; len(l) != 2 {
+		t.Errorf("IPv6 LIPs = %v (all: %v)", l, got)
+	}
+}

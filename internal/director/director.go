@@ -35,6 +35,7 @@ type Director struct {
 	scripts  *track.Scripts[policy.ID]
 	hooks    *hooks
 	lvs      *lvsSide
+	fullnat  *fullnatSide
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -61,6 +62,10 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	var err error
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err
+	}
+	d.fullnat = &fullnatSide{log: log, memory: backend != nil}
+	if err := d.fullnat.set(nil, cfg, d.lvs.ctl != nil); err != nil {
+		log.Error("fullnat: the source NAT is not in place; fullnat services do not work until this is fixed (tandem retries at each reconcile and reload)", "err", err)
 	}
 	var creates []policy.Action
 	d.pol, creates = policy.New(cfg)
@@ -107,6 +112,7 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.lvs.close()
+	d.fullnat.start(work)
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -153,6 +159,7 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
+		d.fullnat.flush(work)
 	}
 	stopWork()
 	d.closeLinks()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/nft"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -49,6 +51,9 @@ type metricsView struct {
 	servers   []metricServer
 	quorum    []metricQuorum
 	rec       *lvs.Reconciler
+	nft       *nft.Reconciler
+	lips      []metricLIP
+	counts    func() map[string]map[netip.Addr]int
 	syncRole  lvs.SyncRole
 	syncOn    bool
 }
@@ -56,6 +61,11 @@ type metricsView struct {
 type metricInstance struct {
 	cfg *config.VRRPInstance
 	run *vrrp.Instance
+}
+
+type metricLIP struct {
+	vs  string
+	lip netip.Addr
 }
 
 type metricQuorum struct {
@@ -89,6 +99,11 @@ var (
 	descDrift      = prometheus.NewDesc("tandem_ipvs_drift_repairs_total", "IPVS changes made to repair a table changed behind tandem's back.", nil, nil)
 	descIPVSErrors = prometheus.NewDesc("tandem_ipvs_errors_total", "IPVS reads or changes that failed.", nil, nil)
 	descInfo       = prometheus.NewDesc("tandem_vrrp_instance_info", "A VRRP instance's identity; always 1.", []string{"vrrp_instance", "vrid", "interface", "family"}, nil)
+	descLIPInfo    = prometheus.NewDesc("tandem_fullnat_local_address_info", "A LIP of a fullnat virtual server in force; always 1.", []string{"vs", "lip"}, nil)
+	descLIPConns   = prometheus.NewDesc("tandem_fullnat_connections", "Connections through a LIP of a fullnat virtual server, counted in conntrack at scrape time (a dump of the conntrack table).", []string{"vs", "lip"}, nil)
+	descNftOps     = prometheus.NewDesc("tandem_nft_ops_total", "nftables table changes applied (whole tables), by operation.", []string{"op"}, nil)
+	descNftDrift   = prometheus.NewDesc("tandem_nft_drift_repairs_total", "nftables tables of tandem's rewritten after a change behind tandem's back.", nil, nil)
+	descNftErrors  = prometheus.NewDesc("tandem_nft_errors_total", "nftables reads or changes that failed.", nil, nil)
 	descSyncRole   = prometheus.NewDesc("tandem_sync_daemon_role", "1 for the role the kernel's connection-sync daemon runs in.", []string{"role"}, nil)
 )
 
@@ -166,6 +181,22 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descDrift, r.DriftRepairs.Load())
 		counter(descIPVSErrors, r.Errors.Load())
 	}
+	if len(v.lips) > 0 {
+		counts := v.counts()
+		for _, l := range v.lips {
+			gauge(descLIPInfo, 1, l.vs, l.lip.String())
+			if m, ok := counts[l.vs]; ok {
+				gauge(descLIPConns, float64(m[l.lip]), l.vs, l.lip.String())
+			}
+		}
+	}
+	if r := v.nft; r != nil {
+		for k := range r.Ops {
+			counter(descNftOps, r.Ops[k].Load(), nft.OpKind(k).String())
+		}
+		counter(descNftDrift, r.DriftRepairs.Load())
+		counter(descNftErrors, r.Errors.Load())
+	}
 	if v.syncOn {
 		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncMaster), "master")
 		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncBackup), "backup")
@@ -231,6 +262,14 @@ func (d *Director) refreshMetrics() {
 		}
 	}
 	v.rec = s.rec
+	f := d.fullnat
+	v.nft = f.rec
+	for _, fs := range f.services {
+		for _, lip := range fs.LIPs {
+			v.lips = append(v.lips, metricLIP{fs.Name, lip})
+		}
+	}
+	v.counts = countsOf(f.services, f.memory, f.log)
 	v.syncRole, v.syncOn = s.syncRole, d.cfg().LVSSync != nil
 	m.mu.Lock()
 	v.reload = m.view.reload
