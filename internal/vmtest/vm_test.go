@@ -13,7 +13,8 @@ import (
 func TestGuest(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
 		TestPackage: "github.com/tandemlb/tandem/internal/vmtest/guest",
-		Binaries:    map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t)},
-		Timeout:     4 * time.Minute,
+		// nft: the witness of tandem's nftables tables.
+		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/nft": "/usr/sbin/nft"},
+		Timeout:  4 * time.Minute,
 	})
 }

@@ -1,0 +1,314 @@
+package guest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/internal/netlab"
+	"github.com/tandemlb/tandem/internal/vmtest"
+)
+
+const (
+	fnVIP  = "198.51.100.10"
+	fnLIP1 = "203.0.113.250"
+	fnLIP2 = "203.0.113.251"
+)
+
+// fullnatConfig: the instance "web" carries the VIP and both LIPs (they
+// float together); web_http (rr, HTTP checks) and echo (a long-lived
+// connection) are fullnat through the two LIPs; lvs_sync follows "web".
+func fullnatConfig(priority int, extra string) string {
+	return fmt.Sprintf(`vrrp_instance "web" {
+  interface         = "lan0"
+  virtual_router_id = 51
+  priority          = %d
+  version           = 3
+  advert_interval   = "100ms"
+  virtual_ips       = ["%s/24", "%s/24", "%s/24"]
+}
+virtual_server "web_http" {
+  address         = "%[2]s:80"
+  scheduler       = "rr"
+  forwarding      = "fullnat"
+  local_addresses = ["%[3]s", "%[4]s"]
+  real_server "203.0.113.21:80" {
+%[5]s  }
+  real_server "203.0.113.22:80" {
+%[5]s  }
+}
+virtual_server "echo" {
+  address         = "%[2]s:7000"
+  scheduler       = "rr"
+  forwarding      = "fullnat"
+  local_addresses = ["%[3]s", "%[4]s"]
+  real_server "203.0.113.21:7000" {
+  }
+  real_server "203.0.113.22:7000" {
+  }
+}
+lvs {
+  reconcile_interval = "1s"
+%[6]s}
+lvs_sync {
+  interface = "lan0"
+  sync_id   = 9
+  follow    = "web"
+}
+`, priority, fnVIP, fnLIP1, fnLIP2, httpCheck("300ms", "200ms", 1, 2), extra)
+}
+
+// nft runs nft in h's namespace.
+func nft(h *netlab.Host, args ...string) (string, error) { return h.Run("nft", args...) }
+
+// FULLNAT on the real kernel, one scenario from start to failover:
+// real servers on 203.0.113.0/24 with no route to the client answer
+// through the VIP; they see a LIP as the peer, both LIPs are used, rr
+// alternates; a stopped real server leaves and comes back; the nftables
+// table deleted by hand is back within the reconcile interval and a rule
+// in someone else's table is left alone; after a failover (lvs_sync) new
+// connections work on the new master, and what happens to a long-lived
+// connection is measured; SIGTERM leaves the table, and with
+// flush_on_stop removes it.
+func TestTandemFullNAT(t *testing.T) {
+	vmtest.NeedVM(t)
+	l := netlab.NewT(t)
+	h1 := l.MustAddHost(t, "d1", "198.51.100.11/24", "203.0.113.11/24")
+	h2 := l.MustAddHost(t, "d2", "198.51.100.12/24", "203.0.113.12/24")
+	for _, d := range []*netlab.Host{h1, h2} {
+		sysctl(t, d, "net.ipv4.ip_forward", "1", "net.ipv4.conf.all.send_redirects", "0", "net.ipv4.conf.lan0.send_redirects", "0")
+	}
+	client := l.MustAddHost(t, "client", "198.51.100.2/24")
+	var rs []*netlab.Host
+	stops := map[string]func(){}
+	for i, name := range []string{"rs1", "rs2"} {
+		addr := fmt.Sprintf("203.0.113.%d", 21+i)
+		h := l.MustAddHost(t, name, addr+"/24") // no default route: the client is unreachable
+		stops[name] = serveWho(t, h, addr+":80")
+		serveEcho(t, h, addr+":7000")
+		rs = append(rs, h)
+	}
+	if out, err := rs[0].Run("ip", "route", "get", "198.51.100.2"); err == nil {
+		t.Fatalf("rs1 has a route to the client: %s", out)
+	}
+
+	d1 := newDirector(t, h1, fullnatConfig(150, ""))
+	d2 := newDirector(t, h2, fullnatConfig(100, ""))
+	d1.start()
+	d1.waitMaster("web", 5*time.Second)
+	d2.start()
+	both := "203.0.113.21:80=Masq 1 203.0.113.22:80=Masq 1"
+	for _, d := range []*director{d1, d2} {
+		d.waitDests("TCP "+fnVIP+":80", both, 10*time.Second)
+		d.waitDests("TCP "+fnVIP+":7000", "203.0.113.21:7000=Masq 1 203.0.113.22:7000=Masq 1", time.Second)
+	}
+	for _, d := range []*director{d1, d2} {
+		if v, _ := d.host.Run("cat", "/proc/sys/net/ipv4/vs/conntrack"); strings.TrimSpace(v) != "1" {
+			t.Errorf("%s: net.ipv4.vs.conntrack = %q, want 1", d.host.Name, v)
+		}
+	}
+	listed, err := nft(h1, "list", "table", "ip", "tandem_fullnat")
+	if err != nil || !strings.Contains(listed, "snat to "+fnLIP1) || !strings.Contains(listed, "snat to "+fnLIP2) {
+		t.Fatalf("d1: nft list table ip tandem_fullnat: %v\n%s", err, listed)
+	}
+
+	// rr alternates, the real servers see LIPs, both LIPs are used.
+	c := httpClient(client)
+	ask := func(n int) (names []string, peers map[string]int) {
+		t.Helper()
+		peers = map[string]int{}
+		for i := range n {
+			b, err := get(c, "http://"+fnVIP+"/")
+			if err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+			name, peer, _ := strings.Cut(b, " ")
+			names = append(names, name)
+			peers[peer]++
+		}
+		return names, peers
+	}
+	names, peers := ask(16)
+	for i := 1; i < len(names); i++ {
+		if names[i] == names[i-1] {
+			t.Errorf("rr did not alternate: %v", names)
+			break
+		}
+	}
+	if len(peers) != 2 || peers[fnLIP1] == 0 || peers[fnLIP2] == 0 {
+		t.Errorf("the real servers saw %v, want both LIPs %s and %s (and never the client)", peers, fnLIP1, fnLIP2)
+	}
+	t.Logf("answers %v; peers the real servers saw: %v", names, peers)
+
+	// Status and ipvs list.
+	var st struct {
+		VirtualServers []struct {
+			Name           string `json:"name"`
+			Forwarding     string `json:"forwarding"`
+			LocalAddresses []struct {
+				Address     string `json:"address"`
+				Connections int    `json:"connections"`
+			} `json:"local_addresses"`
+		} `json:"virtual_servers"`
+	}
+	out := run(t, h1, "tandem", "status", "--json", "-c", d1.conf)
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.VirtualServers) == 0 {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if v := st.VirtualServers[0]; v.Forwarding != "fullnat" || len(v.LocalAddresses) != 2 || v.LocalAddresses[0].Address != fnLIP1 || v.LocalAddresses[0].Connections < 0 {
+		t.Errorf("status of %s: %+v", v.Name, v)
+	} else {
+		t.Logf("status: %+v", v)
+	}
+	if got, want := run(t, h1, "tandem", "ipvs", "list", "-n"), d1.ipvsadm("-Ln"); got != want {
+		t.Errorf("tandem ipvs list -n differs from ipvsadm -Ln:\n%s\nwant:\n%s", got, want)
+	}
+
+	// Health: rs1 stops, leaves, comes back.
+	stops["rs1"]()
+	took := d1.waitDests("TCP "+fnVIP+":80", "203.0.113.22:80=Masq 1", 5*time.Second)
+	if names, _ := ask(4); strings.Count(strings.Join(names, " "), "rs2") != 4 {
+		t.Errorf("after rs1 left: %v", names)
+	}
+	serveWho(t, rs[0], "203.0.113.21:80")
+	back := d1.waitDests("TCP "+fnVIP+":80", both, 5*time.Second)
+	t.Logf("rs1 left in %v and came back in %v", took.Round(time.Millisecond), back.Round(time.Millisecond))
+
+	// Drift: the table deleted by hand is back within the interval; a
+	// rule of someone else's table stays.
+	if out, err := nft(h1, "add", "table", "ip", "theirs"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if out, err := nft(h1, "add", "chain", "ip", "theirs", "out", "{ type filter hook output priority 0; }"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if out, err := nft(h1, "add", "rule", "ip", "theirs", "out", "ip", "daddr", "10.9.9.9", "counter", "drop"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if out, err := nft(h1, "delete", "table", "ip", "tandem_fullnat"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	deleted := time.Now()
+	waitFor(t, 4*time.Second, "d1's tandem_fullnat table back", func() bool {
+		_, err := nft(h1, "list", "table", "ip", "tandem_fullnat")
+		return err == nil
+	})
+	t.Logf("tandem_fullnat restored %v after the deletion (reconcile_interval 1s)", time.Since(deleted).Round(10*time.Millisecond))
+	time.Sleep(1500 * time.Millisecond) // another pass
+	if out, err := nft(h1, "list", "table", "ip", "theirs"); err != nil || !strings.Contains(out, "ip daddr 10.9.9.9 counter") {
+		t.Errorf("someone else's rule was touched: %v\n%s", err, out)
+	}
+	if _, p := ask(2); p[fnLIP1]+p[fnLIP2] != 2 {
+		t.Errorf("after the repair the real servers saw %v", p)
+	}
+
+	// Failover: a long-lived connection on echo, new connections on
+	// web_http, then d1 crashes and its cable is pulled.
+	long, err := dial(client, fnVIP+":7000", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	local := long.LocalAddr().String()
+	var (
+		mu      sync.Mutex
+		echoes  []time.Time
+		longErr error
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := bufio.NewReader(long)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			long.SetDeadline(time.Now().Add(8 * time.Second))
+			_, err := fmt.Fprintf(long, "%d\n", i)
+			if err == nil {
+				_, err = r.ReadString('\n')
+			}
+			mu.Lock()
+			if err != nil {
+				longErr = err
+				mu.Unlock()
+				return
+			}
+			echoes = append(echoes, time.Now())
+			mu.Unlock()
+		}
+	}()
+	waitFor(t, 8*time.Second, "the long-lived connection in d2's table (synced)", func() bool {
+		return strings.Contains(d2.ipvsadm("-Lnc"), local+" "+fnVIP+":7000")
+	})
+	failed := time.Now()
+	d1.kill()
+	if err := h1.PortDown(); err != nil {
+		t.Fatal(err)
+	}
+	d2.waitMaster("web", 5*time.Second)
+	t.Logf("d2 master %v after d1 went away", time.Since(failed).Round(10*time.Millisecond))
+	var newErr error
+	for i := range 4 {
+		b, err := get(c, "http://"+fnVIP+"/")
+		if err != nil {
+			newErr = fmt.Errorf("new connection %d on d2: %w", i+1, err)
+			break
+		}
+		if _, peer, _ := strings.Cut(b, " "); peer != fnLIP1 && peer != fnLIP2 {
+			t.Errorf("after the failover a real server saw %q", peer)
+		}
+	}
+	if newErr != nil {
+		t.Error(newErr)
+	}
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	after := 0
+	for _, e := range echoes {
+		if e.After(failed) {
+			after++
+		}
+	}
+	fate := "survived"
+	if longErr != nil || after == 0 {
+		fate = fmt.Sprintf("broke (%v)", longErr)
+	}
+	t.Logf("FULLNAT-FAILOVER long-lived connection %s: %d echoes after the failure began, %d before", fate, after, len(echoes)-after)
+	mu.Unlock()
+	long.Close()
+
+	// SIGTERM without flush_on_stop: tandem's table and the IPVS table
+	// stay; with flush_on_stop both go.
+	if err := d2.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := nft(h2, "list", "table", "ip", "tandem_fullnat"); err != nil {
+		t.Errorf("d2: the table went with SIGTERM (no flush_on_stop): %v %s", err, out)
+	}
+	if got := dests(d2.table(), "TCP "+fnVIP+":80"); got != both {
+		t.Errorf("d2: after SIGTERM web_http is %q", got)
+	}
+	d2.write(fullnatConfig(100, "  flush_on_stop = true\n"))
+	d2.start()
+	d2.waitMaster("web", 5*time.Second)
+	if _, p := ask(2); p[fnLIP1]+p[fnLIP2] != 2 {
+		t.Errorf("after the restart the real servers saw %v", p)
+	}
+	if err := d2.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := nft(h2, "list", "tables"); strings.Contains(out, "tandem_fullnat") {
+		t.Errorf("d2: flush_on_stop left the table: %v %s", err, out)
+	}
+}
