@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/internal/netlab"
+	"github.com/tandemlb/tandem/internal/reconcile/reconciletest"
 	"github.com/tandemlb/tandem/internal/testenv"
 )
 
@@ -50,20 +51,21 @@ func TestKernelNamespace(t *testing.T) {
 	defer cancel()
 	go rec.Run(ctx)
 
-	desired := FullNAT(services())
+	desired := Merge(FullNAT(services()), Filters(filters()))
 	rec.Set(desired)
 	if err := rec.Reconcile(ctx); err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
 	// nft's own reading of what tandem wrote is tandem's rendering.
-	for _, fam := range []string{"ip", "ip6"} {
-		out, err := h.Run("nft", "list", "table", fam, FullNATTable)
+	for _, k := range []TableKey{{IPv4, FullNATTable}, {IPv6, FullNATTable}, {Inet, FilterTable}} {
+		fam := string(k.Family)
+		out, err := h.Run("nft", "list", "table", fam, k.Name)
 		if err != nil {
 			t.Fatalf("nft list: %v\n%s", err, out)
 		}
-		want := (State{TableKey{Family(fam), FullNATTable}: desired[TableKey{Family(fam), FullNATTable}]}).Render()
+		want := (State{k: desired[k]}).Render()
 		if got := counters.ReplaceAllString(out, "counter packets 0 bytes 0"); strings.TrimSpace(got) != strings.TrimSpace(want) {
-			t.Errorf("nft list table %s %s:\n%s\nwant:\n%s", fam, FullNATTable, got, want)
+			t.Errorf("nft list table %s:\n%s\nwant:\n%s", k, got, want)
 		}
 	}
 	ops := func() uint64 {
@@ -116,6 +118,17 @@ func TestKernelNamespace(t *testing.T) {
 	}
 	if out, _ := h.Run("nft", "list", "table", "ip", FullNATTable); strings.Contains(out, "10.8.8.8") {
 		t.Errorf("the foreign rule in tandem's table survived:\n%s", out)
+	}
+
+	// The conformance check, on the kernel.
+	rec.Set(State{})
+	if err := rec.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reconciletest.NoWritesWhenUnchanged(t, spec, k, []State{desired, FullNAT(services()[:2]), Filters(filters()), desired})
+	rec.Set(desired) // what the desired state names becomes rec's again
+	if err := rec.Reconcile(ctx); err != nil {
+		t.Fatal(err)
 	}
 
 	// An empty desired state removes tandem's tables (flush_on_stop), and

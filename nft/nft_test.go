@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tandemlb/tandem/internal/reconcile/reconciletest"
 	"golang.org/x/sys/unix"
 )
 
@@ -163,4 +164,30 @@ func TestLIPsFromComments(t *testing.T) {
 	if l := got["TCP [2001:db8::10]:80"]; len(l) != 2 {
 		t.Errorf("IPv6 LIPs = %v (all: %v)", l, got)
 	}
+}
+
+func filters() []AcceptFilter {
+	return []AcceptFilter{
+		{Key: "lan0_ipv4_51", Ingress: "lan0", VIPs: []netip.Addr{a("198.51.100.10"), a("198.51.100.20")}},
+		{Key: "lan0_ipv6_51", Ingress: "lan0", VIPs: []netip.Addr{a("2001:db8::10")}},
+		{Key: "lan1_ipv4_52", Ingress: "lan1"}, // holds nothing: no chain
+	}
+}
+
+func TestFiltersGolden(t *testing.T) {
+	golden(t, "filters.golden", Filters(filters()).Render())
+	if s := Filters(filters()[2:]); len(s) != 0 {
+		t.Errorf("a filter without VIPs made %s", s.Render())
+	}
+}
+
+// The conformance check every table's loop passes: a pass over an
+// applied state writes nothing, ownership file included.
+func TestNoWritesWhenUnchanged(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var states []State
+	for range 20 {
+		states = append(states, Merge(randomState(r), Filters(filters()[r.IntN(3):])))
+	}
+	reconciletest.NoWritesWhenUnchanged(t, spec, &Memory{}, states)
 }

@@ -8,9 +8,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/reconcile"
 	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/nft"
 )
@@ -19,11 +22,18 @@ import (
 // server port: the SNAT range 1024-65535.
 const portsPerLIP = 64512
 
-// fullnatSide is the director's nftables part: the source NAT of fullnat
-// services in tandem's own tables, kept by a reconciler like the IPVS
-// table, and net.ipv4.vs.conntrack, which IPVS needs to leave conntrack
+// fullnatSide is the director's nftables part, tandem's one owner of
+// nftables: the source NAT of fullnat services and accept = false's
+// filters, in tandem's own tables kept by a reconciler like the IPVS
+// table; and net.ipv4.vs.conntrack, which IPVS needs to leave conntrack
 // entries the NAT can apply to.
 type fullnatSide struct {
+	// mu guards filters and the desired state built from them: the
+	// instances' goroutines change their filters (applyFilter).
+	mu      sync.Mutex
+	filters map[string]nft.AcceptFilter
+	ctx     context.Context // the reconciler's, for applyFilter
+
 	log       *slog.Logger
 	memory    bool // the IPVS table is in memory (tests): so are the nftables tables
 	rec       *nft.Reconciler
@@ -60,9 +70,12 @@ func (f *fullnatSide) statePath(cfg *config.Config) string {
 // switches the conntrack sysctl and hands over the desired tables.
 // kernelIPVS says whether IPVS is the kernel's.
 func (f *fullnatSide) set(ctx context.Context, cfg *config.Config, kernelIPVS bool) error {
-	f.services = fullnatServices(cfg)
+	services := fullnatServices(cfg)
+	f.mu.Lock()
+	f.services = services
+	f.mu.Unlock()
 	f.byVS = map[string]nft.Service{}
-	for _, s := range f.services {
+	for _, s := range services {
 		f.byVS[s.Name] = s
 	}
 	var errs []error
@@ -79,7 +92,7 @@ func (f *fullnatSide) set(ctx context.Context, cfg *config.Config, kernelIPVS bo
 		}
 	}
 	if f.rec == nil {
-		if _, err := os.Stat(f.statePath(cfg)); len(f.services) == 0 && err != nil {
+		if _, err := os.Stat(f.statePath(cfg)); len(f.services) == 0 && !wantsFilter(cfg) && err != nil {
 			return errors.Join(errs...)
 		}
 		var b nft.Backend = &nft.Memory{}
@@ -94,23 +107,72 @@ func (f *fullnatSide) set(ctx context.Context, cfg *config.Config, kernelIPVS bo
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
+		f.mu.Lock()
 		f.rec, f.interval = rec, cfg.LVS.ReconcileInterval
+		f.mu.Unlock()
 	}
 	if f.interval != cfg.LVS.ReconcileInterval {
 		f.rec.SetInterval(cfg.LVS.ReconcileInterval)
 		f.interval = cfg.LVS.ReconcileInterval
 	}
-	f.rec.Set(nft.FullNAT(f.services))
+	f.mu.Lock()
+	f.rec.Set(f.desired())
+	f.mu.Unlock()
 	if ctx != nil {
 		f.start(ctx)
 	}
 	return errors.Join(errs...)
 }
 
+// wantsFilter: an instance has accept = false (and is not the address
+// owner, which always accepts).
+func wantsFilter(cfg *config.Config) bool {
+	return slices.ContainsFunc(cfg.Instances, func(in *config.VRRPInstance) bool { return !in.Accept && in.Priority != 255 })
+}
+
+// desired is every table tandem wants now; under mu.
+func (f *fullnatSide) desired() nft.State {
+	fs := make([]nft.AcceptFilter, 0, len(f.filters))
+	for _, af := range f.filters {
+		fs = append(fs, af)
+	}
+	return nft.Merge(nft.FullNAT(f.services), nft.Filters(fs))
+}
+
+// applyFilter is an instance's vrrp.Filter.Apply, called on the
+// instance's goroutine: the VIPs it holds now. It returns once the
+// kernel has the filter, so that VIPs are never held unfiltered.
+func (f *fullnatSide) applyFilter(key, ingress string, held []netip.Addr) error {
+	f.mu.Lock()
+	if f.rec == nil || f.ctx == nil {
+		f.mu.Unlock()
+		return errors.New("tandem's nftables tables are not open (see the log at start)")
+	}
+	if f.filters == nil {
+		f.filters = map[string]nft.AcceptFilter{}
+	}
+	if len(held) == 0 {
+		delete(f.filters, key)
+	} else {
+		f.filters[key] = nft.AcceptFilter{Key: key, Ingress: ingress, VIPs: slices.Clone(held)}
+	}
+	rec, ctx := f.rec, f.ctx
+	rec.Set(f.desired())
+	f.mu.Unlock()
+	err := rec.Reconcile(ctx)
+	if len(held) == 0 && (errors.Is(err, reconcile.ErrStopped) || errors.Is(err, context.Canceled)) {
+		return nil // stopping: the table goes or stays with the rest
+	}
+	return err
+}
+
 // start runs the reconciler (when there is one) until ctx ends.
 func (f *fullnatSide) start(ctx context.Context) {
 	if f.rec != nil && !f.running {
 		f.running = true
+		f.mu.Lock()
+		f.ctx = ctx
+		f.mu.Unlock()
 		go f.rec.Run(ctx)
 	}
 	f.checkConntrackMax()
@@ -141,6 +203,9 @@ func (f *fullnatSide) flush(ctx context.Context) {
 	if f.rec == nil {
 		return
 	}
+	f.mu.Lock()
+	f.filters = nil
+	f.mu.Unlock()
 	f.rec.Set(nft.State{})
 	if err := f.rec.Reconcile(ctx); err != nil {
 		f.log.Error("flush_on_stop: removing tandem's nftables tables", "err", err)
