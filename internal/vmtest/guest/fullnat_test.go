@@ -249,6 +249,24 @@ func TestTandemFullNAT(t *testing.T) {
 	waitFor(t, 8*time.Second, "the long-lived connection in d2's table (synced)", func() bool {
 		return strings.Contains(d2.ipvsadm("-Lnc"), local+" "+fnVIP+":7000")
 	})
+	// d2 holds the IPVS entry (synced) but no source-NAT state: its
+	// conntrack has nothing through the LIPs.
+	var st2 struct {
+		VirtualServers []struct {
+			LocalAddresses []struct {
+				Connections int `json:"connections"`
+			} `json:"local_addresses"`
+		} `json:"virtual_servers"`
+	}
+	out = run(t, h2, "tandem", "status", "--json", "-c", d2.conf)
+	if err := json.Unmarshal([]byte(out), &st2); err != nil || len(st2.VirtualServers) < 2 {
+		t.Fatalf("d2 status --json: %v\n%s", err, out)
+	}
+	for _, l := range st2.VirtualServers[1].LocalAddresses {
+		if l.Connections != 0 {
+			t.Errorf("d2 (backup) counts %d connections through a LIP before the failover: the NAT state is not synced, want 0", l.Connections)
+		}
+	}
 	failed := time.Now()
 	d1.kill()
 	if err := h1.PortDown(); err != nil {
@@ -270,7 +288,7 @@ func TestTandemFullNAT(t *testing.T) {
 	if newErr != nil {
 		t.Error(newErr)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(2 * time.Second)
 	close(stop)
 	wg.Wait()
 	mu.Lock()
@@ -284,7 +302,12 @@ func TestTandemFullNAT(t *testing.T) {
 	if longErr != nil || after == 0 {
 		fate = fmt.Sprintf("broke (%v)", longErr)
 	}
-	t.Logf("FULLNAT-FAILOVER long-lived connection %s: %d echoes after the failure began, %d before", fate, after, len(echoes)-after)
+	var pause time.Duration
+	for i := 1; i < len(echoes); i++ {
+		pause = max(pause, echoes[i].Sub(echoes[i-1]))
+	}
+	t.Logf("FULLNAT-FAILOVER long-lived connection %s: %d echoes after the failure began, %d before, longest pause %v",
+		fate, after, len(echoes)-after, pause.Round(time.Millisecond))
 	mu.Unlock()
 	long.Close()
 
