@@ -168,6 +168,26 @@ func TestTandemFullNAT(t *testing.T) {
 		t.Errorf("tandem ipvs list -n differs from ipvsadm -Ln:\n%s\nwant:\n%s", got, want)
 	}
 
+	var lst struct {
+		Services []struct {
+			Port           uint16   `json:"port"`
+			FullNAT        bool     `json:"fullnat"`
+			LocalAddresses []string `json:"local_addresses"`
+			RealServers    []struct {
+				Forward string `json:"forward"`
+			} `json:"real_servers"`
+		} `json:"services"`
+	}
+	out = run(t, h1, "tandem", "ipvs", "list", "--json")
+	if err := json.Unmarshal([]byte(out), &lst); err != nil || len(lst.Services) != 2 {
+		t.Fatalf("ipvs list --json: %v\n%s", err, out)
+	}
+	for _, s := range lst.Services {
+		if !s.FullNAT || len(s.LocalAddresses) != 2 || s.LocalAddresses[1] != fnLIP2 || s.RealServers[0].Forward != "masq" {
+			t.Errorf("ipvs list --json, service :%d: %+v", s.Port, s)
+		}
+	}
+
 	// Health: rs1 stops, leaves, comes back.
 	stops["rs1"]()
 	took := d1.waitDests("TCP "+fnVIP+":80", "203.0.113.22:80=Masq 1", 5*time.Second)
