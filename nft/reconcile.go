@@ -17,7 +17,12 @@ type Backend = reconcile.Backend[State, Op]
 // are recorded in a state file.
 type Reconciler struct {
 	*reconcile.Loop[State, TableKey, Op]
+	backend Backend
 }
+
+// Backend is the reconciler's backend; read it only through Do (one
+// user of the handle at a time), or when it is Memory in tests.
+func (r *Reconciler) Backend() Backend { return r.backend }
 
 var spec = reconcile.Spec[State, TableKey, Op]{
 	Name: "nftables", Entry: "table",
@@ -36,7 +41,7 @@ func NewReconciler(b Backend, statePath string, interval time.Duration, log *slo
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{l}, nil
+	return &Reconciler{l, b}, nil
 }
 
 // Memory is an in-memory Backend.
