@@ -99,6 +99,9 @@ lvs {
 	}
 	var got nft.State
 	read := func() { // on the loop's goroutine: the backend's one user
+		if err := d.fullnat.rec.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
 		d.fullnat.rec.Do(ctx, func() (err error) { got, err = d.fullnat.rec.Backend().Read(); return err })
 	}
 	read()
@@ -121,9 +124,6 @@ lvs {
 
 	write("nat")
 	if err := d.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.fullnat.rec.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if read(); len(got) != 0 {
