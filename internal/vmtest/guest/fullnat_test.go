@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,16 @@ virtual_server "echo" {
   real_server "203.0.113.22:7000" {
   }
 }
+virtual_server "push" {
+  address         = "%[2]s:7001"
+  scheduler       = "rr"
+  forwarding      = "fullnat"
+  local_addresses = ["%[3]s", "%[4]s"]
+  real_server "203.0.113.21:7001" {
+  }
+  real_server "203.0.113.22:7001" {
+  }
+}
 lvs {
   reconcile_interval = "1s"
 %[6]s}
@@ -60,6 +71,41 @@ lvs_sync {
   follow    = "web"
 }
 `, priority, fnVIP, fnLIP1, fnLIP2, httpCheck("500ms", "400ms", 1, 3), extra)
+}
+
+// servePush runs a server on addr in h's namespace that sends a line
+// every 100 ms on each connection, unasked: after a failover the real
+// server, not the client, sends first.
+func servePush(t *testing.T, h *netlab.Host, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatalf("%s: listen %s: %v", h.Name, addr, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for i := 0; ; i++ {
+					select {
+					case <-done:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+					if _, err := fmt.Fprintf(c, "%s %d\n", h.Name, i); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { close(done); ln.Close() })
 }
 
 // nft runs nft in h's namespace.
@@ -90,6 +136,7 @@ func TestTandemFullNAT(t *testing.T) {
 		h := l.MustAddHost(t, name, addr+"/24") // no default route: the client is unreachable
 		stops[name] = serveWho(t, h, addr+":80")
 		serveEcho(t, h, addr+":7000")
+		servePush(t, h, addr+":7001")
 		rs = append(rs, h)
 	}
 	if out, err := rs[0].Run("ip", "route", "get", "198.51.100.2"); err == nil {
@@ -105,6 +152,7 @@ func TestTandemFullNAT(t *testing.T) {
 	for _, d := range []*director{d1, d2} {
 		d.waitDests("TCP "+fnVIP+":80", both, 10*time.Second)
 		d.waitDests("TCP "+fnVIP+":7000", "203.0.113.21:7000=Masq 1 203.0.113.22:7000=Masq 1", time.Second)
+		d.waitDests("TCP "+fnVIP+":7001", "203.0.113.21:7001=Masq 1 203.0.113.22:7001=Masq 1", time.Second)
 	}
 	for _, d := range []*director{d1, d2} {
 		if v, _ := d.host.Run("cat", "/proc/sys/net/ipv4/vs/conntrack"); strings.TrimSpace(v) != "1" {
@@ -190,7 +238,7 @@ func TestTandemFullNAT(t *testing.T) {
 		} `json:"services"`
 	}
 	out = run(t, h1, "tandem", "ipvs", "list", "--json")
-	if err := json.Unmarshal([]byte(out), &lst); err != nil || len(lst.Services) != 2 {
+	if err := json.Unmarshal([]byte(out), &lst); err != nil || len(lst.Services) != 3 {
 		t.Fatalf("ipvs list --json: %v\n%s", err, out)
 	}
 	for _, s := range lst.Services {
@@ -277,6 +325,34 @@ func TestTandemFullNAT(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
+	// A second long-lived connection on which the real server sends,
+	// unasked, and the client only reads.
+	push, err := dial(client, fnVIP+":7001", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push.Close()
+	var (
+		pushes  []time.Time
+		pushErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := bufio.NewReader(push)
+		for {
+			push.SetReadDeadline(time.Now().Add(4 * time.Second))
+			_, err := r.ReadString('\n')
+			mu.Lock()
+			if err != nil {
+				pushErr = err
+				mu.Unlock()
+				return
+			}
+			pushes = append(pushes, time.Now())
+			mu.Unlock()
+		}
+	}()
 	waitFor(t, 8*time.Second, "the long-lived connection in d2's table (synced)", func() bool {
 		return strings.Contains(d2.ipvsadm("-Lnc"), local+" "+fnVIP+":7000")
 	})
@@ -321,6 +397,7 @@ func TestTandemFullNAT(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	close(stop)
+	push.Close()
 	wg.Wait()
 	mu.Lock()
 	after := 0
@@ -339,6 +416,18 @@ func TestTandemFullNAT(t *testing.T) {
 	}
 	t.Logf("FULLNAT-FAILOVER long-lived connection %s: %d echoes after the failure began, %d before, longest pause %v",
 		fate, after, len(echoes)-after, pause.Round(time.Millisecond))
+	pushAfter := 0
+	for _, p := range pushes {
+		if p.After(failed.Add(time.Second)) {
+			pushAfter++
+		}
+	}
+	pushFate := "survived"
+	if pushAfter == 0 {
+		pushFate = fmt.Sprintf("broke (%v)", pushErr)
+	}
+	t.Logf("FULLNAT-FAILOVER server-push connection (the real server sends first) %s: %d lines more than 1 s after the failure began, %d in all",
+		pushFate, pushAfter, len(pushes))
 	mu.Unlock()
 	long.Close()
 
