@@ -13,8 +13,10 @@ import (
 func TestGuest(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
 		TestPackage: "github.com/tandemlb/tandem/internal/vmtest/guest",
-		// nft: the witness of tandem's nftables tables.
-		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/nft": "/usr/sbin/nft"},
+		// nft: the witness of tandem's nftables tables; conntrackd: the
+		// NAT-state sync measured beside fullnat's failover.
+		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/nft": "/usr/sbin/nft",
+			"/usr/sbin/conntrackd": "/usr/sbin/conntrackd"},
 		Timeout:  4 * time.Minute,
 	})
 }

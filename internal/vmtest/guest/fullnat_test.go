@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ const (
 	fnVIP  = "198.51.100.10"
 	fnLIP1 = "203.0.113.250"
 	fnLIP2 = "203.0.113.251"
+	fnVIP2 = "198.51.100.20" // its push service's NAT state is synced by conntrackd
 )
 
 // fullnatConfig: the instance "web" carries the VIP and both LIPs (they
@@ -30,7 +33,7 @@ func fullnatConfig(priority int, extra string) string {
   priority          = %d
   version           = 3
   advert_interval   = "300ms" # room for a loaded machine: no flapping
-  virtual_ips       = ["%s/24", "%s/24", "%s/24"]
+  virtual_ips       = ["%s/24", "%s/24", "%s/24", "198.51.100.20/24"]
 }
 virtual_server "web_http" {
   address         = "%[2]s:80"
@@ -50,6 +53,16 @@ virtual_server "echo" {
   real_server "203.0.113.21:7000" {
   }
   real_server "203.0.113.22:7000" {
+  }
+}
+virtual_server "push_synced" {
+  address         = "198.51.100.20:7001"
+  scheduler       = "rr"
+  forwarding      = "fullnat"
+  local_addresses = ["%[3]s", "%[4]s"]
+  real_server "203.0.113.31:7001" {
+  }
+  real_server "203.0.113.32:7001" {
   }
 }
 virtual_server "push" {
@@ -108,6 +121,60 @@ func servePush(t *testing.T, h *netlab.Host, addr string) {
 	t.Cleanup(func() { close(done); ln.Close() })
 }
 
+// startConntrackd runs Debian's conntrackd in h's namespace (FTFW over
+// multicast on lan0 from self, no external cache: synced entries go
+// straight into the kernel's table), syncing only the connections of
+// push_synced (its address filter matches the original or the reply
+// source: the real servers 203.0.113.31 and .32). It stops with the lab.
+func startConntrackd(t *testing.T, h *netlab.Host, self string) *netlab.Proc {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conntrackd.conf")
+	body := fmt.Sprintf(`General {
+    LockFile %[1]s/lock
+    UNIX {
+        Path %[1]s/ctl
+    }
+    Syslog off
+    LogFile %[1]s/log
+    NetlinkBufferSize 2097152
+    NetlinkBufferSizeMaxGrowth 8388608
+    Filter From Userspace {
+        Address Accept {
+            IPv4_address 203.0.113.31
+            IPv4_address 203.0.113.32
+        }
+    }
+}
+Sync {
+    Mode FTFW {
+        DisableExternalCache on
+    }
+    Multicast {
+        IPv4_address 225.0.0.50
+        Group 3780
+        IPv4_interface %[3]s
+        Interface lan0
+        Checksum on
+    }
+}
+`, dir, "", self)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := h.Start("conntrackd", "-C", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "log"))
+			t.Logf("%s: conntrackd log:\n%s", h.Name, b)
+		}
+	})
+	return p
+}
+
 // nft runs nft in h's namespace.
 func nft(h *netlab.Host, args ...string) (string, error) { return h.Run("nft", args...) }
 
@@ -123,6 +190,7 @@ func nft(h *netlab.Host, args ...string) (string, error) { return h.Run("nft", a
 func TestTandemFullNAT(t *testing.T) {
 	vmtest.NeedVM(t)
 	l := netlab.NewT(t)
+	l.Grace = 15 * time.Second // a graceful stop, then flush_on_stop, on a loaded machine
 	h1 := l.MustAddHost(t, "d1", "198.51.100.11/24", "203.0.113.11/24")
 	h2 := l.MustAddHost(t, "d2", "198.51.100.12/24", "203.0.113.12/24")
 	for _, d := range []*netlab.Host{h1, h2} {
@@ -137,6 +205,11 @@ func TestTandemFullNAT(t *testing.T) {
 		stops[name] = serveWho(t, h, addr+":80")
 		serveEcho(t, h, addr+":7000")
 		servePush(t, h, addr+":7001")
+		// A second address for push_synced, whose NAT state conntrackd
+		// syncs: its filter matches the real server's address.
+		addr2 := fmt.Sprintf("203.0.113.%d", 31+i)
+		run(t, h, "ip", "addr", "add", addr2+"/24", "dev", "lan0")
+		servePush(t, h, addr2+":7001")
 		rs = append(rs, h)
 	}
 	if out, err := rs[0].Run("ip", "route", "get", "198.51.100.2"); err == nil {
@@ -153,12 +226,15 @@ func TestTandemFullNAT(t *testing.T) {
 		d.waitDests("TCP "+fnVIP+":80", both, 10*time.Second)
 		d.waitDests("TCP "+fnVIP+":7000", "203.0.113.21:7000=Masq 1 203.0.113.22:7000=Masq 1", time.Second)
 		d.waitDests("TCP "+fnVIP+":7001", "203.0.113.21:7001=Masq 1 203.0.113.22:7001=Masq 1", time.Second)
+		d.waitDests("TCP "+fnVIP2+":7001", "203.0.113.31:7001=Masq 1 203.0.113.32:7001=Masq 1", time.Second)
 	}
 	for _, d := range []*director{d1, d2} {
 		if v, _ := d.host.Run("cat", "/proc/sys/net/ipv4/vs/conntrack"); strings.TrimSpace(v) != "1" {
 			t.Errorf("%s: net.ipv4.vs.conntrack = %q, want 1", d.host.Name, v)
 		}
 	}
+	startConntrackd(t, h1, "203.0.113.11")
+	startConntrackd(t, h2, "203.0.113.12")
 	// The guest's small conntrack table is below what two LIPs carry.
 	if !strings.Contains(d1.output(), "nf_conntrack_max is below what the fullnat LIPs can carry") {
 		t.Errorf("d1: no nf_conntrack_max warning at start")
@@ -238,7 +314,7 @@ func TestTandemFullNAT(t *testing.T) {
 		} `json:"services"`
 	}
 	out = run(t, h1, "tandem", "ipvs", "list", "--json")
-	if err := json.Unmarshal([]byte(out), &lst); err != nil || len(lst.Services) != 3 {
+	if err := json.Unmarshal([]byte(out), &lst); err != nil || len(lst.Services) != 4 {
 		t.Fatalf("ipvs list --json: %v\n%s", err, out)
 	}
 	for _, s := range lst.Services {
@@ -353,6 +429,33 @@ func TestTandemFullNAT(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
+	// The same on fnVIP2, whose NAT state conntrackd syncs.
+	push2, err := dial(client, fnVIP2+":7001", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer push2.Close()
+	var (
+		pushes2  []time.Time
+		push2Err error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := bufio.NewReader(push2)
+		for {
+			push2.SetReadDeadline(time.Now().Add(4 * time.Second))
+			_, err := r.ReadString('\n')
+			mu.Lock()
+			if err != nil {
+				push2Err = err
+				mu.Unlock()
+				return
+			}
+			pushes2 = append(pushes2, time.Now())
+			mu.Unlock()
+		}
+	}()
 	waitFor(t, 8*time.Second, "the long-lived connection in d2's table (synced)", func() bool {
 		return strings.Contains(d2.ipvsadm("-Lnc"), local+" "+fnVIP+":7000")
 	})
@@ -369,6 +472,11 @@ func TestTandemFullNAT(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st2); err != nil || len(st2.VirtualServers) < 2 {
 		t.Fatalf("d2 status --json: %v\n%s", err, out)
 	}
+	synced := 0
+	for _, l := range st2.VirtualServers[2].LocalAddresses { // push_synced
+		synced += l.Connections
+	}
+	t.Logf("d2 (backup) before the failover: %d conntrack entries through the LIPs for push_synced (conntrackd)", synced)
 	for _, l := range st2.VirtualServers[1].LocalAddresses {
 		if l.Connections != 0 {
 			t.Errorf("d2 (backup) counts %d connections through a LIP before the failover: the NAT state is not synced, want 0", l.Connections)
@@ -398,6 +506,7 @@ func TestTandemFullNAT(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	close(stop)
 	push.Close()
+	push2.Close()
 	wg.Wait()
 	mu.Lock()
 	after := 0
@@ -428,6 +537,18 @@ func TestTandemFullNAT(t *testing.T) {
 	}
 	t.Logf("FULLNAT-FAILOVER server-push connection (the real server sends first) %s: %d lines more than 1 s after the failure began, %d in all",
 		pushFate, pushAfter, len(pushes))
+	push2After := 0
+	for _, p := range pushes2 {
+		if p.After(failed.Add(time.Second)) {
+			push2After++
+		}
+	}
+	push2Fate := "survived"
+	if push2After == 0 {
+		push2Fate = fmt.Sprintf("broke (%v)", push2Err)
+	}
+	t.Logf("FULLNAT-FAILOVER server-push connection with conntrackd syncing the NAT state %s: %d lines more than 1 s after the failure began, %d in all",
+		push2Fate, push2After, len(pushes2))
 	mu.Unlock()
 	long.Close()
 
