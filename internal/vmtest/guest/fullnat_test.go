@@ -219,7 +219,7 @@ func TestTandemFullNAT(t *testing.T) {
 	d1 := newDirector(t, h1, fullnatConfig(150, ""))
 	d2 := newDirector(t, h2, fullnatConfig(100, ""))
 	d1.start()
-	d1.waitMaster("web", 5*time.Second)
+	d1.waitMaster("web", 10*time.Second)
 	d2.start()
 	both := "203.0.113.21:80=Masq 1 203.0.113.22:80=Masq 1"
 	for _, d := range []*director{d1, d2} {
