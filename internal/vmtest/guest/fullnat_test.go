@@ -468,14 +468,18 @@ func TestTandemFullNAT(t *testing.T) {
 			} `json:"local_addresses"`
 		} `json:"virtual_servers"`
 	}
-	out = run(t, h2, "tandem", "status", "--json", "-c", d2.conf)
-	if err := json.Unmarshal([]byte(out), &st2); err != nil || len(st2.VirtualServers) < 2 {
-		t.Fatalf("d2 status --json: %v\n%s", err, out)
-	}
 	synced := 0
-	for _, l := range st2.VirtualServers[2].LocalAddresses { // push_synced
-		synced += l.Connections
-	}
+	waitFor(t, 8*time.Second, "d2 (backup) holds push_synced's NAT state, synced by conntrackd", func() bool {
+		out = run(t, h2, "tandem", "status", "--json", "-c", d2.conf)
+		if err := json.Unmarshal([]byte(out), &st2); err != nil || len(st2.VirtualServers) < 3 {
+			t.Fatalf("d2 status --json: %v\n%s", err, out)
+		}
+		synced = 0
+		for _, l := range st2.VirtualServers[2].LocalAddresses { // push_synced
+			synced += l.Connections
+		}
+		return synced > 0
+	})
 	t.Logf("d2 (backup) before the failover: %d conntrack entries through the LIPs for push_synced (conntrackd)", synced)
 	for _, l := range st2.VirtualServers[1].LocalAddresses {
 		if l.Connections != 0 {
@@ -549,6 +553,9 @@ func TestTandemFullNAT(t *testing.T) {
 	}
 	t.Logf("FULLNAT-FAILOVER server-push connection with conntrackd syncing the NAT state %s: %d lines more than 1 s after the failure began, %d in all",
 		push2Fate, push2After, len(pushes2))
+	if push2After == 0 {
+		t.Errorf("with conntrackd syncing the NAT state the server-push connection did not survive the failover: %v", push2Err)
+	}
 	mu.Unlock()
 	long.Close()
 
