@@ -559,6 +559,15 @@ func TestTandemFullNAT(t *testing.T) {
 	mu.Unlock()
 	long.Close()
 
+	// A crash of tandem leaves the VIPs, the IPVS table and tandem's
+	// nftables table: traffic flows while tandem is down and restarts.
+	d2.kill()
+	if _, p := ask(2); p[fnLIP1]+p[fnLIP2] != 2 {
+		t.Errorf("with tandem down the real servers saw %v", p)
+	}
+	d2.start()
+	d2.waitMaster("web", 10*time.Second)
+
 	// SIGTERM without flush_on_stop: tandem's table and the IPVS table
 	// stay; with flush_on_stop both go.
 	if err := d2.proc.Stop(); err != nil {
@@ -572,7 +581,7 @@ func TestTandemFullNAT(t *testing.T) {
 	}
 	d2.write(fullnatConfig(100, "  flush_on_stop = true\n"))
 	d2.start()
-	d2.waitMaster("web", 5*time.Second)
+	d2.waitMaster("web", 10*time.Second)
 	if _, p := ask(2); p[fnLIP1]+p[fnLIP2] != 2 {
 		t.Errorf("after the restart the real servers saw %v", p)
 	}
