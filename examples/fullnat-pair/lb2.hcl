@@ -71,8 +71,7 @@ virtual_server "web_http" {
 }
 
 # Connection sync: the backup holds the IPVS connections. The source-NAT
-# state (conntrack) is not synced; see the README's "Forwarding fullnat"
-# for what that means after a failover.
+# state (conntrack) is not synced: run conntrackd for that (see README.md).
 lvs_sync {
   interface = "eth1"
   sync_id   = 1
