@@ -17,6 +17,6 @@ func TestGuest(t *testing.T) {
 		// NAT-state sync measured beside fullnat's failover.
 		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/nft": "/usr/sbin/nft",
 			"/usr/sbin/conntrackd": "/usr/sbin/conntrackd"},
-		Timeout:  4 * time.Minute,
+		Timeout: 4 * time.Minute,
 	})
 }
