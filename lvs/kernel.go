@@ -127,34 +127,50 @@ func (k *Kernel) Table() (Table, error) {
 
 // Apply makes one change (Backend); the error wraps the kernel's errno.
 func (k *Kernel) Apply(op Op) error {
-	var cmd uint8
-	switch op.Kind {
-	case AddService:
-		cmd = cmdNewService
-	case UpdateService:
-		cmd = cmdSetService
-	case DelService:
-		cmd = cmdDelService
-	case AddDest:
-		cmd = cmdNewDest
-	case UpdateDest:
-		cmd = cmdSetDest
-	case DelDest:
-		cmd = cmdDelDest
-	default:
+	cmd, ok := opCmd[op.Kind]
+	if !ok {
 		return fmt.Errorf("lvs: unknown op %d", op.Kind)
 	}
-	_, err := k.do(cmd, 0, func(m *msg) {
-		switch op.Kind {
-		case AddService, UpdateService:
-			putService(m, &op.Service)
-		case DelService:
-			putServiceID(m, op.Service.ServiceKey)
-		default:
-			putServiceID(m, op.Service.ServiceKey)
-			putDest(m, &op.Dest)
+	_, err := k.do(cmd, 0, func(m *msg) { putOp(m, &op) })
+	return opError(op, err)
+}
+
+// ApplyBatch makes ops in order, many requests to a system call
+// (reconcile.Batcher); nil when all succeeded, else each one's error.
+func (k *Kernel) ApplyBatch(ops []Op) []error {
+	for _, op := range ops {
+		if _, ok := opCmd[op.Kind]; !ok {
+			return []error{fmt.Errorf("lvs: unknown op %d", op.Kind)} // a bug: no batch at all
 		}
+	}
+	errs := k.nl.batch(k.family, len(ops), func(i int, m *msg) uint8 {
+		putOp(m, &ops[i])
+		return opCmd[ops[i].Kind]
 	})
+	for i, err := range errs {
+		errs[i] = opError(ops[i], err)
+	}
+	return errs
+}
+
+var opCmd = map[OpKind]uint8{
+	AddService: cmdNewService, UpdateService: cmdSetService, DelService: cmdDelService,
+	AddDest: cmdNewDest, UpdateDest: cmdSetDest, DelDest: cmdDelDest,
+}
+
+func putOp(m *msg, op *Op) {
+	switch op.Kind {
+	case AddService, UpdateService:
+		putService(m, &op.Service)
+	case DelService:
+		putServiceID(m, op.Service.ServiceKey)
+	default:
+		putServiceID(m, op.Service.ServiceKey)
+		putDest(m, &op.Dest)
+	}
+}
+
+func opError(op Op, err error) error {
 	switch {
 	case err == nil:
 		return nil
