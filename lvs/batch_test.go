@@ -48,7 +48,7 @@ func TestBatchedWrites(t *testing.T) {
 
 	// Failures in the middle, and at the end (the one that asked for
 	// the ACK): each op gets its own errno, the others succeed.
-	add := ops[5]       // an add-dest of a destination there now
+	add := ops[5] // an add-dest of a destination there now
 	mid := ops[len(ops)/2]
 	del := Op{Kind: DelDest, Service: add.Service, Dest: add.Dest}
 	gone := Op{Kind: DelService, Service: Service{ServiceKey: ServiceKey{Fwmark: 999}}}

@@ -21,12 +21,18 @@ func (d *Director) healthChanged(tr health.Transition) {
 	}
 	d.log.Info("real server "+tr.To.String(), "vs", k.VS, "rs", k.RS, "check", check,
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
+	wasUp := d.lvs.up[k]
 	d.lvs.up[k] = tr.To == health.Up
 	at := tr.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
+	// One real server's change is one op, unless quorum changes with it.
+	if d.lvs.patch(k, wasUp) {
+		d.refreshServer(k)
+		return
+	}
 	d.reapply()
 }
 

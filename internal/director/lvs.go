@@ -38,9 +38,11 @@ type lvsSide struct {
 	// with an injected backend.
 	ctl      *lvs.Kernel
 	rec      *lvs.Reconciler
-	vss      []vserver // the configured virtual servers, in order
+	vss      []vserver      // the configured virtual servers, in order
+	vsAt     map[string]int // index in vss by name
 	reals    map[rsKey]*real
-	table    lvs.Table // the desired table last handed over
+	table    lvs.Table      // the desired table: last handed over, and patched since
+	live     map[string]int // live weight of each virtual server, as in table
 	quorumUp map[string]bool
 	syncRole lvs.SyncRole // the daemon running now; 0 for none
 
@@ -65,8 +67,10 @@ func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSid
 func (s *lvsSide) setVirtualServers(cfg *config.Config) {
 	s.vss = virtualServers(cfg)
 	s.reals = map[rsKey]*real{}
+	s.vsAt = make(map[string]int, len(s.vss))
 	for i := range s.vss {
 		v := &s.vss[i]
+		s.vsAt[v.model.Name] = i
 		for j := range v.reals {
 			s.reals[rsKey{v.model.Name, v.reals[j].Name}] = &v.reals[j]
 		}
@@ -205,10 +209,87 @@ func (s *lvsSide) reapply() map[string]bool {
 		}
 	}
 	s.quorumUp, s.table = q, t
+	s.live = make(map[string]int, len(s.vss))
+	for i := range s.vss {
+		v := &s.vss[i]
+		for j := range v.reals {
+			if k := (rsKey{v.model.Name, v.reals[j].Name}); s.up[k] && !s.drained[k] {
+				s.live[k.VS] += v.reals[j].Dest.Weight
+			}
+		}
+	}
 	if s.rec != nil {
-		s.rec.Set(t)
+		s.rec.Set(t) // the reconciler keeps a copy: patch changes s.table
 	}
 	return changed
+}
+
+// patch applies one real server's health change (s.up already says it)
+// to the desired table as the one op it makes, and hands the reconciler
+// that op: a transition costs the same at any table size. It returns
+// false, changing nothing, when the change reaches further than the real
+// server (its virtual server's quorum changes): reapply does that.
+func (s *lvsSide) patch(k rsKey, wasUp bool) bool {
+	up := s.up[k]
+	i, ok := s.vsAt[k.VS]
+	r := s.reals[k]
+	if !ok || r == nil || s.table == nil {
+		return false
+	}
+	v := &s.vss[i]
+	svc := s.table[v.model.Service.ServiceKey]
+	if svc == nil || up == wasUp {
+		return svc != nil
+	}
+	// As lvs.Desired computes it.
+	d := r.Dest
+	if s.drained[k] {
+		d.Weight = 0
+	}
+	live := s.live[k.VS]
+	if up {
+		live += d.Weight
+	} else {
+		live -= d.Weight
+	}
+	was, known := s.quorumUp[k.VS]
+	limit := v.model.Quorum + v.model.Hysteresis
+	if was {
+		limit = v.model.Quorum - v.model.Hysteresis
+	}
+	if !known || (live >= limit) != was {
+		return false
+	}
+	s.live[k.VS] = live
+	if !was && v.model.Sorry != nil {
+		return true // the sorry server stands in for all of them
+	}
+	settings := *svc
+	settings.Dests = nil
+	op := lvs.Op{Service: settings, Dest: d}
+	_, present := svc.Dests[d.DestKey]
+	switch {
+	case up || v.model.InhibitOnFailure: // in the table, at weight 0 when down
+		if !up {
+			op.Dest.Weight = 0
+		}
+		op.Kind = lvs.AddDest
+		if present {
+			op.Kind = lvs.UpdateDest
+		}
+	case present:
+		op.Kind = lvs.DelDest
+	default:
+		return true // not there, and not to be
+	}
+	if err := s.table.Patch(op); err != nil {
+		s.log.Warn("patching the desired IPVS table; recomputing it", "op", op.String(), "err", err)
+		return false
+	}
+	if s.rec != nil {
+		s.rec.Patch(op)
+	}
+	return true
 }
 
 var errNoKernel = errors.New("the IPVS table is in memory (no kernel handle)")
