@@ -28,8 +28,14 @@ func (d *Director) healthChanged(tr health.Transition) {
 		at = time.Now()
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
-	// One real server's change is one op, unless quorum changes with it.
-	if d.lvs.patch(k, wasUp) {
+	// One real server's change is one op, unless a sorry server comes
+	// or goes with it.
+	if ok, flipped := d.lvs.patch(k, wasUp); ok {
+		if flipped {
+			d.quorumChanged(map[string]bool{k.VS: d.lvs.quorumUp[k.VS]})
+			d.refreshMetrics()
+			return
+		}
 		d.refreshServer(k)
 		return
 	}
@@ -39,7 +45,12 @@ func (d *Director) healthChanged(tr health.Transition) {
 // reapply recomputes the desired table and feeds quorum changes to the
 // policy (track_virtual_servers).
 func (d *Director) reapply() {
-	changed := d.lvs.reapply()
+	d.quorumChanged(d.lvs.reapply())
+	d.refreshMetrics()
+}
+
+// quorumChanged tells the policy of virtual servers whose quorum changed.
+func (d *Director) quorumChanged(changed map[string]bool) {
 	for _, vs := range slices.Sorted(maps.Keys(changed)) {
 		if changed[vs] {
 			d.log.Info("quorum regained", "vs", vs)
@@ -48,7 +59,6 @@ func (d *Director) reapply() {
 		}
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
 	}
-	d.refreshMetrics()
 }
 
 // applyLVS takes a reloaded configuration's virtual servers, checks and

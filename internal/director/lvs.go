@@ -226,20 +226,21 @@ func (s *lvsSide) reapply() map[string]bool {
 
 // patch applies one real server's health change (s.up already says it)
 // to the desired table as the one op it makes, and hands the reconciler
-// that op: a transition costs the same at any table size. It returns
-// false, changing nothing, when the change reaches further than the real
-// server (its virtual server's quorum changes): reapply does that.
-func (s *lvsSide) patch(k rsKey, wasUp bool) bool {
+// that op: a transition costs the same at any table size. flipped says
+// that its virtual server's quorum changed with it. It returns false,
+// changing nothing, when the change reaches further than the real server
+// (a sorry server comes or goes): reapply does that.
+func (s *lvsSide) patch(k rsKey, wasUp bool) (ok, flipped bool) {
 	up := s.up[k]
 	i, ok := s.vsAt[k.VS]
 	r := s.reals[k]
 	if !ok || r == nil || s.table == nil {
-		return false
+		return false, false
 	}
 	v := &s.vss[i]
 	svc := s.table[v.model.Service.ServiceKey]
 	if svc == nil || up == wasUp {
-		return svc != nil
+		return svc != nil, false
 	}
 	// As lvs.Desired computes it.
 	d := r.Dest
@@ -257,12 +258,13 @@ func (s *lvsSide) patch(k rsKey, wasUp bool) bool {
 	if was {
 		limit = v.model.Quorum - v.model.Hysteresis
 	}
-	if !known || (live >= limit) != was {
-		return false
+	now := live >= limit
+	if !known || now != was && v.model.Sorry != nil {
+		return false, false
 	}
-	s.live[k.VS] = live
-	if !was && v.model.Sorry != nil {
-		return true // the sorry server stands in for all of them
+	s.live[k.VS], s.quorumUp[k.VS] = live, now
+	if !now && v.model.Sorry != nil {
+		return true, false // the sorry server stands in for all of them
 	}
 	settings := *svc
 	settings.Dests = nil
@@ -280,16 +282,17 @@ func (s *lvsSide) patch(k rsKey, wasUp bool) bool {
 	case present:
 		op.Kind = lvs.DelDest
 	default:
-		return true // not there, and not to be
+		return true, now != was // not there, and not to be
 	}
 	if err := s.table.Patch(op); err != nil {
+		s.quorumUp[k.VS] = was
 		s.log.Warn("patching the desired IPVS table; recomputing it", "op", op.String(), "err", err)
-		return false
+		return false, false
 	}
 	if s.rec != nil {
 		s.rec.Patch(op)
 	}
-	return true
+	return true, now != was
 }
 
 var errNoKernel = errors.New("the IPVS table is in memory (no kernel handle)")

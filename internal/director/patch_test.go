@@ -54,13 +54,13 @@ func TestPatchEqualsDesired(t *testing.T) {
 		s.drained[k] = rng.IntN(8) == 0
 	}
 	s.reapply()
-	patched, full := 0, 0
+	patched, full, flips := 0, 0, 0
 	for step := range 3000 {
 		k := keys[rng.IntN(len(keys))]
 		was := s.up[k]
 		s.up[k] = !was
 		quorum := s.quorum()
-		if s.patch(k, was) {
+		if ok, flipped := s.patch(k, was); ok {
 			patched++
 			want, q := lvs.Desired(s.lvsVirtualServers(), lvs.State{
 				Up:       func(vs, rs string) bool { return s.up[rsKey{vs, rs}] },
@@ -71,17 +71,20 @@ func TestPatchEqualsDesired(t *testing.T) {
 				t.Fatalf("step %d: %v %s -> up=%v: patched table\n%s\nwant\n%s", step, k.VS, k.RS, s.up[k], s.table, want)
 			}
 			for vs, ok := range q {
-				if quorum[vs] != ok {
-					t.Fatalf("step %d: a patch changed the quorum of %s", step, vs)
+				if want := quorum[vs] != (flipped && vs == k.VS); want != ok || s.quorumUp[vs] != ok {
+					t.Fatalf("step %d: quorum of %s: %v (flipped %v), recomputed %v", step, vs, s.quorumUp[vs], flipped, ok)
 				}
+			}
+			if flipped {
+				flips++
 			}
 			continue
 		}
 		full++
 		s.reapply()
 	}
-	if patched < 2000 || full == 0 {
+	if patched < 2000 || full == 0 || flips == 0 {
 		t.Errorf("%d patched, %d full: the test did not exercise both", patched, full)
 	}
-	t.Logf("%d transitions patched, %d recomputed", patched, full)
+	t.Logf("%d transitions patched (%d of them changed quorum), %d recomputed", patched, flips, full)
 }
