@@ -107,20 +107,41 @@ func (k *Kernel) Services() ([]ServiceStats, error) {
 	return svcs, nil
 }
 
-// Table reads every service and its destinations (Backend).
+// Table reads every service and its destinations (Backend): a dump of
+// the services, then one of each service's destinations (the kernel
+// dumps destinations per service only), decoded straight from the
+// receive buffer into the table, without counters.
 func (k *Kernel) Table() (Table, error) {
-	svcs, err := k.Services()
-	if err != nil {
-		return nil, err
-	}
-	t := make(Table, len(svcs))
-	for i := range svcs {
-		s := &svcs[i].Service
-		s.Dests = make(map[DestKey]Dest, len(svcs[i].Dests))
-		for _, d := range svcs[i].Dests {
-			s.Dests[d.DestKey] = d.Dest
+	var t Table
+	err := k.nl.dump(k.family, cmdGetService, nil, func() { t = Table{} }, func(b []byte) error {
+		s, ok, err := decodeTop(b, cmdAttrService, decodeService)
+		if ok {
+			svc := s.Service
+			t[svc.ServiceKey] = &svc
 		}
-		t[s.ServiceKey] = s
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lvs: reading IPVS services: %w", err)
+	}
+	for key, svc := range t {
+		six := key.ipv6()
+		err := k.nl.dump(k.family, cmdGetDest, func(m *msg) { putServiceID(m, key) },
+			func() { svc.Dests = map[DestKey]Dest{} },
+			func(b []byte) error {
+				d, ok, err := decodeTop(b, cmdAttrDest, func(b []byte) (DestStats, error) { return decodeDestStats(b, six, false) })
+				if ok {
+					svc.Dests[d.DestKey] = d.Dest
+				}
+				return err
+			})
+		if errors.Is(err, syscall.ESRCH) {
+			delete(t, key) // deleted since the service dump
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lvs: reading the destinations of %s: %w", key, err)
+		}
 	}
 	return t, nil
 }

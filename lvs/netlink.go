@@ -174,7 +174,36 @@ func (g *genl) do(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]by
 	}
 }
 
+// dump is a dump request whose replies go to each, straight from the
+// receive buffer (valid only during the call), in the kernel's order:
+// no copy of a table of 100,000 entries. An interrupted dump is done
+// again; reset is called before every attempt.
+func (g *genl) dump(typ uint16, cmd uint8, attrs func(*msg), reset func(), each func([]byte) error) error {
+	for restart := 0; ; restart++ {
+		reset()
+		err := g.exchange(typ, cmd, flagDump, attrs, each)
+		if errors.Is(err, errDumpInterrupted) && restart < dumpRestarts {
+			continue
+		}
+		return err
+	}
+}
+
 func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+	var out [][]byte
+	err := g.exchange(typ, cmd, flags, attrs, func(b []byte) error {
+		out = append(out, append([]byte(nil), b...))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// exchange sends one request and passes the attributes of each reply to
+// each, until the ACK or the end of the dump.
+func (g *genl) exchange(typ uint16, cmd uint8, flags uint16, attrs func(*msg), each func([]byte) error) error {
 	g.seq++
 	seq := g.seq
 	m := msg{b: g.send[:0]}
@@ -188,9 +217,9 @@ func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 	m.finish()
 	g.send = m.b[:0]
 	if err := g.c.Send(m.b); err != nil {
-		return nil, fmt.Errorf("netlink send: %w", err)
+		return fmt.Errorf("netlink send: %w", err)
 	}
-	var out [][]byte
+	var failed error // of each: the rest of the answer is still read
 	interrupted := false // the kernel marks every part after a change
 	timeouts := 0
 	for {
@@ -203,16 +232,16 @@ func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 				g.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", time.Duration(timeouts)*recvTimeout)
 				continue
 			}
-			return nil, fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
+			return fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b := g.recv[:n]
 		for len(b) >= nlmsgHdrLen {
 			l := int(binary.NativeEndian.Uint32(b))
 			if l < nlmsgHdrLen || l > len(b) {
-				return nil, fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
+				return fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
 			}
 			mtyp := binary.NativeEndian.Uint16(b[4:])
 			mflags := binary.NativeEndian.Uint16(b[6:])
@@ -228,27 +257,29 @@ func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 			switch mtyp {
 			case nlmsgError:
 				if len(body) < 4 {
-					return nil, errors.New("netlink: short error message")
+					return errors.New("netlink: short error message")
 				}
 				if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
-					return nil, syscall.Errno(-code)
+					return syscall.Errno(-code)
 				}
-				return out, nil // the ACK
+				return failed // the ACK
 			case nlmsgDone:
 				if len(body) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(body)); code < 0 {
-						return nil, syscall.Errno(-code)
+						return syscall.Errno(-code)
 					}
 				}
 				if interrupted {
-					return nil, errDumpInterrupted
+					return errDumpInterrupted
 				}
-				return out, nil
+				return failed
 			}
 			if len(body) < genlHdrLen {
-				return nil, errors.New("netlink: short generic netlink message")
+				return errors.New("netlink: short generic netlink message")
 			}
-			out = append(out, append([]byte(nil), body[genlHdrLen:]...))
+			if failed == nil {
+				failed = each(body[genlHdrLen:])
+			}
 		}
 	}
 }
@@ -407,7 +438,17 @@ type attrs [][]byte
 // shorter one is an error, so that the getters below never read past a
 // value; unknown types are skipped.
 func parseAttrs(b []byte, minLen []int) (attrs, error) {
-	a := make(attrs, len(minLen))
+	return parseAttrsInto(make(attrs, len(minLen)), b, minLen)
+}
+
+// maxAttrs is room for the attributes of any policy here, so that a
+// reader can parse into an array of its own (no allocation per entry).
+const maxAttrs = 16
+
+// parseAttrsInto is parseAttrs into a, of len(minLen) entries, cleared.
+func parseAttrsInto(a attrs, b []byte, minLen []int) (attrs, error) {
+	a = a[:len(minLen)]
+	clear(a)
 	for len(b) >= attrHdrLen {
 		l := int(binary.NativeEndian.Uint16(b))
 		typ := int(binary.NativeEndian.Uint16(b[2:]) & attrTypeMask)
