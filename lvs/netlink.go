@@ -219,7 +219,7 @@ func (g *genl) exchange(typ uint16, cmd uint8, flags uint16, attrs func(*msg), e
 	if err := g.c.Send(m.b); err != nil {
 		return fmt.Errorf("netlink send: %w", err)
 	}
-	var failed error // of each: the rest of the answer is still read
+	var failed error     // of each: the rest of the answer is still read
 	interrupted := false // the kernel marks every part after a change
 	timeouts := 0
 	for {
