@@ -18,7 +18,7 @@ import (
 
 // HealthBenchVar makes TestHealthCPUBesideKeepalived the benchmark of
 // make bench-health (500 and 1,000 TCP checks a second and HTTP, three
-// alternating pairs of 10 s each); unset, it is CI's short run (one pair
+// alternating pairs of 5 s each); unset, it is CI's short run (one pair
 // of 2 s at 500 TCP checks a second and one at 200 HTTP).
 const HealthBenchVar = "TANDEM_HEALTH_BENCH"
 
@@ -155,7 +155,7 @@ func TestHealthCPUBesideKeepalived(t *testing.T) {
 	}
 	loads, pairs, warm, window := []load{{"tcp", 500}, {"http", 100}}, 1, 15*time.Second, 2*time.Second
 	if os.Getenv(HealthBenchVar) != "" {
-		loads, pairs, warm, window = []load{{"tcp", 500}, {"tcp", 1000}, {"http", 500}}, 3, 30*time.Second, 10*time.Second
+		loads, pairs, warm, window = []load{{"tcp", 500}, {"tcp", 1000}, {"http", 500}}, 3, 20*time.Second, 5*time.Second
 	}
 	l := netlab.NewT(t)
 	tandemHost := newCheckedHost(t, l, "ht", "198.51.100.11/24")
