@@ -69,3 +69,20 @@ func TestBatchedWrites(t *testing.T) {
 		t.Errorf("the deleted destination is still there")
 	}
 }
+
+// Decoding one destination of a table read: no allocation.
+func BenchmarkDecodeDest(b *testing.B) {
+	d := Dest{DestKey: DestKey{addr("203.0.113.5"), 8080}, Weight: 3, Forward: Masq}
+	m := msg{}
+	m.header(fakeFamily, flagMulti, 1, cmdNewDest)
+	putDest(&m, &d)
+	m.finish()
+	body := m.b[nlmsgHdrLen+genlHdrLen:]
+	dec := func(b []byte) (DestStats, error) { return decodeDestStats(b, false, false) }
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, ok, err := decodeTop(body, cmdAttrDest, dec); err != nil || !ok || got.Dest != d {
+			b.Fatal(got, ok, err)
+		}
+	}
+}
