@@ -12,12 +12,16 @@ import (
 // internal/vmtest/guest there, each reported as a subtest of the same name.
 // One guest alone: go test -v -run 'TestGuest/TestNATRoundRobin' ./internal/vmtest/
 func TestGuest(t *testing.T) {
+	timeout := 4 * time.Minute
+	if healthBenchEnv() != nil {
+		timeout = 20 * time.Minute
+	}
 	vmtest.Run(t, vmtest.Options{
 		TestPackage: "github.com/tandemlb/tandem/internal/vmtest/guest",
 		// keepalived (with its libraries): the checker tandem's health
 		// checks are measured beside.
 		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/keepalived": "/usr/sbin/keepalived"},
-		Timeout:  4 * time.Minute,
+		Timeout:  timeout,
 		Env:      healthBenchEnv(),
 	})
 }
