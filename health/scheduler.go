@@ -53,11 +53,11 @@ type Transition struct {
 	// Weight is the weight the checks ask for (exec dynamic_weight, file),
 	// -1 for the configured one. A change of weight alone arrives as a
 	// transition with From == To.
-	Weight   int
-	Reason   string        // the deciding result's reason, or why a Set changed it
-	Check    int           // index of the deciding check in Set's specs; -1 when Set decided
-	Latency  time.Duration // of the deciding result
-	At       time.Time
+	Weight  int
+	Reason  string        // the deciding result's reason, or why a Set changed it
+	Check   int           // index of the deciding check in Set's specs; -1 when Set decided
+	Latency time.Duration // of the deciding result
+	At      time.Time
 }
 
 // Stats is a snapshot of one real server.
