@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // The check types of the health-breadth work (smtp, ping, file) and the
@@ -26,13 +25,6 @@ func (c *checker) checkBreadth(ch *Check) {
 	}
 	if ch.Warmup < 0 {
 		c.errorf(s.Range("warmup"), "Invalid warmup", "warmup must not be negative.")
-	}
-	if ch.Retries > 0 && ch.Interval > 0 {
-		if worst := time.Duration(ch.Retries+1)*ch.Timeout + time.Duration(ch.Retries)*ch.RetryDelay; worst > ch.Interval {
-			c.warnf(s.Range("retries"), "Retries outlast the interval",
-				"With %d retries a failing check takes up to %s (timeout x %d + retry_delay x %d), longer than the interval %s: slots are skipped meanwhile. Shorten retry_delay or lengthen the interval.",
-				ch.Retries, durText(worst), ch.Retries+1, ch.Retries, durText(ch.Interval))
-		}
 	}
 	if ch.SourceInterface != "" && (len(ch.SourceInterface) > 15 || strings.ContainsAny(ch.SourceInterface, "/ \t")) {
 		c.errorf(s.Range("source_interface"), "Invalid interface name", "%q is not an interface name (at most 15 characters, no '/' or spaces).", ch.SourceInterface)
