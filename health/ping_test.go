@@ -74,6 +74,24 @@ func TestPing(t *testing.T) {
 			}
 		}
 	}
+	// source_address: the host's own address binds, another is refused
+	// with a reason.
+	for _, tc := range []struct {
+		src    string
+		up     bool
+		reason string
+	}{
+		{"198.51.100.1", true, "ping: echo reply"},
+		{"198.51.100.9", false, "ping: source_address 198.51.100.9: no local address or port available"},
+	} {
+		c, err := NewChecker(Spec{Type: Ping, Interval: 2 * patience, Timeout: patience, SourceAddr: netip.MustParseAddr(tc.src), SourceInterface: "lan0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := pingIn(t, chk, c, v4); r.Up != tc.up || !strings.Contains(r.Reason, tc.reason) {
+			t.Errorf("from %s: %+v, want up=%v with %q", tc.src, r, tc.up, tc.reason)
+		}
+	}
 	if err := rs.Sysctls(map[string]string{"net/ipv4/icmp_echo_ignore_all": "1", "net/ipv6/icmp/echo_ignore_all": "1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package health
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 	"syscall"
@@ -11,7 +10,7 @@ import (
 // CAP_NET_RAW): the check leaves through it whatever the routes say.
 func bindDevice(fd int, name string) error {
 	if err := syscall.SetsockoptString(fd, syscall.SOL_SOCKET, syscall.SO_BINDTODEVICE, name); err != nil {
-		return fmt.Errorf("source_interface %s: %w", name, os.NewSyscallError("setsockopt", err))
+		return during("source_interface "+name, os.NewSyscallError("setsockopt", err))
 	}
 	return nil
 }
@@ -33,7 +32,7 @@ func bindSource(fd int, s *Spec) error {
 			return err
 		}
 		if err := syscall.Bind(fd, sa); err != nil {
-			return fmt.Errorf("source_address %s: %w", s.SourceAddr, os.NewSyscallError("bind", err))
+			return during("source_address "+s.SourceAddr.String(), os.NewSyscallError("bind", err))
 		}
 	}
 	return nil
