@@ -196,6 +196,23 @@ func TestSourceAddress(t *testing.T) {
 			t.Errorf("%s %+v: the server saw %s, want %s (%s)", sp.Type, sp.SourceAddr, got, want, r.Reason)
 		}
 	}
+	pc, err := net.ListenPacket("udp", "127.0.0.75:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 64)
+		n, addr, err := pc.ReadFrom(buf)
+		if err == nil {
+			from <- netipHost(addr)
+			pc.WriteTo(buf[:n], addr)
+		}
+	}()
+	verify(t, Spec{Type: UDP, SourceAddr: lo(76), Payload: []byte("hi"), Expect: []byte("hi")}, targetOf(t, pc.LocalAddr()), true, "udp: reply of 2 bytes")
+	if got := <-from; got != "127.0.0.76" {
+		t.Errorf("udp: the server saw %s", got)
+	}
 	verify(t, Spec{Type: TCP, SourceInterface: "nosuch0"}, target, false, "source_interface nosuch0")
 	verify(t, Spec{Type: HTTP, SourceInterface: "nosuch0"}, target, false, "source_interface nosuch0")
 }
