@@ -165,6 +165,7 @@ func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 			if len(r.Checks) == 0 {
 				s.checks.Remove(k.id())
 				s.up[k] = true
+				delete(s.dynWeight, k)
 				continue
 			}
 			initial := health.Down
