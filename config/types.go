@@ -150,7 +150,7 @@ type RealServer struct {
 	UpperThreshold int         `hcl:"upper_threshold" default:"0" doc:"Stop sending new connections above this many; 0 for no limit."`
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
-	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns or exec. All must pass."`
+	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
 	Endpoint       Endpoint    `hcl:"-"`
 }
 
@@ -165,6 +165,13 @@ type Check struct {
 	Fall            int               `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
 	ConnectAddress  netip.Addr        `hcl:"connect_address" doc:"Check this address instead of the real server's."`
 	ConnectPort     int               `hcl:"connect_port" doc:"Check this port instead of the real server's."`
+	Retries         int               `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
+	RetryDelay      time.Duration     `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
+	SourceAddress   netip.Addr        `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
+	SourceInterface string            `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
+	Warmup          time.Duration     `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
+	Send            string            `hcl:"send" only:"tcp" doc:"Written after connecting; HCL's escapes apply (\\r\\n), and Go's with the backslash doubled (\\\\x00)."`
+	ExpectText      string            `hcl:"expect_text" only:"tcp" doc:"Regular expression the first bytes read (up to 4096) must match: a banner or a reply to send."`
 	Path            string            `hcl:"path" default:"\"/\"" only:"http,https" doc:"Request path."`
 	Host            string            `hcl:"host" only:"http,https" doc:"Host header."`
 	Method          string            `hcl:"method" default:"\"GET\"" only:"http,https" doc:"Request method."`
@@ -172,10 +179,12 @@ type Check struct {
 	ExpectStatus    []StatusRange     `hcl:"expect_status" default:"[\"200-299\"]" only:"http,https" doc:"Accepted status codes: codes (\"200\") or ranges (\"301-302\")."`
 	ExpectBody      string            `hcl:"expect_body" only:"http,https" doc:"Regular expression the body must match."`
 	ExpectSHA256    string            `hcl:"expect_sha256" only:"http,https" doc:"Hex SHA-256 the body must have."`
+	ExpectMD5       string            `hcl:"expect_md5" only:"http,https" doc:"Hex MD5 the body must have, as keepalived's digest and its genhash tool compute it."`
+	HTTPVersion     string            `hcl:"http_version" default:"\"1.1\"" only:"http,https" doc:"\"1.1\" or \"1.0\" (keepalived's http_protocol)."`
 	FollowRedirects bool              `hcl:"follow_redirects" default:"false" only:"http,https" doc:"Follow redirects instead of judging the redirect itself."`
-	TLSServerName   string            `hcl:"tls_server_name" only:"https" doc:"SNI and the name the certificate must carry."`
-	CAFile          string            `hcl:"ca_file" only:"https" doc:"PEM file of CAs to verify the server with (default: the system's)."`
-	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https" doc:"Accept any certificate."`
+	TLSServerName   string            `hcl:"tls_server_name" only:"https,smtp" doc:"SNI and the name the certificate must carry."`
+	CAFile          string            `hcl:"ca_file" only:"https,smtp" doc:"PEM file of CAs to verify the server with (default: the system's)."`
+	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https,smtp" doc:"Accept any certificate."`
 	Payload         HexBytes          `hcl:"payload" only:"udp" doc:"Datagram to send, in hex."`
 	Expect          HexPattern        `hcl:"expect" only:"udp" doc:"The reply must start with these bytes, hex with XX as a wildcard; any reply when unset."`
 	QueryType       DNSType           `hcl:"query_type" default:"\"SOA\"" only:"dns" doc:"DNS query type."`
@@ -183,6 +192,11 @@ type Check struct {
 	Transport       Transport         `hcl:"transport" default:"\"udp\"" only:"dns" doc:"udp or tcp."`
 	ExpectAnswer    string            `hcl:"expect_answer" only:"dns" doc:"An answer record must contain this value."`
 	Command         []string          `hcl:"command" only:"exec" doc:"argv run without a shell; TANDEM_RS_ADDR and TANDEM_RS_PORT in its environment; exit 0 is up."`
+	DynamicWeight   bool              `hcl:"dynamic_weight" default:"false" only:"exec" doc:"keepalived's misc_dynamic: exit 0 up at the configured weight, 1 down, 2..255 up with weight exit-2."`
+	HeloName        string            `hcl:"helo_name" default:"\"localhost\"" only:"smtp" doc:"Name sent with EHLO."`
+	StartTLS        bool              `hcl:"starttls" default:"false" only:"smtp" doc:"After EHLO, STARTTLS (220), a TLS handshake (tls_server_name, ca_file) and EHLO again."`
+	File            string            `hcl:"file" only:"file" doc:"File holding an integer N (keepalived's FILE_CHECK / track_file)."`
+	Weight          int               `hcl:"weight" default:"1" only:"file" doc:"Multiplier: N x weight is the real server's weight, below 0 is down; with 0, N != 0 is down and 0 up at the configured weight."`
 }
 
 // LVS holds kernel IPVS settings.

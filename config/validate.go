@@ -582,6 +582,7 @@ func (c *checker) check(ch *Check, port uint16) {
 	s := &ch.Source
 	c.timing(s, ch.Interval, ch.Timeout, ch.Rise, ch.Fall)
 	c.between(s, "connect_port", ch.ConnectPort, 0, 65535)
+	c.checkBreadth(ch)
 	if ch.Type == "exec" {
 		if !s.Has("command") {
 			c.errorf(s.LabelRange(), "Missing command", "An exec check needs command = [\"/path/to/program\", ...].")
@@ -589,7 +590,7 @@ func (c *checker) check(ch *Check, port uint16) {
 		c.command(s, "command", ch.Command)
 		return
 	}
-	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && s.decoded("connect_port") {
+	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && !portless(ch.Type) && s.decoded("connect_port") {
 		c.errorf(s.LabelRange(), "Missing connect_port", "The real server has no port (fwmark or port 0 service); tell the %s check which port to use with connect_port.", ch.Type)
 	}
 	switch ch.Type {

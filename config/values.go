@@ -71,7 +71,9 @@ func (HealthState) Values() []string { return []string{"up", "down"} }
 // CheckType names a health checker.
 type CheckType string
 
-func (CheckType) Values() []string { return []string{"tcp", "http", "https", "udp", "dns", "exec"} }
+func (CheckType) Values() []string {
+	return []string{"tcp", "http", "https", "udp", "dns", "exec", "smtp", "ping", "file"}
+}
 
 // AuthType is the VRRPv2 authentication type.
 type AuthType string

@@ -182,6 +182,56 @@ virtual_server "marked" {
   }
 }
 
+# The checks keepalived users bring along: SMTP_CHECK, PING_CHECK,
+# FILE_CHECK, MISC_CHECK with misc_dynamic, HTTP_GET with digest,
+# retry / delay_before_retry, bindto, warmup.
+virtual_server "mail" {
+  address    = "198.51.100.10:25"
+  scheduler  = "wrr"
+  forwarding = "nat"
+
+  real_server "203.0.113.41:25" {
+    weight = 10
+
+    check "smtp" {
+      timeout          = "500ms"
+      helo_name        = "lb1.example.org"
+      starttls         = true
+      tls_server_name  = "mx1.example.org"
+      retries          = 2
+      retry_delay      = "200ms"
+      source_address   = "203.0.113.250"
+      source_interface = "eth1"
+      warmup           = "5s"
+    }
+    check "ping" {
+      timeout = "500ms"
+    }
+    check "tcp" {
+      connect_port = 8025
+      send         = "STATUS\r\n"
+      expect_text  = "^OK"
+    }
+    check "http" {
+      connect_port = 8080
+      path         = "/mail/status"
+      expect_md5   = "9b3a0c85a887a256d6939da88aabd8cd"
+      http_version = "1.0"
+    }
+  }
+
+  real_server "203.0.113.42:25" {
+    check "exec" {
+      command        = ["/usr/local/bin/mail-load"]
+      dynamic_weight = true
+    }
+    check "file" {
+      file   = "/run/mail/weight"
+      weight = 2
+    }
+  }
+}
+
 lvs {
   tcp_timeout        = "900s"
   tcpfin_timeout     = "120s"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -48,6 +49,7 @@ type lvsSide struct {
 
 	checks      *health.Scheduler
 	up          map[rsKey]bool // healthy real servers
+	dynWeight   map[rsKey]int  // weights the checks ask for (exec dynamic_weight, file)
 	drained     map[rsKey]bool // drained by the operator
 	stateDir    string
 	appliedSeen bool
@@ -57,7 +59,7 @@ type lvsSide struct {
 // that once and VRRP goes on; only a configuration with virtual servers
 // asks for IPVS at all.
 func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSide, error) {
-	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{},
+	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{}, dynWeight: map[rsKey]int{},
 		stateDir: cfg.Global.StateDir}
 	s.setVirtualServers(cfg)
 	s.drained = loadDrained(cfg, log)
@@ -167,6 +169,7 @@ func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 			if len(r.Checks) == 0 {
 				s.checks.Remove(k.id())
 				s.up[k] = true
+				delete(s.dynWeight, k)
 				continue
 			}
 			initial := health.Down
@@ -406,6 +409,13 @@ func healthSpec(c *config.Check) health.Spec {
 		Payload: c.Payload, Expect: c.Expect.Bytes, ExpectAny: c.Expect.Any,
 		QueryType: string(c.QueryType), QueryName: c.QueryName, Transport: string(c.Transport), ExpectAnswer: c.ExpectAnswer,
 		Command: c.Command,
+		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.SourceAddress, SourceInterface: c.SourceInterface,
+		Warmup: c.Warmup, ExpectText: c.ExpectText, HTTPVersion: c.HTTPVersion, DynamicWeight: c.DynamicWeight,
+		HeloName: c.HeloName, StartTLS: c.StartTLS, FilePath: c.File, Weight: c.Weight,
+	}
+	s.Send, _ = c.SendBytes() // validated by config
+	if c.ExpectMD5 != "" {
+		s.ExpectMD5, _ = hex.DecodeString(c.ExpectMD5)
 	}
 	for _, r := range c.ExpectStatus {
 		s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
@@ -499,6 +509,23 @@ func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
 	out := make([]lvs.VirtualServer, len(s.vss))
 	for i := range s.vss {
 		out[i] = s.vss[i].model
+		if len(s.dynWeight) == 0 {
+			continue
+		}
+		// Weights the checks ask for replace the configured ones, in
+		// the table and in the quorum (keepalived's misc_dynamic).
+		var reals []lvs.Real
+		for j, r := range out[i].Reals {
+			if w, ok := s.dynWeight[rsKey{out[i].Name, r.Name}]; ok {
+				if reals == nil {
+					reals = slices.Clone(out[i].Reals)
+				}
+				reals[j].Dest.Weight = w
+			}
+		}
+		if reals != nil {
+			out[i].Reals = reals
+		}
 	}
 	return out
 }

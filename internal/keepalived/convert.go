@@ -68,6 +68,7 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 		opt:     opt,
 		cfg:     &config.Config{},
 		scripts: map[string]*Node{},
+		files:   map[string]*Node{},
 		accept:  map[*config.VRRPInstance]bool{},
 	}
 	c.cfg.Global = defaults.global
@@ -109,6 +110,7 @@ type converter struct {
 	cfg     *config.Config
 	diags   Diags
 	scripts map[string]*Node // vrrp_script blocks by name
+	files   map[string]*Node // track_file blocks by name (FILE_CHECK)
 
 	version    int // global vrrp_version, 0 when not given
 	strict     *Node
@@ -251,6 +253,10 @@ func (c *converter) run(nodes []*Node) {
 			}
 		case "global_defs":
 			c.global(n)
+		case "track_file":
+			if len(n.Args) == 1 {
+				c.files[n.Args[0].Text] = n
+			}
 		}
 	}
 	var groups []*Node
@@ -266,6 +272,8 @@ func (c *converter) run(nodes []*Node) {
 		case "virtual_server":
 			c.virtualServer(n)
 		case "vrrp_script", "global_defs":
+		case "track_file":
+			c.nargs(n, 1, 1) // read above; used by FILE_CHECK
 		default:
 			c.unhandled(n)
 		}

@@ -60,7 +60,7 @@ const (
 	noteSMTP    = "keepalived's e-mail alerts become alert { smtp } when tandem's health-breadth issue lands; until then run a notify hook that sends mail."
 	noteScripts = "tandem appends four arguments (INSTANCE|GROUP NAME STATE PRIORITY) to every hook; keepalived passes none to notify_master and friends, so the script is wrapped in /bin/sh -c and receives exactly what it did."
 	noteTiming  = "tandem requires a timeout below the interval; where keepalived's is not below, the importer writes interval - 10ms."
-	noteRetry   = "until retries land, rise = 1 and fall = retry + 1: a failed attempt is retried a check interval later, not after delay_before_retry."
+	noteRetry   = "retry N becomes retries = N with rise = 1 and fall = 1: keepalived retries a failed attempt delay_before_retry later and marks the server down when N+1 attempts in a row fail; tandem makes the N retries within one check, retry_delay apart, and goes down when the check fails. keepalived's defaults are written out (retry 1, DNS_CHECK 3, MISC_CHECK 0; delay_before_retry 1s)."
 	noteMetrics = "tandem has Prometheus metrics (global { metrics_listen }) and the control socket (tandem status --json) instead."
 )
 
@@ -190,8 +190,8 @@ var Keywords = []Keyword{
 	{bVS, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
 	{bVS, "real_server", Converted, "real_server", "", 0},
 	{bVS, "connect_timeout", Converted, "check.timeout", "on every check of the virtual server.", 0},
-	{bVS, "retry", Caveat, "check.fall", noteRetry, 0},
-	{bVS, "delay_before_retry", Caveat, "", noteRetry, 0},
+	{bVS, "retry", Converted, "check.retries", noteRetry, 0},
+	{bVS, "delay_before_retry", Converted, "check.retry_delay", "on every check of the virtual server.", 0},
 
 	// real_server
 	{bRS, "weight", Converted, "weight", "", 0},
@@ -203,17 +203,17 @@ var Keywords = []Keyword{
 	{bRS, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
 	{bRS, "delay_loop", Converted, "check.interval", "on every check of the real server.", 0},
 	{bRS, "connect_timeout", Converted, "check.timeout", "on every check of the real server.", 0},
-	{bRS, "retry", Caveat, "check.fall", noteRetry, 0},
-	{bRS, "delay_before_retry", Caveat, "", noteRetry, 0},
+	{bRS, "retry", Converted, "check.retries", noteRetry, 0},
+	{bRS, "delay_before_retry", Converted, "check.retry_delay", "on every check of the real server.", 0},
 	{bRS, "TCP_CHECK", Converted, "check \"tcp\"", "", 0},
 	{bRS, "HTTP_GET", Converted, "check \"http\"", "one check per url block: all must pass, as in keepalived.", 0},
 	{bRS, "SSL_GET", Converted, "check \"https\"", "keepalived never verifies the certificate: tls_skip_verify = true is written out.", 0},
 	{bRS, "DNS_CHECK", Converted, "check \"dns\"", "", 0},
 	{bRS, "UDP_CHECK", Caveat, "check \"udp\"", "tandem's udp check needs a reply; keepalived without require_reply only waits for no ICMP error.", 0},
 	{bRS, "MISC_CHECK", Converted, "check \"exec\"", "", 0},
-	{bRS, "SMTP_CHECK", NotYet, "check \"smtp\"", "until then a MISC_CHECK-like exec check.", issueHealth},
-	{bRS, "PING_CHECK", NotYet, "check \"ping\"", "until then an exec check running ping.", issueHealth},
-	{bRS, "FILE_CHECK", NotYet, "check \"file\"", "", issueHealth},
+	{bRS, "SMTP_CHECK", Converted, "check \"smtp\"", "banner 220, EHLO helo_name, 250, QUIT.", 0},
+	{bRS, "PING_CHECK", Converted, "check \"ping\"", "ICMP / ICMPv6 echo: a ping socket where net.ipv4.ping_group_range allows, else a raw socket (tandem does not change ping_group_range as keepalived may).", 0},
+	{bRS, "FILE_CHECK", Converted, "check \"file\"", "the file and weight of the track_file it names are written into the check; N x weight is the real server's weight (keepalived's dynamic; without dynamic keepalived keeps the configured weight), below 0 is down.", 0},
 	{bRS, "BFD_CHECK", NotSupported, "", "tandem has no BFD checker; use a tcp or http check.", 0},
 
 	// checkers
@@ -221,11 +221,17 @@ var Keywords = []Keyword{
 	{bCheck, "connect_port", Converted, "connect_port", "", 0},
 	{bCheck, "connect_timeout", Converted, "timeout", noteTiming, 0},
 	{bCheck, "delay_loop", Converted, "interval", "", 0},
-	{bCheck, "retry", Caveat, "fall", noteRetry, 0},
-	{bCheck, "nb_get_retry", Caveat, "fall", noteRetry, 0},
-	{bCheck, "delay_before_retry", Caveat, "", noteRetry, 0},
-	{bCheck, "bindto", NotYet, "check.source_address", "", issueHealth},
-	{bCheck, "warmup", Ignored, "", "tandem spreads the first checks itself.", 0},
+	{bCheck, "retry", Converted, "retries", noteRetry, 0},
+	{bCheck, "nb_get_retry", Converted, "retries", noteRetry, 0},
+	{bCheck, "delay_before_retry", Converted, "retry_delay", "", 0},
+	{bCheck, "bindto", Converted, "source_address", "", 0},
+	{bCheck, "bind_if", Converted, "source_interface", "", 0},
+	{bCheck, "warmup", Converted, "warmup", "", 0},
+	{bCheck, "http_protocol", Converted, "http_version", "1.0C (1.0 with Connection: close) becomes \"1.0\": a 1.0 request closes anyway.", 0},
+	{bCheck, "helo_name", Converted, "helo_name", "", 0},
+	{bCheck, "track_file", Converted, "file, weight", "from the top-level track_file block it names.", 0},
+	{bCheck, "dynamic", Converted, "", "tandem's file check always sets the weight when weight is not 0.", 0},
+	{bCheck, "weight", Converted, "weight", "", 0},
 	{bCheck, "url", Converted, "path, expect_status, expect_body", "", 0},
 	{bCheck, "virtualhost", Converted, "host", "", 0},
 	{bCheck, "enable_sni", Converted, "tls_server_name", "the virtual host is sent as SNI.", 0},
@@ -235,13 +241,13 @@ var Keywords = []Keyword{
 	{bCheck, "require_reply", Converted, "expect", "", 0},
 	{bCheck, "misc_path", Converted, "command", "split into argv when its first word is an executable file, else run by /bin/sh -c.", 0},
 	{bCheck, "misc_timeout", Converted, "timeout", noteTiming, 0},
-	{bCheck, "misc_dynamic", NotYet, "check.dynamic_weight", "until then the exit status only says up (0) or down.", issueHealth},
+	{bCheck, "misc_dynamic", Converted, "dynamic_weight = true", "keepalived 2.2's weight is exit-2 when one misc_dynamic check is the only one asking; tandem adds up the weights its checks ask for.", 0},
 	{bCheck, "user", NotYet, "global.script_user", "until then the check runs as root.", issueVRRP},
 
 	// url { }
 	{bURL, "path", Converted, "path", "", 0},
 	{bURL, "status_code", Converted, "expect_status", "", 0},
-	{bURL, "digest", NotYet, "expect_md5", "", issueHealth},
+	{bURL, "digest", Converted, "expect_md5", "as genhash computes it.", 0},
 	{bURL, "regex", Converted, "expect_body", "Go regular expressions (RE2), not PCRE: one that does not compile is an error.", 0},
 	{bURL, "virtualhost", Converted, "host", "", 0},
 
@@ -253,7 +259,7 @@ var Keywords = []Keyword{
 	{bTop, "virtual_server", Converted, "virtual_server", "named tcp_198_51_100_10_80 or fwmark_42; group is not yet.", 0},
 	{bTop, "virtual_server_group", NotYet, "virtual_server_group", "until then one virtual_server per member.", issueHealth},
 	{bTop, "vrrp_track_file", NotYet, "track_file", "", issueVRRP},
-	{bTop, "track_file", NotYet, "track_file", "", issueVRRP},
+	{bTop, "track_file", Converted, "check \"file\"", "its file and weight are written into each FILE_CHECK that names it; init_file is dropped (create the file yourself); tracking it from a vrrp_instance arrives with issue #16.", 0},
 	{bTop, "vrrp_track_process", NotYet, "track_process", "", issueVRRP},
 	{bTop, "static_ipaddress", NotYet, "global.static_addresses", "", issueVRRP},
 	{bTop, "static_routes", NotYet, "global.static_routes", "", issueVRRP},
