@@ -100,6 +100,7 @@ FUZZTIME ?= 3m
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzStreamDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./vrrp -run '^$$' -fuzz FuzzParseTrailer -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeService -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
