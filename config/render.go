@@ -177,6 +177,11 @@ func implied(v reflect.Value, name string) bool {
 		}
 	case *VRRPInstance:
 		return name == "preempt_delay" && !b.Preempt && b.PreemptDelay == 0
+	case *Authentication: // the settings of signed adverts are an error with another type
+		switch name {
+		case "active_key", "anti_replay", "time_window", "mode":
+			return b.Type != "hmac"
+		}
 	}
 	return false
 }
