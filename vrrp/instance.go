@@ -33,9 +33,17 @@ type InstanceConfig struct {
 	Password      string
 	// HMAC signs and verifies adverts as keepalived 2.4's auth_hmac; nil
 	// for none. Password and HMAC are never both set.
-	HMAC        *HMACConfig
-	GARPDelay   time.Duration
-	GARPRefresh time.Duration
+	HMAC *HMACConfig
+	// Strict is keepalived's vrrp_strict: v2 adverts whose VIPs differ
+	// are dropped (RFC 3768); the rest is the configuration's.
+	Strict bool
+	// GARPLowerPrioDelay: a master that receives a lower-priority advert
+	// announces its VIPs again this long after (0: never), sending
+	// GARPLowerPrioRepeat messages per VIP (0: GARPRepeat).
+	GARPLowerPrioDelay  time.Duration
+	GARPLowerPrioRepeat int
+	GARPDelay           time.Duration
+	GARPRefresh         time.Duration
 	// GARPRepeat is the messages per VIP in each announcement
 	// (garp.master_repeat), and Accept is RFC 5798's Accept_Mode (the
 	// configuration's accept): false filters traffic to the VIPs while
@@ -117,6 +125,8 @@ type Instance struct {
 	OnTimerLateness func(time.Duration)
 
 	auth *hmacState // nil: no authentication hmac; owned by Run
+	// lowerGARP is set while a lower-priority announcement is due (Run's).
+	lowerGARP *time.Timer
 
 	mismatches   atomic.Uint64
 	lastMismatch atomic.Pointer[Mismatch]
@@ -367,6 +377,7 @@ func (i *Instance) receive(msg inbound) {
 		at = time.Now()
 	}
 	i.stepAt(at, Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
+	i.lowerPriority(msg.a.Priority)
 }
 
 // checkAuth verifies a signed advert; an instance without authentication
@@ -422,6 +433,10 @@ func (i *Instance) logDrop(reason string, msg inbound) {
 func (i *Instance) handleEvent(ev Event) {
 	if r, ok := ev.(reconfig); ok {
 		i.applyReconfig(r)
+		return
+	}
+	if _, ok := ev.(lowerPrioGARP); ok {
+		i.lowerPriorityGARP()
 		return
 	}
 	i.step(ev)

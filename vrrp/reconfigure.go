@@ -116,7 +116,7 @@ func rulesOf(cfg *InstanceConfig) Rules {
 	slices.SortFunc(vips, netip.Addr.Compare)
 	vips = slices.Compact(vips)
 	return Rules{Version: cfg.Version, Interval: cfg.Interval, Password: cfg.Password,
-		VIPs: vips, Peers: slices.Clone(cfg.UnicastPeers), MinTTL: cfg.UnicastMinTTL}
+		VIPs: vips, Peers: slices.Clone(cfg.UnicastPeers), MinTTL: cfg.UnicastMinTTL, DropAddrList: cfg.Strict}
 }
 
 // fixedChanges names the settings of next that differ from cur and cannot
