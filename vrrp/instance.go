@@ -42,8 +42,12 @@ type InstanceConfig struct {
 	// GARPLowerPrioRepeat messages per VIP (0: GARPRepeat).
 	GARPLowerPrioDelay  time.Duration
 	GARPLowerPrioRepeat int
-	GARPDelay           time.Duration
-	GARPRefresh         time.Duration
+	// StartupDelay holds the instance in INIT this long after Run starts
+	// (global { startup_delay }): adverts heard meanwhile are ignored,
+	// events wait. Not a setting Reconfigure changes.
+	StartupDelay time.Duration
+	GARPDelay    time.Duration
+	GARPRefresh  time.Duration
 	// GARPRepeat is the messages per VIP in each announcement
 	// (garp.master_repeat), and Accept is RFC 5798's Accept_Mode (the
 	// configuration's accept): false filters traffic to the VIPs while
@@ -205,7 +209,9 @@ func (i *Instance) Run(ctx context.Context) {
 	defer close(i.done)
 	defer i.link.detach(i.fixed.VRID)
 	defer i.fx.Close()
-	i.step(Start{})
+	if !i.startupDelay(ctx) {
+		return
+	}
 	if w, ok := i.fx.(claimWatcher); ok {
 		go w.WatchClaims(i.claimed()) // ends when Run closes fx
 	}

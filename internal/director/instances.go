@@ -103,6 +103,7 @@ func (d *Director) createRun(id policy.ID, ic *config.VRRPInstance) error {
 		return err
 	}
 	cfg := instanceConfig(ic, src, d.cfg().Global.Realtime, d.cfg().Global.Strict)
+	cfg.StartupDelay = d.startupWait()
 	fx, err := vrrp.NewHostEffects(cfg.HostOptions())
 	if err != nil {
 		return err
@@ -126,14 +127,7 @@ func (d *Director) start(id policy.ID) {
 	if r == nil {
 		return
 	}
-	delay := d.startupWait()
 	go func() {
-		if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-d.work.Done():
-			}
-		}
 		r.inst.Run(d.work)
 		d.events.put(event{id: id, gone: true})
 	}()

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"time"
@@ -70,4 +71,41 @@ func (h *HostEffects) AnnounceN(vips []netip.Prefix, n int) error {
 		}
 	}
 	return nil
+}
+
+// startupDelay waits out cfg.StartupDelay in INIT: reconfigurations apply,
+// other events are kept for after Start, adverts are not listened to (a
+// director that has just booted does not take part yet). False if ctx
+// ended meanwhile.
+func (i *Instance) startupDelay(ctx context.Context) bool {
+	if i.fixed.StartupDelay <= 0 {
+		i.step(Start{})
+		return true
+	}
+	i.log.Info("waiting for startup_delay before taking part in VRRP", "delay", i.fixed.StartupDelay)
+	t := time.NewTimer(i.fixed.StartupDelay)
+	defer t.Stop()
+	var held []Event
+	defer func() {
+		for _, ev := range held {
+			i.handleEvent(ev)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			held = nil
+			return false
+		case <-t.C:
+			i.step(Start{})
+			return true
+		case <-i.in:
+		case ev := <-i.events:
+			if r, ok := ev.(reconfig); ok {
+				i.applyReconfig(r)
+			} else {
+				held = append(held, ev)
+			}
+		}
+	}
 }
