@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// keyFile writes a keepalived-format key file with mode 0600 (git checks
+// files out 0644, which tandem refuses).
+func keyFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// hmacConfig is a pair member with an IPv4 and an IPv6 instance, both
+// signed with the key in file.
+func hmacConfig(name string, prio int, file string) string {
+	auth := fmt.Sprintf(`
+  authentication {
+    type = "hmac"
+    key "7" {
+      file = %q
+    }
+  }`, file)
+	v6 := fmt.Sprintf(`
+vrrp_instance "web6" {
+  interface         = "lan0"
+  virtual_router_id = 52
+  priority          = %d
+  advert_interval   = "100ms"
+  virtual_ips       = ["fe80::52/64", "2001:db8::52/64"]
+%s
+}
+`, prio, auth)
+	metrics := `  metrics_listen = "127.0.0.1:9110"` + "\n  control_socket"
+	return strings.Replace(instanceConfig(name, prio, auth), "  control_socket", metrics, 1) + v6
+}
+
+// A pair with signed adverts: the right key elects as usual, over IPv4 and
+// IPv6, with no HMAC drop; with another key on d2 both become master and
+// each counts the other's adverts as bad HMAC.
+func TestHMACPair(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	key := keyFile(t, "vrrp-7.key", "hex:848f163759adf24dad5ddf64678880fe019d8037e36759d2ebee99a25451342a")
+	other := keyFile(t, "vrrp-7-other.key", "tandem-e2e-another-key-of-forty-bytes-0001")
+	d1 := startTandem(t, hs[0], hmacConfig("d1", 150, key))
+	d2 := startTandem(t, hs[1], hmacConfig("d2", 100, key))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 500*time.Millisecond)
+	onlyHolder(t, nodes, "2001:db8::52", "d1", 5*time.Second, 300*time.Millisecond)
+	for _, n := range nodes {
+		for r, c := range drops(t, n.host) {
+			if strings.HasPrefix(r, "hmac_") && c != 0 || r == "auth" && c != 0 {
+				t.Errorf("%s: %d adverts dropped as %s with the same key", n.host.Name, c, r)
+			}
+		}
+	}
+
+	// d2 restarts with another key: neither verifies the other.
+	if err := d2.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d2 = startTandem(t, hs[1], hmacConfig("d2", 100, other))
+	nodes = []*node{d1, d2}
+	eventually(t, 5*time.Second, "both hold the VIP (adverts of another key are dropped)", func() bool {
+		return d1.hasVIP(vip) && d2.hasVIP(vip)
+	})
+	time.Sleep(500 * time.Millisecond)
+	for _, n := range nodes {
+		d := drops(t, n.host)
+		if d["hmac_bad"] < 5 {
+			t.Errorf("%s: %d adverts dropped as hmac_bad, want the other's (drops %v)", n.host.Name, d["hmac_bad"], d)
+		}
+		for _, r := range []string{"hmac_missing", "hmac_unknown_key", "hmac_malformed", "hmac_replay", "hmac_stale"} {
+			if d[r] != 0 {
+				t.Errorf("%s: %d dropped as %s, want only hmac_bad", n.host.Name, d[r], r)
+			}
+		}
+	}
+	if !strings.Contains(d2.log(), `reason=hmac_bad`) {
+		t.Errorf("d2's log does not say why it drops d1's adverts:\n%s", d2.log())
+	}
+}
+
+// tandem refuses an open key file at start, saying why.
+func TestHMACOpenKeyFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "open.key")
+	if err := os.WriteFile(key, []byte("hex:848f163759adf24dad5ddf64678880fe019d8037e36759d2ebee99a25451342a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(key, 0o644)
+	cfg := filepath.Join(dir, "t.hcl")
+	os.WriteFile(cfg, []byte(hmacConfig("d1", 150, key)), 0o644)
+	out, err := runTandem("validate", cfg)
+	if err == nil || !strings.Contains(out, "Key file refused") || !strings.Contains(out, "chmod 600") {
+		t.Errorf("validate with a 0644 key file: %v\n%s", err, out)
+	}
+}
+
+// Strict mode refuses what keepalived's vrrp_strict refuses (keepalived -t
+// on the equivalent configuration says so where it can tell), and what
+// tandem refuses beyond it, with keepalived's verdict beside it.
+func TestStrictLikeKeepalived(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	h := hs[0]
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name       string
+		ka, td     string // the instance's extra lines
+		kaRefuses  bool   // keepalived 2.2.7 -t exits non-zero
+		tdRefuses  bool
+		tdContains string
+		vs         bool // a virtual_server on the VIP (tandem only: keepalived -P)
+	}{
+		{name: "plain", kaRefuses: false, tdRefuses: false},
+		{name: "password", ka: "version 2\n authentication {\n auth_type PASS\n auth_pass secret\n }", td: "  version = 2\n  authentication {\n    type = \"pass\"\n    password = \"secret\"\n  }",
+			kaRefuses: true, tdRefuses: true, tdContains: "Authentication in strict mode"},
+		{name: "preempt_delay", ka: "preempt_delay 5", td: `  preempt_delay = "5s"`, kaRefuses: true, tdRefuses: true, tdContains: "preempt_delay in strict mode"},
+		{name: "accept v2", ka: "version 2\n accept", td: "  version = 2\n  accept = true", kaRefuses: true, tdRefuses: true, tdContains: "accept in strict mode"},
+		// Beyond keepalived: accept for v3 (RFC 5798 allows it, but strict
+		// implies accept = false in tandem), unicast, and a virtual server
+		// on a strict instance's VIP, which strict would make unreachable.
+		{name: "accept v3", ka: "version 3\n accept", td: "  accept = true", kaRefuses: false, tdRefuses: true, tdContains: "accept in strict mode"},
+		{name: "unicast", ka: "unicast_src_ip 198.51.100.11\n unicast_peer {\n 198.51.100.12\n }", td: "  unicast_source = \"198.51.100.11\"\n  unicast_peers = [\"198.51.100.12\"]",
+			kaRefuses: false, tdRefuses: true, tdContains: "Unicast in strict mode"},
+		{name: "virtual server", vs: true, kaRefuses: false, tdRefuses: true, tdContains: "Strict mode on a virtual server's address"},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			kaConf := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".conf")
+			os.WriteFile(kaConf, []byte(fmt.Sprintf(`global_defs {
+  vrrp_strict
+}
+vrrp_instance VI {
+  state BACKUP
+  interface lan0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  %s
+  virtual_ipaddress {
+    198.51.100.10/24
+  }
+}
+`, c.ka)), 0o644)
+			out, err := h.Run("keepalived", "-t", "-l", "-n", "-f", kaConf)
+			if (err != nil) != c.kaRefuses {
+				t.Errorf("keepalived -t: %v, want refused %v\n%s", err, c.kaRefuses, out)
+			}
+			td := strings.Replace(instanceConfig("d1", 100, c.td), "global {", "global {\n  strict = true", 1)
+			td = strings.Replace(td, `advert_interval   = "100ms"`, `advert_interval   = "1s"`, 1)
+			if c.vs {
+				td += "virtual_server \"web\" {\n  address = \"198.51.100.10:80\"\n  real_server \"203.0.113.5:80\" {}\n}\n"
+			}
+			tdConf := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".hcl")
+			os.WriteFile(tdConf, []byte(td), 0o644)
+			out, err = runTandem("validate", tdConf)
+			if (err != nil) != c.tdRefuses || !strings.Contains(out, c.tdContains) {
+				t.Errorf("tandem validate: %v, want refused %v with %q\n%s", err, c.tdRefuses, c.tdContains, out)
+			}
+		})
+	}
+}
+
+// runTandem runs the binary under test in this namespace (no network use).
+func runTandem(args ...string) (string, error) {
+	out, err := exec.Command(tandemBin, args...).CombinedOutput()
+	return string(out), err
+}
