@@ -179,8 +179,12 @@ func implied(v reflect.Value, name string) bool {
 		return name == "preempt_delay" && !b.Preempt && b.PreemptDelay == 0
 	case *Authentication: // the settings of signed adverts are an error with another type
 		switch name {
-		case "active_key", "anti_replay", "time_window", "mode":
+		case "anti_replay", "mode":
 			return b.Type != "hmac"
+		case "time_window": // computed from advert_interval unless written
+			return b.Type != "hmac" || !b.Has(name)
+		case "active_key": // the only key's unless written
+			return b.Type != "hmac" || !b.Has(name) && len(b.Keys) == 1
 		}
 	}
 	return false
