@@ -105,13 +105,20 @@ func TestHMACVectorsVerify(t *testing.T) {
 				}
 				// Another receiver's view of it, one check at a time.
 				fresh := func() *hmacState { return vectorState(t, key, v.id, v.replay) }
-				if v.replay == ReplayTime {
-					if r := fresh().verify(&a, f.payload, f.src, now.Add(6*time.Second)); r != ReasonHMACStale {
-						t.Errorf("frame %d, 6 s later: %q, want %s", f.n, r, ReasonHMACStale)
+				// An old or early timestamp: stale under anti_replay time
+				// (the wire does not say the sender's mode, so every vector
+				// is checked so), accepted by a monotonic receiver.
+				timed := func() *hmacState { return vectorState(t, key, v.id, ReplayTime) }
+				for _, skew := range []time.Duration{6 * time.Second, -6 * time.Second} {
+					if r := timed().verify(&a, f.payload, f.src, now.Add(skew)); r != ReasonHMACStale {
+						t.Errorf("frame %d, clock %v off: %q, want %s", f.n, skew, r, ReasonHMACStale)
 					}
-					if r := fresh().verify(&a, f.payload, f.src, now.Add(-6*time.Second)); r != ReasonHMACStale {
-						t.Errorf("frame %d, 6 s earlier: %q, want %s", f.n, r, ReasonHMACStale)
+					if r := vectorState(t, key, v.id, ReplayMonotonic).verify(&a, f.payload, f.src, now.Add(skew)); r != "" {
+						t.Errorf("frame %d, clock %v off, monotonic: %q, want accepted", f.n, skew, r)
 					}
+				}
+				if r := timed().verify(&a, f.payload, f.src, now.Add(4*time.Second)); r != "" {
+					t.Errorf("frame %d, clock 4 s off (window 5 s): %q, want accepted", f.n, r)
 				}
 				// A flipped bit anywhere the HMAC covers (not the checksum,
 				// which is fixed up after): bad HMAC.
