@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +24,22 @@ func keyFile(t *testing.T, name, content string) string {
 }
 
 // hmacConfig is a pair member with an IPv4 and an IPv6 instance, both
-// signed with the key in file.
+// signed with the key in file (id 7).
 func hmacConfig(name string, prio int, file string) string {
+	return hmacKeysConfig(name, prio, 7, map[int]string{7: file})
+}
+
+// hmacKeysConfig signs with key active of keys (id -> file).
+func hmacKeysConfig(name string, prio, active int, keys map[int]string) string {
+	var ks strings.Builder
+	for _, id := range slices.Sorted(maps.Keys(keys)) {
+		fmt.Fprintf(&ks, "    key \"%d\" {\n      file = %q\n    }\n", id, keys[id])
+	}
 	auth := fmt.Sprintf(`
   authentication {
-    type = "hmac"
-    key "7" {
-      file = %q
-    }
-  }`, file)
+    type       = "hmac"
+    active_key = %d
+%s  }`, active, ks.String())
 	v6 := fmt.Sprintf(`
 vrrp_instance "web6" {
   interface         = "lan0"
@@ -66,11 +75,39 @@ func TestHMACPair(t *testing.T) {
 		}
 	}
 
-	// d2 restarts with another key: neither verifies the other.
+	// Key rotation by reloads: key 8 on both, d1 signs with it, then d2,
+	// then key 7 goes. No transition, no drop.
+	key8 := keyFile(t, "vrrp-8.key", "hex:c07665f8c8c3818e3996f0af71ea3351c6175e64f7ad9c1258f209785ed13c8b")
+	both := map[int]string{7: key, 8: key8}
+	for _, step := range []struct {
+		n      *node
+		active int
+		keys   map[int]string
+	}{
+		{d1, 7, both}, {d2, 7, both}, {d1, 8, both}, {d2, 8, both},
+		{d1, 8, map[int]string{8: key8}}, {d2, 8, map[int]string{8: key8}},
+	} {
+		step.n.rewrite(hmacKeysConfig(step.n.host.Name, map[*node]int{d1: 150, d2: 100}[step.n], step.active, step.keys))
+		mustReload(t, step.n.host.Name)
+		time.Sleep(300 * time.Millisecond) // a few adverts each way
+	}
+	onlyHolder(t, nodes, vip, "d1", time.Second, 300*time.Millisecond)
+	for _, n := range nodes {
+		if c, want := strings.Count(n.log(), "Entering"), map[*node]int{d1: 4, d2: 2}[n]; c != want {
+			t.Errorf("%s: %d transitions, want %d (those of the start, for two instances; none for the rotation):\n%s", n.host.Name, c, want, n.log())
+		}
+		for r, c := range drops(t, n.host) {
+			if strings.HasPrefix(r, "hmac_") && c != 0 {
+				t.Errorf("%s: %d adverts dropped as %s during the rotation", n.host.Name, c, r)
+			}
+		}
+	}
+
+	// d2 restarts with another key of the same id: neither verifies the other.
 	if err := d2.proc.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	d2 = startTandem(t, hs[1], hmacConfig("d2", 100, other))
+	d2 = startTandem(t, hs[1], hmacKeysConfig("d2", 100, 8, map[int]string{8: other}))
 	nodes = []*node{d1, d2}
 	eventually(t, 5*time.Second, "both hold the VIP (adverts of another key are dropped)", func() bool {
 		return d1.hasVIP(vip) && d2.hasVIP(vip)
