@@ -60,12 +60,10 @@ func TestInstancesHMAC(t *testing.T) {
 		return a.link.Drops()[ReasonHMACUnknownKey] > 0 && b.link.Drops()[ReasonHMACUnknownKey] > 0
 	})
 	// An unsigned advert of priority 254 is missing its trailer: dropped.
-	self := netip.MustParseAddr("198.51.100.12")
 	raw, _ := (&Advert{Version: 3, VRID: 51, Priority: 254, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}).Marshal(netip.MustParseAddr("198.51.100.66"), Group4, true)
 	before := b.link.Drops()[ReasonHMACMissing]
 	lan.inject(raw, netip.MustParseAddr("198.51.100.66"), Group4, 255)
 	waitFor(t, "missing counted", func() bool { return b.link.Drops()[ReasonHMACMissing] == before+1 })
-	_ = self
 	if state(b) != Master {
 		t.Errorf("an unsigned advert moved b to %v", state(b))
 	}

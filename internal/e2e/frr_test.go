@@ -77,7 +77,7 @@ func startFRR(t *testing.T, h *netlab.Host, prio int) *frrNode {
 `, netlab.NIC, frrVRID, frrVRID, prio, frrVRID, frrVRID, frrVRID, frrVRID)), 0o644)
 	os.Chown(conf, uid, gid)
 	for _, d := range []string{"zebra", "vrrpd"} {
-		p, err := h.Start(filepath.Join(frrDir, d), "-u", "frr", "-g", "frr", "--vty_socket", f.dir,
+		_, err := h.Start(filepath.Join(frrDir, d), "-u", "frr", "-g", "frr", "--vty_socket", f.dir,
 			"-z", filepath.Join(f.dir, "zserv.api"), "-i", filepath.Join(f.dir, d+".pid"), "-f", conf, "--log", "stdout")
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +88,6 @@ func startFRR(t *testing.T, h *netlab.Host, prio int) *frrNode {
 				return err == nil
 			})
 		}
-		_ = p
 	}
 	eventually(t, 10*time.Second, "vrrpd answers", func() bool { _, err := f.status(); return err == nil })
 	return f
