@@ -217,7 +217,7 @@ func (c *checker) unicast(in *VRRPInstance, fam Family) {
 		if familyOf(in.UnicastSource) != fam {
 			c.errorf(s.Range("unicast_source"), "Wrong address family", "unicast_source %s is not %s like the virtual IPs; use this director's %s address on the instance's interface.", in.UnicastSource, fam, fam)
 		}
-		if len(in.UnicastPeers) == 0 {
+		if len(in.UnicastPeers) == 0 && !in.UnicastFaultNoPeer {
 			c.warnf(s.Range("unicast_source"), "unicast_source without unicast_peers", "Adverts go to multicast unless unicast_peers is set; unicast_source has no effect.")
 		}
 	}

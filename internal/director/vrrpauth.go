@@ -56,5 +56,8 @@ func hmacConfig(a *config.Authentication) *vrrp.HMACConfig {
 // startup_delay } (keepalived's vrrp_startup_delay), counted from the
 // daemon's start: instances a later reload adds do not wait.
 func (d *Director) startupWait() time.Duration {
+	if d.startedAt.IsZero() { // the instances of the first configuration, made before Run
+		return d.cfg().Global.StartupDelay
+	}
 	return d.cfg().Global.StartupDelay - time.Since(d.startedAt)
 }

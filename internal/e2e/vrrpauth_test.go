@@ -215,3 +215,69 @@ func runTandem(args ...string) (string, error) {
 	out, err := exec.Command(tandemBin, args...).CombinedOutput()
 	return string(out), err
 }
+
+// The VRRP settings beside strict mode, in a running daemon: instances
+// wait for global { startup_delay }; unicast_fault_no_peer holds a
+// unicast instance without peers in FAULT; notify { priority_changes }
+// runs the master hook again with MASTER_PRIORITY and the new priority.
+func TestVRRPStartupDelayNoPeerPriorityHook(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	dir := t.TempDir()
+	flag, hooks := filepath.Join(dir, "up"), filepath.Join(dir, "hooks")
+	os.WriteFile(flag, nil, 0o644)
+	cfg := fmt.Sprintf(`global {
+  router_id      = "d1"
+  control_socket = "/run/tandem-e2e-d1-%d.sock"
+  startup_delay  = "1500ms"
+}
+
+vrrp_instance "web" {
+  interface         = "lan0"
+  virtual_router_id = 51
+  priority          = 150
+  advert_interval   = "100ms"
+  virtual_ips       = ["198.51.100.10/24"]
+
+  track_script "flag" {
+    command  = ["/usr/bin/test", "-e", %q]
+    interval = "200ms"
+    timeout  = "100ms"
+    weight   = -20
+  }
+
+  notify {
+    master           = ["/bin/sh", "-c", "echo \"$*\" >> %s", "hook"]
+    priority_changes = true
+  }
+}
+
+vrrp_instance "lonely" {
+  interface             = "lan0"
+  virtual_router_id     = 52
+  advert_interval       = "100ms"
+  virtual_ips           = ["198.51.100.20/24"]
+  unicast_source        = "198.51.100.11"
+  unicast_fault_no_peer = true
+}
+`, os.Getpid(), flag, hooks)
+	start := time.Now()
+	d1 := startTandem(t, hs[0], cfg)
+	eventually(t, 10*time.Second, "web master", func() bool { return d1.hasVIP(vip) })
+	if d := time.Since(start); d < 1500*time.Millisecond {
+		t.Errorf("master %v after start, before startup_delay (1.5 s)", d)
+	}
+	waitLog(t, d1, "(lonely) Entering FAULT STATE", 5*time.Second)
+	if d1.hasVIP("198.51.100.20") || d1.entered("lonely", "MASTER") != 0 {
+		t.Errorf("the unicast instance without peers left FAULT:\n%s", d1.log())
+	}
+	os.Remove(flag) // the track script fails: 150 - 20
+	eventually(t, 5*time.Second, "the master hook with the new priority", func() bool {
+		b, _ := os.ReadFile(hooks)
+		return strings.Contains(string(b), "INSTANCE web MASTER_PRIORITY 130")
+	})
+	b, _ := os.ReadFile(hooks)
+	if !strings.HasPrefix(string(b), "INSTANCE web MASTER 150\n") || !strings.Contains(d1.log(), "waiting for startup_delay") {
+		t.Errorf("hooks run:\n%s\nlog:\n%s", b, d1.log())
+	}
+}
