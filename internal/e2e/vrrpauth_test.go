@@ -65,8 +65,8 @@ func TestHMACPair(t *testing.T) {
 	d1 := startTandem(t, hs[0], hmacConfig("d1", 150, key))
 	d2 := startTandem(t, hs[1], hmacConfig("d2", 100, key))
 	nodes := []*node{d1, d2}
-	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 500*time.Millisecond)
-	onlyHolder(t, nodes, "2001:db8::52", "d1", 5*time.Second, 300*time.Millisecond)
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 300*time.Millisecond)
+	onlyHolder(t, nodes, "2001:db8::52", "d1", 5*time.Second, 200*time.Millisecond)
 	for _, n := range nodes {
 		for r, c := range drops(t, n.host) {
 			if strings.HasPrefix(r, "hmac_") && c != 0 || r == "auth" && c != 0 {
@@ -89,7 +89,7 @@ func TestHMACPair(t *testing.T) {
 	} {
 		step.n.rewrite(hmacKeysConfig(step.n.host.Name, map[*node]int{d1: 150, d2: 100}[step.n], step.active, step.keys))
 		mustReload(t, step.n.host.Name)
-		time.Sleep(300 * time.Millisecond) // a few adverts each way
+		time.Sleep(150 * time.Millisecond) // an advert or more each way
 	}
 	onlyHolder(t, nodes, vip, "d1", time.Second, 300*time.Millisecond)
 	for _, n := range nodes {
@@ -112,7 +112,7 @@ func TestHMACPair(t *testing.T) {
 	eventually(t, 5*time.Second, "both hold the VIP (adverts of another key are dropped)", func() bool {
 		return d1.hasVIP(vip) && d2.hasVIP(vip)
 	})
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	for _, n := range nodes {
 		d := drops(t, n.host)
 		if d["hmac_bad"] < 5 {
