@@ -97,15 +97,18 @@ func TestInstanceLowerPriorityGARP(t *testing.T) {
 	waitFor(t, "a master", func() bool { return state(a) == Master })
 	n := a.inst.Announcements.Load()
 	low, _ := (&Advert{Version: 3, VRID: 51, Priority: 100, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}).Marshal(netip.MustParseAddr("198.51.100.12"), Group4, true)
+	sent := time.Now()
 	lan.inject(low, netip.MustParseAddr("198.51.100.12"), Group4, 255)
-	// The machine answers a lower-priority master at once (an advert, and
-	// an announcement); the delayed one comes on top.
-	time.Sleep(100 * time.Millisecond)
-	n = a.inst.Announcements.Load()
-	waitFor(t, "announced after the delay", func() bool { return a.inst.Announcements.Load() == n+1 })
+	// The machine answers a lower-priority master at once (an advert and
+	// an announcement); the delayed announcement comes on top, not before
+	// the delay.
+	waitFor(t, "two announcements", func() bool { return a.inst.Announcements.Load() >= n+2 })
+	if d := time.Since(sent); d < 200*time.Millisecond {
+		t.Errorf("second announcement %v after the advert, before lower_priority_delay", d)
+	}
 	time.Sleep(300 * time.Millisecond)
-	if got := a.inst.Announcements.Load(); got != n+1 {
-		t.Errorf("%d announcements after the delay, want 1", got-n)
+	if got := a.inst.Announcements.Load(); got != n+2 {
+		t.Errorf("%d announcements after the lower-priority advert, want 2", got-n)
 	}
 	if c := calls(a.fx); !strings.HasSuffix(c, "announce 198.51.100.10/24") {
 		t.Errorf("a's effects: %s", c)
