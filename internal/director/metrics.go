@@ -147,10 +147,16 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descAnnounce, in.run.Announcements.Load(), name, kind)
 	}
+	// An interface with instances of both families has two links: one
+	// series per interface and reason, their sum.
+	dropped := map[[2]string]uint64{}
 	for _, l := range v.links {
 		for reason, n := range l.Drops() {
-			counter(descDropped, n, l.Name, reason)
+			dropped[[2]string{l.Name, reason}] += n
 		}
+	}
+	for k, n := range dropped {
+		counter(descDropped, n, k[0], k[1])
 	}
 	for _, s := range v.servers {
 		gauge(descRSUp, b2f(s.up), s.vs, s.rs)

@@ -118,6 +118,7 @@ type converter struct {
 	garpSet    map[string]bool
 	accept     map[*config.VRRPInstance]bool // accept or no_accept written
 	strictIns  map[*config.VRRPInstance]*Node
+	notifyPrio bool // vrrp_notify_priority_changes
 	syncFollow *Node
 	syncArgs   []Token
 	comments   map[any][]string // see Import.Comments
@@ -288,6 +289,7 @@ func (c *converter) run(nodes []*Node) {
 	}
 	c.finishSync()
 	c.finishStrict()
+	c.finishVRRPAuth()
 }
 
 // ---- global_defs
@@ -348,6 +350,8 @@ func (c *converter) global(g *Node) {
 					c.garp.MasterRepeat = v
 				}
 			}
+		case "vrrp_startup_delay", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_notify_priority_changes":
+			c.globalVRRPAuth(n)
 		default:
 			c.unhandled(n)
 		}
@@ -546,6 +550,8 @@ func (c *converter) instance(b *Node) {
 			}
 		case "skip_check_adv_addr":
 			c.caveat(bInstance, n)
+		case "unicast_fault_no_peer", "notify_priority_changes", "auth_hmac", "garp_lower_prio_delay", "garp_lower_prio_repeat":
+			c.instanceVRRPAuth(n, in)
 		case "strict_mode":
 			if c.strictIns == nil {
 				c.strictIns = map[*config.VRRPInstance]*Node{}
@@ -635,7 +641,7 @@ func (c *converter) authentication(b *Node, in *config.VRRPInstance) {
 	switch strings.ToUpper(typ.Args[0].Text) {
 	case "PASS":
 	case "AH":
-		c.errorf(typ.Args[0], "IPSEC-AH authentication is not supported", "tandem has no AH; HMAC authentication (keepalived 2.4's auth_hmac) arrives with issue #%d. Until then remove authentication from both directors.", issueVRRP)
+		c.errorf(typ.Args[0], "IPSEC-AH authentication is not supported", "tandem has no AH; it signs adverts as keepalived 2.4's auth_hmac does (authentication { type = \"hmac\" }): move both directors to auth_hmac, or remove authentication from both.")
 		return
 	default:
 		c.errorf(typ.Args[0], "Invalid auth_type", "%q is not PASS or AH.", typ.Args[0].Text)
@@ -971,6 +977,7 @@ func (c *converter) finishStrict() {
 		}
 		in.Accept = false
 		c.caveat(bGlobal, &Node{Keyword: Token{Text: "vrrp_strict", Pos: n.Keyword.Pos, End: n.Keyword.End}})
+		c.strictInstance(n, in)
 	}
 }
 
