@@ -69,7 +69,7 @@ func (c *checker) fullnat(cfg *Config) {
 			seen[lip] = true
 			in := owner[lip]
 			if in != nil && !in.Accept {
-				c.errorf(r, "LIP on an instance with accept = false", "%s is a virtual IP of vrrp_instance %q, whose accept = false drops the real servers' replies to it; set accept = true there, or take a LIP that instance does not hold.", lip, in.Name)
+				c.errorf(r, "LIP on an instance with accept = false", "%s is a virtual IP of vrrp_instance %q, whose accept = false (set, or implied by strict mode) drops the real servers' replies to it; set accept = true there (and no strict), or take a LIP that instance does not hold.", lip, in.Name)
 			}
 			switch {
 			case follows != nil && (in == nil || !together(in, follows)):
