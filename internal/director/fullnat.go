@@ -42,6 +42,7 @@ type fullnatSide struct {
 	interval  time.Duration
 	conntrack bool // tandem switched net.ipv4.vs.conntrack on
 	running   bool
+	counts    *lipCache
 }
 
 func fullnatServices(cfg *config.Config) []nft.Service {
@@ -74,6 +75,7 @@ func (f *fullnatSide) set(ctx context.Context, cfg *config.Config, kernelIPVS bo
 	f.mu.Lock()
 	f.services = services
 	f.mu.Unlock()
+	f.cache().setServices(services)
 	f.byVS = map[string]nft.Service{}
 	for _, s := range services {
 		f.byVS[s.Name] = s
@@ -219,15 +221,55 @@ type LIPStatus struct {
 }
 
 // lipCounts reads the connections through each LIP of each virtual
-// server from conntrack (a dump of the whole table, so only on demand).
-func (f *fullnatSide) lipCounts() map[string]map[netip.Addr]int {
-	return countsOf(f.services, f.memory, f.log)()
+// server from conntrack (see lipCache).
+func (f *fullnatSide) lipCounts() map[string]map[netip.Addr]int { return f.cache().get() }
+
+func (f *fullnatSide) cache() *lipCache {
+	if f.counts == nil {
+		f.counts = &lipCache{memory: f.memory, log: f.log}
+	}
+	return f.counts
 }
 
-// countsOf is lipCounts for the services of now, callable later from
-// another goroutine (a scrape): it keeps no reference to f.
-func countsOf(services []nft.Service, memory bool, log *slog.Logger) func() map[string]map[netip.Addr]int {
-	return func() map[string]map[netip.Addr]int { return snatCounts(services, memory, log) }
+// lipCache holds the conntrack counts per LIP. Reading them dumps the
+// whole conntrack table, whose cost grows with it: the first read after
+// a change of services is made by the caller, later ones are refreshed
+// in the background once they are a second old, so that a large table
+// never holds the director's loop (status) or piles up (scrapes).
+type lipCache struct {
+	memory bool
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	services []nft.Service
+	at       time.Time // of val; zero: read at the next get
+	val      map[string]map[netip.Addr]int
+	busy     bool
+}
+
+func (c *lipCache) setServices(s []nft.Service) {
+	c.mu.Lock()
+	c.services, c.at = s, time.Time{}
+	c.mu.Unlock()
+}
+
+func (c *lipCache) get() map[string]map[netip.Addr]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.at.IsZero() && !c.busy:
+		c.val, c.at = snatCounts(c.services, c.memory, c.log), time.Now()
+	case time.Since(c.at) > time.Second && !c.busy:
+		c.busy = true
+		svcs := c.services
+		go func() {
+			v := snatCounts(svcs, c.memory, c.log)
+			c.mu.Lock()
+			c.val, c.at, c.busy = v, time.Now(), false
+			c.mu.Unlock()
+		}()
+	}
+	return c.val
 }
 
 func snatCounts(services []nft.Service, memory bool, log *slog.Logger) map[string]map[netip.Addr]int {

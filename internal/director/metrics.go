@@ -280,7 +280,7 @@ func (d *Director) refreshMetrics() {
 			v.lips = append(v.lips, metricLIP{fs.Name, lip})
 		}
 	}
-	v.counts = countsOf(f.services, f.memory, f.log)
+	v.counts = f.cache().get
 	v.syncRole, v.syncOn = s.syncRole, d.cfg().LVSSync != nil
 	m.mu.Lock()
 	v.reload = m.view.reload
