@@ -74,6 +74,10 @@ type CheckType string
 func (CheckType) Values() []string { return []string{"tcp", "http", "https", "udp", "dns", "exec"} }
 
 // AuthType is the VRRPv2 authentication type.
+type SyncMode string
+
+func (SyncMode) Values() []string { return []string{"follow", "both"} }
+
 type AuthType string
 
 func (AuthType) Values() []string { return []string{"none", "pass"} }
