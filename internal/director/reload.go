@@ -104,6 +104,17 @@ func (d *Director) apply(cfg *config.Config) {
 	if err := d.applyLVS(old, cfg); err != nil {
 		d.applyFailed(err)
 	}
+	if !config.Equal(old.LVSSync, cfg.LVSSync) {
+		d.lvs.syncBoth(nil)
+		d.lvs.syncBoth(cfg.LVSSync)
+	}
+	if old.LVS.SloppyTCP != cfg.LVS.SloppyTCP && d.lvs.ctl != nil {
+		if err := setSloppyTCP(cfg.LVS.SloppyTCP); err != nil {
+			d.applyFailed(err)
+		}
+	}
+	d.bgpReload(old, cfg)
+	d.bgpSync()
 	if d.metrics.listen() != cfg.Global.MetricsListen {
 		d.stopMetrics()
 		if err := d.startMetrics(); err != nil {
