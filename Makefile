@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests need; scripts/test-deps installs the missing ones.
 # gcc and libc6-dev: -race needs cgo.
-TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
+TEST_DEBS := iproute2 iputils-ping procps keepalived frr nftables tshark tcpdump \
              qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev \
              tmux chromium \
              lintian man-db groff-base systemd

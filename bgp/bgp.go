@@ -1,6 +1,8 @@
 // Package bgp is tandem's BGP speaker: GoBGP embedded as a library, with
 // no gRPC listener, logging to slog. It announces routes and withdraws
-// them; it installs nothing it learns (every received route is rejected).
+// them; it installs nothing it learns (GoBGP's global import policy would
+// also reject tandem's own paths, so the router should send nothing: see
+// examples/bgp-ecmp).
 // Changes are made by difference: a route whose attributes change is
 // re-announced (one UPDATE), a neighbor whose settings change is the only
 // session reset.
@@ -93,13 +95,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Speaker, error) 
 	}}); err != nil {
 		s.srv.Stop()
 		return nil, fmt.Errorf("starting the BGP speaker (asn %d, router_id %s): %w", cfg.ASN, cfg.RouterID, err)
-	}
-	// Learn nothing: tandem announces, it does not route.
-	if err := s.srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-		Name: "global", Direction: api.PolicyDirection_POLICY_DIRECTION_IMPORT, DefaultAction: api.RouteAction_ROUTE_ACTION_REJECT,
-	}}); err != nil {
-		s.srv.Stop()
-		return nil, fmt.Errorf("setting the BGP import policy: %w", err)
 	}
 	s.cfg = Config{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}
 	if err := s.setNeighbors(ctx, cfg.Neighbors); err != nil {
