@@ -457,3 +457,82 @@ func tryBGPStatus(h *netlab.Host, name string) (bgpStatus, error) {
 }
 
 
+
+// followDirector renders one side of a unicast VRRP pair on its own
+// subnet that only elects (no virtual_ips): the VIP lives in the
+// announcement, made only while the instance is MASTER.
+func followDirector(name, addr, peer, gw string, prio int) string {
+	return fmt.Sprintf(`global {
+  router_id      = %q
+  control_socket = %q
+}
+
+vrrp_instance "web" {
+  interface         = "lan0"
+  virtual_router_id = 60
+  priority          = %d
+  advert_interval   = "100ms"
+  unicast_source    = %q
+  unicast_peers     = [%q]
+  unicast_min_ttl   = 250
+}
+
+bgp {
+  asn       = 64512
+  router_id = %q
+
+  neighbor %q {
+    asn       = 64500
+    hold_time = "3s"
+  }
+}
+
+announce "web" {
+  prefixes = ["198.51.100.200/32"]
+  follow   = "web"
+}
+`, name, bgpSocket(name), prio, addr, peer, addr, gw)
+}
+
+// follow: routed VIPs for directors on two subnets. The router's route
+// follows the VRRP master through a failover and back.
+func TestBGPFollow(t *testing.T) {
+	lab := newLab(t)
+	rtr := lab.MustAddHost(t, "rtr", "198.51.100.1/25", "198.51.100.129/25")
+	lb1 := lab.MustAddHost(t, "lb1", "198.51.100.11/25")
+	lb2 := lab.MustAddHost(t, "lb2", "198.51.100.140/25")
+	if err := rtr.Sysctls(map[string]string{"net/ipv4/ip_forward": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	for h, route := range map[*netlab.Host][]string{lb1: {"198.51.100.128/25", "198.51.100.1"}, lb2: {"198.51.100.0/25", "198.51.100.129"}} {
+		if out, err := h.Run("ip", "route", "add", route[0], "via", route[1]); err != nil {
+			t.Fatal(out, err)
+		}
+	}
+	router := startFRR(t, rtr, routerConf(64500, "198.51.100.1", map[string]int{"198.51.100.11": 64512, "198.51.100.140": 64512}))
+	n1 := startTandem(t, lb1, followDirector("lb1", "198.51.100.11", "198.51.100.140", "198.51.100.1", 150))
+	startTandem(t, lb2, followDirector("lb2", "198.51.100.140", "198.51.100.11", "198.51.100.129", 100))
+	const vip = "198.51.100.200/32"
+	router.waitNexthops(vip, []string{"198.51.100.11"}, 30*time.Second)
+	// The backup does not announce: one route, through the master.
+	time.Sleep(500 * time.Millisecond)
+	if got := router.nexthops(vip); !slices.Equal(got, []string{"198.51.100.11"}) {
+		t.Fatalf("router's nexthops %v, want only the master's", got)
+	}
+	if loHas(t, lb2, "198.51.100.200") {
+		t.Error("the backup has the VIP on lo")
+	}
+
+	// The master crashes: lb2 takes over (master down ~0.35 s) and announces.
+	n1.proc.Kill()
+	start := time.Now()
+	router.waitNexthops(vip, []string{"198.51.100.140"}, 10*time.Second)
+	t.Logf("follow: master SIGKILLed, the router's route moved to the new master after %v", time.Since(start).Round(time.Millisecond))
+
+	// lb1 comes back with the higher priority and preempts: the route follows.
+	n1.start()
+	start = time.Now()
+	router.waitNexthops(vip, []string{"198.51.100.11"}, 15*time.Second)
+	t.Logf("follow: lb1 restarted and preempted, the route moved back after %v (BGP session setup included)", time.Since(start).Round(time.Millisecond))
+	eventually(t, 2*time.Second, "VIP off the new backup's lo", func() bool { return !loHas(t, lb2, "198.51.100.200") })
+}
