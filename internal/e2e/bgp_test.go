@@ -174,6 +174,7 @@ func bgpDirector(name, addr, stateDir string, prefixes []string) string {
   router_id      = %q
   control_socket = "/run/tandem-e2e-bgp-%s-%d.sock"
   state_dir      = %q
+  metrics_listen = "%s:9110"
 }
 
 virtual_server "web" {
@@ -212,7 +213,7 @@ announce "web" {
   track_virtual_servers = ["web"]
   communities           = ["64512:100"]
 }
-`, name, name, os.Getpid(), stateDir, bgpVIP, addr, addr, `"`+strings.Join(prefixes, `", "`)+`"`)
+`, name, name, os.Getpid(), stateDir, addr, bgpVIP, addr, addr, `"`+strings.Join(prefixes, `", "`)+`"`)
 }
 
 func bgpSocket(name string) string { return fmt.Sprintf("/run/tandem-e2e-bgp-%s-%d.sock", name, os.Getpid()) }
@@ -302,20 +303,30 @@ func TestBGPECMP(t *testing.T) {
 	t.Logf("three nexthops in the router's FIB %v after start", took.Round(time.Millisecond))
 
 	t.Run("AddressesOnLoAndNoListener", func(t *testing.T) {
-		for _, n := range names {
+		for i, n := range names {
 			if !loHas(t, hosts[n], bgpVIP) {
 				t.Errorf("%s: %s is announced but not on lo", n, bgpVIP)
 			}
-			// The speaker only connects out: no listening socket of tandem's
-			// (no 179, no gRPC) in the director's namespace.
+			// The speaker only connects out: tandem's one listening socket
+			// is the configured metrics_listen (no 179, no gRPC).
 			out, err := hosts[n].Run("ss", "-Hltnp")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, line := range strings.Split(out, "\n") {
-				if strings.Contains(line, `"tandem"`) {
-					t.Errorf("%s: tandem listens: %s", n, line)
+				if strings.Contains(line, `"tandem"`) && !strings.Contains(line, addrs[i]+":9110 ") {
+					t.Errorf("%s: tandem listens where nothing is configured: %s", n, line)
 				}
+			}
+			mf := metricFamilies(t, scrape(t, hosts[n], addrs[i]+":9110"))
+			if v := counterSum(mf, "tandem_bgp_session_up", map[string]string{"neighbor": "198.51.100.1"}); v != 1 {
+				t.Errorf("%s: tandem_bgp_session_up = %v, want 1", n, v)
+			}
+			if v := counterSum(mf, "tandem_bgp_announced", map[string]string{"announce": "web", "prefix": vip}); v != 1 {
+				t.Errorf("%s: tandem_bgp_announced = %v, want 1", n, v)
+			}
+			if v := counterSum(mf, "tandem_bgp_updates_sent_total", nil); v < 1 {
+				t.Errorf("%s: tandem_bgp_updates_sent_total = %v, want at least 1", n, v)
 			}
 			if st := bgpStatusOf(t, hosts[n], n); st.BGP.Listening || len(st.BGP.Neighbors) != 1 || st.BGP.Neighbors[0].State != "established" || st.BGP.Neighbors[0].PrefixesSent != 1 {
 				t.Errorf("%s: status %+v, want one established neighbor with one prefix sent, not listening", n, st.BGP)
@@ -412,6 +423,7 @@ func TestBGPECMP(t *testing.T) {
 
 	t.Run("SIGTERMWithdrawsFirst", func(t *testing.T) {
 		p := nodes["lb3"].proc
+		before := router.neighbor(addrs[2])
 		start := time.Now()
 		p.Process.Signal(os.Interrupt)
 		took := router.waitNexthops(vip, []string{addrs[0], addrs[1]}, 5*time.Second)
@@ -423,6 +435,11 @@ func TestBGPECMP(t *testing.T) {
 		t.Logf("lb3 exited %v after the signal", time.Since(start).Round(time.Millisecond))
 		if loHas(t, hosts["lb3"], bgpVIP) {
 			t.Error("lb3 left the VIP on lo after SIGTERM")
+		}
+		// Withdrawn by an UPDATE before the session closed (not only by
+		// the close).
+		if after := router.neighbor(addrs[2]); after.Stats.UpdatesRecv != before.Stats.UpdatesRecv+1 {
+			t.Errorf("the router received %d updates from lb3 during its stop, want 1 (the withdrawal)", after.Stats.UpdatesRecv-before.Stats.UpdatesRecv)
 		}
 		if !strings.Contains(nodes["lb3"].log(), "BGP announcements withdrawn") {
 			t.Errorf("lb3's log does not say it withdrew:\n%s", nodes["lb3"].log())
