@@ -23,7 +23,7 @@ func (c *checker) bgp(cfg *Config, instances, vsNames []string) {
 	}
 	for _, in := range cfg.Instances {
 		if !in.Source.Has("virtual_ips") && !followed[in.Name] {
-			c.errorf(in.Source.LabelRange(), "Missing required argument", "The argument %q is required here; add it to this block.", "virtual_ips")
+			c.errorf(in.Source.LabelRange(), "Missing required argument", "The argument %q is required here; add it to this block (or let an announce block follow this instance: its VIPs then live in the announcement).", "virtual_ips")
 		}
 	}
 	c.lvsSyncMode(cfg)
