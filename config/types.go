@@ -236,7 +236,7 @@ type Neighbor struct {
 	Multihop     int           `hcl:"multihop" default:"0" doc:"eBGP multihop TTL, 1..255, for a neighbor that is not directly connected; 0 for a direct neighbor."`
 	LocalAddress netip.Addr    `hcl:"local_address" doc:"Source address of the session (default: the kernel's choice)."`
 	Passive      bool          `hcl:"passive" default:"false" doc:"Wait for the neighbor to connect (the speaker then listens on bgp.listen_port)."`
-	BFD          bool          `hcl:"bfd" default:"false" doc:"BFD for the session: not available (GoBGP has no BFD); refused by validation."`
+	BFD          bool          `hcl:"bfd" default:"false" doc:"BFD for the session: refused for now (GoBGP's BFD does not hold a session with FRR's bfdd); use a short hold_time."`
 }
 
 // Announce is a set of prefixes announced together.

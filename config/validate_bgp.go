@@ -114,7 +114,7 @@ func (c *checker) bgpBlock(b *BGP) {
 			c.errorf(ns.Range("password"), "Password too long", "A TCP MD5 key is at most 80 bytes.")
 		}
 		if n.BFD {
-			c.errorf(ns.Range("bfd"), "BFD is not available", "The embedded speaker (GoBGP) has no BFD; set bfd = false and lower hold_time (3s at least) to see a crashed director sooner.")
+			c.errorf(ns.Range("bfd"), "BFD is not available", "The embedded speaker's BFD (GoBGP v4.8) does not hold a session with FRR 8.4's bfdd (it expires after 3 s and resets BGP), so it is not offered; set bfd = false and lower hold_time (3s at least) to see a crashed director sooner.")
 		}
 		if n.LocalAddress.IsValid() && addr.IsValid() && n.LocalAddress.Is4() != addr.Is4() {
 			c.errorf(ns.Range("local_address"), "Mixed address families", "local_address %s and neighbor %s are of different families.", n.LocalAddress, addr)
