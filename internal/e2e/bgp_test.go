@@ -553,3 +553,58 @@ func TestBGPFollow(t *testing.T) {
 	t.Logf("follow: lb1 restarted and preempted, the route moved back after %v (BGP session setup included)", time.Since(start).Round(time.Millisecond))
 	eventually(t, 2*time.Second, "VIP off the new backup's lo", func() bool { return !loHas(t, lb2, "198.51.100.200") })
 }
+
+// IPv6 unicast: a director announces an IPv6 /128 to an IPv6 neighbor;
+// the router installs it via the director's address.
+func TestBGPIPv6(t *testing.T) {
+	lab := newLab(t)
+	rtr := lab.MustAddHost(t, "rtr", "2001:db8::1/64")
+	lb1 := lab.MustAddHost(t, "lb1", "2001:db8::11/64")
+	conf := `frr defaults traditional
+hostname rtr
+log stdout informational
+!
+router bgp 64500
+ bgp router-id 198.51.100.1
+ no bgp ebgp-requires-policy
+ neighbor 2001:db8::11 remote-as 64512
+ neighbor 2001:db8::11 timers 1 3
+ neighbor 2001:db8::11 timers connect 1
+ address-family ipv6 unicast
+  neighbor 2001:db8::11 activate
+  maximum-paths 8
+ exit-address-family
+!
+`
+	router := startFRR(t, rtr, conf)
+	startTandem(t, lb1, fmt.Sprintf(`global {
+  router_id      = "lb1"
+  control_socket = %q
+}
+
+bgp {
+  asn       = 64512
+  router_id = "198.51.100.11"
+
+  neighbor "2001:db8::1" {
+    asn       = 64500
+    hold_time = "3s"
+  }
+}
+
+announce "web6" {
+  prefixes = ["2001:db8:100::100/128"]
+}
+`, bgpSocket("lb1")))
+	eventuallyf(t, 30*time.Second, func() string {
+		out, _ := rtr.Run("ip", "-6", "route", "show", "2001:db8:100::100")
+		s, _ := router.vtysh("show bgp ipv6 unicast")
+		return "router's IPv6 route to 2001:db8:100::100 via lb1: " + out + "\n" + s
+	}, func() bool {
+		out, _ := rtr.Run("ip", "-6", "route", "show", "2001:db8:100::100")
+		return strings.Contains(out, "via 2001:db8::11")
+	})
+	if !loHas(t, lb1, "2001:db8:100::100") {
+		t.Error("the IPv6 prefix is not on lo")
+	}
+}
