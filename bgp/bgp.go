@@ -357,18 +357,30 @@ func (s *Speaker) Flushed(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.mu.Lock()
-		n := uint64(len(s.routes))
+		var n4, n6 uint64 // announced now, per family
+		for p := range s.routes {
+			if p.Addr().Is4() {
+				n4++
+			} else {
+				n6++
+			}
+		}
 		s.mu.Unlock()
 		pending := false
 		err := s.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
 			if p.GetState().GetSessionState() != api.PeerState_SESSION_STATE_ESTABLISHED {
 				return
 			}
-			var adv uint64
 			for _, af := range p.GetAfiSafis() {
-				adv += af.GetState().GetAdvertised()
+				n := n4
+				if af.GetConfig().GetFamily().GetAfi() == api.Family_AFI_IP6 {
+					n = n6
+				}
+				if af.GetState().GetAdvertised() > n {
+					pending = true
+				}
 			}
-			if adv > n || p.GetState().GetOutQ() > 0 {
+			if p.GetState().GetOutQ() > 0 {
 				pending = true
 			}
 		})
