@@ -216,7 +216,9 @@ announce "web" {
 `, name, name, os.Getpid(), stateDir, addr, bgpVIP, addr, addr, `"`+strings.Join(prefixes, `", "`)+`"`)
 }
 
-func bgpSocket(name string) string { return fmt.Sprintf("/run/tandem-e2e-bgp-%s-%d.sock", name, os.Getpid()) }
+func bgpSocket(name string) string {
+	return fmt.Sprintf("/run/tandem-e2e-bgp-%s-%d.sock", name, os.Getpid())
+}
 
 func tandemCtl(t *testing.T, h *netlab.Host, name string, args ...string) string {
 	t.Helper()
@@ -472,8 +474,6 @@ func tryBGPStatus(h *netlab.Host, name string) (bgpStatus, error) {
 	}
 	return st, json.Unmarshal([]byte(out), &st)
 }
-
-
 
 // followDirector renders one side of a unicast VRRP pair on its own
 // subnet that only elects (no virtual_ips): the VIP lives in the
