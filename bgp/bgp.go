@@ -1,8 +1,7 @@
 // Package bgp is tandem's BGP speaker: GoBGP embedded as a library, with
 // no gRPC listener, logging to slog. It announces routes and withdraws
-// them; it installs nothing it learns (GoBGP's global import policy would
-// also reject tandem's own paths, so the router should send nothing: see
-// examples/bgp-ecmp).
+// them; what neighbors send is dropped on import (only tandem's own,
+// local paths enter its RIB).
 // Changes are made by difference: a route whose attributes change is
 // re-announced (one UPDATE), a neighbor whose settings change is the only
 // session reset.
@@ -95,6 +94,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Speaker, error) 
 	}}); err != nil {
 		s.srv.Stop()
 		return nil, fmt.Errorf("starting the BGP speaker (asn %d, router_id %s): %w", cfg.ASN, cfg.RouterID, err)
+	}
+	// Learn nothing: tandem announces, it does not route. Only its own
+	// (local) paths enter the RIB; what neighbors send is dropped.
+	err := s.srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: &api.Policy{Name: "tandem-own-only", Statements: []*api.Statement{{
+		Name:       "own",
+		Conditions: &api.Conditions{RouteType: api.Conditions_ROUTE_TYPE_LOCAL},
+		Actions:    &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_ACCEPT},
+	}}}})
+	if err == nil {
+		err = s.srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+			Name: "global", Direction: api.PolicyDirection_POLICY_DIRECTION_IMPORT,
+			Policies: []*api.Policy{{Name: "tandem-own-only"}}, DefaultAction: api.RouteAction_ROUTE_ACTION_REJECT,
+		}})
+	}
+	if err != nil {
+		s.srv.Stop()
+		return nil, fmt.Errorf("setting the BGP import policy: %w", err)
 	}
 	s.cfg = Config{ASN: cfg.ASN, RouterID: cfg.RouterID, ListenPort: cfg.ListenPort}
 	if err := s.setNeighbors(ctx, cfg.Neighbors); err != nil {
