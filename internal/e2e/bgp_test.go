@@ -552,6 +552,16 @@ func TestBGPFollow(t *testing.T) {
 	router.waitNexthops(vip, []string{"198.51.100.11"}, 15*time.Second)
 	t.Logf("follow: lb1 restarted and preempted, the route moved back after %v (BGP session setup included)", time.Since(start).Round(time.Millisecond))
 	eventually(t, 2*time.Second, "VIP off the new backup's lo", func() bool { return !loHas(t, lb2, "198.51.100.200") })
+
+	// drain-node on the master hands the master over: the route follows
+	// to lb2; --release lets lb1 preempt again.
+	eventually(t, 10*time.Second, "lb1's control socket", func() bool { _, err := tryBGPStatus(lb1, "lb1"); return err == nil })
+	start = time.Now()
+	tandemCtl(t, lb1, "lb1", "drain-node")
+	router.waitNexthops(vip, []string{"198.51.100.140"}, 10*time.Second)
+	t.Logf("follow: drain-node on the master, the route moved to lb2 after %v", time.Since(start).Round(time.Millisecond))
+	tandemCtl(t, lb1, "lb1", "drain-node", "--release")
+	router.waitNexthops(vip, []string{"198.51.100.11"}, 10*time.Second)
 }
 
 // IPv6 unicast: a director announces an IPv6 /128 to an IPv6 neighbor;
