@@ -565,7 +565,8 @@ func TestBGPFollow(t *testing.T) {
 }
 
 // IPv6 unicast: a director announces an IPv6 /128 to an IPv6 neighbor;
-// the router installs it via the director's address.
+// the router installs it via the director's address and receives the
+// communities, large communities, MED and AS-path prepends.
 func TestBGPIPv6(t *testing.T) {
 	lab := newLab(t)
 	rtr := lab.MustAddHost(t, "rtr", "2001:db8::1/64")
@@ -603,7 +604,11 @@ bgp {
 }
 
 announce "web6" {
-  prefixes = ["2001:db8:100::100/128"]
+  prefixes          = ["2001:db8:100::100/128"]
+  communities       = ["64512:100", "no-export"]
+  large_communities = ["64512:1:2"]
+  med               = 50
+  as_path_prepend   = 2
 }
 `, bgpSocket("lb1")))
 	eventuallyf(t, 30*time.Second, func() string {
@@ -616,5 +621,30 @@ announce "web6" {
 	})
 	if !loHas(t, lb1, "2001:db8:100::100") {
 		t.Error("the IPv6 prefix is not on lo")
+	}
+	// The attributes as the router received them.
+	out, err := router.vtysh("show bgp ipv6 unicast 2001:db8:100::100/128 json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var route struct {
+		Paths []struct {
+			ASPath    struct{ String string } `json:"aspath"`
+			Med       int                     `json:"metric"`
+			Community struct {
+				String string
+			} `json:"community"`
+			LargeCommunity struct {
+				String string
+			} `json:"largeCommunity"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &route); err != nil || len(route.Paths) != 1 {
+		t.Fatalf("show bgp json: %v\n%s", err, out)
+	}
+	p := route.Paths[0]
+	if p.ASPath.String != "64512 64512 64512" || p.Med != 50 || p.Community.String != "64512:100 no-export" || p.LargeCommunity.String != "64512:1:2" {
+		t.Errorf("the router received as-path %q, med %d, communities %q, large %q; want 64512 x3 (two prepends), 50, \"64512:100 no-export\", 64512:1:2",
+			p.ASPath.String, p.Med, p.Community.String, p.LargeCommunity.String)
 	}
 }
