@@ -566,7 +566,8 @@ func TestBGPFollow(t *testing.T) {
 
 // IPv6 unicast: a director announces an IPv6 /128 to an IPv6 neighbor;
 // the router installs it via the director's address and receives the
-// communities, large communities, MED and AS-path prepends.
+// communities, large communities, MED and AS-path prepends; the session
+// is signed with TCP MD5.
 func TestBGPIPv6(t *testing.T) {
 	lab := newLab(t)
 	rtr := lab.MustAddHost(t, "rtr", "2001:db8::1/64")
@@ -581,6 +582,7 @@ router bgp 64500
  neighbor 2001:db8::11 remote-as 64512
  neighbor 2001:db8::11 timers 1 3
  neighbor 2001:db8::11 timers connect 1
+ neighbor 2001:db8::11 password s3cret-md5
  address-family ipv6 unicast
   neighbor 2001:db8::11 activate
   maximum-paths 8
@@ -600,6 +602,7 @@ bgp {
   neighbor "2001:db8::1" {
     asn       = 64500
     hold_time = "3s"
+    password  = "s3cret-md5"
   }
 }
 
