@@ -76,6 +76,7 @@ func validate(cfg *Config) hcl.Diagnostics {
 	c.syncGroups(cfg, names)
 	c.lvs(cfg, names)
 	c.vrrpauth(cfg) // validate_vrrpauth.go: authentication hmac, strict mode
+	c.bgp(cfg, names, vsNames)
 	return c.diags
 }
 

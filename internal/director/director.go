@@ -36,6 +36,7 @@ type Director struct {
 	scripts  *track.Scripts[policy.ID]
 	hooks    *hooks
 	lvs      *lvsSide
+	bgp      *bgpSide
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -63,6 +64,7 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err
 	}
+	d.bgp = newBGPSide(cfg, log)
 	var creates []policy.Action
 	d.pol, creates = policy.New(cfg)
 	for _, a := range creates {
@@ -108,6 +110,13 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.lvs.close()
+	// Before anything is announced: the lo addresses a crash left.
+	d.bgp.cleanLeftovers()
+	if err := d.bgp.start(work, d.cfg()); err != nil {
+		return err
+	}
+	defer d.bgpStop()
+	d.lvs.syncBoth(d.cfg().LVSSync)
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -119,14 +128,16 @@ func (d *Director) Run(ctx context.Context) error {
 	d.refreshMetrics()
 	d.log.Info("started", "instances", len(d.cfg().Instances), "router_id", d.cfg().Global.RouterID)
 	d.checkReady()
+	d.bgpSync()
 
 	stop := ctx.Done()
 	for !d.pol.Done() {
 		select {
 		case <-stop:
 			stop = nil
-			d.log.Info("stopping: handing over gracefully")
+			d.log.Info("stopping: withdrawing BGP announcements, then handing over gracefully")
 			sdNotify("STOPPING=1")
+			d.bgpStop()
 			d.step(policy.Stop{})
 		case ls, ok := <-d.watch.ch:
 			if !ok {
@@ -151,7 +162,9 @@ func (d *Director) Run(ctx context.Context) error {
 		case <-d.events.signal:
 			d.drainEvents()
 		}
+		d.bgpSync()
 	}
+	d.lvs.syncBoth(nil)
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
 	}
