@@ -79,6 +79,10 @@ func (CheckType) Values() []string {
 }
 
 // AuthType is the VRRPv2 authentication type.
+type SyncMode string
+
+func (SyncMode) Values() []string { return []string{"follow", "both"} }
+
 type AuthType string
 
 func (AuthType) Values() []string { return []string{"none", "pass", "hmac"} }

@@ -276,14 +276,45 @@ lvs {
   udp_timeout        = "300s"
   reconcile_interval = "30s"
   flush_on_stop      = false
+  sloppy_tcp         = false
 }
 
 lvs_sync {
   interface = "eth1"
   sync_id   = 1
+  mode      = "follow"
   follow    = "web"
   max_len   = 1472
   group     = "224.0.0.81"
   port      = 8848
   ttl       = 1
+}
+
+bgp {
+  asn         = 64512
+  router_id   = "198.51.100.11"
+  listen_port = 179
+
+  neighbor "198.51.100.1" {
+    asn           = 64500
+    port          = 179
+    hold_time     = "3s"
+    keepalive     = "1s"
+    password      = ""
+    multihop      = 0
+    local_address = "198.51.100.11"
+    passive       = false
+    bfd           = false
+  }
+}
+
+announce "web" {
+  prefixes              = ["198.51.100.10/32"]
+  track_virtual_servers = ["web_http"]
+  follow                = ""
+  communities           = ["64512:100"]
+  large_communities     = ["64512:1:100"]
+  med                   = 0
+  local_pref            = 100
+  as_path_prepend       = 0
 }

@@ -47,6 +47,8 @@ type Status struct {
 	VirtualServers []VSStatus       `json:"virtual_servers"`
 	IPVS           IPVSStatus       `json:"ipvs"`
 	SyncDaemon     SyncStatus       `json:"sync_daemon"`
+	// The BGP speaker and the announce blocks; absent without them.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 	// The last VRRP and real-server transitions, newest first.
 	Transitions []TransitionStatus `json:"transitions"`
 }
@@ -381,6 +383,12 @@ func (d *Director) handle(req Request) Response {
 			return Response{Error: err.Error()}
 		}
 		return Response{OK: true, Message: msg}
+	case "drain-node":
+		msg, err := d.drainNode(req.Release)
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{OK: true, Message: msg}
 	case "reload":
 		if err := d.reload(); err != nil {
 			resp := Response{Error: err.Error()}
@@ -422,12 +430,13 @@ func (d *Director) status() Status {
 		st.Instances = append(st.Instances, is)
 	}
 	st.VirtualServers = d.vsStatus()
+	st.BGP = d.bgpStatus()
 	st.IPVS.Available = d.lvs.backend != nil
 	if d.lvs.err != nil {
 		st.IPVS.Error = "IPVS is not available in this kernel"
 	}
 	if ls := cfg.LVSSync; ls != nil {
-		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole == lvs.SyncMaster, Backup: d.lvs.syncRole == lvs.SyncBackup,
+		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole&lvs.SyncMaster != 0, Backup: d.lvs.syncRole&lvs.SyncBackup != 0,
 			Interface: ls.Interface, SyncID: ls.SyncID}
 	}
 	return st
