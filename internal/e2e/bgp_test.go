@@ -478,10 +478,11 @@ func tryBGPStatus(h *netlab.Host, name string) (bgpStatus, error) {
 // followDirector renders one side of a unicast VRRP pair on its own
 // subnet that only elects (no virtual_ips): the VIP lives in the
 // announcement, made only while the instance is MASTER.
-func followDirector(name, addr, peer, gw string, prio int) string {
+func followDirector(name, addr, peer, gw, stateDir string, prio int) string {
 	return fmt.Sprintf(`global {
   router_id      = %q
   control_socket = %q
+  state_dir      = %q
 }
 
 vrrp_instance "web" {
@@ -508,7 +509,7 @@ announce "web" {
   prefixes = ["198.51.100.200/32"]
   follow   = "web"
 }
-`, name, bgpSocket(name), prio, addr, peer, addr, gw)
+`, name, bgpSocket(name), stateDir, prio, addr, peer, addr, gw)
 }
 
 // follow: routed VIPs for directors on two subnets. The router's route
@@ -527,8 +528,8 @@ func TestBGPFollow(t *testing.T) {
 		}
 	}
 	router := startFRR(t, rtr, routerConf(64500, "198.51.100.1", map[string]int{"198.51.100.11": 64512, "198.51.100.140": 64512}))
-	n1 := startTandem(t, lb1, followDirector("lb1", "198.51.100.11", "198.51.100.140", "198.51.100.1", 150))
-	startTandem(t, lb2, followDirector("lb2", "198.51.100.140", "198.51.100.11", "198.51.100.129", 100))
+	n1 := startTandem(t, lb1, followDirector("lb1", "198.51.100.11", "198.51.100.140", "198.51.100.1", t.TempDir(), 150))
+	startTandem(t, lb2, followDirector("lb2", "198.51.100.140", "198.51.100.11", "198.51.100.129", t.TempDir(), 100))
 	const vip = "198.51.100.200/32"
 	router.waitNexthops(vip, []string{"198.51.100.11"}, 30*time.Second)
 	// The backup does not announce: one route, through the master.
@@ -593,6 +594,7 @@ router bgp 64500
 	startTandem(t, lb1, fmt.Sprintf(`global {
   router_id      = "lb1"
   control_socket = %q
+  state_dir      = %q
 }
 
 bgp {
@@ -613,7 +615,7 @@ announce "web6" {
   med               = 50
   as_path_prepend   = 2
 }
-`, bgpSocket("lb1")))
+`, bgpSocket("lb1"), t.TempDir()))
 	eventuallyf(t, 30*time.Second, func() string {
 		out, _ := rtr.Run("ip", "-6", "route", "show", "2001:db8:100::100")
 		s, _ := router.vtysh("show bgp ipv6 unicast")
