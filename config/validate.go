@@ -75,6 +75,7 @@ func validate(cfg *Config) hcl.Diagnostics {
 	c.tracking(cfg, names, vsNames)
 	c.syncGroups(cfg, names)
 	c.lvs(cfg, names)
+	c.vrrphost(cfg)
 	return c.diags
 }
 
