@@ -35,6 +35,7 @@ type Director struct {
 	scripts  *track.Scripts[policy.ID]
 	hooks    *hooks
 	lvs      *lvsSide
+	host     hostSide // routes, rules and addresses of tandem's own
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -107,6 +108,7 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.lvs.close()
+	d.updateHost()
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -154,6 +156,7 @@ func (d *Director) Run(ctx context.Context) error {
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
 	}
+	d.closeHost()
 	stopWork()
 	d.closeLinks()
 	d.linkRuns.Wait()
@@ -302,6 +305,7 @@ func (d *Director) drainEvents() {
 			d.recent.add(TransitionStatus{At: at, Kind: "vrrp", Name: r.cfg.Name, From: ev.t.From.String(), To: ev.t.To.String(), Reason: ev.t.Reason})
 		}
 		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
+		d.hostTransition(ev.id, ev.t.To == vrrp.Master)
 	}
 	d.checkReady()
 	d.refreshMetrics()

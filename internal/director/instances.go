@@ -164,6 +164,10 @@ func (d *Director) closeRun(id policy.ID) {
 		return
 	}
 	delete(d.runs, id)
+	if d.host.masters[id] {
+		delete(d.host.masters, id)
+		d.updateHost()
+	}
 	if r.vmac != "" {
 		if err := vrrp.RemoveVMAC(r.vmac); err != nil {
 			d.log.Warn("removing virtual MAC interface", "instance", r.cfg.Name, "interface", r.vmac, "err", err)

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemlb/tandem/internal/netlab"
+)
+
+// hostConfig is instanceConfig with tandem's own host state: a static
+// blackhole route and rule kept whatever the state, and a route and a rule
+// that follow the master.
+func hostConfig(t *testing.T, name string, prio int) string {
+	global := fmt.Sprintf(`global {
+  state_dir     = %q
+  static_routes = [{ to = "203.0.113.128/25", type = "blackhole" }]
+  static_rules  = [{ to = "203.0.113.128/25", table = 200, priority = 2000 }]`, t.TempDir())
+	extra := `  virtual_routes = [{ to = "203.0.113.0/26", via = "198.51.100.1", metric = 7 }]
+  virtual_rules  = [{ from = "198.51.100.10/32", table = 100, priority = 1000 }]`
+	cfg := strings.Replace(instanceConfig(name, prio, extra), "global {", global, 1)
+	return cfg + "\nlvs {\n  reconcile_interval = \"1s\"\n}\n"
+}
+
+func routesOf(t *testing.T, h *netlab.Host, args ...string) string {
+	t.Helper()
+	out, err := h.Run("ip", args...)
+	if err != nil {
+		t.Fatalf("%s: ip %v: %v\n%s", h.Name, args, err, out)
+	}
+	return out
+}
+
+// hasHostState: the virtual route and rule (virtual) and the static ones
+// are in h's kernel, marked with tandem's protocol.
+func hasHostState(t *testing.T, h *netlab.Host) (virtual, static bool) {
+	r := routesOf(t, h, "route", "show", "proto", "87")
+	rules := routesOf(t, h, "rule", "show")
+	vr := strings.Contains(r, "203.0.113.0/26 via 198.51.100.1 dev lan0 metric 7")
+	vu := strings.Contains(rules, "1000:\tfrom 198.51.100.10 lookup 100 proto 87")
+	sr := strings.Contains(r, "blackhole 203.0.113.128/25")
+	su := strings.Contains(rules, "2000:\tfrom all to 203.0.113.128/25 lookup 200 proto 87")
+	if vr != vu || sr != su {
+		t.Logf("%s: routes\n%s\nrules\n%s", h.Name, r, rules)
+	}
+	return vr && vu, sr && su
+}
+
+// Routes and rules follow the master, are put back after `ip route del` /
+// `ip rule del`, leave routes of others alone, and go with the master on
+// a graceful stop while the static ones stay.
+func TestRoutesAndRulesFollowTheMaster(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	// Someone else's route in the same range: never tandem's to touch.
+	routesOf(t, hs[0], "route", "add", "203.0.113.64/26", "via", "198.51.100.1")
+	d1 := startTandem(t, hs[0], hostConfig(t, "d1", 150))
+	d2 := startTandem(t, hs[1], hostConfig(t, "d2", 100))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+	state := func(h *netlab.Host, wantV, wantS bool) func() bool {
+		return func() bool { v, s := hasHostState(t, h); return v == wantV && s == wantS }
+	}
+	eventually(t, 3*time.Second, "d1 (master) has the virtual and static routes and rules", state(hs[0], true, true))
+	eventually(t, 3*time.Second, "d2 (backup) has only the static ones", state(hs[1], false, true))
+
+	routesOf(t, hs[0], "route", "del", "203.0.113.0/26")
+	routesOf(t, hs[0], "route", "del", "blackhole", "203.0.113.128/25")
+	routesOf(t, hs[0], "rule", "del", "priority", "1000")
+	eventually(t, 5*time.Second, "d1 repaired the routes and the rule removed behind its back", state(hs[0], true, true))
+	if !strings.Contains(d1.log(), "repairing host routes, rules and addresses drift") {
+		t.Errorf("no drift repair in d1's log:\n%s", d1.log())
+	}
+
+	if err := d1.proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "d2 (master now) has the virtual routes", state(hs[1], true, true))
+	eventually(t, 3*time.Second, "d1 (stopped) kept only the static routes", state(hs[0], false, true))
+	if r := routesOf(t, hs[0], "route", "show"); !strings.Contains(r, "203.0.113.64/26 via 198.51.100.1") {
+		t.Errorf("d1: someone else's route is gone:\n%s", r)
+	}
+}
