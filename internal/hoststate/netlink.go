@@ -213,4 +213,3 @@ func AddrOf(a Addr) *netlink.Addr {
 	}
 	return na
 }
-
