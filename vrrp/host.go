@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,20 @@ type HostOptions struct {
 	IPv6      bool    // announce with unsolicited NA, else gratuitous ARP
 	Repeat    int     // messages per VIP in each Announce
 	Filter    *Filter // accept = false; nil: no filter
+	// Excluded are held and announced with the VIPs, never in adverts;
+	// AddrOptions the options of addresses written as objects.
+	Excluded    []netip.Prefix
+	AddrOptions map[netip.Addr]AddrOptions
+}
+
+// AddrOptions are the options of `ip address add` an address may carry.
+type AddrOptions struct {
+	Dev           string // another interface than the instance's; "" for its own
+	Label         string
+	Scope         int // netlink scope; 0 global
+	Broadcast     netip.Addr
+	NoPrefixRoute bool
+	PreferredLft  int // seconds; -1 forever
 }
 
 // Filter is RFC 5798's Accept_Mode off: while VIPs are held, packets from
@@ -81,12 +96,18 @@ func NewHostEffects(o HostOptions) (*HostEffects, error) {
 	h := &HostEffects{o: o, ifi: ifi, nl: nl}
 	h.setHeld()
 	h.ownMAC.Store(&ifi.HardwareAddr)
-	if o.IPv6 {
+	v4, v6 := !o.IPv6, o.IPv6
+	for _, p := range o.Excluded { // excluded_ips may be of the other family
+		v4, v6 = v4 || p.Addr().Is4(), v6 || p.Addr().Is6()
+	}
+	if v6 {
 		h.na, err = listenNA()
 		if err != nil {
 			nl.Close()
 			return nil, fmt.Errorf("vrrp: ICMPv6 socket for %s (needs CAP_NET_RAW): %w", o.Interface, err)
 		}
+	}
+	if !v4 {
 		return h, nil
 	}
 	// Not arp.Dial: it wants an IPv4 address on the interface, which a
@@ -94,6 +115,9 @@ func NewHostEffects(o HostOptions) (*HostEffects, error) {
 	h.arp, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 	if err != nil {
 		nl.Close()
+		if h.na != nil {
+			h.na.Close()
+		}
 		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", o.Interface, err)
 	}
 	return h, nil
@@ -154,28 +178,69 @@ func (h *HostEffects) Add(vips []netip.Prefix) error {
 	if h.o.Filter != nil { // before the VIPs: no moment without the filter
 		errs = append(errs, h.filter())
 	}
-	for _, p := range vips {
-		a := &netlink.Addr{IPNet: prefixNet(p)}
-		if p.Addr().Is6() {
-			a.Flags = unix.IFA_F_NODAD
-		}
-		if err := h.addrOp(h.nl.AddrReplace, a); err != nil {
-			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.o.Interface, err))
+	for _, p := range append(slices.Clip(vips), h.o.Excluded...) {
+		dev, a := h.netlinkAddr(p)
+		if err := h.addrOn(dev, h.nl.AddrReplace, a); err != nil {
+			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, cmp.Or(dev, h.o.Interface), err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// netlinkAddr is p with its options, and the interface it goes on ("" for
+// the instance's own); IPv6 addresses skip duplicate address detection.
+func (h *HostEffects) netlinkAddr(p netip.Prefix) (string, *netlink.Addr) {
+	a := &netlink.Addr{IPNet: prefixNet(p)}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	o, ok := h.o.AddrOptions[p.Addr()]
+	if !ok {
+		return "", a
+	}
+	a.Label, a.Scope = o.Label, o.Scope
+	if o.Broadcast.IsValid() {
+		a.Broadcast = o.Broadcast.AsSlice()
+	}
+	if o.NoPrefixRoute {
+		a.Flags |= unix.IFA_F_NOPREFIXROUTE
+	}
+	if o.PreferredLft >= 0 {
+		a.PreferedLft, a.ValidLft = o.PreferredLft, 0xffffffff
+	}
+	if o.Dev == h.o.Interface {
+		return "", a
+	}
+	return o.Dev, a
+}
+
+// addrOn changes an address on dev, the instance's interface when "".
+func (h *HostEffects) addrOn(dev string, op func(netlink.Link, *netlink.Addr) error, a *netlink.Addr) error {
+	if dev == "" {
+		return h.addrOp(op, a)
+	}
+	l, err := h.nl.LinkByName(dev)
+	if err != nil {
+		return fmt.Errorf("vrrp: interface %s: %w", dev, err)
+	}
+	return op(l, a)
+}
+
 // Remove removes the VIPs; one already gone is not an error.
 func (h *HostEffects) Remove(vips []netip.Prefix) error {
 	var errs []error
-	for _, p := range vips {
-		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
+	h.held = without(h.held, vips)
+	gone := vips
+	if len(h.held) == 0 { // the excluded addresses go with the last VIP
+		gone = append(slices.Clip(vips), h.o.Excluded...)
+	}
+	for _, p := range gone {
+		dev, a := h.netlinkAddr(p)
+		err := h.addrOn(dev, h.nl.AddrDel, a)
 		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.o.Interface, err))
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, cmp.Or(dev, h.o.Interface), err))
 		}
 	}
-	h.held = without(h.held, vips)
 	h.setHeld()
 	if h.o.Filter != nil {
 		errs = append(errs, h.filter())
@@ -218,8 +283,12 @@ func (h *HostEffects) filter() error {
 // target = VIP, as keepalived does) or unsolicited NAs to all nodes. The
 // first failure ends the burst: the next ones would fail alike.
 func (h *HostEffects) Announce(vips []netip.Prefix) error {
+	vips = append(slices.Clip(vips), h.o.Excluded...)
 	for range h.o.Repeat {
 		for _, p := range vips {
+			if dev, _ := h.netlinkAddr(p); dev != "" {
+				continue // on another interface: not announced on this one
+			}
 			var err error
 			if p.Addr().Is6() {
 				err = h.sendNA(p.Addr())

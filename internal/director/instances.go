@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/hoststate"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/vrrp"
@@ -38,7 +39,23 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
 		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, GARPRepeat: ic.GARP.MasterRepeat,
 		Accept: ic.Accept, UseVMAC: ic.UseVMAC, Realtime: realtime,
+		Excluded: ic.ExcludedIPs, AddrOptions: addrOptions(ic),
 	}
+}
+
+// addrOptions are the options of the VIPs and excluded addresses written
+// as objects; nil when there are none.
+func addrOptions(ic *config.VRRPInstance) map[netip.Addr]vrrp.AddrOptions {
+	var m map[netip.Addr]vrrp.AddrOptions
+	for _, a := range slices.Concat(ic.VIPOptions, ic.ExcludedOptions) {
+		h := hoststate.FromAddress(a, "")
+		if m == nil {
+			m = map[netip.Addr]vrrp.AddrOptions{}
+		}
+		m[a.Address.Addr()] = vrrp.AddrOptions{Dev: h.Dev, Label: h.Label, Scope: int(hoststate.ScopeNum(h.Scope)),
+			Broadcast: h.Broadcast, NoPrefixRoute: h.NoPrefixRoute, PreferredLft: h.PreferredLft}
+	}
+	return m
 }
 
 // primaryAddr reads an interface's own address (netlink); a variable so

@@ -19,7 +19,9 @@ func hostConfig(t *testing.T, name string, prio int) string {
   static_rules  = [{ to = "203.0.113.128/25", table = 200, priority = 2000 }]`, t.TempDir())
 	extra := `  virtual_routes = [{ to = "203.0.113.0/26", via = "198.51.100.1", metric = 7 }]
   virtual_rules  = [{ from = "198.51.100.10/32", table = 100, priority = 1000 }]`
+	extra += "\n  excluded_ips = [\"2001:db8::99/64\"]"
 	cfg := strings.Replace(instanceConfig(name, prio, extra), "global {", global, 1)
+	cfg = strings.Replace(cfg, `["198.51.100.10/24"]`, `["198.51.100.10/24", { address = "198.51.100.20/24", label = "lan0:vip", preferred_lifetime = "0s" }]`, 1)
 	return cfg + "\nlvs {\n  reconcile_interval = \"1s\"\n}\n"
 }
 
@@ -41,10 +43,15 @@ func hasHostState(t *testing.T, h *netlab.Host) (virtual, static bool) {
 	vu := strings.Contains(rules, "1000:\tfrom 198.51.100.10 lookup 100 proto 87")
 	sr := strings.Contains(r, "blackhole 203.0.113.128/25")
 	su := strings.Contains(rules, "2000:\tfrom all to 203.0.113.128/25 lookup 200 proto 87")
-	if vr != vu || sr != su {
-		t.Logf("%s: routes\n%s\nrules\n%s", h.Name, r, rules)
+	addrs := routesOf(t, h, "address", "show", "dev", "lan0")
+	// The VIP written as an object carries its label and is deprecated
+	// (preferred_lifetime 0s); the excluded address moves along.
+	va := strings.Contains(addrs, "inet 198.51.100.20/24 brd 198.51.100.255 scope global secondary deprecated lan0:vip") &&
+		strings.Contains(addrs, "inet6 2001:db8::99/64 scope global")
+	if vr != vu || sr != su || va != vr {
+		t.Logf("%s: routes\n%s\nrules\n%s\naddresses\n%s", h.Name, r, rules, addrs)
 	}
-	return vr && vu, sr && su
+	return vr && vu && va, sr && su
 }
 
 // Routes and rules follow the master, are put back after `ip route del` /

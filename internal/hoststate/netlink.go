@@ -19,6 +19,9 @@ var routeTypes = map[string]int{"unicast": unix.RTN_UNICAST, "blackhole": unix.R
 
 var scopeNums = map[string]netlink.Scope{"": netlink.SCOPE_UNIVERSE, "global": netlink.SCOPE_UNIVERSE, "site": netlink.SCOPE_SITE, "link": netlink.SCOPE_LINK, "host": netlink.SCOPE_HOST}
 
+// ScopeNum is the netlink number of a scope name ("" global).
+func ScopeNum(name string) netlink.Scope { return scopeNums[name] }
+
 func scopeName(s netlink.Scope) string {
 	for n, v := range scopeNums {
 		if v == s && n != "global" {
