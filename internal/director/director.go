@@ -33,6 +33,7 @@ type Director struct {
 	linkRuns sync.WaitGroup
 	watch    linkWatch
 	scripts  *track.Scripts[policy.ID]
+	trackers *track.Trackers[policy.ID] // track_file, track_process
 	hooks    *hooks
 	lvs      *lvsSide
 	host     hostSide // routes, rules and addresses of tandem's own
@@ -96,6 +97,8 @@ func (d *Director) Run(ctx context.Context) error {
 	d.work = work
 	d.scripts = track.NewScripts[policy.ID](work)
 	defer d.scripts.Close()
+	d.trackers = track.NewTrackers[policy.ID](work, func(err error) { d.log.Warn("tracking", "err", err) })
+	defer d.trackers.Close()
 	d.hooks = newHooks(d.log)
 	defer d.hooks.close() // the STOP hooks finish
 	if err := d.startMetrics(); err != nil {
@@ -139,6 +142,8 @@ func (d *Director) Run(ctx context.Context) error {
 			d.rewatch()
 		case r := <-d.scripts.Results():
 			d.scriptChanged(r)
+		case r := <-d.trackers.Results():
+			d.trackerChanged(r)
 		case tr := <-d.lvs.checks.Transitions():
 			d.healthChanged(tr)
 		case c := <-d.calls:
@@ -234,6 +239,7 @@ func (d *Director) carry(acts []policy.Action) {
 			d.startScripts(a)
 		case policy.StopScripts:
 			d.scripts.Stop(a.ID)
+			d.trackers.Stop(a.ID)
 		case policy.Close:
 			d.closeRun(a.ID)
 		case policy.Hook:
@@ -269,6 +275,25 @@ func (d *Director) startScripts(a policy.StartScripts) {
 		ss = append(ss, track.Script{Name: s.Name, Command: s.Command, Interval: s.Interval, Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall})
 	}
 	d.scripts.Start(a.ID, ss)
+	var fs []track.FileSpec
+	for _, f := range a.Files {
+		fs = append(fs, track.FileSpec{Name: f.Name, Path: f.Path, Weight: f.Weight})
+	}
+	var ps []track.ProcessSpec
+	for _, p := range a.Processes {
+		ps = append(ps, track.ProcessSpec{Name: p.Name, Command: p.Command, Quorum: p.Quorum, Weight: p.Weight})
+	}
+	d.trackers.Start(a.ID, fs, ps)
+}
+
+// trackerChanged: a track_file or track_process has a new verdict. A
+// file that cannot be read is logged when that starts, not on every
+// change.
+func (d *Director) trackerChanged(r track.TrackerResult[policy.ID]) {
+	if run := d.runs[r.Owner]; run != nil {
+		d.log.Info("tracker changed", "instance", run.cfg.Name, "tracker", r.Tracker, "weight", r.Verdict.Weight, "fault", r.Verdict.Fault, "reason", r.Verdict.Why)
+	}
+	d.step(policy.TrackerChanged{ID: r.Owner, Tracker: r.Tracker, Weight: r.Verdict.Weight, Fault: r.Verdict.Fault, Why: r.Verdict.Why})
 }
 
 func (d *Director) scriptChanged(r track.Result[policy.ID]) {

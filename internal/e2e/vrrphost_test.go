@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +90,62 @@ func TestRoutesAndRulesFollowTheMaster(t *testing.T) {
 	eventually(t, 3*time.Second, "d1 (stopped) kept only the static routes", state(hs[0], false, true))
 	if r := routesOf(t, hs[0], "route", "show"); !strings.Contains(r, "203.0.113.64/26 via 198.51.100.1") {
 		t.Errorf("d1: someone else's route is gone:\n%s", r)
+	}
+}
+
+// track_file moves the priority by value x weight and track_process (the
+// kernel's process events, opened in the initial namespace from the
+// daemon's own) gives FAULT while the process is gone: each causes the
+// failover it should, and the way back.
+func TestTrackFileAndProcess(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 2)
+	dir := t.TempDir()
+	level := filepath.Join(dir, "level")
+	app := filepath.Join(dir, fmt.Sprintf("tdmapp%d", os.Getpid()%100000))
+	b, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	startApp := func() *exec.Cmd {
+		c := exec.Command(app, "600")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c
+	}
+	a := startApp()
+	trackers := fmt.Sprintf(`  track_file "level" {
+    path   = %q
+    weight = -30
+  }
+  track_process "app" {
+    command = [%q]
+  }`, level, filepath.Base(app))
+	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, trackers))
+	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
+	nodes := []*node{d1, d2}
+	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
+
+	os.WriteFile(level, []byte("2\n"), 0o644) // 150 - 60 = 90 < 100
+	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 300*time.Millisecond)
+	if st := status(t, "d1"); st.Instances[0].EffectivePriority != 90 {
+		t.Errorf("d1 with level 2: %+v", st.Instances[0])
+	}
+	os.WriteFile(level, []byte("0\n"), 0o644)
+	onlyHolder(t, nodes, vip, "d1", 3*time.Second, 300*time.Millisecond)
+
+	a.Process.Kill()
+	a.Wait()
+	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 300*time.Millisecond)
+	eventually(t, time.Second, "d1 in FAULT", func() bool { return d1.entered("web", "FAULT") == 1 })
+	startApp()
+	onlyHolder(t, nodes, vip, "d1", 3*time.Second, 300*time.Millisecond)
+	if strings.Contains(d1.log(), "reading /proc every second") {
+		t.Errorf("d1 polled /proc instead of the process events:\n%s", d1.log())
 	}
 }
