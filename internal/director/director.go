@@ -37,6 +37,7 @@ type Director struct {
 	hooks    *hooks
 	lvs      *lvsSide
 	host     hostSide // routes, rules and addresses of tandem's own
+	fifo     *notifyFIFO
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -60,6 +61,7 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	d.lastReload = ReloadStatus{OK: true, At: d.loadedAt}
 	d.metrics.reloaded(d.lastReload)
 	d.events.signal = make(chan struct{}, 1)
+	d.fifo = newNotifyFIFO(d.metrics.reg, log)
 	var err error
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err
@@ -101,6 +103,10 @@ func (d *Director) Run(ctx context.Context) error {
 	defer d.trackers.Close()
 	d.hooks = newHooks(d.log)
 	defer d.hooks.close() // the STOP hooks finish
+	if err := d.fifo.open(d.cfg().Global.NotifyFIFO); err != nil {
+		return err
+	}
+	defer d.fifo.close()
 	if err := d.startMetrics(); err != nil {
 		return err
 	}
@@ -331,6 +337,14 @@ func (d *Director) drainEvents() {
 		}
 		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
 		d.hostTransition(ev.id, ev.t.To == vrrp.Master)
+		if r := d.runs[ev.id]; r != nil {
+			d.fifo.instance(r.cfg.Name, ev.t.To, ev.st.Priority)
+		}
+		for _, g := range d.cfg().SyncGroups {
+			if s, ok := d.pol.GroupState(g.Name); ok {
+				d.fifo.group(g.Name, s)
+			}
+		}
 	}
 	d.checkReady()
 	d.refreshMetrics()

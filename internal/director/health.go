@@ -22,6 +22,9 @@ func (d *Director) healthChanged(tr health.Transition) {
 	d.log.Info("real server "+tr.To.String(), "vs", k.VS, "rs", k.RS, "check", check,
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	d.lvs.up[k] = tr.To == health.Up
+	if tr.From != tr.To {
+		d.fifo.realServer(d.cfg(), k.VS, k.RS, tr.To == health.Up)
+	}
 	at := tr.At
 	if at.IsZero() {
 		at = time.Now()
@@ -40,6 +43,7 @@ func (d *Director) reapply() {
 		} else {
 			d.log.Warn("quorum lost", "vs", vs)
 		}
+		d.fifo.virtualServer(d.cfg(), vs, changed[vs])
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
 	}
 	d.refreshMetrics()

@@ -105,6 +105,9 @@ func (d *Director) apply(cfg *config.Config) {
 		d.applyFailed(err)
 	}
 	d.updateHost()
+	if err := d.fifo.open(cfg.Global.NotifyFIFO); err != nil {
+		d.applyFailed(err)
+	}
 	if d.metrics.listen() != cfg.Global.MetricsListen {
 		d.stopMetrics()
 		if err := d.startMetrics(); err != nil {

@@ -95,3 +95,10 @@ func (p *Policy) interfaceWeight(in *instance, name string, w int, up bool, out 
 	}
 	p.updatePriority(in, out)
 }
+
+// GroupState is a sync group's state as its hooks last saw it; false
+// before all its members have reported one.
+func (p *Policy) GroupState(name string) (vrrp.State, bool) {
+	s, ok := p.groups[name]
+	return s, ok
+}
