@@ -106,6 +106,9 @@ func (d *Director) Run(ctx context.Context) error {
 	if err := d.fifo.open(d.cfg().Global.NotifyFIFO); err != nil {
 		return err
 	}
+	if err := setIdentity(&d.cfg().Global); err != nil {
+		return err
+	}
 	defer d.fifo.close()
 	if err := d.startMetrics(); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/proc"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -147,5 +148,20 @@ func findVS(cfg *config.Config, name string) *config.VirtualServer {
 			return vs
 		}
 	}
+	return nil
+}
+
+// setIdentity makes global { script_user, script_security } the identity
+// of hooks, track scripts and exec checks.
+func setIdentity(g *config.Global) error {
+	if g.ScriptUser == "" && !g.ScriptSecurity {
+		proc.SetDefaultIdentity(nil)
+		return nil
+	}
+	id, err := proc.LookupIdentity(g.ScriptUser, g.ScriptSecurity)
+	if err != nil {
+		return err
+	}
+	proc.SetDefaultIdentity(id)
 	return nil
 }
