@@ -51,10 +51,13 @@ func hasHostState(t *testing.T, h *netlab.Host) (virtual, static bool) {
 	// (preferred_lifetime 0s); the excluded address moves along.
 	va := strings.Contains(addrs, "inet 198.51.100.20/24 brd 198.51.100.255 scope global secondary deprecated lan0:vip") &&
 		strings.Contains(addrs, "inet6 2001:db8::99/64 scope global")
-	if vr != vu || sr != su || va != vr {
-		t.Logf("%s: routes\n%s\nrules\n%s\naddresses\n%s", h.Name, r, rules, addrs)
-	}
 	return vr && vu && va, sr && su
+}
+
+// hostDump is what h's kernel holds, for a failure's message.
+func hostDump(t *testing.T, h *netlab.Host) string {
+	return fmt.Sprintf("%s: routes\n%s\nrules\n%s\naddresses\n%s", h.Name, routesOf(t, h, "route", "show", "proto", "87"),
+		routesOf(t, h, "rule", "show"), routesOf(t, h, "address", "show", "dev", "lan0"))
 }
 
 // Routes and rules follow the master, are put back after `ip route del` /
@@ -69,16 +72,18 @@ func TestRoutesAndRulesFollowTheMaster(t *testing.T) {
 	d2 := startTandem(t, hs[1], hostConfig(t, "d2", 100))
 	nodes := []*node{d1, d2}
 	onlyHolder(t, nodes, vip, "d1", 5*time.Second, 0)
-	state := func(h *netlab.Host, wantV, wantS bool) func() bool {
-		return func() bool { v, s := hasHostState(t, h); return v == wantV && s == wantS }
+	expect := func(h *netlab.Host, wantV, wantS bool, what string) {
+		t.Helper()
+		eventuallyf(t, 5*time.Second, func() string { return what + "\n" + hostDump(t, h) },
+			func() bool { v, s := hasHostState(t, h); return v == wantV && s == wantS })
 	}
-	eventually(t, 3*time.Second, "d1 (master) has the virtual and static routes and rules", state(hs[0], true, true))
-	eventually(t, 3*time.Second, "d2 (backup) has only the static ones", state(hs[1], false, true))
+	expect(hs[0], true, true, "d1 (master) has the virtual and static routes and rules")
+	expect(hs[1], false, true, "d2 (backup) has only the static ones")
 
 	routesOf(t, hs[0], "route", "del", "203.0.113.0/26")
 	routesOf(t, hs[0], "route", "del", "blackhole", "203.0.113.128/25")
 	routesOf(t, hs[0], "rule", "del", "priority", "1000")
-	eventually(t, 5*time.Second, "d1 repaired the routes and the rule removed behind its back", state(hs[0], true, true))
+	expect(hs[0], true, true, "d1 repaired the routes and the rule removed behind its back")
 	if !strings.Contains(d1.log(), "repairing host routes, rules and addresses drift") {
 		t.Errorf("no drift repair in d1's log:\n%s", d1.log())
 	}
@@ -86,8 +91,8 @@ func TestRoutesAndRulesFollowTheMaster(t *testing.T) {
 	if err := d1.proc.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "d2 (master now) has the virtual routes", state(hs[1], true, true))
-	eventually(t, 3*time.Second, "d1 (stopped) kept only the static routes", state(hs[0], false, true))
+	expect(hs[1], true, true, "d2 (master now) has the virtual routes")
+	expect(hs[0], false, true, "d1 (stopped) kept only the static routes")
 	if r := routesOf(t, hs[0], "route", "show"); !strings.Contains(r, "203.0.113.64/26 via 198.51.100.1") {
 		t.Errorf("d1: someone else's route is gone:\n%s", r)
 	}
