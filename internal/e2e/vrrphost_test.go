@@ -154,3 +154,36 @@ func TestTrackFileAndProcess(t *testing.T) {
 		t.Errorf("d1 polled /proc instead of the process events:\n%s", d1.log())
 	}
 }
+
+// script_security refuses a track script another user could change (one
+// under /tmp) before it runs, keepalived's enable_script_security rule,
+// while a script in root's directories runs as script_user.
+func TestScriptSecurity(t *testing.T) {
+	lab := newLab(t)
+	hs, _ := hosts(t, lab, 1)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "uid")
+	unsafe := filepath.Join(dir, "check.sh")
+	if err := os.WriteFile(unsafe, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777) // the hook, run as nobody, writes its uid here
+	os.Chmod(filepath.Dir(dir), 0o755)
+	scripts := fmt.Sprintf(`  track_script "unsafe" {
+    command = [%q]
+%s
+  }
+  notify {
+    fault = ["/bin/sh", "-c", "id -u > %s"]
+  }`, unsafe, flagTiming, out)
+	cfg := strings.Replace(instanceConfig("d1", 150, scripts), "global {", "global {\n  script_user     = \"nobody\"\n  script_security = true", 1)
+	d1 := startTandem(t, hs[0], cfg)
+	eventually(t, 5*time.Second, "d1 in FAULT: its track script refused", func() bool { return d1.entered("web", "FAULT") == 1 })
+	if !strings.Contains(d1.log(), "refused to run "+unsafe+" (script_security)") {
+		t.Errorf("no refusal in the log:\n%s", d1.log())
+	}
+	eventually(t, 5*time.Second, "the fault hook wrote its uid", func() bool {
+		b, err := os.ReadFile(out)
+		return err == nil && strings.TrimSpace(string(b)) == "65534"
+	})
+}
