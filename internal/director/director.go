@@ -62,6 +62,7 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	d.metrics.reloaded(d.lastReload)
 	d.events.signal = make(chan struct{}, 1)
 	d.fifo = newNotifyFIFO(d.metrics.reg, log)
+	d.host.metrics(d.metrics.reg)
 	var err error
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err

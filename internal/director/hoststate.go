@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -23,6 +25,26 @@ type hostSide struct {
 	stop    context.CancelFunc
 	done    chan struct{}
 	masters map[policy.ID]bool
+
+	// For metrics, read from the scrape's goroutine.
+	routes, rules atomic.Int64 // in force (wanted) now
+	loopP         atomic.Pointer[reconcile.Loop[hoststate.State, string, hoststate.Op]]
+}
+
+// hostMetrics are the host state's gauges and counter.
+func (h *hostSide) metrics(reg *prometheus.Registry) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_host_routes", Help: "Routes tandem keeps in force now (static_routes, virtual_routes of masters)."},
+			func() float64 { return float64(h.routes.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_host_rules", Help: "Policy-routing rules tandem keeps in force now."},
+			func() float64 { return float64(h.rules.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tandem_host_drift_repairs_total", Help: "Routes, rules and addresses of tandem's put back after a change behind its back."},
+			func() float64 {
+				if l := h.loopP.Load(); l != nil {
+					return float64(l.DriftRepairs.Load())
+				}
+				return 0
+			}))
 }
 
 // wantsHost: the configuration has host state of tandem's own.
@@ -55,6 +77,7 @@ func (d *Director) updateHost() {
 		}
 		ctx, cancel := context.WithCancel(d.work)
 		h.loop, h.stop, h.done, h.log = loop, cancel, make(chan struct{}), d.log
+		h.loopP.Store(loop)
 		go func() { defer close(h.done); loop.Run(ctx) }()
 		go watchRoutes(ctx, loop, d.log)
 	} else {
@@ -66,6 +89,8 @@ func (d *Director) updateHost() {
 			want = want.Merge(hoststate.Virtual(r.cfg))
 		}
 	}
+	h.routes.Store(int64(len(want.Routes)))
+	h.rules.Store(int64(len(want.Rules)))
 	h.loop.Set(want)
 }
 
@@ -89,7 +114,10 @@ func (d *Director) closeHost() {
 		return
 	}
 	clear(h.masters)
-	h.loop.Set(hoststate.Static(&d.cfg().Global))
+	static := hoststate.Static(&d.cfg().Global)
+	h.routes.Store(int64(len(static.Routes)))
+	h.rules.Store(int64(len(static.Rules)))
+	h.loop.Set(static)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.loop.Reconcile(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,8 @@ import (
 // that follow the master.
 func hostConfig(t *testing.T, name string, prio int) string {
 	global := fmt.Sprintf(`global {
-  state_dir     = %q
+  state_dir      = %q
+  metrics_listen = "127.0.0.1:9110"
   static_routes = [{ to = "203.0.113.128/25", type = "blackhole" }]
   static_rules  = [{ to = "203.0.113.128/25", table = 200, priority = 2000 }]`, t.TempDir())
 	extra := `  virtual_routes = [{ to = "203.0.113.0/26", via = "198.51.100.1", metric = 7 }]
@@ -86,6 +88,15 @@ func TestRoutesAndRulesFollowTheMaster(t *testing.T) {
 	expect(hs[0], true, true, "d1 repaired the routes and the rule removed behind its back")
 	if !strings.Contains(d1.log(), "repairing host routes, rules and addresses drift") {
 		t.Errorf("no drift repair in d1's log:\n%s", d1.log())
+	}
+	m, err := hs[0].HTTPGet("127.0.0.1:9110", "/metrics", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^tandem_host_routes 2$`, `(?m)^tandem_host_rules 2$`, `(?m)^tandem_host_drift_repairs_total [3-9]$`} {
+		if !regexp.MustCompile(re).MatchString(m) {
+			t.Errorf("d1's metrics lack %s:\n%s", re, m)
+		}
 	}
 
 	if err := d1.proc.Stop(); err != nil {
