@@ -755,11 +755,12 @@ func (c *converter) script(b *Node) *config.TrackScript {
 		}
 		switch k := n.Keyword.Text; k {
 		case "script":
-			if c.nargs(n, 1, 1) {
+			if c.nargs(n, 1, 3) {
 				cmd = n.Args[0]
 				ts.Command = c.argv(cmd.Text)
-			} else if len(n.Args) > 1 {
-				c.errorf(n.Args[1], "Script user not converted", "Running a script as another user arrives with global { script_user } (issue #%d); until then it runs as root.", issueVRRP)
+				if len(n.Args) > 1 {
+					c.warnf(n.Args[1], "Script user not converted", "tandem runs every script as global { script_user } (root when unset); the user given here is dropped.")
+				}
 			}
 		case "interval":
 			if c.nargs(n, 1, 1) {

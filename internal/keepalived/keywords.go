@@ -151,7 +151,7 @@ var Keywords = []Keyword{
 	{bScript, "weight", Converted, "track_script.weight", "reverse is not supported.", 0},
 	{bScript, "rise", Converted, "track_script.rise", "", 0},
 	{bScript, "fall", Converted, "track_script.fall", "", 0},
-	{bScript, "user", NotYet, "global.script_user", "until then the script runs as root.", issueVRRP},
+	{bScript, "user", NotSupported, "", "tandem runs every script as global { script_user }; set the user there (the importer converts global_defs' script_user).", 0},
 	{bScript, "init_fail", NotSupported, "", "a tandem track script counts as succeeding until its first result.", 0},
 
 	// vrrp_sync_group
@@ -238,7 +238,7 @@ var Keywords = []Keyword{
 	{bCheck, "misc_path", Converted, "command", "split into argv when its first word is an executable file, else run by /bin/sh -c.", 0},
 	{bCheck, "misc_timeout", Converted, "timeout", noteTiming, 0},
 	{bCheck, "misc_dynamic", NotYet, "check.dynamic_weight", "until then the exit status only says up (0) or down.", issueHealth},
-	{bCheck, "user", NotYet, "global.script_user", "until then the check runs as root.", issueVRRP},
+	{bCheck, "user", NotSupported, "", "tandem runs every exec check as global { script_user }; set the user there (the importer converts global_defs' script_user).", 0},
 
 	// url { }
 	{bURL, "path", Converted, "path", "", 0},
