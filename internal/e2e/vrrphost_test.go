@@ -109,10 +109,11 @@ func TestRoutesAndRulesFollowTheMaster(t *testing.T) {
 	}
 }
 
-// track_file moves the priority by value x weight and track_process (the
+// track_file moves the priority by value x weight, track_process (the
 // kernel's process events, opened in the initial namespace from the
-// daemon's own) gives FAULT while the process is gone: each causes the
-// failover it should, and the way back.
+// daemon's own) gives FAULT while the process is gone, and a weighted
+// track_interfaces entry moves the priority while the interface is down:
+// each causes the failover it should, and the way back.
 func TestTrackFileAndProcess(t *testing.T) {
 	lab := newLab(t)
 	hs, _ := hosts(t, lab, 2)
@@ -141,7 +142,11 @@ func TestTrackFileAndProcess(t *testing.T) {
   }
   track_process "app" {
     command = [%q]
-  }`, level, filepath.Base(app))
+  }
+  track_interfaces = [{ name = "lan9", weight = -60 }]`, level, filepath.Base(app))
+	routesOf(t, hs[0], "link", "add", "lan9", "type", "veth", "peer", "name", "lan9p")
+	routesOf(t, hs[0], "link", "set", "lan9p", "up")
+	routesOf(t, hs[0], "link", "set", "lan9", "up")
 	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, trackers))
 	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, ""))
 	nodes := []*node{d1, d2}
@@ -160,6 +165,14 @@ func TestTrackFileAndProcess(t *testing.T) {
 	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 300*time.Millisecond)
 	eventually(t, time.Second, "d1 in FAULT", func() bool { return d1.entered("web", "FAULT") == 1 })
 	startApp()
+	onlyHolder(t, nodes, vip, "d1", 3*time.Second, 300*time.Millisecond)
+	// A weighted interface: down moves the priority (150 - 60), not FAULT.
+	routesOf(t, hs[0], "link", "set", "lan9", "down")
+	onlyHolder(t, nodes, vip, "d2", 3*time.Second, 300*time.Millisecond)
+	if st := status(t, "d1"); st.Instances[0].EffectivePriority != 90 || st.Instances[0].State != "BACKUP" {
+		t.Errorf("d1 with lan9 down: %+v", st.Instances[0])
+	}
+	routesOf(t, hs[0], "link", "set", "lan9", "up")
 	onlyHolder(t, nodes, vip, "d1", 3*time.Second, 300*time.Millisecond)
 	if strings.Contains(d1.log(), "reading /proc every second") {
 		t.Errorf("d1 polled /proc instead of the process events:\n%s", d1.log())
