@@ -55,6 +55,9 @@ func (c *checker) vrrphost(cfg *Config) {
 			if strings.TrimSpace(ti.Name) == "" {
 				c.errorf(r, "Empty interface", "Name the interface to track.")
 			}
+			if ti.Name == in.Interface && ti.Weight != 0 {
+				c.warnf(r, "Weight on the instance's own interface", "%s carries the adverts: while it is down the instance is in FAULT whatever the weight; track another interface with a weight, or drop the entry.", ti.Name)
+			}
 			if ti.Weight < -254 || ti.Weight > 254 {
 				c.errorf(r, "Value out of range", "\"weight\" must be from -254 to 254, not %d.", ti.Weight)
 			}
