@@ -87,6 +87,9 @@ const (
 	cnMsgLen          = 20
 )
 
+// connector is openConnector; a variable so that a test can refuse it.
+var connector = openConnector
+
 // openConnector opens the kernel's process-events socket. The connector
 // exists only in the initial network namespace: the socket is made there
 // (setns on a locked thread, for that socket alone) and keeps to it.
@@ -186,6 +189,9 @@ func openInitNS() (int, error) {
 	return -1, err
 }
 
+// pollEvery is how often /proc is read without the connector.
+var pollEvery = time.Second
+
 // ProcessWatch counts matching processes for several track_process
 // blocks from one connector socket.
 type ProcessWatch struct {
@@ -204,7 +210,7 @@ func WatchProcesses(ctx context.Context, commands [][]string, report func(i, run
 	for _, c := range commands {
 		w.procs = append(w.procs, &Processes{Command: c})
 	}
-	fd, err := openConnector()
+	fd, err := connector()
 	if err != nil {
 		warn(fmt.Errorf("track_process: the kernel's process events are not available (%w); reading /proc every second instead", err))
 		go w.polling(ctx)
@@ -238,7 +244,7 @@ func (w *ProcessWatch) tell(last []int, force bool) []int {
 
 func (w *ProcessWatch) polling(ctx context.Context) {
 	var last []int
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
 		for _, p := range w.procs {

@@ -2,6 +2,7 @@ package track
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,5 +112,34 @@ func TestTrackProcess(t *testing.T) {
 	}
 	if len(warned) > 0 {
 		t.Errorf("warnings: %v", warned)
+	}
+}
+
+// Where the connector cannot be opened, /proc is read instead, with a
+// warning that says so.
+func TestTrackProcessPolls(t *testing.T) {
+	connector = func() (int, error) { return -1, errors.New("operation not permitted") }
+	pollEvery = 50 * time.Millisecond
+	defer func() { connector, pollEvery = openConnector, time.Second }()
+	warned := make(chan error, 1)
+	tr := NewTrackers[int](context.Background(), func(err error) { warned <- err })
+	defer tr.Close()
+	tr.Start(1, nil, []ProcessSpec{{Name: "p", Command: []string{"tdmpollproc"}, Quorum: 1, Weight: 10}})
+	if err := <-warned; !strings.Contains(err.Error(), "reading /proc every second instead") {
+		t.Fatalf("warning: %v", err)
+	}
+	if v := next(t, tr, "track_process p"); v.Weight != 0 {
+		t.Fatalf("none running: %+v", v)
+	}
+	bin := filepath.Join(t.TempDir(), "tdmpollproc")
+	b, _ := os.ReadFile("/bin/sleep")
+	os.WriteFile(bin, b, 0o755)
+	c := exec.Command(bin, "30")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Process.Kill(); c.Wait() }()
+	if v := next(t, tr, "track_process p"); v.Weight != 10 {
+		t.Fatalf("one running: %+v", v)
 	}
 }
