@@ -67,9 +67,10 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 	c := &converter{
 		opt:     opt,
 		cfg:     &config.Config{},
-		scripts: map[string]*Node{}, trackFileDefs: map[string]*Node{}, trackProcessDefs: map[string]*Node{},
+		scripts: map[string]*Node{},
 		accept:  map[*config.VRRPInstance]bool{},
 	}
+	c.trackFileDefs, c.trackProcessDefs = map[string]*Node{}, map[string]*Node{}
 	c.cfg.Global = defaults.global
 	c.cfg.LVS = defaults.lvs
 	// keepalived removes its virtual servers when it stops.
