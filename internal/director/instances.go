@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
-	"github.com/tandemlb/tandem/internal/hoststate"
+	"github.com/tandemlb/tandem/internal/routes"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/vrrp"
@@ -48,11 +48,11 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 func addrOptions(ic *config.VRRPInstance) map[netip.Addr]vrrp.AddrOptions {
 	var m map[netip.Addr]vrrp.AddrOptions
 	for _, a := range slices.Concat(ic.VIPOptions, ic.ExcludedOptions) {
-		h := hoststate.FromAddress(a, "")
+		h := routes.FromAddress(a, "")
 		if m == nil {
 			m = map[netip.Addr]vrrp.AddrOptions{}
 		}
-		m[a.Address.Addr()] = vrrp.AddrOptions{Dev: h.Dev, Label: h.Label, Scope: int(hoststate.ScopeNum(h.Scope)),
+		m[a.Address.Addr()] = vrrp.AddrOptions{Dev: h.Dev, Label: h.Label, Scope: int(routes.ScopeNum(h.Scope)),
 			Broadcast: h.Broadcast, NoPrefixRoute: h.NoPrefixRoute, PreferredLft: h.PreferredLft}
 	}
 	return m

@@ -12,23 +12,23 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandemlb/tandem/config"
-	"github.com/tandemlb/tandem/internal/hoststate"
+	"github.com/tandemlb/tandem/internal/routes"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/reconcile"
 )
 
 // hostSide keeps global { static_* } and the virtual_routes / rules of
-// the instances that are MASTER in the kernel (internal/hoststate).
+// the instances that are MASTER in the kernel (internal/routes).
 type hostSide struct {
 	log     *slog.Logger
-	loop    *reconcile.Loop[hoststate.State, string, hoststate.Op]
+	loop    *reconcile.Loop[routes.State, string, routes.Op]
 	stop    context.CancelFunc
 	done    chan struct{}
 	masters map[policy.ID]bool
 
 	// For metrics, read from the scrape's goroutine.
 	routes, rules atomic.Int64 // in force (wanted) now
-	loopP         atomic.Pointer[reconcile.Loop[hoststate.State, string, hoststate.Op]]
+	loopP         atomic.Pointer[reconcile.Loop[routes.State, string, routes.Op]]
 }
 
 // hostMetrics are the host state's gauges and counter.
@@ -70,7 +70,7 @@ func (d *Director) updateHost() {
 		if !wantsHost(cfg) || d.work == nil {
 			return
 		}
-		loop, err := reconcile.New(hoststate.Spec, hoststate.Kernel{}, filepath.Join(cfg.Global.StateDir, "host-addresses.json"), cfg.LVS.ReconcileInterval, d.log)
+		loop, err := reconcile.New(routes.Spec, routes.Kernel{}, filepath.Join(cfg.Global.StateDir, "host-addresses.json"), cfg.LVS.ReconcileInterval, d.log)
 		if err != nil {
 			d.applyFailed(err)
 			return
@@ -83,10 +83,10 @@ func (d *Director) updateHost() {
 	} else {
 		h.loop.SetInterval(cfg.LVS.ReconcileInterval)
 	}
-	want := hoststate.Static(&cfg.Global)
+	want := routes.Static(&cfg.Global)
 	for id, m := range h.masters {
 		if r := d.runs[id]; m && r != nil {
-			want = want.Merge(hoststate.Virtual(r.cfg))
+			want = want.Merge(routes.Virtual(r.cfg))
 		}
 	}
 	h.routes.Store(int64(len(want.Routes)))
@@ -114,7 +114,7 @@ func (d *Director) closeHost() {
 		return
 	}
 	clear(h.masters)
-	static := hoststate.Static(&d.cfg().Global)
+	static := routes.Static(&d.cfg().Global)
 	h.routes.Store(int64(len(static.Routes)))
 	h.rules.Store(int64(len(static.Rules)))
 	h.loop.Set(static)
@@ -129,14 +129,14 @@ func (d *Director) closeHost() {
 
 // watchRoutes makes a pass as soon as one of tandem's routes is removed
 // behind its back (ip route del), rather than at the next interval.
-func watchRoutes(ctx context.Context, loop *reconcile.Loop[hoststate.State, string, hoststate.Op], log *slog.Logger) {
+func watchRoutes(ctx context.Context, loop *reconcile.Loop[routes.State, string, routes.Op], log *slog.Logger) {
 	ch := make(chan netlink.RouteUpdate, 64)
 	if err := netlink.RouteSubscribeWithOptions(ch, ctx.Done(), netlink.RouteSubscribeOptions{}); err != nil {
 		log.Warn("watching routes (drift is repaired at the reconcile interval only)", "err", err)
 		return
 	}
 	for u := range ch {
-		if u.Type == unix.RTM_DELROUTE && u.Protocol == hoststate.Protocol {
+		if u.Type == unix.RTM_DELROUTE && u.Protocol == routes.Protocol {
 			if err := loop.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				log.Debug("host state pass after a route was removed", "err", err)
 			}

@@ -1,4 +1,4 @@
-// Package hoststate keeps the routes, policy-routing rules and addresses
+// Package routes keeps the routes, policy-routing rules and addresses
 // tandem installs (static_* in global, virtual_routes / virtual_rules of
 // the instances that are MASTER) in the kernel, through netlink, with the
 // reconcile loop the IPVS table uses: what the configuration wants is
@@ -9,7 +9,7 @@
 // the route protocol Protocol (87, "tandem" in
 // /etc/iproute2/rt_protos.d/tandem.conf; neither iproute2 nor FRR use
 // it), and the addresses it added are recorded in the loop's state file.
-package hoststate
+package routes
 
 import (
 	"fmt"
