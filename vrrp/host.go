@@ -72,6 +72,9 @@ type HostEffects struct {
 	na   *ipv6.PacketConn // nil for IPv4
 	src  netip.Addr       // IPv6: the NAs' link-local source, found when first needed
 	held []netip.Prefix   // what Add put here and Remove has not taken away: the filter's addresses
+	// ARP sockets of other interfaces that carry IPv4 addresses of the
+	// instance (an entry's dev), opened when first needed.
+	others map[string]*otherARP
 
 	// For WatchClaims, on its own goroutine: the VIPs held and our MAC.
 	heldSet atomic.Pointer[map[netip.Addr]bool]
@@ -107,6 +110,10 @@ func NewHostEffects(o HostOptions) (*HostEffects, error) {
 			return nil, fmt.Errorf("vrrp: ICMPv6 socket for %s (needs CAP_NET_RAW): %w", o.Interface, err)
 		}
 	}
+	if err := h.openOthers(); err != nil {
+		h.Close()
+		return nil, err
+	}
 	if !v4 {
 		return h, nil
 	}
@@ -114,10 +121,8 @@ func NewHostEffects(o HostOptions) (*HostEffects, error) {
 	// backup with only VIPs to announce may not have.
 	h.arp, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 	if err != nil {
-		nl.Close()
-		if h.na != nil {
-			h.na.Close()
-		}
+		h.arp = nil
+		h.Close()
 		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", o.Interface, err)
 	}
 	return h, nil
@@ -287,7 +292,12 @@ func (h *HostEffects) Announce(vips []netip.Prefix) error {
 	for range h.o.Repeat {
 		for _, p := range vips {
 			if dev, _ := h.netlinkAddr(p); dev != "" {
-				continue // on another interface: not announced on this one
+				if p.Addr().Is4() { // IPv6 ones elsewhere: not announced (the NA socket is this interface's)
+					if err := h.garpOn(dev, p.Addr()); err != nil {
+						return fmt.Errorf("announce %s on %s: %w", p.Addr(), dev, err)
+					}
+				}
+				continue
 			}
 			var err error
 			if p.Addr().Is6() {
@@ -307,7 +317,11 @@ func (h *HostEffects) sendGARP(vip netip.Addr) error {
 	if h.arp == nil {
 		return errors.New("no ARP socket: the instance is IPv6")
 	}
-	p, err := arp.NewPacket(arp.OperationRequest, h.ifi.HardwareAddr, vip, ethernet.Broadcast, vip)
+	return writeGARP(h.arp, h.ifi.HardwareAddr, vip)
+}
+
+func writeGARP(c *packet.Conn, mac net.HardwareAddr, vip netip.Addr) error {
+	p, err := arp.NewPacket(arp.OperationRequest, mac, vip, ethernet.Broadcast, vip)
 	if err != nil {
 		return err
 	}
@@ -315,12 +329,12 @@ func (h *HostEffects) sendGARP(vip netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: h.ifi.HardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
 	fb, err := f.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	_, err = h.arp.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	_, err = c.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
 	return err
 }
 
@@ -415,13 +429,56 @@ func (h *HostEffects) WatchClaims(claimed func(vip netip.Addr, mac net.HardwareA
 
 func (h *HostEffects) Close() error {
 	h.nl.Close()
+	var errs []error
 	if h.arp != nil {
-		return h.arp.Close()
+		errs = append(errs, h.arp.Close())
 	}
 	if h.na != nil {
-		return h.na.Close()
+		errs = append(errs, h.na.Close())
+	}
+	for _, o := range h.others {
+		errs = append(errs, o.conn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+type otherARP struct {
+	conn *packet.Conn
+	mac  net.HardwareAddr
+}
+
+// openOthers opens the ARP sockets of the other interfaces that carry
+// IPv4 addresses of the instance, with the others (in the caller's
+// namespace).
+func (h *HostEffects) openOthers() error {
+	for a, o := range h.o.AddrOptions {
+		if o.Dev == "" || o.Dev == h.o.Interface || !a.Is4() || h.others[o.Dev] != nil {
+			continue
+		}
+		ifi, err := net.InterfaceByName(o.Dev)
+		if err != nil {
+			return fmt.Errorf("vrrp: interface %s (dev of %s): %w", o.Dev, a, err)
+		}
+		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
+		if err != nil {
+			return fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", o.Dev, err)
+		}
+		if h.others == nil {
+			h.others = map[string]*otherARP{}
+		}
+		h.others[o.Dev] = &otherARP{conn: c, mac: ifi.HardwareAddr}
 	}
 	return nil
+}
+
+// garpOn announces an IPv4 address that lives on another interface, from
+// that interface (keepalived announces each address where it is).
+func (h *HostEffects) garpOn(dev string, vip netip.Addr) error {
+	o := h.others[dev]
+	if o == nil {
+		return fmt.Errorf("no ARP socket on %s", dev)
+	}
+	return writeGARP(o.conn, o.mac, vip)
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
