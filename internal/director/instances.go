@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
-	"github.com/tandemlb/tandem/internal/routes"
 	"github.com/tandemlb/tandem/internal/policy"
+	"github.com/tandemlb/tandem/internal/routes"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/vrrp"
 )

@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandemlb/tandem/config"
-	"github.com/tandemlb/tandem/internal/routes"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/reconcile"
+	"github.com/tandemlb/tandem/internal/routes"
 )
 
 // hostSide keeps global { static_* } and the virtual_routes / rules of
