@@ -48,6 +48,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -60,6 +62,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -78,7 +82,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 
@@ -89,7 +94,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 }

@@ -46,6 +46,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -58,6 +60,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -76,7 +80,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 
@@ -87,7 +92,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 }

@@ -25,6 +25,7 @@ type Director struct {
 	path       string // the configuration, as given
 	log        *slog.Logger
 	loadedAt   time.Time
+	startedAt  time.Time // Run began: global { startup_delay } counts from it
 	lastReload ReloadStatus
 
 	pol      *policy.Policy
@@ -97,7 +98,7 @@ func (d *Director) Run(ctx context.Context) error {
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	d.work = work
+	d.work, d.startedAt = work, time.Now()
 	d.scripts = track.NewScripts[policy.ID](work)
 	defer d.scripts.Close()
 	d.trackers = track.NewTrackers[policy.ID](work, func(err error) { d.log.Warn("tracking", "err", err) })

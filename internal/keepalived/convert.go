@@ -68,6 +68,7 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 		opt:     opt,
 		cfg:     &config.Config{},
 		scripts: map[string]*Node{},
+		files:   map[string]*Node{},
 		accept:  map[*config.VRRPInstance]bool{},
 	}
 	c.trackFileDefs, c.trackProcessDefs = map[string]*Node{}, map[string]*Node{}
@@ -110,6 +111,7 @@ type converter struct {
 	cfg     *config.Config
 	diags   Diags
 	scripts map[string]*Node // vrrp_script blocks by name
+	files   map[string]*Node // track_file blocks by name (FILE_CHECK)
 
 	trackFileDefs, trackProcessDefs map[string]*Node // vrrp_track_file, vrrp_track_process by name
 
@@ -119,6 +121,7 @@ type converter struct {
 	garpSet    map[string]bool
 	accept     map[*config.VRRPInstance]bool // accept or no_accept written
 	strictIns  map[*config.VRRPInstance]*Node
+	notifyPrio bool // vrrp_notify_priority_changes
 	syncFollow *Node
 	syncArgs   []Token
 	comments   map[any][]string // see Import.Comments
@@ -252,7 +255,7 @@ func (c *converter) run(nodes []*Node) {
 			if c.nargs(n, 1, 1) {
 				c.scripts[n.Args[0].Text] = n
 			}
-		case "vrrp_track_file", "track_file":
+		case "vrrp_track_file":
 			if c.nargs(n, 1, 1) {
 				c.trackFileDefs[n.Args[0].Text] = n
 			}
@@ -262,6 +265,11 @@ func (c *converter) run(nodes []*Node) {
 			}
 		case "global_defs":
 			c.global(n)
+		case "track_file":
+			if len(n.Args) == 1 {
+				c.files[n.Args[0].Text] = n
+				c.trackFileDefs[n.Args[0].Text] = n
+			}
 		}
 	}
 	var groups []*Node
@@ -276,7 +284,9 @@ func (c *converter) run(nodes []*Node) {
 			groups = append(groups, n)
 		case "virtual_server":
 			c.virtualServer(n)
-		case "vrrp_script", "global_defs", "vrrp_track_file", "track_file", "vrrp_track_process":
+		case "vrrp_script", "global_defs", "vrrp_track_file", "vrrp_track_process":
+		case "track_file":
+			c.nargs(n, 1, 1) // read above; used by FILE_CHECK and track_file of instances
 		case "static_ipaddress":
 			c.staticAddresses(n)
 		case "static_routes":
@@ -297,6 +307,7 @@ func (c *converter) run(nodes []*Node) {
 	}
 	c.finishSync()
 	c.finishStrict()
+	c.finishVRRPAuth()
 }
 
 // ---- global_defs
@@ -363,6 +374,8 @@ func (c *converter) global(g *Node) {
 					c.garp.MasterRepeat = v
 				}
 			}
+		case "vrrp_startup_delay", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_notify_priority_changes":
+			c.globalVRRPAuth(n)
 		default:
 			c.unhandled(n)
 		}
@@ -572,6 +585,8 @@ func (c *converter) instance(b *Node) {
 			}
 		case "skip_check_adv_addr":
 			c.caveat(bInstance, n)
+		case "unicast_fault_no_peer", "notify_priority_changes", "auth_hmac", "garp_lower_prio_delay", "garp_lower_prio_repeat":
+			c.instanceVRRPAuth(n, in)
 		case "strict_mode":
 			if c.strictIns == nil {
 				c.strictIns = map[*config.VRRPInstance]*Node{}
@@ -661,7 +676,7 @@ func (c *converter) authentication(b *Node, in *config.VRRPInstance) {
 	switch strings.ToUpper(typ.Args[0].Text) {
 	case "PASS":
 	case "AH":
-		c.errorf(typ.Args[0], "IPSEC-AH authentication is not supported", "tandem has no AH; HMAC authentication (keepalived 2.4's auth_hmac) arrives with issue #%d. Until then remove authentication from both directors.", issueVRRP)
+		c.errorf(typ.Args[0], "IPSEC-AH authentication is not supported", "tandem has no AH; it signs adverts as keepalived 2.4's auth_hmac does (authentication { type = \"hmac\" }): move both directors to auth_hmac, or remove authentication from both.")
 		return
 	default:
 		c.errorf(typ.Args[0], "Invalid auth_type", "%q is not PASS or AH.", typ.Args[0].Text)
@@ -974,6 +989,7 @@ func (c *converter) finishStrict() {
 		}
 		in.Accept = false
 		c.caveat(bGlobal, &Node{Keyword: Token{Text: "vrrp_strict", Pos: n.Keyword.Pos, End: n.Keyword.End}})
+		c.strictInstance(n, in)
 	}
 }
 
