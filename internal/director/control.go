@@ -47,6 +47,8 @@ type Status struct {
 	VirtualServers []VSStatus       `json:"virtual_servers"`
 	IPVS           IPVSStatus       `json:"ipvs"`
 	SyncDaemon     SyncStatus       `json:"sync_daemon"`
+	// The BGP speaker and the announce blocks; absent without them.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 	// The last VRRP and real-server transitions, newest first.
 	Transitions []TransitionStatus `json:"transitions"`
 }
@@ -61,12 +63,17 @@ type ReloadStatus struct {
 
 // VSStatus is one virtual server in Status.
 type VSStatus struct {
-	Name        string     `json:"name"`
-	Address     string     `json:"address"`
-	FWMark      int        `json:"fwmark"`
-	QuorumUp    bool       `json:"quorum_up"`
-	SorryActive bool       `json:"sorry_active"`
-	RealServers []RSStatus `json:"real_servers"`
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	FWMark      int    `json:"fwmark"`
+	QuorumUp    bool   `json:"quorum_up"`
+	SorryActive bool   `json:"sorry_active"`
+	Forwarding  string `json:"forwarding"`
+	// fullnat: the LIPs, and the concurrent connections they allow to
+	// each real server (about 64k source ports per LIP).
+	LocalAddresses []LIPStatus `json:"local_addresses,omitempty"`
+	LimitPerRS     int         `json:"connection_limit_per_real_server,omitempty"`
+	RealServers    []RSStatus  `json:"real_servers"`
 }
 
 // RSStatus is one real server of a VSStatus.
@@ -376,6 +383,12 @@ func (d *Director) handle(req Request) Response {
 			return Response{Error: err.Error()}
 		}
 		return Response{OK: true, Message: msg}
+	case "drain-node":
+		msg, err := d.drainNode(req.Release)
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{OK: true, Message: msg}
 	case "reload":
 		if err := d.reload(); err != nil {
 			resp := Response{Error: err.Error()}
@@ -417,12 +430,13 @@ func (d *Director) status() Status {
 		st.Instances = append(st.Instances, is)
 	}
 	st.VirtualServers = d.vsStatus()
+	st.BGP = d.bgpStatus()
 	st.IPVS.Available = d.lvs.backend != nil
 	if d.lvs.err != nil {
 		st.IPVS.Error = "IPVS is not available in this kernel"
 	}
 	if ls := cfg.LVSSync; ls != nil {
-		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole == lvs.SyncMaster, Backup: d.lvs.syncRole == lvs.SyncBackup,
+		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole&lvs.SyncMaster != 0, Backup: d.lvs.syncRole&lvs.SyncBackup != 0,
 			Interface: ls.Interface, SyncID: ls.SyncID}
 	}
 	return st
@@ -434,12 +448,24 @@ func (d *Director) vsStatus() []VSStatus {
 	s := d.lvs
 	stats := s.checks.Snapshot()
 	conns := s.conns()
+	lipConns := d.fullnat.lipCounts()
 	out := []VSStatus{}
 	for i := range s.vss {
 		v := &s.vss[i]
-		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{}}
+		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{},
+			Forwarding: string(v.cfg.Forwarding)}
 		if v.cfg.Fwmark == 0 {
 			vs.Address = v.cfg.Address.String()
+		}
+		if fs, ok := d.fullnat.byVS[v.model.Name]; ok {
+			for _, lip := range fs.LIPs {
+				n := -1
+				if m, ok := lipConns[v.model.Name]; ok {
+					n = m[lip]
+				}
+				vs.LocalAddresses = append(vs.LocalAddresses, LIPStatus{Address: lip.String(), Connections: n})
+			}
+			vs.LimitPerRS = len(fs.LIPs) * portsPerLIP
 		}
 		vs.SorryActive = !vs.QuorumUp && v.model.Sorry != nil
 		for j := range v.reals {

@@ -21,10 +21,7 @@ import (
 // switches their protodown flag), an IPv4 address on the parent, and an
 // IPv6 link-local on the v6 macvlan (addrgenmode random, set after
 // creation).
-const (
-	frrDir  = "/usr/lib/frr"
-	frrVRID = 5
-)
+const frrVRID = 5 // frrDir is bgp_test.go's
 
 type frrNode struct {
 	t    *testing.T
