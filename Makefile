@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests need; scripts/test-deps installs the missing ones.
 # gcc and libc6-dev: -race needs cgo.
-TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
+TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump frr \
              qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev \
              tmux chromium \
              lintian man-db groff-base systemd
@@ -109,6 +109,7 @@ FUZZTIME ?= 3m
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzStreamDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./vrrp -run '^$$' -fuzz FuzzParseTrailer -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeService -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)

@@ -27,17 +27,21 @@ type Config struct {
 	VirtualServers []*VirtualServer  `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
 	LVS            LVS               `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
 	LVSSync        *LVSSync          `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
+	BGP            *BGP              `hcl:"bgp,block" doc:"The embedded BGP speaker that announces the announce blocks' prefixes (active/active directors, routed VIPs)."`
+	Announces      []*Announce       `hcl:"announce,blocks" doc:"Prefixes announced by BGP while their virtual servers have quorum (and the followed instance is MASTER)."`
 	sources        map[string][]byte `hcl:"-"`
 }
 
 // Global holds daemon-wide settings.
 type Global struct {
 	Source
-	RouterID      string `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
-	ControlSocket string `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
-	MetricsListen string `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
-	Realtime      bool   `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
-	StateDir      string `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
+	RouterID      string        `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
+	ControlSocket string        `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
+	MetricsListen string        `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
+	Realtime      bool          `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
+	StateDir      string        `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
+	Strict        bool          `hcl:"strict" default:"false" doc:"strict = true on every vrrp_instance (keepalived's vrrp_strict)."`
+	StartupDelay  time.Duration `hcl:"startup_delay" default:"\"0s\"" doc:"VRRP instances start this long after tandem (keepalived's vrrp_startup_delay), e.g. for the network to settle after boot."`
 }
 
 // VRRPInstance is one virtual router.
@@ -53,7 +57,7 @@ type VRRPInstance struct {
 	PreemptDelay        time.Duration  `hcl:"preempt_delay" default:"\"0s\"" doc:"After start, wait this long before preempting."`
 	Accept              bool           `hcl:"accept" default:"true" doc:"Accept traffic to the VIPs while master; false filters it (RFC 5798 strict)."`
 	V3ChecksumAsV2      bool           `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header (RFC 9568), as some routers expect; keepalived rejects this form."`
-	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" required:"true" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance."`
+	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" default:"[]" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance. Required unless an announce block follows the instance (its VIPs then live in the announcement)."`
 	UnicastSource       netip.Addr     `hcl:"unicast_source" doc:"Source address for unicast adverts."`
 	UnicastPeers        []netip.Addr   `hcl:"unicast_peers" default:"[]" doc:"Send adverts to these peers instead of multicast."`
 	UnicastMinTTL       int            `hcl:"unicast_min_ttl" default:"255" doc:"Lowest TTL / hop limit accepted on unicast adverts (peers in other subnets arrive lower)."`
@@ -63,13 +67,18 @@ type VRRPInstance struct {
 	TrackScripts        []*TrackScript `hcl:"track_script,blocks" doc:"A command whose result changes the priority or gives FAULT."`
 	GARP                GARP           `hcl:"garp,block" doc:"Gratuitous ARP / unsolicited neighbour advertisements on becoming master."`
 	Notify              Notify         `hcl:"notify,block" doc:"Commands run on state changes."`
-	Authentication      Authentication `hcl:"authentication,block" doc:"VRRPv2 authentication."`
+	Authentication      Authentication `hcl:"authentication,block" doc:"Authentication: a v2 password, or signed adverts (hmac, keepalived 2.4's auth_hmac)."`
+	Strict              bool           `hcl:"strict" default:"false" doc:"Strict RFC behaviour (keepalived's vrrp_strict): refuses unicast, authentication and preempt_delay; accept only for the address owner."`
+	UnicastFaultNoPeer  bool           `hcl:"unicast_fault_no_peer" default:"false" doc:"With unicast_source set and no unicast_peers, stay in FAULT instead of sending multicast."`
 }
 
 // Family is the address family of the instance's VIPs.
 func (v *VRRPInstance) Family() Family {
 	if len(v.VirtualIPs) > 0 && v.VirtualIPs[0].Addr().Is6() {
 		return IPv6
+	}
+	if len(v.VirtualIPs) == 0 && v.UnicastSource.Is6() {
+		return IPv6 // an instance that only elects for an announce
 	}
 	return IPv4
 }
@@ -89,9 +98,11 @@ type TrackScript struct {
 // GARP says how a new master announces its VIPs.
 type GARP struct {
 	Source
-	MasterDelay  time.Duration `hcl:"master_delay" default:"\"5s\"" doc:"A second burst this long after becoming master; 0s for none."`
-	MasterRepeat int           `hcl:"master_repeat" default:"5" doc:"Announcements per burst."`
-	Refresh      time.Duration `hcl:"refresh" default:"\"0s\"" doc:"Re-announce this often while master (at least 1.1s); 0s for never."`
+	MasterDelay         time.Duration `hcl:"master_delay" default:"\"5s\"" doc:"A second burst this long after becoming master; 0s for none."`
+	MasterRepeat        int           `hcl:"master_repeat" default:"5" doc:"Announcements per burst."`
+	Refresh             time.Duration `hcl:"refresh" default:"\"0s\"" doc:"Re-announce this often while master (at least 1.1s); 0s for never."`
+	LowerPriorityDelay  time.Duration `hcl:"lower_priority_delay" default:"\"0s\"" doc:"A master that hears a lower-priority advert announces again this long after (keepalived's garp_lower_prio_delay); 0s for never."`
+	LowerPriorityRepeat int           `hcl:"lower_priority_repeat" default:"0" doc:"Announcements per VIP then (keepalived's garp_lower_prio_repeat); 0 for master_repeat."`
 }
 
 // Notify holds argv lists run on state changes; keepalived's arguments
@@ -102,13 +113,32 @@ type Notify struct {
 	Backup []string `hcl:"backup" doc:"argv run on entering BACKUP."`
 	Fault  []string `hcl:"fault" doc:"argv run on entering FAULT."`
 	Stop   []string `hcl:"stop" doc:"argv run when the instance stops."`
+	// PriorityChanges: keepalived's notify_priority_changes.
+	PriorityChanges bool `hcl:"priority_changes" doc:"Run the command of the current state again, with the new priority, whenever the effective priority changes (keepalived's notify_priority_changes)."`
 }
 
-// Authentication is VRRPv2 simple-password authentication.
+// Authentication is VRRPv2 simple-password authentication, or signed
+// adverts (HMAC-SHA256, keepalived 2.4's auth_hmac) for v2 and v3.
 type Authentication struct {
 	Source
-	Type     AuthType `hcl:"type" default:"\"none\"" doc:"none or pass (v2 only)."`
-	Password string   `hcl:"password" doc:"Up to 8 bytes; required with type = \"pass\"."`
+	Type       AuthType      `hcl:"type" default:"\"none\"" doc:"none, pass (a v2 password) or hmac (signed adverts, v2 and v3, keepalived 2.4's auth_hmac)."`
+	Password   string        `hcl:"password" doc:"Up to 8 bytes; required with type = \"pass\"."`
+	Keys       []*HMACKey    `hcl:"key,blocks" doc:"hmac: a key, labelled with its id 1..255 (several for rotation: the receiver picks by id)."`
+	ActiveKey  int           `hcl:"active_key" defaultdoc:"the id of the only key" doc:"hmac: the id of the key that signs."`
+	AntiReplay AntiReplay    `hcl:"anti_replay" default:"\"time\"" doc:"hmac: time (timestamps within time_window, and growing) or monotonic (growing only)."`
+	TimeWindow time.Duration `hcl:"time_window" defaultdoc:"max(3 x advert_interval, 5s)" doc:"hmac, anti_replay = \"time\": how far a sender's clock may be from ours, whole seconds 1..300."`
+	Mode       AuthMode      `hcl:"mode" default:"\"enforce\"" doc:"hmac: enforce (sign, accept only signed), permissive (sign, accept unsigned too) or receive-only (do not sign, accept both)."`
+}
+
+// HMACKey is one key of authentication hmac.
+type HMACKey struct {
+	Source
+	ID   string `hcl:"id,label"`
+	File string `hcl:"file" doc:"Absolute path of a keepalived key file (hex:HEX, or the key as text); refused unless only its owner may read and write it (0600). Checked at load when present; an instance whose file is missing does not start."`
+	Hex  string `hcl:"hex" doc:"The key in hex (32 to 64 bytes), instead of file."`
+	// Key is the key's bytes, read at load (from File or Hex); nil for a
+	// file absent at load, which the director reads when it starts.
+	Key []byte `hcl:"-"`
 }
 
 // SyncGroup makes instances change state together.
@@ -150,7 +180,7 @@ type RealServer struct {
 	UpperThreshold int         `hcl:"upper_threshold" default:"0" doc:"Stop sending new connections above this many; 0 for no limit."`
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
-	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns or exec. All must pass."`
+	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
 	Endpoint       Endpoint    `hcl:"-"`
 }
 
@@ -165,6 +195,13 @@ type Check struct {
 	Fall            int               `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
 	ConnectAddress  netip.Addr        `hcl:"connect_address" doc:"Check this address instead of the real server's."`
 	ConnectPort     int               `hcl:"connect_port" doc:"Check this port instead of the real server's."`
+	Retries         int               `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
+	RetryDelay      time.Duration     `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
+	SourceAddress   netip.Addr        `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
+	SourceInterface string            `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
+	Warmup          time.Duration     `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
+	Send            string            `hcl:"send" only:"tcp" doc:"Written after connecting; HCL's escapes apply (\\r\\n), and Go's with the backslash doubled (\\\\x00)."`
+	ExpectText      string            `hcl:"expect_text" only:"tcp" doc:"Regular expression the first bytes read (up to 4096) must match: a banner or a reply to send."`
 	Path            string            `hcl:"path" default:"\"/\"" only:"http,https" doc:"Request path."`
 	Host            string            `hcl:"host" only:"http,https" doc:"Host header."`
 	Method          string            `hcl:"method" default:"\"GET\"" only:"http,https" doc:"Request method."`
@@ -172,10 +209,12 @@ type Check struct {
 	ExpectStatus    []StatusRange     `hcl:"expect_status" default:"[\"200-299\"]" only:"http,https" doc:"Accepted status codes: codes (\"200\") or ranges (\"301-302\")."`
 	ExpectBody      string            `hcl:"expect_body" only:"http,https" doc:"Regular expression the body must match."`
 	ExpectSHA256    string            `hcl:"expect_sha256" only:"http,https" doc:"Hex SHA-256 the body must have."`
+	ExpectMD5       string            `hcl:"expect_md5" only:"http,https" doc:"Hex MD5 the body must have, as keepalived's digest and its genhash tool compute it."`
+	HTTPVersion     string            `hcl:"http_version" default:"\"1.1\"" only:"http,https" doc:"\"1.1\" or \"1.0\" (keepalived's http_protocol)."`
 	FollowRedirects bool              `hcl:"follow_redirects" default:"false" only:"http,https" doc:"Follow redirects instead of judging the redirect itself."`
-	TLSServerName   string            `hcl:"tls_server_name" only:"https" doc:"SNI and the name the certificate must carry."`
-	CAFile          string            `hcl:"ca_file" only:"https" doc:"PEM file of CAs to verify the server with (default: the system's)."`
-	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https" doc:"Accept any certificate."`
+	TLSServerName   string            `hcl:"tls_server_name" only:"https,smtp" doc:"SNI and the name the certificate must carry."`
+	CAFile          string            `hcl:"ca_file" only:"https,smtp" doc:"PEM file of CAs to verify the server with (default: the system's)."`
+	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https,smtp" doc:"Accept any certificate."`
 	Payload         HexBytes          `hcl:"payload" only:"udp" doc:"Datagram to send, in hex."`
 	Expect          HexPattern        `hcl:"expect" only:"udp" doc:"The reply must start with these bytes, hex with XX as a wildcard; any reply when unset."`
 	QueryType       DNSType           `hcl:"query_type" default:"\"SOA\"" only:"dns" doc:"DNS query type."`
@@ -183,6 +222,11 @@ type Check struct {
 	Transport       Transport         `hcl:"transport" default:"\"udp\"" only:"dns" doc:"udp or tcp."`
 	ExpectAnswer    string            `hcl:"expect_answer" only:"dns" doc:"An answer record must contain this value."`
 	Command         []string          `hcl:"command" only:"exec" doc:"argv run without a shell; TANDEM_RS_ADDR and TANDEM_RS_PORT in its environment; exit 0 is up."`
+	DynamicWeight   bool              `hcl:"dynamic_weight" default:"false" only:"exec" doc:"keepalived's misc_dynamic: exit 0 up at the configured weight, 1 down, 2..255 up with weight exit-2."`
+	HeloName        string            `hcl:"helo_name" default:"\"localhost\"" only:"smtp" doc:"Name sent with EHLO."`
+	StartTLS        bool              `hcl:"starttls" default:"false" only:"smtp" doc:"After EHLO, STARTTLS (220), a TLS handshake (tls_server_name, ca_file) and EHLO again."`
+	File            string            `hcl:"file" only:"file" doc:"File holding an integer N (keepalived's FILE_CHECK / track_file)."`
+	Weight          int               `hcl:"weight" default:"1" only:"file" doc:"Multiplier: N x weight is the real server's weight, below 0 is down; with 0, N != 0 is down and 0 up at the configured weight."`
 }
 
 // LVS holds kernel IPVS settings.
@@ -193,6 +237,7 @@ type LVS struct {
 	UDPTimeout        time.Duration `hcl:"udp_timeout" default:"\"0s\"" doc:"IPVS UDP timeout; 0s keeps the kernel's."`
 	ReconcileInterval time.Duration `hcl:"reconcile_interval" default:"\"30s\"" doc:"Re-read the kernel table and repair drift this often."`
 	FlushOnStop       bool          `hcl:"flush_on_stop" default:"false" doc:"Remove tandem's own services on stop."`
+	SloppyTCP         bool          `hcl:"sloppy_tcp" default:"false" doc:"net.ipv4.vs.sloppy_tcp: accept a TCP connection mid-flight (one that ECMP moved from another director)."`
 }
 
 // LVSSync drives the kernel's connection-sync daemon.
@@ -200,9 +245,49 @@ type LVSSync struct {
 	Source
 	Interface string     `hcl:"interface" required:"true" doc:"Interface the sync messages use."`
 	SyncID    int        `hcl:"sync_id" default:"0" doc:"0..255; both directors use the same."`
-	Follow    string     `hcl:"follow" required:"true" doc:"vrrp_instance whose state sets the role: MASTER runs the sync master, otherwise the sync backup."`
+	Mode      SyncMode   `hcl:"mode" default:"\"follow\"" doc:"follow: the role follows a VRRP instance; both: the master and the backup daemon at once (active/active directors, N-way)."`
+	Follow    string     `hcl:"follow" doc:"vrrp_instance whose state sets the role: MASTER runs the sync master, otherwise the sync backup. Required with mode = \"follow\"."`
 	MaxLen    int        `hcl:"max_len" default:"0" doc:"Largest sync message payload; 0 for the kernel's choice from the MTU."`
 	Group     netip.Addr `hcl:"group" doc:"Multicast group (kernel default 224.0.0.81)."`
 	Port      int        `hcl:"port" default:"0" doc:"UDP port; 0 for the kernel's (8848)."`
 	TTL       int        `hcl:"ttl" default:"0" doc:"Multicast TTL; 0 for the kernel's (1)."`
+}
+
+// BGP is the embedded speaker (GoBGP). It connects out to its neighbors
+// and opens no listening socket unless a neighbor is passive.
+type BGP struct {
+	Source
+	ASN        int         `hcl:"asn" required:"true" doc:"This director's AS number, 1..4294967295."`
+	RouterID   netip.Addr  `hcl:"router_id" required:"true" doc:"BGP identifier, an IPv4 address (usually the director's own)."`
+	ListenPort int         `hcl:"listen_port" default:"179" doc:"Port the speaker listens on, only when a neighbor is passive; otherwise it only connects out."`
+	Neighbors  []*Neighbor `hcl:"neighbor,blocks" doc:"A BGP peer (router), labelled with its address."`
+}
+
+// Neighbor is one BGP session.
+type Neighbor struct {
+	Source
+	Address      string        `hcl:"address,label"`
+	ASN          int           `hcl:"asn" required:"true" doc:"The neighbor's AS number; equal to bgp.asn for iBGP."`
+	Port         int           `hcl:"port" default:"179" doc:"The neighbor's TCP port."`
+	HoldTime     time.Duration `hcl:"hold_time" default:"\"90s\"" doc:"BGP hold time, 3s or more (whole seconds); a crashed director is withdrawn by the router after this long."`
+	Keepalive    time.Duration `hcl:"keepalive" default:"\"0s\"" doc:"Keepalive interval; 0s for a third of hold_time."`
+	Password     string        `hcl:"password" doc:"TCP MD5 signature (RFC 2385) shared with the neighbor."`
+	Multihop     int           `hcl:"multihop" default:"0" doc:"eBGP multihop TTL, 1..255, for a neighbor that is not directly connected; 0 for a direct neighbor."`
+	LocalAddress netip.Addr    `hcl:"local_address" doc:"Source address of the session (default: the kernel's choice)."`
+	Passive      bool          `hcl:"passive" default:"false" doc:"Wait for the neighbor to connect (the speaker then listens on bgp.listen_port)."`
+	BFD          bool          `hcl:"bfd" default:"false" doc:"BFD for the session: refused for now (GoBGP's BFD does not hold a session with FRR's bfdd); use a short hold_time."`
+}
+
+// Announce is a set of prefixes announced together.
+type Announce struct {
+	Source
+	Name                string         `hcl:"name,label"`
+	Prefixes            []netip.Prefix `hcl:"prefixes" required:"true" doc:"Prefixes announced (a bare address is a host route); their addresses are on lo while announced."`
+	TrackVirtualServers []string       `hcl:"track_virtual_servers" default:"[]" doc:"Withdraw while any of these virtual servers has lost quorum."`
+	Follow              string         `hcl:"follow" doc:"vrrp_instance: announce only while it is MASTER."`
+	Communities         []string       `hcl:"communities" default:"[]" doc:"Standard communities, ASN:VALUE (or no-export, no-advertise)."`
+	LargeCommunities    []string       `hcl:"large_communities" default:"[]" doc:"Large communities, GLOBAL:LOCAL1:LOCAL2."`
+	MED                 int            `hcl:"med" default:"0" doc:"Multi-exit discriminator."`
+	LocalPref           int            `hcl:"local_pref" default:"100" doc:"Local preference (iBGP neighbors only)."`
+	ASPathPrepend       int            `hcl:"as_path_prepend" default:"0" doc:"Prepend bgp.asn this many more times (0..10): a backup that announces but should not attract."`
 }

@@ -134,6 +134,20 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 				latency = "-"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\n", rs.Address, health, rs.Weight, rs.ActiveConns, rs.InactiveConns, latency, rs.Reason)
+			if len(rs.Checks) > 1 || (len(rs.Checks) == 1 && rs.Checks[0].Retries > 0) || rs.DynamicWeight >= 0 {
+				// One line per check: its kind, state, last result and retries.
+				for _, c := range rs.Checks {
+					last := c.LastResult
+					if last == "" {
+						last = "none yet"
+					}
+					retries := ""
+					if c.Retries > 0 {
+						retries = fmt.Sprintf(", retries %d, last run %d attempts", c.Retries, c.Attempts)
+					}
+					fmt.Fprintf(tw, "    check %s\t%s\t\t\t\t\tlast %s%s: %s\n", c.Kind, c.Health, last, retries, c.Reason)
+				}
+			}
 		}
 		tw.Flush()
 	}
@@ -147,6 +161,8 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 	if sd := st.SyncDaemon; sd.Interface != "" {
 		role := "stopped"
 		switch {
+		case sd.Master && sd.Backup:
+			role = "master and backup"
 		case sd.Master:
 			role = "master"
 		case sd.Backup:
@@ -154,6 +170,7 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 		}
 		fmt.Fprintf(out, "sync daemon: %s on %s, sync_id %d\n", role, sd.Interface, sd.SyncID)
 	}
+	printBGP(out, st.BGP, stable)
 }
 
 func runFailover(cmd *cobra.Command, args []string) error {
@@ -166,6 +183,16 @@ func runFailover(cmd *cobra.Command, args []string) error {
 	} else {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: handing over; this node stays backup until 'tandem failover %s --release'\n", args[0], args[0])
 	}
+	return nil
+}
+
+func runDrainNode(cmd *cobra.Command, _ []string) error {
+	release, _ := cmd.Flags().GetBool("release")
+	resp, err := call(cmd, director.Request{Op: "drain-node", Release: release})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), resp.Message)
 	return nil
 }
 
@@ -191,4 +218,36 @@ func runReload(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), resp.Message)
 	return nil
+}
+
+// printBGP prints the neighbors and the announce blocks.
+func printBGP(out io.Writer, b *director.BGPStatus, stable bool) {
+	if b == nil {
+		return
+	}
+	drained := ""
+	if b.Drained {
+		drained = " (NODE DRAINED: tandem drain-node --release)"
+	}
+	fmt.Fprintf(out, "\nBGP%s\n", drained)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NEIGHBOR\tASN\tSTATE\tUP SINCE\tPREFIXES SENT\tUPDATES SENT")
+	for _, n := range b.Neighbors {
+		since := "-"
+		if !n.Since.IsZero() && !stable {
+			since = n.Since.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\n", n.Address, n.ASN, n.State, since, n.PrefixesSent, n.UpdatesSent)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ANNOUNCE\tPREFIXES\tANNOUNCED\tWHY NOT")
+	for _, a := range b.Announcements {
+		yes := "yes"
+		if !a.Announced {
+			yes = "no"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Name, strings.Join(a.Prefixes, " "), yes, a.Reason)
+	}
+	tw.Flush()
 }

@@ -47,6 +47,8 @@ type Status struct {
 	VirtualServers []VSStatus       `json:"virtual_servers"`
 	IPVS           IPVSStatus       `json:"ipvs"`
 	SyncDaemon     SyncStatus       `json:"sync_daemon"`
+	// The BGP speaker and the announce blocks; absent without them.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 	// The last VRRP and real-server transitions, newest first.
 	Transitions []TransitionStatus `json:"transitions"`
 }
@@ -79,6 +81,24 @@ type RSStatus struct {
 	LatencyMS     float64 `json:"latency_ms"`
 	ActiveConns   int     `json:"active_conns"`
 	InactiveConns int     `json:"inactive_conns"`
+	// DynamicWeight is the weight the checks ask for (exec
+	// dynamic_weight, file), -1 for the configured one.
+	DynamicWeight int           `json:"dynamic_weight"`
+	Checks        []CheckStatus `json:"checks"`
+}
+
+// CheckStatus is one check of a real server: its kind, its state and
+// its last result.
+type CheckStatus struct {
+	Kind       string    `json:"kind"`
+	Health     string    `json:"health"`      // the check's own state after rise/fall
+	LastResult string    `json:"last_result"` // "up", "down", or "" before the first
+	Reason     string    `json:"reason"`
+	Retries    int       `json:"retries"`  // configured
+	Attempts   int       `json:"attempts"` // of the last run (1 + retries used)
+	Runs       uint64    `json:"runs"`
+	Failures   uint64    `json:"failures"`
+	LastAt     time.Time `json:"last_at"`
 }
 
 // IPVSStatus says whether the kernel table is being programmed.
@@ -358,6 +378,12 @@ func (d *Director) handle(req Request) Response {
 			return Response{Error: err.Error()}
 		}
 		return Response{OK: true, Message: msg}
+	case "drain-node":
+		msg, err := d.drainNode(req.Release)
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{OK: true, Message: msg}
 	case "reload":
 		if err := d.reload(); err != nil {
 			resp := Response{Error: err.Error()}
@@ -399,12 +425,13 @@ func (d *Director) status() Status {
 		st.Instances = append(st.Instances, is)
 	}
 	st.VirtualServers = d.vsStatus()
+	st.BGP = d.bgpStatus()
 	st.IPVS.Available = d.lvs.backend != nil
 	if d.lvs.err != nil {
 		st.IPVS.Error = "IPVS is not available in this kernel"
 	}
 	if ls := cfg.LVSSync; ls != nil {
-		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole == lvs.SyncMaster, Backup: d.lvs.syncRole == lvs.SyncBackup,
+		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole&lvs.SyncMaster != 0, Backup: d.lvs.syncRole&lvs.SyncBackup != 0,
 			Interface: ls.Interface, SyncID: ls.SyncID}
 	}
 	return st
@@ -427,14 +454,24 @@ func (d *Director) vsStatus() []VSStatus {
 		for j := range v.reals {
 			r := &v.reals[j]
 			k := rsKey{v.model.Name, r.Name}
-			rs := RSStatus{Address: r.Name, Health: "down", Drained: s.drained[k]}
+			rs := RSStatus{Address: r.Name, Health: "down", Drained: s.drained[k], DynamicWeight: -1, Checks: []CheckStatus{}}
 			if s.up[k] {
 				rs.Health = "up"
 			}
 			rs.Weight, _ = s.weight(v, r)
 			if cs, ok := stats[k.id()]; ok {
 				var last time.Time
+				rs.DynamicWeight = cs.Weight
 				for _, c := range cs.Checks {
+					chk := CheckStatus{Kind: c.Type, Health: c.State.String(), Reason: c.Last.Reason, Retries: c.Retries,
+						Attempts: c.Last.Attempts, Runs: c.Runs, Failures: c.Failures, LastAt: c.LastAt}
+					if !c.LastAt.IsZero() {
+						chk.LastResult = "down"
+						if c.Last.Up {
+							chk.LastResult = "up"
+						}
+					}
+					rs.Checks = append(rs.Checks, chk)
 					if c.LastAt.After(last) {
 						last = c.LastAt
 						rs.Reason = c.Last.Reason

@@ -25,6 +25,7 @@ type Director struct {
 	path       string // the configuration, as given
 	log        *slog.Logger
 	loadedAt   time.Time
+	startedAt  time.Time // Run began: global { startup_delay } counts from it
 	lastReload ReloadStatus
 
 	pol      *policy.Policy
@@ -35,6 +36,7 @@ type Director struct {
 	scripts  *track.Scripts[policy.ID]
 	hooks    *hooks
 	lvs      *lvsSide
+	bgp      *bgpSide
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -62,6 +64,7 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err
 	}
+	d.bgp = newBGPSide(cfg, log)
 	var creates []policy.Action
 	d.pol, creates = policy.New(cfg)
 	for _, a := range creates {
@@ -92,7 +95,7 @@ func (d *Director) Run(ctx context.Context) error {
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	d.work = work
+	d.work, d.startedAt = work, time.Now()
 	d.scripts = track.NewScripts[policy.ID](work)
 	defer d.scripts.Close()
 	d.hooks = newHooks(d.log)
@@ -107,6 +110,13 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.lvs.close()
+	// Before anything is announced: the lo addresses a crash left.
+	d.bgp.cleanLeftovers()
+	if err := d.bgp.start(work, d.cfg()); err != nil {
+		return err
+	}
+	defer d.bgpStop()
+	d.lvs.syncBoth(d.cfg().LVSSync)
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -118,14 +128,16 @@ func (d *Director) Run(ctx context.Context) error {
 	d.refreshMetrics()
 	d.log.Info("started", "instances", len(d.cfg().Instances), "router_id", d.cfg().Global.RouterID)
 	d.checkReady()
+	d.bgpSync()
 
 	stop := ctx.Done()
 	for !d.pol.Done() {
 		select {
 		case <-stop:
 			stop = nil
-			d.log.Info("stopping: handing over gracefully")
+			d.log.Info("stopping: withdrawing BGP announcements, then handing over gracefully")
 			sdNotify("STOPPING=1")
+			d.bgpStop()
 			d.step(policy.Stop{})
 		case ls, ok := <-d.watch.ch:
 			if !ok {
@@ -150,7 +162,9 @@ func (d *Director) Run(ctx context.Context) error {
 		case <-d.events.signal:
 			d.drainEvents()
 		}
+		d.bgpSync()
 	}
+	d.lvs.syncBoth(nil)
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
 	}

@@ -19,6 +19,17 @@ func (d *Director) healthChanged(tr health.Transition) {
 	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
 		check = r.Checks[tr.Check].Type
 	}
+	if tr.Weight >= 0 {
+		d.lvs.dynWeight[k] = tr.Weight
+	} else {
+		delete(d.lvs.dynWeight, k)
+	}
+	if tr.From == tr.To {
+		// A weight asked for by the checks (exec dynamic_weight, file).
+		d.log.Info("real server weight", "vs", k.VS, "rs", k.RS, "check", check, "weight", tr.Weight, "reason", tr.Reason)
+		d.reapply()
+		return
+	}
 	d.log.Info("real server "+tr.To.String(), "vs", k.VS, "rs", k.RS, "check", check,
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	wasUp := d.lvs.up[k]
@@ -90,6 +101,7 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 		if s.reals[k] == nil {
 			s.checks.Remove(k.id())
 			delete(s.up, k)
+			delete(s.dynWeight, k)
 		}
 	}
 	if err := s.setChecks(nil, known); err != nil {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,10 +46,12 @@ type lvsSide struct {
 	table    lvs.Table      // the desired table: last handed over, and patched since
 	live     map[string]int // live weight of each virtual server, as in table
 	quorumUp map[string]bool
-	syncRole lvs.SyncRole // the daemon running now; 0 for none
+	syncRole lvs.SyncRole    // the daemon running now; 0 for none
+	bothCfg  *config.LVSSync // set while mode = "both" runs both daemons
 
 	checks      *health.Scheduler
 	up          map[rsKey]bool // healthy real servers
+	dynWeight   map[rsKey]int  // weights the checks ask for (exec dynamic_weight, file)
 	drained     map[rsKey]bool // drained by the operator
 	stateDir    string
 	appliedSeen bool
@@ -57,7 +61,7 @@ type lvsSide struct {
 // that once and VRRP goes on; only a configuration with virtual servers
 // asks for IPVS at all.
 func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSide, error) {
-	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{},
+	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{}, dynWeight: map[rsKey]int{},
 		stateDir: cfg.Global.StateDir}
 	s.setVirtualServers(cfg)
 	s.drained = loadDrained(cfg, log)
@@ -93,6 +97,10 @@ func (s *lvsSide) open(cfg *config.Config) error {
 			return err
 		}
 		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+			k.Close()
+			return err
+		}
+		if err := setSloppyTCP(cfg.LVS.SloppyTCP); err != nil {
 			k.Close()
 			return err
 		}
@@ -167,6 +175,7 @@ func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 			if len(r.Checks) == 0 {
 				s.checks.Remove(k.id())
 				s.up[k] = true
+				delete(s.dynWeight, k)
 				continue
 			}
 			initial := health.Down
@@ -303,27 +312,51 @@ func (s *lvsSide) switchSync(role lvs.SyncRole, ls *config.LVSSync) bool {
 	if s.backend == nil || ls == nil || role == s.syncRole {
 		return true
 	}
-	if s.syncRole != 0 {
-		if err := s.ctl.StopSyncDaemon(s.syncRole); err != nil {
-			s.log.Error("stopping the sync daemon", "role", s.syncRole.String(), "err", err)
+	// role is a set: lvs_sync { mode = "both" } runs master and backup.
+	roles := []lvs.SyncRole{lvs.SyncMaster, lvs.SyncBackup}
+	for _, r := range roles {
+		if s.syncRole&r != 0 && s.ctl != nil {
+			if err := s.ctl.StopSyncDaemon(r); err != nil {
+				s.log.Error("stopping the sync daemon", "role", r.String(), "err", err)
+			}
 		}
 	}
 	s.syncRole = 0
 	if role == 0 {
 		return true
 	}
-	err := errNoKernel
-	if s.ctl != nil {
-		err = s.ctl.StartSyncDaemon(lvs.SyncDaemon{Role: role, Interface: ls.Interface, SyncID: ls.SyncID,
-			MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	for _, r := range roles {
+		if role&r == 0 {
+			continue
+		}
+		err := errNoKernel
+		if s.ctl != nil {
+			err = s.ctl.StartSyncDaemon(lvs.SyncDaemon{Role: r, Interface: ls.Interface, SyncID: ls.SyncID,
+				MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+		}
+		if err != nil {
+			s.log.Error("starting the sync daemon; connections will not survive a failover", "role", r.String(), "err", err)
+			return false
+		}
+		s.syncRole |= r
+		s.log.Info("sync daemon switched", "role", r.String(), "interface", ls.Interface, "sync_id", ls.SyncID)
 	}
-	if err != nil {
-		s.log.Error("starting the sync daemon; connections will not survive a failover", "role", role.String(), "err", err)
-		return false
-	}
-	s.syncRole = role
-	s.log.Info("sync daemon switched", "role", role.String(), "interface", ls.Interface, "sync_id", ls.SyncID)
 	return true
+}
+
+// syncBoth starts the master and backup sync daemons together for
+// lvs_sync { mode = "both" } (active/active directors: every director
+// sends its connections and receives the others'); nil stops them when
+// they run that way. The policy drives mode = "follow".
+func (s *lvsSide) syncBoth(ls *config.LVSSync) {
+	switch {
+	case ls != nil && ls.Mode == "both":
+		s.bothCfg = ls
+		s.switchSync(lvs.SyncMaster|lvs.SyncBackup, ls)
+	case ls == nil && s.bothCfg != nil:
+		s.switchSync(0, s.bothCfg)
+		s.bothCfg = nil
+	}
 }
 
 // flush removes tandem's own services (flush_on_stop).
@@ -406,6 +439,13 @@ func healthSpec(c *config.Check) health.Spec {
 		Payload: c.Payload, Expect: c.Expect.Bytes, ExpectAny: c.Expect.Any,
 		QueryType: string(c.QueryType), QueryName: c.QueryName, Transport: string(c.Transport), ExpectAnswer: c.ExpectAnswer,
 		Command: c.Command,
+		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.SourceAddress, SourceInterface: c.SourceInterface,
+		Warmup: c.Warmup, ExpectText: c.ExpectText, HTTPVersion: c.HTTPVersion, DynamicWeight: c.DynamicWeight,
+		HeloName: c.HeloName, StartTLS: c.StartTLS, FilePath: c.File, Weight: c.Weight,
+	}
+	s.Send, _ = c.SendBytes() // validated by config
+	if c.ExpectMD5 != "" {
+		s.ExpectMD5, _ = hex.DecodeString(c.ExpectMD5)
 	}
 	for _, r := range c.ExpectStatus {
 		s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
@@ -499,6 +539,37 @@ func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
 	out := make([]lvs.VirtualServer, len(s.vss))
 	for i := range s.vss {
 		out[i] = s.vss[i].model
+		if len(s.dynWeight) == 0 {
+			continue
+		}
+		// Weights the checks ask for replace the configured ones, in
+		// the table and in the quorum (keepalived's misc_dynamic).
+		var reals []lvs.Real
+		for j, r := range out[i].Reals {
+			if w, ok := s.dynWeight[rsKey{out[i].Name, r.Name}]; ok {
+				if reals == nil {
+					reals = slices.Clone(out[i].Reals)
+				}
+				reals[j].Dest.Weight = w
+			}
+		}
+		if reals != nil {
+			out[i].Reals = reals
+		}
 	}
 	return out
+}
+
+// setSloppyTCP sets net.ipv4.vs.sloppy_tcp (of this network namespace):
+// with it IPVS accepts a TCP connection first seen mid-flight, one that
+// ECMP moved here from another director.
+func setSloppyTCP(on bool) error {
+	v := "0\n"
+	if on {
+		v = "1\n"
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/vs/sloppy_tcp", []byte(v), 0o644); err != nil {
+		return fmt.Errorf("setting net.ipv4.vs.sloppy_tcp (lvs { sloppy_tcp }): %w", err)
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ func TestVirtualServersFromReference(t *testing.T) {
 		"web_https: TCP 198.51.100.10:443 wlc flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.21:443 -> 203.0.113.21:443 Masq w=1]",
 		"dns: UDP 198.51.100.10:53 rr flags=0x4 timeout=0 netmask=32 quorum=1/0 [203.0.113.31:53 -> 203.0.113.31:53 Masq w=1]",
 		"marked: FWM 42 IPv4 wlc flags=0x0 timeout=0 netmask=32 quorum=1/0 [198.51.100.40 -> 198.51.100.40:0 Route w=1]",
+		"mail: TCP 198.51.100.10:25 wrr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41:25 -> 203.0.113.41:25 Masq w=10] [203.0.113.42:25 -> 203.0.113.42:25 Masq w=1]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

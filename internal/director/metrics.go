@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tandemlb/tandem/bgp"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/vrrp"
@@ -53,6 +54,13 @@ type metricsView struct {
 	rec       *lvs.Reconciler
 	syncRole  lvs.SyncRole
 	syncOn    bool
+	bgp       *bgp.Speaker
+	announced []metricAnnounced
+}
+
+type metricAnnounced struct {
+	announce, prefix string
+	up               bool
 }
 
 type metricInstance struct {
@@ -91,6 +99,9 @@ var (
 	descDrift      = prometheus.NewDesc("tandem_ipvs_drift_repairs_total", "IPVS changes made to repair a table changed behind tandem's back.", nil, nil)
 	descIPVSErrors = prometheus.NewDesc("tandem_ipvs_errors_total", "IPVS reads or changes that failed.", nil, nil)
 	descInfo       = prometheus.NewDesc("tandem_vrrp_instance_info", "A VRRP instance's identity; always 1.", []string{"vrrp_instance", "vrid", "interface", "family"}, nil)
+	descBGPUp      = prometheus.NewDesc("tandem_bgp_session_up", "1 while the BGP session with the neighbor is established.", []string{"neighbor"}, nil)
+	descBGPAnn     = prometheus.NewDesc("tandem_bgp_announced", "1 while the prefix of the announce block is announced.", []string{"announce", "prefix"}, nil)
+	descBGPUpdates = prometheus.NewDesc("tandem_bgp_updates_sent_total", "BGP UPDATE messages sent, all neighbors together (counted by the sessions: a session that restarts counts from 0).", nil, nil)
 	descSyncRole   = prometheus.NewDesc("tandem_sync_daemon_role", "1 for the role the kernel's connection-sync daemon runs in.", []string{"role"}, nil)
 )
 
@@ -147,10 +158,16 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descAnnounce, in.run.Announcements.Load(), name, kind)
 	}
+	// An interface with instances of both families has two links: one
+	// series per interface and reason, their sum.
+	dropped := map[[2]string]uint64{}
 	for _, l := range v.links {
 		for reason, n := range l.Drops() {
-			counter(descDropped, n, l.Name, reason)
+			dropped[[2]string{l.Name, reason}] += n
 		}
+	}
+	for k, n := range dropped {
+		counter(descDropped, n, k[0], k[1])
 	}
 	for _, s := range v.servers {
 		gauge(descRSUp, b2f(s.up), s.vs, s.rs)
@@ -169,9 +186,22 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descDrift, r.DriftRepairs.Load())
 		counter(descIPVSErrors, r.Errors.Load())
 	}
+	if v.bgp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var updates uint64
+		for _, n := range v.bgp.Neighbors(ctx) {
+			gauge(descBGPUp, b2f(n.State == "established"), n.Address)
+			updates += n.UpdatesSent
+		}
+		cancel()
+		counter(descBGPUpdates, updates)
+	}
+	for _, a := range v.announced {
+		gauge(descBGPAnn, b2f(a.up), a.announce, a.prefix)
+	}
 	if v.syncOn {
-		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncMaster), "master")
-		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncBackup), "backup")
+		gauge(descSyncRole, b2f(v.syncRole&lvs.SyncMaster != 0), "master")
+		gauge(descSyncRole, b2f(v.syncRole&lvs.SyncBackup != 0), "backup")
 	}
 }
 
@@ -237,6 +267,14 @@ func (d *Director) refreshMetrics() {
 	}
 	v.rec = s.rec
 	v.syncRole, v.syncOn = s.syncRole, d.cfg().LVSSync != nil
+	if b := d.bgp; b != nil {
+		v.bgp = b.spk
+		for _, a := range d.cfg().Announces {
+			for _, p := range a.Prefixes {
+				v.announced = append(v.announced, metricAnnounced{a.Name, p.String(), b.verdicts[a.Name].announced && b.spk != nil && b.spk.Announced(p)})
+			}
+		}
+	}
 	m.mu.Lock()
 	v.reload = m.view.reload
 	m.view = v
