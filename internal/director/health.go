@@ -19,11 +19,14 @@ func (d *Director) healthChanged(tr health.Transition) {
 	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
 		check = r.Checks[tr.Check].Type
 	}
+	oldW, hadW := d.lvs.dynWeight[k]
 	if tr.Weight >= 0 {
 		d.lvs.dynWeight[k] = tr.Weight
 	} else {
 		delete(d.lvs.dynWeight, k)
 	}
+	newW, hasW := d.lvs.dynWeight[k]
+	weightChanged := hadW != hasW || oldW != newW
 	if tr.From == tr.To {
 		// A weight asked for by the checks (exec dynamic_weight, file).
 		d.log.Info("real server weight", "vs", k.VS, "rs", k.RS, "check", check, "weight", tr.Weight, "reason", tr.Reason)
@@ -40,7 +43,11 @@ func (d *Director) healthChanged(tr health.Transition) {
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
 	// One real server's change is one op, unless a sorry server comes
-	// or goes with it.
+	// or goes with it (or its weight changed with it).
+	if weightChanged {
+		d.reapply()
+		return
+	}
 	if ok, flipped := d.lvs.patch(k, wasUp); ok {
 		if flipped {
 			d.quorumChanged(map[string]bool{k.VS: d.lvs.quorumUp[k.VS]})

@@ -223,7 +223,7 @@ func (s *lvsSide) reapply() map[string]bool {
 		v := &s.vss[i]
 		for j := range v.reals {
 			if k := (rsKey{v.model.Name, v.reals[j].Name}); s.up[k] && !s.drained[k] {
-				s.live[k.VS] += v.reals[j].Dest.Weight
+				s.live[k.VS] += s.weightOf(k, &v.reals[j])
 			}
 		}
 	}
@@ -253,6 +253,7 @@ func (s *lvsSide) patch(k rsKey, wasUp bool) (ok, flipped bool) {
 	}
 	// As lvs.Desired computes it.
 	d := r.Dest
+	d.Weight = s.weightOf(k, r)
 	if s.drained[k] {
 		d.Weight = 0
 	}
@@ -533,6 +534,15 @@ func destKey(e config.Endpoint, vs *config.VirtualServer) lvs.DestKey {
 		port = vs.Address.Port()
 	}
 	return lvs.DestKey{Addr: e.Addr, Port: port}
+}
+
+// weightOf is a real server's weight before health and drain: the one
+// its checks ask for, else the configured one (as lvsVirtualServers).
+func (s *lvsSide) weightOf(k rsKey, r *real) int {
+	if w, ok := s.dynWeight[k]; ok {
+		return w
+	}
+	return r.Dest.Weight
 }
 
 func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
