@@ -459,7 +459,7 @@ func healthSpec(c *config.Check) health.Spec {
 
 var (
 	protocols  = map[config.Protocol]lvs.Protocol{config.TCP: lvs.TCP, config.UDP: lvs.UDP, config.SCTP: lvs.SCTP}
-	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
+	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.FullNAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
 	// sh-* and mh-* flags share the kernel's scheduler flag bits.
 	schedFlags = map[config.SchedulerFlag]lvs.Flags{
 		"sh-fallback": lvs.FlagSchedFlag1, "sh-port": lvs.FlagSchedFlag2,
