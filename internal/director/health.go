@@ -19,14 +19,13 @@ func (d *Director) healthChanged(tr health.Transition) {
 	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
 		check = r.Checks[tr.Check].Type
 	}
-	oldW, hadW := d.lvs.dynWeight[k]
+	_, weighed := d.lvs.dynWeight[k]
+	weighed = weighed || tr.Weight >= 0
 	if tr.Weight >= 0 {
 		d.lvs.dynWeight[k] = tr.Weight
 	} else {
 		delete(d.lvs.dynWeight, k)
 	}
-	newW, hasW := d.lvs.dynWeight[k]
-	weightChanged := hadW != hasW || oldW != newW
 	if tr.From == tr.To {
 		// A weight asked for by the checks (exec dynamic_weight, file).
 		d.log.Info("real server weight", "vs", k.VS, "rs", k.RS, "check", check, "weight", tr.Weight, "reason", tr.Reason)
@@ -37,14 +36,18 @@ func (d *Director) healthChanged(tr health.Transition) {
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	wasUp := d.lvs.up[k]
 	d.lvs.up[k] = tr.To == health.Up
+	if tr.From != tr.To {
+		d.fifo.realServer(d.cfg(), k.VS, k.RS, tr.To == health.Up)
+	}
 	at := tr.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
 	// One real server's change is one op, unless a sorry server comes
-	// or goes with it (or its weight changed with it).
-	if weightChanged {
+	// or goes with it, or its checks ask for a weight (recomputed whole:
+	// the live weight it adds or takes away may have changed meanwhile).
+	if weighed {
 		d.reapply()
 		return
 	}
@@ -75,6 +78,7 @@ func (d *Director) quorumChanged(changed map[string]bool) {
 		} else {
 			d.log.Warn("quorum lost", "vs", vs)
 		}
+		d.fifo.virtualServer(d.cfg(), vs, changed[vs])
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
 	}
 }
