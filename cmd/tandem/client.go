@@ -114,6 +114,9 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 		if vs.FWMark != 0 {
 			addr = fmt.Sprintf("fwmark %d", vs.FWMark)
 		}
+		if vs.Group != "" {
+			addr = fmt.Sprintf("group %s (%s)", vs.Group, strings.Join(vs.Members, ", "))
+		}
 		quorum := "quorum up"
 		if !vs.QuorumUp {
 			quorum = "QUORUM LOST"

@@ -66,6 +66,9 @@ type VSStatus struct {
 	FWMark      int        `json:"fwmark"`
 	QuorumUp    bool       `json:"quorum_up"`
 	SorryActive bool       `json:"sorry_active"`
+	Group       string     `json:"group,omitempty"`     // a virtual_server_group's name
+	Members     []string   `json:"members,omitempty"`   // its members, each an IPVS service
+	Suspended   bool       `json:"suspended,omitempty"` // ha_suspend: checks paused, no instance holds the address
 	RealServers []RSStatus `json:"real_servers"`
 }
 
@@ -420,9 +423,16 @@ func (d *Director) vsStatus() []VSStatus {
 	for i := range s.vss {
 		v := &s.vss[i]
 		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{}}
-		if v.cfg.Fwmark == 0 {
+		if v.cfg.Fwmark == 0 && v.cfg.Address.IsValid() {
 			vs.Address = v.cfg.Address.String()
 		}
+		if v.cfg.Group != "" {
+			vs.Group = v.cfg.Group
+			for _, m := range v.cfg.Members {
+				vs.Members = append(vs.Members, m.String())
+			}
+		}
+		vs.Suspended = s.suspended[v.model.Name]
 		vs.SorryActive = !vs.QuorumUp && v.model.Sorry != nil
 		for j := range v.reals {
 			r := &v.reals[j]

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/alert"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/lvs"
@@ -34,6 +35,8 @@ type Director struct {
 	watch    linkWatch
 	scripts  *track.Scripts[policy.ID]
 	hooks    *hooks
+	alerts   *alert.Sender // nil without an alert block
+	alertCfg *config.Alert
 	lvs      *lvsSide
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
@@ -97,6 +100,8 @@ func (d *Director) Run(ctx context.Context) error {
 	defer d.scripts.Close()
 	d.hooks = newHooks(d.log)
 	defer d.hooks.close() // the STOP hooks finish
+	d.startAlerts(d.cfg())
+	defer func() { d.alerts.Close(d.alertWait()) }() // after the hooks: the last transitions go out
 	if err := d.startMetrics(); err != nil {
 		return err
 	}
@@ -151,6 +156,7 @@ func (d *Director) Run(ctx context.Context) error {
 			d.drainEvents()
 		}
 	}
+	d.notifyOnStop()
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
 	}
@@ -300,9 +306,11 @@ func (d *Director) drainEvents() {
 				at = time.Now()
 			}
 			d.recent.add(TransitionStatus{At: at, Kind: "vrrp", Name: r.cfg.Name, From: ev.t.From.String(), To: ev.t.To.String(), Reason: ev.t.Reason})
+			d.vrrpChanged(r.cfg.Name, ev.t, at)
 		}
 		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
 	}
+	d.updateSuspend()
 	d.checkReady()
 	d.refreshMetrics()
 }

@@ -27,12 +27,15 @@ func (d *Director) healthChanged(tr health.Transition) {
 		at = time.Now()
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
-	d.reapply()
+	d.reapply() // the IPVS change first: a hook or an alert never delays it
+	tr.At = at
+	d.rsChanged(k, tr)
 }
 
 // reapply recomputes the desired table and feeds quorum changes to the
 // policy (track_virtual_servers).
 func (d *Director) reapply() {
+	before := d.lvs.quorum()
 	changed := d.lvs.reapply()
 	for _, vs := range slices.Sorted(maps.Keys(changed)) {
 		if changed[vs] {
@@ -41,6 +44,9 @@ func (d *Director) reapply() {
 			d.log.Warn("quorum lost", "vs", vs)
 		}
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
+		if _, known := before[vs]; known && d.hooks != nil {
+			d.quorumChanged(vs, changed[vs])
+		}
 	}
 	d.refreshMetrics()
 }
@@ -76,6 +82,7 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 			delete(s.up, k)
 		}
 	}
+	d.updateSuspend() // before setChecks: a new ha_suspend virtual server starts paused
 	if err := s.setChecks(nil, known); err != nil {
 		errs = append(errs, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -45,8 +46,9 @@ type lvsSide struct {
 	syncRole lvs.SyncRole // the daemon running now; 0 for none
 
 	checks      *health.Scheduler
-	up          map[rsKey]bool // healthy real servers
-	drained     map[rsKey]bool // drained by the operator
+	up          map[rsKey]bool  // healthy real servers
+	drained     map[rsKey]bool  // drained by the operator
+	suspended   map[string]bool // ha_suspend: virtual servers whose checks pause
 	stateDir    string
 	appliedSeen bool
 }
@@ -58,6 +60,7 @@ func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSid
 	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{},
 		stateDir: cfg.Global.StateDir}
 	s.setVirtualServers(cfg)
+	s.initialSuspend(cfg)
 	s.drained = loadDrained(cfg, log)
 	return s, s.open(cfg)
 }
@@ -157,6 +160,19 @@ func (s *lvsSide) quorum() map[string]bool {
 // (the scheduler keeps unchanged checks as they are).
 func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 	for _, v := range s.vss {
+		if s.suspended[v.model.Name] {
+			continue
+		}
+		if err := s.setVSChecks(v, kernel, known); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setVSChecks hands one virtual server's real servers to the scheduler.
+func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool) error {
+	{
 		svc := kernel[v.model.Service.ServiceKey]
 		for _, r := range v.reals {
 			k := rsKey{v.model.Name, r.Name}
@@ -347,8 +363,11 @@ var (
 // nothing joins two lists by position.
 type vserver struct {
 	cfg   *config.VirtualServer
-	model lvs.VirtualServer
+	model lvs.VirtualServer // the first member's, for a group
 	reals []real
+	// members: the model alone, or one per member of a group (same name,
+	// same real servers, their own service).
+	members []lvs.VirtualServer
 }
 
 // real is one real server of a vserver.
@@ -384,7 +403,7 @@ func virtualServers(cfg *config.Config) []vserver {
 			Hysteresis: vs.Hysteresis, InhibitOnFailure: vs.InhibitOnFailure}}
 		for _, rs := range vs.RealServers {
 			r := real{Real: lvs.Real{Name: rs.Name, Dest: lvs.Dest{
-				DestKey: destKey(rs.Endpoint, vs),
+				DestKey: destKey(rs.Endpoint, vs.Port()),
 				Weight:  rs.Weight, Forward: fwd, Upper: uint32(rs.UpperThreshold), Lower: uint32(rs.LowerThreshold),
 			}}, cfg: rs, InitialUp: rs.Initial == config.Up}
 			for _, c := range rs.Checks {
@@ -394,7 +413,42 @@ func virtualServers(cfg *config.Config) []vserver {
 			v.model.Reals = append(v.model.Reals, r.Real)
 		}
 		if vs.SorryServer.IsValid() {
-			v.model.Sorry = &lvs.Dest{DestKey: destKey(vs.SorryServer, vs), Weight: 1, Forward: fwd}
+			v.model.Sorry = &lvs.Dest{DestKey: destKey(vs.SorryServer, vs.Port()), Weight: 1, Forward: fwd}
+		}
+		v.members = []lvs.VirtualServer{v.model}
+		if len(vs.Members) > 0 {
+			v.members = groupMembers(v.model, vs)
+			v.model = v.members[0]
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// groupMembers makes one lvs virtual server per member of a group, all
+// with the group's name (so one health state and one quorum serve them
+// all): a real server without a port takes each member's port.
+func groupMembers(base lvs.VirtualServer, vs *config.VirtualServer) []lvs.VirtualServer {
+	out := make([]lvs.VirtualServer, 0, len(vs.Members))
+	for _, m := range vs.Members {
+		v := base
+		v.Service.Fwmark, v.Service.IPv6, v.Service.Protocol, v.Service.Addr, v.Service.Port = 0, false, 0, netip.Addr{}, 0
+		port := uint16(0)
+		if m.Fwmark != 0 {
+			v.Service.Fwmark, v.Service.IPv6 = uint32(m.Fwmark), vs.Family == config.IPv6
+		} else {
+			port = m.Address.Port()
+			v.Service.Protocol, v.Service.Addr, v.Service.Port = protocols[vs.Protocol], m.Address.Addr(), port
+		}
+		v.Reals = make([]lvs.Real, len(base.Reals))
+		for i, r := range base.Reals {
+			r.Dest.DestKey = destKey(vs.RealServers[i].Endpoint, port)
+			v.Reals[i] = r
+		}
+		if vs.SorryServer.IsValid() {
+			sorry := *base.Sorry
+			sorry.DestKey = destKey(vs.SorryServer, port)
+			v.Sorry = &sorry
 		}
 		out = append(out, v)
 	}
@@ -403,18 +457,18 @@ func virtualServers(cfg *config.Config) []vserver {
 
 // destKey: a real server written without a port takes the virtual port
 // (0 for a fwmark service: the packet's own port).
-func destKey(e config.Endpoint, vs *config.VirtualServer) lvs.DestKey {
+func destKey(e config.Endpoint, vport uint16) lvs.DestKey {
 	port := e.Port
 	if port == 0 {
-		port = vs.Address.Port()
+		port = vport
 	}
 	return lvs.DestKey{Addr: e.Addr, Port: port}
 }
 
 func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
-	out := make([]lvs.VirtualServer, len(s.vss))
+	out := make([]lvs.VirtualServer, 0, len(s.vss))
 	for i := range s.vss {
-		out[i] = s.vss[i].model
+		out = append(out, s.vss[i].members...)
 	}
 	return out
 }

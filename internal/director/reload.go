@@ -104,6 +104,7 @@ func (d *Director) apply(cfg *config.Config) {
 	if err := d.applyLVS(old, cfg); err != nil {
 		d.applyFailed(err)
 	}
+	d.reloadAlerts(cfg)
 	if d.metrics.listen() != cfg.Global.MetricsListen {
 		d.stopMetrics()
 		if err := d.startMetrics(); err != nil {
