@@ -189,5 +189,8 @@ func (s *Sender) deliver(k sink, e Event) {
 		}
 	}
 	s.cfg.Count(k.kind(), "failed")
+	if s.ctx.Err() != nil {
+		return // abandoned at stop: Close said so once
+	}
 	s.cfg.Log.Warn("alert not delivered", "sink", k.kind(), "attempts", s.cfg.Retries+1, "alert", e.Text(), "err", err)
 }
