@@ -26,7 +26,7 @@ type counts struct {
 }
 
 func (c *counts) add(kind, result string) { c.mu.Lock(); c.n[kind+" "+result]++; c.mu.Unlock() }
-func (c *counts) get(k string) int       { c.mu.Lock(); defer c.mu.Unlock(); return c.n[k] }
+func (c *counts) get(k string) int        { c.mu.Lock(); defer c.mu.Unlock(); return c.n[k] }
 
 var events = []alert.Event{
 	{Kind: "vrrp", Instance: "web", From: "BACKUP", To: "MASTER", Reason: "master down timer expired"},

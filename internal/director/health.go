@@ -27,9 +27,11 @@ func (d *Director) healthChanged(tr health.Transition) {
 		at = time.Now()
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
-	d.reapply() // the IPVS change first: a hook or an alert never delays it
+	// Its hook is queued before quorum's (reapply): the order of the
+	// events. Queueing never blocks, so the IPVS change is not delayed.
 	tr.At = at
 	d.rsChanged(k, tr)
+	d.reapply()
 }
 
 // reapply recomputes the desired table and feeds quorum changes to the
