@@ -119,6 +119,7 @@ type converter struct {
 	syncFollow *Node
 	syncArgs   []Token
 	comments   map[any][]string // see Import.Comments
+	smtp       smtpState
 }
 
 // subBlocks become blocks of their own: their comments go there.
@@ -265,6 +266,8 @@ func (c *converter) run(nodes []*Node) {
 			groups = append(groups, n)
 		case "virtual_server":
 			c.virtualServer(n)
+		case "virtual_server_group":
+			c.vsGroup(n)
 		case "vrrp_script", "global_defs":
 		default:
 			c.unhandled(n)
@@ -280,6 +283,8 @@ func (c *converter) run(nodes []*Node) {
 	}
 	c.finishSync()
 	c.finishStrict()
+	c.finishAlert()
+	c.finishGroups()
 }
 
 // ---- global_defs
@@ -340,6 +345,8 @@ func (c *converter) global(g *Node) {
 					c.garp.MasterRepeat = v
 				}
 			}
+		case "notification_email", "notification_email_from", "smtp_server", "smtp_helo_name", "smtp_connect_timeout", "smtp_alert":
+			c.smtpGlobal(n)
 		default:
 			c.unhandled(n)
 		}
@@ -538,6 +545,8 @@ func (c *converter) instance(b *Node) {
 			}
 		case "skip_check_adv_addr":
 			c.caveat(bInstance, n)
+		case "smtp_alert":
+			c.smtpAlert(bInstance, n)
 		case "strict_mode":
 			if c.strictIns == nil {
 				c.strictIns = map[*config.VRRPInstance]*Node{}
@@ -936,6 +945,8 @@ func (c *converter) syncGroup(b *Node) {
 			if c.nargs(n, 1, 1) {
 				hooks[k] = n.Args[0]
 			}
+		case "smtp_alert":
+			c.smtpAlert(bGroup, n)
 		default:
 			c.unhandled(n)
 		}
