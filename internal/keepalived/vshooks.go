@@ -215,4 +215,6 @@ func (c *converter) finishGroups() {
 }
 
 // groupVSName is the name of the virtual server of group name.
-func groupVSName(name string) string { return fmt.Sprintf("group_%s", nameSafe.ReplaceAllString(name, "_")) }
+func groupVSName(name string) string {
+	return fmt.Sprintf("group_%s", nameSafe.ReplaceAllString(name, "_"))
+}
