@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,8 +79,9 @@ type Sender struct {
 }
 
 type queue struct {
-	s  sink
-	ch chan Event
+	s    sink
+	ch   chan Event
+	full *atomic.Bool // dropping since the last alert that fit: logged once
 }
 
 // New starts a goroutine per configured sink.
@@ -109,7 +111,7 @@ func New(cfg Config) *Sender {
 		sinks = append(sinks, newWebhook(cfg.Webhook))
 	}
 	for _, k := range sinks {
-		q := queue{k, make(chan Event, cfg.Queue)}
+		q := queue{k, make(chan Event, cfg.Queue), new(atomic.Bool)}
 		s.queues = append(s.queues, q)
 		s.wg.Go(func() { s.run(q) })
 	}
@@ -129,9 +131,12 @@ func (s *Sender) Send(e Event) {
 	for _, q := range s.queues {
 		select {
 		case q.ch <- e:
+			q.full.Store(false)
 		default:
 			s.cfg.Count(q.s.kind(), "dropped")
-			s.cfg.Log.Warn("alert queue full; alert dropped", "sink", q.s.kind(), "alert", e.Text())
+			if !q.full.Swap(true) {
+				s.cfg.Log.Warn("alert queue full; alerts are dropped (counted in tandem_alerts_sent_total) until it has room", "sink", q.s.kind(), "alert", e.Text())
+			}
 		}
 	}
 }
@@ -154,10 +159,17 @@ func (s *Sender) Close(wait time.Duration) {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.cancel()
+		return
 	case <-time.After(wait):
 		s.cfg.Log.Warn("alerts still queued at stop were abandoned", "waited", wait)
 	}
+	// Cancelled, every attempt ends at once: the rest are counted failed.
 	s.cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
 }
 
 func (s *Sender) run(q queue) {

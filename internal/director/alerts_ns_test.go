@@ -56,6 +56,7 @@ type alertRun struct {
 	ipvs      []time.Duration // transition -> its IPVS change
 	hook      []time.Duration // transition -> its notify hook ran
 	rsChanges []string        // the real server's transitions, as status shows them
+	sent      map[string]int  // tandem_alerts_sent_total by "kind result"
 }
 
 // runAlertScenario runs a director with alertBlock: one instance becomes
@@ -214,16 +215,29 @@ virtual_server "web" {
 		t.Fatal("Run did not return after the stop")
 	}
 	l.Close()
-	return run
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
+	run.sent = map[string]int{}
+	mfs, err := d.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s[len(s)/2]
+	for _, mf := range mfs {
+		if mf.GetName() != "tandem_alerts_sent_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var kind, result string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "kind":
+					kind = lp.GetValue()
+				case "result":
+					result = lp.GetValue()
+				}
+			}
+			run.sent[kind+" "+result] = int(m.GetCounter().GetValue())
+		}
+	}
+	return run
 }
 
 // Alerts reach an SMTP and an HTTP sink (real sockets) for exactly the
@@ -318,29 +332,57 @@ alert {
 		}
 	}
 
-	without := runAlertScenario(t, "", flaps)
+	total := len(wantVRRP) + len(wantRS) + len(wantQuorum)
+	if withSinks.sent["smtp ok"] != total || withSinks.sent["webhook ok"] != total {
+		t.Errorf("tandem_alerts_sent_total: %v, want %d ok per sink", withSinks.sent, total)
+	}
+
 	silentSMTP := alerttest.ListenSilent(listen())
 	defer silentSMTP.Close()
 	silentHTTP := alerttest.ListenSilent(listen())
 	defer silentHTTP.Close()
-	silent := runAlertScenario(t, sinks(silentSMTP.Addr, "http://"+silentHTTP.Addr+"/hook", "1s"), flaps)
-	if silentSMTP.Accepted() == 0 || silentHTTP.Accepted() == 0 {
-		t.Errorf("the silent sinks were never reached (%d, %d connections)", silentSMTP.Accepted(), silentHTTP.Accepted())
-	}
 	const apart = 50 * time.Millisecond
-	for _, m := range []struct {
-		what     string
-		off, on  time.Duration
-		sameness time.Duration
-	}{
-		{"Run start -> MASTER", without.master, silent.master, apart},
-		{"listener change -> real server transition", median(without.lateness), median(silent.lateness), apart},
-		{"transition -> IPVS change", median(without.ipvs), median(silent.ipvs), apart},
-		{"transition -> notify hook", median(without.hook), median(silent.hook), apart},
-	} {
-		t.Logf("%s: without alerts %v, with a silent sink %v", m.what, m.off, m.on)
-		if m.on-m.off > m.sameness {
-			t.Errorf("%s: %v with a silent sink, %v without: more than %v later", m.what, m.on, m.off, m.sameness)
+	// A loaded machine can delay one fork or one check by more than that:
+	// a second round decides (a blocked director would be late in both).
+	for round := 1; ; round++ {
+		without := runAlertScenario(t, "", flaps)
+		silent := runAlertScenario(t, sinks(silentSMTP.Addr, "http://"+silentHTTP.Addr+"/hook", "1s"), flaps)
+		if silentSMTP.Accepted() == 0 || silentHTTP.Accepted() == 0 {
+			t.Errorf("the silent sinks were never reached (%d, %d connections)", silentSMTP.Accepted(), silentHTTP.Accepted())
+		}
+		if silent.sent["smtp ok"]+silent.sent["webhook ok"] != 0 || silent.sent["smtp failed"] == 0 || silent.sent["webhook failed"] == 0 {
+			t.Errorf("tandem_alerts_sent_total with silent sinks: %v, want failures and no ok", silent.sent)
+		}
+		var late []string
+		for _, m := range []struct {
+			what    string
+			off, on time.Duration
+		}{
+			{"Run start -> MASTER", without.master, silent.master},
+			{"listener change -> real server transition", median(without.lateness), median(silent.lateness)},
+			{"transition -> IPVS change", median(without.ipvs), median(silent.ipvs)},
+			{"transition -> notify hook", median(without.hook), median(silent.hook)},
+		} {
+			t.Logf("round %d: %s: without alerts %v, with a silent sink %v", round, m.what, m.off, m.on)
+			if m.on-m.off > apart {
+				late = append(late, fmt.Sprintf("%s: %v with a silent sink, %v without: more than %v later", m.what, m.on, m.off, apart))
+			}
+		}
+		if len(late) == 0 {
+			return
+		}
+		if round == 2 {
+			t.Error(strings.Join(late, "\n"))
+			return
 		}
 	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
 }

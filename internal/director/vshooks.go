@@ -1,7 +1,6 @@
 package director
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -194,18 +193,7 @@ func (d *Director) reloadAlerts(cfg *config.Config) {
 	go old.Close(30 * time.Second)
 }
 
-func alertEqual(a, b *config.Alert) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if a.Timeout != b.Timeout || a.Retries != b.Retries || a.Queue != b.Queue || (a.SMTP == nil) != (b.SMTP == nil) || (a.Webhook == nil) != (b.Webhook == nil) {
-		return false
-	}
-	if a.SMTP != nil && (a.SMTP.Server != b.SMTP.Server || a.SMTP.From != b.SMTP.From || !slices.Equal(a.SMTP.To, b.SMTP.To) || a.SMTP.HeloName != b.SMTP.HeloName) {
-		return false
-	}
-	return a.Webhook == nil || (a.Webhook.URL == b.Webhook.URL && maps.Equal(a.Webhook.Headers, b.Webhook.Headers))
-}
+func alertEqual(a, b *config.Alert) bool { return config.Equal(a, b) }
 
 func newAlertCounter() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_alerts_sent_total",
