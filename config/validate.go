@@ -315,8 +315,15 @@ func (c *checker) tracking(cfg *Config, names, vsNames []string) {
 		}
 		var users []string
 		for _, vs := range cfg.VirtualServers {
-			if vs.Address.IsValid() && slices.ContainsFunc(in.VirtualIPs, func(p netip.Prefix) bool { return p.Addr() == vs.Address.Addr() }) {
-				users = append(users, fmt.Sprintf("%q (%s)", vs.Name, vs.Address))
+			for _, a := range vs.Addrs() {
+				if slices.ContainsFunc(in.VirtualIPs, func(p netip.Prefix) bool { return p.Addr() == a }) {
+					at := "group " + vs.Group
+					if vs.Address.IsValid() {
+						at = vs.Address.String()
+					}
+					users = append(users, fmt.Sprintf("%q (%s)", vs.Name, at))
+					break
+				}
 			}
 		}
 		if len(users) > 0 {
