@@ -101,7 +101,7 @@ func (d *Director) Run(ctx context.Context) error {
 	d.hooks = newHooks(d.log)
 	defer d.hooks.close() // the STOP hooks finish
 	d.startAlerts(d.cfg())
-	defer func() { d.alerts.Close(d.alertWait()) }() // after the hooks: the last transitions go out
+	defer func() { d.alerts.Close(d.alertWait()) }() // the STOP transitions go out, or at most one timeout is waited
 	if err := d.startMetrics(); err != nil {
 		return err
 	}

@@ -137,9 +137,10 @@ func (d *Director) updateSuspend() {
 			continue
 		}
 		delete(s.suspended, name)
-		known := map[rsKey]bool{}
+		known := map[rsKey]bool{} // a real server added while paused starts as configured
 		for _, r := range v.reals {
-			known[rsKey{name, r.Name}] = true
+			k := rsKey{name, r.Name}
+			_, known[k] = s.up[k]
 		}
 		if err := s.setVSChecks(v, nil, known); err != nil {
 			d.log.Error("ha_suspend: resuming the checks", "vs", name, "err", err)
