@@ -160,47 +160,48 @@ func (s *lvsSide) quorum() map[string]bool {
 // (the scheduler keeps unchanged checks as they are).
 func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 	for _, v := range s.vss {
-		if s.suspended[v.model.Name] {
-			continue
-		}
-		if err := s.setVSChecks(v, kernel, known); err != nil {
+		// ha_suspend: a paused virtual server's real servers take their
+		// initial state, but no checks run.
+		if err := s.setVSChecks(v, kernel, known, !s.suspended[v.model.Name]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// setVSChecks hands one virtual server's real servers to the scheduler.
-func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool) error {
-	{
-		svc := kernel[v.model.Service.ServiceKey]
-		for _, r := range v.reals {
-			k := rsKey{v.model.Name, r.Name}
-			if len(r.Checks) == 0 {
-				s.checks.Remove(k.id())
-				s.up[k] = true
-				continue
-			}
-			initial := health.Down
-			if r.InitialUp {
+// setVSChecks sets one virtual server's real servers' state and, with
+// run, hands them to the scheduler.
+func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool, run bool) error {
+	svc := kernel[v.model.Service.ServiceKey]
+	for _, r := range v.reals {
+		k := rsKey{v.model.Name, r.Name}
+		if len(r.Checks) == 0 {
+			s.checks.Remove(k.id())
+			s.up[k] = true
+			continue
+		}
+		initial := health.Down
+		if r.InitialUp {
+			initial = health.Up
+		}
+		if svc != nil {
+			if _, present := svc.Dests[r.Dest.DestKey]; present {
 				initial = health.Up
 			}
-			if svc != nil {
-				if _, present := svc.Dests[r.Dest.DestKey]; present {
-					initial = health.Up
-				}
+		}
+		if up, ok := s.up[k]; ok && known[k] {
+			initial = health.Down
+			if up {
+				initial = health.Up
 			}
-			if up, ok := s.up[k]; ok && known[k] {
-				initial = health.Down
-				if up {
-					initial = health.Up
-				}
-			}
-			s.up[k] = initial == health.Up
-			t := health.Target{VS: v.model.Name, RS: r.Name, Addr: r.Dest.Addr, Port: r.Dest.Port}
-			if err := s.checks.Set(k.id(), t, r.Checks, initial); err != nil {
-				return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
-			}
+		}
+		s.up[k] = initial == health.Up
+		if !run {
+			continue
+		}
+		t := health.Target{VS: v.model.Name, RS: r.Name, Addr: r.Dest.Addr, Port: r.Dest.Port}
+		if err := s.checks.Set(k.id(), t, r.Checks, initial); err != nil {
+			return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
 		}
 	}
 	return nil

@@ -142,7 +142,7 @@ func (d *Director) updateSuspend() {
 			k := rsKey{name, r.Name}
 			_, known[k] = s.up[k]
 		}
-		if err := s.setVSChecks(v, nil, known); err != nil {
+		if err := s.setVSChecks(v, nil, known, true); err != nil {
 			d.log.Error("ha_suspend: resuming the checks", "vs", name, "err", err)
 		}
 		d.log.Info("ha_suspend: checks resumed, a MASTER instance holds the virtual server's address", "vs", name)
