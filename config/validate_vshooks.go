@@ -176,8 +176,9 @@ func (c *checker) vsGroups(cfg *Config) map[string]*VirtualServerGroup {
 }
 
 // ParseGroupMember parses one member of a virtual_server_group: ADDR:PORT
-// ([ADDR]:PORT for IPv6), A.B.C.D-E:PORT (a range of the last octet),
-// PREFIX/LEN:PORT (every address of the prefix, at most 256), fwmark:N.
+// ([ADDR]:PORT for IPv6), A.B.C.D-E:PORT (a range of the last octet;
+// [2001:db8::10-1f]:PORT, of the last group in hex), PREFIX/LEN:PORT
+// (every address of the prefix, at most 256), fwmark:N.
 func ParseGroupMember(s string) ([]GroupMember, error) {
 	if mark, ok := strings.CutPrefix(s, "fwmark:"); ok {
 		n, err := strconv.ParseUint(mark, 10, 32)
@@ -208,27 +209,48 @@ func ParseGroupMember(s string) ([]GroupMember, error) {
 		return out, nil
 	}
 	if lo, hiText, ok := strings.Cut(host, "-"); ok {
-		a, err := netip.ParseAddr(lo)
-		hi, herr := strconv.Atoi(hiText)
-		if err != nil || !a.Is4() || herr != nil {
-			return nil, fmt.Errorf("%q: a range is an IPv4 address and a last octet, as in \"198.51.100.11-20:443\"", s)
-		}
-		b := a.As4()
-		if hi < int(b[3]) || hi > 255 {
-			return nil, fmt.Errorf("%q: the range ends at %d, below its start %d or above 255", s, hi, b[3])
-		}
-		var out []GroupMember
-		for o := int(b[3]); o <= hi; o++ {
-			b[3] = byte(o)
-			out = append(out, GroupMember{Address: netip.AddrPortFrom(netip.AddrFrom4(b), uint16(port))})
-		}
-		return out, nil
+		return memberRange(s, lo, hiText, uint16(port))
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil || a.Zone() != "" {
 		return nil, fmt.Errorf("%q: %q is not an IP address (without zone)", s, host)
 	}
 	return []GroupMember{{Address: netip.AddrPortFrom(a.Unmap(), uint16(port))}}, nil
+}
+
+// memberRange expands A.B.C.D-E (the last octet, decimal) or
+// 2001:db8::10-1f (the last 16-bit group, hex, at most 256 addresses).
+func memberRange(s, lo, hiText string, port uint16) ([]GroupMember, error) {
+	a, err := netip.ParseAddr(lo)
+	if err != nil || a.Zone() != "" {
+		return nil, fmt.Errorf("%q: a range is an address and the end of its last part, as in \"198.51.100.11-20:443\" or \"[2001:db8::10-1f]:443\"", s)
+	}
+	b := a.As16()
+	start, base := int(b[15]), 10
+	if a.Is6() {
+		start, base = int(b[14])<<8|int(b[15]), 16
+	}
+	hi, err := strconv.ParseUint(hiText, base, 16)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q: %q is not the end of the range (%s)", s, hiText, map[int]string{10: "0..255", 16: "hex 0..ffff"}[base])
+	case int(hi) < start || (a.Is4() && hi > 255):
+		return nil, fmt.Errorf("%q: the range ends at %s, below its start or above 255", s, hiText)
+	case int(hi)-start >= 256:
+		return nil, fmt.Errorf("%q: a range may hold at most 256 addresses", s)
+	}
+	var out []GroupMember
+	for n := start; n <= int(hi); n++ {
+		if a.Is4() {
+			b4 := a.As4()
+			b4[3] = byte(n)
+			out = append(out, GroupMember{Address: netip.AddrPortFrom(netip.AddrFrom4(b4), port)})
+			continue
+		}
+		b[14], b[15] = byte(n>>8), byte(n)
+		out = append(out, GroupMember{Address: netip.AddrPortFrom(netip.AddrFrom16(b), port)})
+	}
+	return out, nil
 }
 
 func (c *checker) alert(a *Alert) {

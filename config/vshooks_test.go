@@ -34,10 +34,13 @@ func TestGroupMembersExpand(t *testing.T) {
 }
 
 func TestParseGroupMember(t *testing.T) {
-	for _, bad := range []string{"198.51.100.1", "198.51.100.5-4:80", "198.51.100.0/23:80", "fwmark:x", "[2001:db8::1-2]:80", "host:80", "198.51.100.1:70000"} {
+	for _, bad := range []string{"198.51.100.1", "198.51.100.5-4:80", "198.51.100.0/23:80", "fwmark:x", "[2001:db8::1-0]:80", "[2001:db8::1-1ff]:80", "host:80", "198.51.100.1:70000"} {
 		if _, err := config.ParseGroupMember(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+	if ms, err := config.ParseGroupMember("[2001:db8::fe-101]:80"); err != nil || len(ms) != 4 || ms[3].String() != "[2001:db8::101]:80" {
+		t.Errorf("IPv6 range: %v %v", ms, err)
 	}
 	ms, err := config.ParseGroupMember("[2001:db8::]/126:53")
 	if err != nil || len(ms) != 4 || ms[3].String() != "[2001:db8::3]:53" {
