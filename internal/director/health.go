@@ -37,7 +37,6 @@ func (d *Director) healthChanged(tr health.Transition) {
 // reapply recomputes the desired table and feeds quorum changes to the
 // policy (track_virtual_servers).
 func (d *Director) reapply() {
-	before := d.lvs.quorum()
 	changed := d.lvs.reapply()
 	for _, vs := range slices.Sorted(maps.Keys(changed)) {
 		if changed[vs] {
@@ -46,7 +45,7 @@ func (d *Director) reapply() {
 			d.log.Warn("quorum lost", "vs", vs)
 		}
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
-		if _, known := before[vs]; known && d.hooks != nil {
+		if !d.lvs.quorumFirst[vs] && d.hooks != nil {
 			d.quorumChanged(vs, changed[vs])
 		}
 	}

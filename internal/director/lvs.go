@@ -43,7 +43,10 @@ type lvsSide struct {
 	reals    map[rsKey]*real
 	table    lvs.Table // the desired table last handed over
 	quorumUp map[string]bool
-	syncRole lvs.SyncRole // the daemon running now; 0 for none
+	// quorumFirst: the virtual servers of the last reapply whose quorum
+	// was decided for the first time (no quorum hook for those).
+	quorumFirst map[string]bool
+	syncRole    lvs.SyncRole // the daemon running now; 0 for none
 
 	checks      *health.Scheduler
 	up          map[rsKey]bool  // healthy real servers
@@ -57,7 +60,7 @@ type lvsSide struct {
 // that once and VRRP goes on; only a configuration with virtual servers
 // asks for IPVS at all.
 func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSide, error) {
-	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{},
+	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, quorumFirst: map[string]bool{}, up: map[rsKey]bool{},
 		stateDir: cfg.Global.StateDir}
 	s.setVirtualServers(cfg)
 	s.initialSuspend(cfg)
@@ -216,9 +219,13 @@ func (s *lvsSide) reapply() map[string]bool {
 		QuorumUp: s.quorumUp,
 	})
 	changed := map[string]bool{}
+	clear(s.quorumFirst)
 	for name, ok := range q {
 		if was, known := s.quorumUp[name]; !known || was != ok {
 			changed[name] = ok
+			if !known {
+				s.quorumFirst[name] = true
+			}
 		}
 	}
 	s.quorumUp, s.table = q, t
