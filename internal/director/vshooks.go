@@ -114,7 +114,7 @@ func (d *Director) heldVIPs() map[netip.Addr]bool {
 // paused real server keeps its last state (and its place in the table).
 func (d *Director) updateSuspend() {
 	s := d.lvs
-	if s.checks == nil {
+	if s.checks == nil || (len(s.suspended) == 0 && !slices.ContainsFunc(d.cfg().VirtualServers, func(vs *config.VirtualServer) bool { return vs.HASuspend })) {
 		return
 	}
 	held := d.heldVIPs()
