@@ -57,7 +57,7 @@ const (
 )
 
 const (
-	noteSMTP    = "tandem mails every transition (VRRP state, real server up/down, quorum) once alert { smtp } is written, which needs smtp_server and notification_email in global_defs; smtp_alert on one instance, group, virtual or real server cannot limit it to those, and smtp_alert off in global_defs writes no alert block."
+	noteSMTP    = "tandem mails every transition (VRRP state, real server up/down, quorum) once alert { smtp } is written, which needs smtp_server and notification_email in global_defs; smtp_alert on one instance, group, virtual or real server cannot limit it to those; without smtp_alert on anywhere no alert block is written."
 	noteRSHooks = "tandem appends VS RS to real-server and quorum hooks; keepalived passes no arguments, so the script is wrapped in /bin/sh -c and receives exactly what it did."
 	noteScripts = "tandem appends four arguments (INSTANCE|GROUP NAME STATE PRIORITY) to every hook; keepalived passes none to notify_master and friends, so the script is wrapped in /bin/sh -c and receives exactly what it did."
 	noteTiming  = "tandem requires a timeout below the interval; where keepalived's is not below, the importer writes interval - 10ms."

@@ -22,7 +22,6 @@ type smtpState struct {
 	helo     string
 	timeout  string
 	at       *Node // the first smtp keyword, for messages
-	off      bool  // smtp_alert off in global_defs
 	wanted   bool  // some smtp_alert is on
 	wantedAt *Node
 	// groupRefs: virtual_server group NAME, checked once every group
@@ -78,19 +77,18 @@ func (c *converter) smtpGlobal(n *Node) {
 			}
 		}
 	case "smtp_alert":
-		if on := boolArg(n); on {
+		if boolArg(n) {
 			s.wanted, s.wantedAt = true, n
-		} else {
-			s.off = true
 		}
 		c.caveat(bGlobal, n)
 	}
 }
 
 // smtpAlert is smtp_alert in an instance, a group, a virtual or a real
-// server: it asks for mail, for everything (the caveat says so).
+// server: it asks for mail (over global_defs' default, as in keepalived),
+// for everything (the caveat says so).
 func (c *converter) smtpAlert(block string, n *Node) {
-	if boolArg(n) && !c.smtp.off {
+	if boolArg(n) {
 		c.smtp.wanted = true
 		if c.smtp.wantedAt == nil {
 			c.smtp.wantedAt = n
@@ -127,7 +125,7 @@ func (c *converter) finishAlert() {
 		return
 	}
 	switch {
-	case s.off || !s.wanted:
+	case !s.wanted:
 		if s.server != "" || len(s.to) > 0 {
 			c.warnf(s.at.Keyword, "No alert block written", "keepalived sends mail only where smtp_alert is on, and it is on nowhere here; add alert { smtp { server, from, to } } to mail every transition.")
 		}
