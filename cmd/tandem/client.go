@@ -124,6 +124,9 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 		if vs.SorryActive {
 			quorum += ", sorry server in use"
 		}
+		if vs.Suspended {
+			quorum += ", checks paused (ha_suspend: not MASTER for its address)"
+		}
 		fmt.Fprintf(out, "\nvirtual server %s %s (%s)\n", vs.Name, addr, quorum)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  REAL SERVER\tHEALTH\tWEIGHT\tACTIVE\tINACTIVE\tLATENCY\tLAST RESULT")
