@@ -34,13 +34,25 @@ type timedOp struct {
 }
 
 func (o *opLog) Apply(op lvs.Op) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	err := o.Memory.Apply(op)
 	if op.Kind == lvs.AddDest || op.Kind == lvs.DelDest {
-		o.mu.Lock()
 		o.ops = append(o.ops, timedOp{op.Kind, time.Now()})
-		o.mu.Unlock()
 	}
 	return err
+}
+
+// Table and snapshot lock too: the test reads what the reconciler writes.
+func (o *opLog) Table() (lvs.Table, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.Memory.Table()
+}
+
+func (o *opLog) snapshot() lvs.Table {
+	t, _ := o.Table()
+	return t
 }
 
 func (o *opLog) dests() []timedOp {
