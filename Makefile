@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests need; scripts/test-deps installs the missing ones.
 # gcc and libc6-dev: -race needs cgo.
-TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump \
+TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump frr \
              qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev \
              tmux chromium \
              lintian man-db groff-base systemd
@@ -24,7 +24,7 @@ export TANDEM_TEST_STRICT := 1
 TIMED := scripts/timed
 START := $(shell date +%s)
 
-.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-ipvs bench-chaos fuzz docs clean
+.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-ipvs bench-health bench-chaos fuzz docs clean
 
 all: build
 
@@ -79,6 +79,7 @@ bench:
 	$(GO) run ./bench/flood
 	$(GO) run ./bench/scale
 	$(MAKE) bench-ipvs
+	$(MAKE) bench-health
 	$(MAKE) bench-chaos
 
 # Thirty minutes of seeded faults on three tandem directors, then ten on
@@ -89,9 +90,17 @@ bench-chaos:
 	$(GO) run ./bench/chaos -seed $(CHAOS_SEED) -duration 10m -keepalived 1 -overlap
 
 # IPVS programming, 10,000 services x 10 destinations from empty: tandem
-# against ipvsadm -R in the qemu guest (times and ratio in the log).
+# against ipvsadm -R in the qemu guest; reading 1,000 x 10 and 10,000 x
+# 10 (a reconcile that changes nothing) against ipvsadm -S -n (times and
+# ratios in the log).
 bench-ipvs:
-	TANDEM_IPVS_BENCH_SERVICES=10000 $(GO) test -count=1 -v -timeout 30m -run 'TestGuestLVS/TestProgrammingSpeed' ./internal/vmtest/
+	TANDEM_IPVS_BENCH_SERVICES=10000 TANDEM_IPVS_READ_SERVICES=1000,10000 $(GO) test -count=1 -v -timeout 40m -run 'TestGuestLVS/(TestProgrammingSpeed|TestReadSpeed)' ./internal/vmtest/
+
+# Health checks in the qemu guest, tandem beside keepalived's checker,
+# alternating: CPU per 1,000 checks at 500 and 1,000 TCP checks a second
+# and 500 HTTP (figures in the log).
+bench-health:
+	TANDEM_HEALTH_BENCH=1 $(GO) test -count=1 -v -timeout 30m -run '^TestGuest$$/TestHealthCPUBesideKeepalived' ./internal/vmtest/
 
 # Fuzz the config loader, the decoders of the kernel's IPVS messages, the
 # keepalived.conf reader and the ipvsadm -S reader;
@@ -100,6 +109,7 @@ FUZZTIME ?= 3m
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzStreamDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./vrrp -run '^$$' -fuzz FuzzParseTrailer -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeService -fuzztime $(FUZZTIME)
 	$(GO) test ./lvs -run '^$$' -fuzz FuzzDecodeDest -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)

@@ -197,6 +197,10 @@ func (c *checker) sameRouter(ref, b *VRRPInstance) {
 		c.errorf(at(b, "type"), "Authentication differs between directors",
 			"%s authenticates with type %q here and %q at %s; adverts that fail authentication are dropped and both directors become master. Use the same authentication block.",
 			instanceText(b), ba.Type, ra.Type, rangeText(at(ref, "type")))
+	case ra.Type == "hmac" && !hmacJoins(ra, ba):
+		c.errorf(at(b, "active_key"), "Signing keys differ between directors",
+			"%s signs with key %d here, which %s does not have with the same bytes, or the other way round (neither key is shown); adverts signed with a key the other does not hold are dropped and both directors become master. Give both the same keys (during a rotation: both keys on both, then change active_key).",
+			instanceText(b), ba.ActiveKey, rangeText(at(ref, "type")))
 	case ra.Password != ba.Password:
 		c.errorf(at(b, "password"), "Authentication differs between directors",
 			"%s has another password here than at %s (neither is shown); adverts that fail authentication are dropped and both directors become master. Use the same password.",

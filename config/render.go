@@ -177,6 +177,15 @@ func implied(v reflect.Value, name string) bool {
 		}
 	case *VRRPInstance:
 		return name == "preempt_delay" && !b.Preempt && b.PreemptDelay == 0
+	case *Authentication: // the settings of signed adverts are an error with another type
+		switch name {
+		case "anti_replay", "mode":
+			return b.Type != "hmac"
+		case "time_window": // computed from advert_interval unless written
+			return b.Type != "hmac" || !b.Has(name)
+		case "active_key": // the only key's unless written
+			return b.Type != "hmac" || !b.Has(name) && len(b.Keys) == 1
+		}
 	}
 	return false
 }

@@ -36,11 +36,13 @@ type Config struct {
 // Global holds daemon-wide settings.
 type Global struct {
 	Source
-	RouterID      string `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
-	ControlSocket string `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
-	MetricsListen string `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
-	Realtime      bool   `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
-	StateDir      string `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
+	RouterID      string        `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
+	ControlSocket string        `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
+	MetricsListen string        `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
+	Realtime      bool          `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
+	StateDir      string        `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
+	Strict        bool          `hcl:"strict" default:"false" doc:"strict = true on every vrrp_instance (keepalived's vrrp_strict)."`
+	StartupDelay  time.Duration `hcl:"startup_delay" default:"\"0s\"" doc:"VRRP instances start this long after tandem (keepalived's vrrp_startup_delay), e.g. for the network to settle after boot."`
 }
 
 // VRRPInstance is one virtual router.
@@ -66,7 +68,9 @@ type VRRPInstance struct {
 	TrackScripts        []*TrackScript `hcl:"track_script,blocks" doc:"A command whose result changes the priority or gives FAULT."`
 	GARP                GARP           `hcl:"garp,block" doc:"Gratuitous ARP / unsolicited neighbour advertisements on becoming master."`
 	Notify              Notify         `hcl:"notify,block" doc:"Commands run on state changes."`
-	Authentication      Authentication `hcl:"authentication,block" doc:"VRRPv2 authentication."`
+	Authentication      Authentication `hcl:"authentication,block" doc:"Authentication: a v2 password, or signed adverts (hmac, keepalived 2.4's auth_hmac)."`
+	Strict              bool           `hcl:"strict" default:"false" doc:"Strict RFC behaviour (keepalived's vrrp_strict): refuses unicast, authentication and preempt_delay; accept only for the address owner."`
+	UnicastFaultNoPeer  bool           `hcl:"unicast_fault_no_peer" default:"false" doc:"With unicast_source set and no unicast_peers, stay in FAULT instead of sending multicast."`
 }
 
 // Family is the address family of the instance's VIPs.
@@ -92,9 +96,11 @@ type TrackScript struct {
 // GARP says how a new master announces its VIPs.
 type GARP struct {
 	Source
-	MasterDelay  time.Duration `hcl:"master_delay" default:"\"5s\"" doc:"A second burst this long after becoming master; 0s for none."`
-	MasterRepeat int           `hcl:"master_repeat" default:"5" doc:"Announcements per burst."`
-	Refresh      time.Duration `hcl:"refresh" default:"\"0s\"" doc:"Re-announce this often while master (at least 1.1s); 0s for never."`
+	MasterDelay         time.Duration `hcl:"master_delay" default:"\"5s\"" doc:"A second burst this long after becoming master; 0s for none."`
+	MasterRepeat        int           `hcl:"master_repeat" default:"5" doc:"Announcements per burst."`
+	Refresh             time.Duration `hcl:"refresh" default:"\"0s\"" doc:"Re-announce this often while master (at least 1.1s); 0s for never."`
+	LowerPriorityDelay  time.Duration `hcl:"lower_priority_delay" default:"\"0s\"" doc:"A master that hears a lower-priority advert announces again this long after (keepalived's garp_lower_prio_delay); 0s for never."`
+	LowerPriorityRepeat int           `hcl:"lower_priority_repeat" default:"0" doc:"Announcements per VIP then (keepalived's garp_lower_prio_repeat); 0 for master_repeat."`
 }
 
 // Notify holds argv lists run on state changes; keepalived's arguments
@@ -105,13 +111,32 @@ type Notify struct {
 	Backup []string `hcl:"backup" doc:"argv run on entering BACKUP."`
 	Fault  []string `hcl:"fault" doc:"argv run on entering FAULT."`
 	Stop   []string `hcl:"stop" doc:"argv run when the instance stops."`
+	// PriorityChanges: keepalived's notify_priority_changes.
+	PriorityChanges bool `hcl:"priority_changes" doc:"Run the command of the current state again, with the new priority, whenever the effective priority changes (keepalived's notify_priority_changes)."`
 }
 
-// Authentication is VRRPv2 simple-password authentication.
+// Authentication is VRRPv2 simple-password authentication, or signed
+// adverts (HMAC-SHA256, keepalived 2.4's auth_hmac) for v2 and v3.
 type Authentication struct {
 	Source
-	Type     AuthType `hcl:"type" default:"\"none\"" doc:"none or pass (v2 only)."`
-	Password string   `hcl:"password" doc:"Up to 8 bytes; required with type = \"pass\"."`
+	Type       AuthType      `hcl:"type" default:"\"none\"" doc:"none, pass (a v2 password) or hmac (signed adverts, v2 and v3, keepalived 2.4's auth_hmac)."`
+	Password   string        `hcl:"password" doc:"Up to 8 bytes; required with type = \"pass\"."`
+	Keys       []*HMACKey    `hcl:"key,blocks" doc:"hmac: a key, labelled with its id 1..255 (several for rotation: the receiver picks by id)."`
+	ActiveKey  int           `hcl:"active_key" defaultdoc:"the id of the only key" doc:"hmac: the id of the key that signs."`
+	AntiReplay AntiReplay    `hcl:"anti_replay" default:"\"time\"" doc:"hmac: time (timestamps within time_window, and growing) or monotonic (growing only)."`
+	TimeWindow time.Duration `hcl:"time_window" defaultdoc:"max(3 x advert_interval, 5s)" doc:"hmac, anti_replay = \"time\": how far a sender's clock may be from ours, whole seconds 1..300."`
+	Mode       AuthMode      `hcl:"mode" default:"\"enforce\"" doc:"hmac: enforce (sign, accept only signed), permissive (sign, accept unsigned too) or receive-only (do not sign, accept both)."`
+}
+
+// HMACKey is one key of authentication hmac.
+type HMACKey struct {
+	Source
+	ID   string `hcl:"id,label"`
+	File string `hcl:"file" doc:"Absolute path of a keepalived key file (hex:HEX, or the key as text); refused unless only its owner may read and write it (0600). Checked at load when present; an instance whose file is missing does not start."`
+	Hex  string `hcl:"hex" doc:"The key in hex (32 to 64 bytes), instead of file."`
+	// Key is the key's bytes, read at load (from File or Hex); nil for a
+	// file absent at load, which the director reads when it starts.
+	Key []byte `hcl:"-"`
 }
 
 // SyncGroup makes instances change state together.
@@ -222,7 +247,7 @@ type RealServer struct {
 	UpperThreshold int         `hcl:"upper_threshold" default:"0" doc:"Stop sending new connections above this many; 0 for no limit."`
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
-	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns or exec. All must pass."`
+	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
 	Notify         RSNotify    `hcl:"notify,block" doc:"Commands run when the real server goes up or down."`
 	Endpoint       Endpoint    `hcl:"-"`
 }
@@ -238,6 +263,13 @@ type Check struct {
 	Fall            int               `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
 	ConnectAddress  netip.Addr        `hcl:"connect_address" doc:"Check this address instead of the real server's."`
 	ConnectPort     int               `hcl:"connect_port" doc:"Check this port instead of the real server's."`
+	Retries         int               `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
+	RetryDelay      time.Duration     `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
+	SourceAddress   netip.Addr        `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
+	SourceInterface string            `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
+	Warmup          time.Duration     `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
+	Send            string            `hcl:"send" only:"tcp" doc:"Written after connecting; HCL's escapes apply (\\r\\n), and Go's with the backslash doubled (\\\\x00)."`
+	ExpectText      string            `hcl:"expect_text" only:"tcp" doc:"Regular expression the first bytes read (up to 4096) must match: a banner or a reply to send."`
 	Path            string            `hcl:"path" default:"\"/\"" only:"http,https" doc:"Request path."`
 	Host            string            `hcl:"host" only:"http,https" doc:"Host header."`
 	Method          string            `hcl:"method" default:"\"GET\"" only:"http,https" doc:"Request method."`
@@ -245,10 +277,12 @@ type Check struct {
 	ExpectStatus    []StatusRange     `hcl:"expect_status" default:"[\"200-299\"]" only:"http,https" doc:"Accepted status codes: codes (\"200\") or ranges (\"301-302\")."`
 	ExpectBody      string            `hcl:"expect_body" only:"http,https" doc:"Regular expression the body must match."`
 	ExpectSHA256    string            `hcl:"expect_sha256" only:"http,https" doc:"Hex SHA-256 the body must have."`
+	ExpectMD5       string            `hcl:"expect_md5" only:"http,https" doc:"Hex MD5 the body must have, as keepalived's digest and its genhash tool compute it."`
+	HTTPVersion     string            `hcl:"http_version" default:"\"1.1\"" only:"http,https" doc:"\"1.1\" or \"1.0\" (keepalived's http_protocol)."`
 	FollowRedirects bool              `hcl:"follow_redirects" default:"false" only:"http,https" doc:"Follow redirects instead of judging the redirect itself."`
-	TLSServerName   string            `hcl:"tls_server_name" only:"https" doc:"SNI and the name the certificate must carry."`
-	CAFile          string            `hcl:"ca_file" only:"https" doc:"PEM file of CAs to verify the server with (default: the system's)."`
-	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https" doc:"Accept any certificate."`
+	TLSServerName   string            `hcl:"tls_server_name" only:"https,smtp" doc:"SNI and the name the certificate must carry."`
+	CAFile          string            `hcl:"ca_file" only:"https,smtp" doc:"PEM file of CAs to verify the server with (default: the system's)."`
+	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https,smtp" doc:"Accept any certificate."`
 	Payload         HexBytes          `hcl:"payload" only:"udp" doc:"Datagram to send, in hex."`
 	Expect          HexPattern        `hcl:"expect" only:"udp" doc:"The reply must start with these bytes, hex with XX as a wildcard; any reply when unset."`
 	QueryType       DNSType           `hcl:"query_type" default:"\"SOA\"" only:"dns" doc:"DNS query type."`
@@ -256,6 +290,11 @@ type Check struct {
 	Transport       Transport         `hcl:"transport" default:"\"udp\"" only:"dns" doc:"udp or tcp."`
 	ExpectAnswer    string            `hcl:"expect_answer" only:"dns" doc:"An answer record must contain this value."`
 	Command         []string          `hcl:"command" only:"exec" doc:"argv run without a shell; TANDEM_RS_ADDR and TANDEM_RS_PORT in its environment; exit 0 is up."`
+	DynamicWeight   bool              `hcl:"dynamic_weight" default:"false" only:"exec" doc:"keepalived's misc_dynamic: exit 0 up at the configured weight, 1 down, 2..255 up with weight exit-2."`
+	HeloName        string            `hcl:"helo_name" default:"\"localhost\"" only:"smtp" doc:"Name sent with EHLO."`
+	StartTLS        bool              `hcl:"starttls" default:"false" only:"smtp" doc:"After EHLO, STARTTLS (220), a TLS handshake (tls_server_name, ca_file) and EHLO again."`
+	File            string            `hcl:"file" only:"file" doc:"File holding an integer N (keepalived's FILE_CHECK / track_file)."`
+	Weight          int               `hcl:"weight" default:"1" only:"file" doc:"Multiplier: N x weight is the real server's weight, below 0 is down; with 0, N != 0 is down and 0 up at the configured weight."`
 }
 
 // LVS holds kernel IPVS settings.

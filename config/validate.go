@@ -76,6 +76,7 @@ func validate(cfg *Config) hcl.Diagnostics {
 	c.tracking(cfg, names, vsNames)
 	c.syncGroups(cfg, names)
 	c.lvs(cfg, names)
+	c.vrrpauth(cfg) // validate_vrrpauth.go: authentication hmac, strict mode
 	return c.diags
 }
 
@@ -198,8 +199,8 @@ func (c *checker) authentication(in *VRRPInstance) {
 	if a.DefRange().Filename == "" {
 		return
 	}
-	if in.Version == 3 && in.Source.decoded("version") {
-		c.errorf(a.DefRange(), "Authentication needs VRRP version 2", "RFC 5798 removed authentication from VRRPv3; set version = 2 or remove this block.")
+	if in.Version == 3 && in.Source.decoded("version") && a.Type == "pass" {
+		c.errorf(a.Range("type"), "Password authentication needs VRRP version 2", "RFC 5798 removed authentication from VRRPv3; set version = 2, or use type = \"hmac\" (signed adverts, v2 and v3).")
 	}
 	switch {
 	case a.Type == "pass" && a.Password == "":
@@ -217,7 +218,7 @@ func (c *checker) unicast(in *VRRPInstance, fam Family) {
 		if familyOf(in.UnicastSource) != fam {
 			c.errorf(s.Range("unicast_source"), "Wrong address family", "unicast_source %s is not %s like the virtual IPs; use this director's %s address on the instance's interface.", in.UnicastSource, fam, fam)
 		}
-		if len(in.UnicastPeers) == 0 {
+		if len(in.UnicastPeers) == 0 && !in.UnicastFaultNoPeer {
 			c.warnf(s.Range("unicast_source"), "unicast_source without unicast_peers", "Adverts go to multicast unless unicast_peers is set; unicast_source has no effect.")
 		}
 	}
@@ -592,6 +593,7 @@ func (c *checker) check(ch *Check, port uint16) {
 	s := &ch.Source
 	c.timing(s, ch.Interval, ch.Timeout, ch.Rise, ch.Fall)
 	c.between(s, "connect_port", ch.ConnectPort, 0, 65535)
+	c.checkBreadth(ch)
 	if ch.Type == "exec" {
 		if !s.Has("command") {
 			c.errorf(s.LabelRange(), "Missing command", "An exec check needs command = [\"/path/to/program\", ...].")
@@ -599,7 +601,7 @@ func (c *checker) check(ch *Check, port uint16) {
 		c.command(s, "command", ch.Command)
 		return
 	}
-	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && s.decoded("connect_port") {
+	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && !portless(ch.Type) && s.decoded("connect_port") {
 		c.errorf(s.LabelRange(), "Missing connect_port", "The real server has no port (fwmark or port 0 service); tell the %s check which port to use with connect_port.", ch.Type)
 	}
 	switch ch.Type {

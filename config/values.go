@@ -71,12 +71,24 @@ func (HealthState) Values() []string { return []string{"up", "down"} }
 // CheckType names a health checker.
 type CheckType string
 
-func (CheckType) Values() []string { return []string{"tcp", "http", "https", "udp", "dns", "exec"} }
+func (CheckType) Values() []string {
+	return []string{"tcp", "http", "https", "udp", "dns", "exec", "smtp", "ping", "file"}
+}
 
 // AuthType is the VRRPv2 authentication type.
 type AuthType string
 
-func (AuthType) Values() []string { return []string{"none", "pass"} }
+func (AuthType) Values() []string { return []string{"none", "pass", "hmac"} }
+
+// AntiReplay is how signed adverts are refused as old.
+type AntiReplay string
+
+func (AntiReplay) Values() []string { return []string{"time", "monotonic"} }
+
+// AuthMode is which adverts authentication hmac signs and accepts.
+type AuthMode string
+
+func (AuthMode) Values() []string { return []string{"enforce", "permissive", "receive-only"} }
 
 // Transport is the DNS check's transport.
 type Transport string

@@ -13,6 +13,8 @@ global {
   metrics_listen = "127.0.0.1:9110"
   realtime       = false
   state_dir      = "/var/lib/tandem"
+  strict         = false
+  startup_delay  = "0s"
 }
 
 vrrp_instance "web" {
@@ -32,6 +34,8 @@ vrrp_instance "web" {
   use_vmac              = false
   track_interfaces      = ["eth1"]
   track_virtual_servers = ["web_http"]
+  strict                = false
+  unicast_fault_no_peer = true
 
   track_script "nginx" {
     command  = ["/usr/bin/pgrep", "nginx"]
@@ -43,9 +47,11 @@ vrrp_instance "web" {
   }
 
   garp {
-    master_delay  = "5s"
-    master_repeat = 5
-    refresh       = "0s"
+    master_delay          = "5s"
+    master_repeat         = 5
+    refresh               = "0s"
+    lower_priority_delay  = "2s"
+    lower_priority_repeat = 2
   }
 
   notify {
@@ -53,6 +59,8 @@ vrrp_instance "web" {
     backup = ["/etc/tandem/notify.sh", "backup"]
     fault  = ["/etc/tandem/notify.sh", "fault"]
     stop   = ["/etc/tandem/notify.sh", "stop"]
+
+    priority_changes = true
   }
 }
 
@@ -77,6 +85,24 @@ vrrp_instance "web6" {
   version           = 3
   advert_interval   = "1s"
   virtual_ips       = ["fe80::51/64", "2001:db8::10/64"]
+
+  # Signed adverts, as keepalived 2.4's auth_hmac (v2 and v3). Two keys
+  # while rotating: receivers take both, active_key signs.
+  authentication {
+    type        = "hmac"
+    active_key  = 2
+    anti_replay = "time"
+    time_window = "5s"
+    mode        = "enforce"
+
+    key "1" {
+      file = "/etc/tandem/vrrp-1.key"
+    }
+
+    key "2" {
+      hex = "848f163759adf24dad5ddf64678880fe019d8037e36759d2ebee99a25451342a"
+    }
+  }
 }
 
 sync_group "pair" {
@@ -178,6 +204,56 @@ virtual_server "marked" {
   real_server "198.51.100.40" {
     check "exec" {
       command = ["/usr/local/bin/check-db"]
+    }
+  }
+}
+
+# The checks keepalived users bring along: SMTP_CHECK, PING_CHECK,
+# FILE_CHECK, MISC_CHECK with misc_dynamic, HTTP_GET with digest,
+# retry / delay_before_retry, bindto, warmup.
+virtual_server "mail" {
+  address    = "198.51.100.10:25"
+  scheduler  = "wrr"
+  forwarding = "nat"
+
+  real_server "203.0.113.41:25" {
+    weight = 10
+
+    check "smtp" {
+      timeout          = "500ms"
+      helo_name        = "lb1.example.org"
+      starttls         = true
+      tls_server_name  = "mx1.example.org"
+      retries          = 2
+      retry_delay      = "200ms"
+      source_address   = "203.0.113.250"
+      source_interface = "eth1"
+      warmup           = "5s"
+    }
+    check "ping" {
+      timeout = "500ms"
+    }
+    check "tcp" {
+      connect_port = 8025
+      send         = "STATUS\r\n"
+      expect_text  = "^OK"
+    }
+    check "http" {
+      connect_port = 8080
+      path         = "/mail/status"
+      expect_md5   = "9b3a0c85a887a256d6939da88aabd8cd"
+      http_version = "1.0"
+    }
+  }
+
+  real_server "203.0.113.42:25" {
+    check "exec" {
+      command        = ["/usr/local/bin/mail-load"]
+      dynamic_weight = true
+    }
+    check "file" {
+      file   = "/run/mail/weight"
+      weight = 2
     }
   }
 }

@@ -5,7 +5,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -71,9 +75,44 @@ func BenchmarkCheck(b *testing.B) {
 			b.Cleanup(func() { srv.Shutdown() })
 			return benchTarget(pc.LocalAddr())
 		}},
+		{"ping", Spec{Type: Ping}, func(b *testing.B) Target {
+			return Target{Addr: netip.MustParseAddr("127.0.0.1")} // the kernel answers
+		}},
+		{"file", Spec{Type: File, Weight: 2}, func(b *testing.B) Target { return Target{} }},
+		{"smtp", Spec{Type: SMTP}, func(b *testing.B) Target {
+			l := benchListen(b)
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						c.Write([]byte("220 bench\r\n"))
+						buf := make([]byte, 256)
+						for {
+							n, err := c.Read(buf)
+							if err != nil {
+								return
+							}
+							if strings.HasPrefix(string(buf[:n]), "QUIT") {
+								return
+							}
+							c.Write([]byte("250 ok\r\n"))
+						}
+					}()
+				}
+			}()
+			return benchTarget(l.Addr())
+		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			target := tc.target(b)
+			if tc.spec.Type == File {
+				tc.spec.FilePath = filepath.Join(b.TempDir(), "weight")
+				os.WriteFile(tc.spec.FilePath, []byte("5\n"), 0o644)
+			}
 			c, err := NewChecker(tc.spec)
 			if err != nil {
 				b.Fatal(err)

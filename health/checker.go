@@ -40,6 +40,15 @@ func NewChecker(s Spec) (Checker, error) {
 		p, err = newDNSProbe(&s)
 	case Exec:
 		p = execProbe{}
+	case SMTP:
+		p, err = newSMTPProbe(&s)
+	case Ping:
+		p = newPingProbe()
+	case File:
+		p = fileProbe{}
+	}
+	if s.Type == TCP && (len(s.Send) > 0 || s.ExpectText != "") {
+		p, err = newTextProbe(&s)
 	}
 	if err != nil {
 		return nil, err
@@ -69,12 +78,50 @@ type deadlineProbe interface {
 	runUntil(ctx context.Context, deadline time.Time, s *Spec, t Target) (string, error)
 }
 
+// weighted is a success that asks for a weight of its own (exec with
+// dynamic_weight, file): returned by a probe as its error, taken apart
+// by Check.
+type weighted struct {
+	reason string
+	weight int
+}
+
+func (w *weighted) Error() string { return w.reason }
+
 type checker struct {
 	spec  Spec
 	probe probe
 }
 
+// Check makes up to 1+Retries attempts, RetryDelay apart, each with the
+// whole timeout; the first success ends the run.
 func (c *checker) Check(ctx context.Context, t Target) Result {
+	var r Result
+	for attempt := 1; ; attempt++ {
+		r = c.attempt(ctx, t)
+		r.Attempts = attempt
+		if r.Up || attempt > c.spec.Retries || ctx.Err() != nil {
+			break
+		}
+		if c.spec.RetryDelay > 0 {
+			tm := time.NewTimer(c.spec.RetryDelay)
+			select {
+			case <-tm.C:
+			case <-ctx.Done():
+				tm.Stop()
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if r.Attempts > 1 && !r.Up {
+		r.Reason += fmt.Sprintf(" (%d attempts)", r.Attempts)
+	}
+	return r
+}
+
+func (c *checker) attempt(ctx context.Context, t Target) Result {
 	start := time.Now()
 	var reason string
 	var err error
@@ -87,6 +134,10 @@ func (c *checker) Check(ctx context.Context, t Target) Result {
 		reason, err = c.probe.run(ctx, &c.spec, t)
 	}
 	r := Result{Up: err == nil, Latency: time.Since(start)}
+	var w *weighted
+	if errors.As(err, &w) {
+		r.Up, r.Dynamic, r.Weight, reason, err = true, true, w.weight, w.reason, nil
+	}
 	if err != nil {
 		reason = describe(ctx, err, c.spec.Timeout)
 	}
@@ -181,8 +232,8 @@ func plainCause(ctx context.Context, err error, timeout time.Duration) string {
 // dial connects to addr within ctx, and makes ctx's end (deadline or
 // cancellation) interrupt any later read or write: cheaper than a
 // goroutine per connection.
-func dial(ctx context.Context, network, addr string) (net.Conn, func() bool, error) {
-	d := net.Dialer{KeepAlive: -1} // short-lived: no keep-alive setsockopt calls
+func dial(ctx context.Context, s *Spec, network, addr string) (net.Conn, func() bool, error) {
+	d := s.dialer()
 	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, nil, during("connect", err)
@@ -192,4 +243,28 @@ func dial(ctx context.Context, network, addr string) (net.Conn, func() bool, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	return conn, stop, nil
+}
+
+// dialer binds to the source address and interface, if any.
+func (s *Spec) dialer() net.Dialer {
+	d := net.Dialer{KeepAlive: -1} // short-lived: no keep-alive setsockopt calls
+	if s.SourceAddr.IsValid() {
+		// The port is the kernel's choice; the network ("tcp", "udp")
+		// only picks the address type, which both accept.
+		d.LocalAddr = &net.TCPAddr{IP: s.SourceAddr.AsSlice(), Zone: s.SourceAddr.Zone()}
+		if strings.HasPrefix(s.Type, "udp") || s.Type == UDP || (s.Type == DNS && s.Transport == "udp") {
+			d.LocalAddr = &net.UDPAddr{IP: s.SourceAddr.AsSlice(), Zone: s.SourceAddr.Zone()}
+		}
+	}
+	if s.SourceInterface != "" {
+		name := s.SourceInterface
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) { serr = bindDevice(int(fd), name) }); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return d
 }

@@ -34,7 +34,7 @@ func (p *dnsProbe) run(ctx context.Context, s *Spec, t Target) (string, error) {
 	if err != nil {
 		return "", failure(err.Error())
 	}
-	conn, stop, err := dial(ctx, s.Transport, ep.String())
+	conn, stop, err := dial(ctx, s, s.Transport, ep.String())
 	if err != nil {
 		return "", err
 	}

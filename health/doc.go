@@ -1,11 +1,21 @@
 // Package health judges real servers: checkers (tcp, http, https, udp, dns,
-// exec) and a scheduler that runs thousands of them with rise/fall
-// hysteresis and reports state changes.
+// exec, smtp, ping, file) and a scheduler that runs thousands of them with
+// rise/fall hysteresis and reports state changes.
 //
 // A check is one Spec run against one Target. Run does a single check;
 // NewChecker prepares a Spec once (regular expression, CA file) so that the
 // scheduler does not redo that work on every run. Every Result carries a
-// reason, for logs and status, whether the check passed or not.
+// reason, for logs and status, whether the check passed or not. A check
+// with Retries makes up to 1+Retries attempts, RetryDelay apart, before
+// its run counts as failed; rise and fall count runs, not attempts.
+//
+// # Weights
+//
+// An exec check with DynamicWeight and a file check may ask for a weight
+// of their own (Result.Dynamic). The scheduler adds up what the checks of
+// a real server ask for and reports it in Transition.Weight (-1: the
+// configured weight); a change of weight alone is a Transition with From
+// == To.
 //
 // # States
 //

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 
@@ -42,6 +43,9 @@ func (execProbe) run(ctx context.Context, s *Spec, t Target) (string, error) {
 		return "", failure("cancelled")
 	case r.OK():
 		return "exit 0" + out, nil
+	case s.DynamicWeight && r.ExitCode >= 2 && r.ExitCode <= 255 && r.Signal == 0:
+		// keepalived's misc_dynamic: up, with weight exit-2.
+		return "", &weighted{fmt.Sprintf("exit %d: weight %d%s", r.ExitCode, r.ExitCode-2, out), r.ExitCode - 2}
 	case r.ExitCode > 0, r.Signal != 0:
 		return "", failure(r.Err.Error() + out)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -180,6 +181,14 @@ func (p *httpProbe) run(ctx context.Context, s *Spec, t Target) (string, error) 
 				return "", failf("status %d but the body's SHA-256 is %s, expected %s%s", status, hex.EncodeToString(sum[:]), hex.EncodeToString(s.ExpectSHA256), h.from(n))
 			}
 		}
+		if s.ExpectMD5 != nil {
+			if rep.truncated {
+				return "", failf("status %d but the body is over %d bytes, too large for expect_md5", status, bodyLimit)
+			}
+			if sum := md5.Sum(body); !bytes.Equal(sum[:], s.ExpectMD5) {
+				return "", failf("status %d but the body's MD5 is %s, expected %s%s", status, hex.EncodeToString(sum[:]), hex.EncodeToString(s.ExpectMD5), h.from(n))
+			}
+		}
 		return fmt.Sprintf("status %d%s", status, h.from(n)), nil
 	}
 }
@@ -260,7 +269,7 @@ type reply struct {
 
 // exchange sends one request on a new connection and reads the reply.
 func (p *httpProbe) exchange(ctx context.Context, s *Spec, h hop) (reply, error) {
-	conn, stop, err := dial(ctx, "tcp", h.addr)
+	conn, stop, err := dial(ctx, s, "tcp", h.addr)
 	if err != nil {
 		return reply{}, err
 	}
@@ -281,7 +290,12 @@ func (p *httpProbe) exchange(ctx context.Context, s *Spec, h hop) (reply, error)
 	}
 
 	req := make([]byte, 0, 256+len(p.headers))
-	req = fmt.Appendf(req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", h.method, h.uri, h.host)
+	if s.HTTPVersion == "1.0" {
+		// Closes after the response by default, as keepalived's 1.0.
+		req = fmt.Appendf(req, "%s %s HTTP/1.0\r\nHost: %s\r\n", h.method, h.uri, h.host)
+	} else {
+		req = fmt.Appendf(req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", h.method, h.uri, h.host)
+	}
 	switch h.method {
 	case "POST", "PUT", "PATCH":
 		req = append(req, "Content-Length: 0\r\n"...)
@@ -310,7 +324,7 @@ func (p *httpProbe) exchange(ctx context.Context, s *Spec, h hop) (reply, error)
 	}
 	defer resp.Body.Close()
 	r := reply{status: resp.StatusCode, loc: resp.Header.Get("Location")}
-	if (p.body == nil && s.ExpectSHA256 == nil) || !statusOK(s.ExpectStatus, r.status) {
+	if (p.body == nil && s.ExpectSHA256 == nil && s.ExpectMD5 == nil) || !statusOK(s.ExpectStatus, r.status) {
 		return r, nil // judged on the status alone
 	}
 	// Room for chunk framing; the body itself is cut at bodyLimit+1.

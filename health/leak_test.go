@@ -3,6 +3,7 @@ package health
 import (
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"testing"
@@ -49,6 +50,11 @@ func TestNothingLeftBehind(t *testing.T) {
 		{Spec{Type: DNS, Timeout: quick}, silentUDP},
 		{Spec{Type: TCP, Timeout: quick}, backlog},
 		{Spec{Type: Exec, Timeout: quick, Command: []string{sleeper}}, Target{}},
+		{Spec{Type: SMTP, Timeout: quick}, silentHTTP},
+		{Spec{Type: TCP, Timeout: quick, Send: []byte("x"), ExpectText: "y"}, silentHTTP},
+		{Spec{Type: TCP, Timeout: quick, Retries: 1}, backlog},
+		{Spec{Type: Ping, Timeout: quick, SourceAddr: netip.MustParseAddr("198.51.100.200")}, Target{Addr: lo(76)}},
+		{Spec{Type: File, Timeout: quick, FilePath: "/nonexistent/weight"}, Target{}},
 	}
 	// No collection while counting: a leaked socket must not be closed by
 	// its finalizer.

@@ -50,10 +50,14 @@ type Transition struct {
 	ID       string
 	Target   Target
 	From, To State
-	Reason   string        // the deciding result's reason, or why a Set changed it
-	Check    int           // index of the deciding check in Set's specs; -1 when Set decided
-	Latency  time.Duration // of the deciding result
-	At       time.Time
+	// Weight is the weight the checks ask for (exec dynamic_weight, file),
+	// -1 for the configured one. A change of weight alone arrives as a
+	// transition with From == To.
+	Weight  int
+	Reason  string        // the deciding result's reason, or why a Set changed it
+	Check   int           // index of the deciding check in Set's specs; -1 when Set decided
+	Latency time.Duration // of the deciding result
+	At      time.Time
 }
 
 // Stats is a snapshot of one real server.
@@ -61,12 +65,14 @@ type Stats struct {
 	Target Target
 	State  State
 	Since  time.Time // of the last transition, or of the first Set
+	Weight int       // asked for by the checks; -1 for the configured one
 	Checks []CheckStats
 }
 
 // CheckStats are one check's counters and its last result.
 type CheckStats struct {
 	Type                      string
+	Retries                   int // configured; Last.Attempts says how many the last run took
 	State                     State
 	Runs, Successes, Failures uint64
 	SuccessesInARow           int
@@ -109,6 +115,7 @@ type server struct {
 	target Target
 	state  State
 	since  time.Time
+	weight int // asked for by the checks, -1: the configured one
 	checks []*check
 }
 
@@ -343,7 +350,7 @@ func (s *Scheduler) set(id string, t Target, specs []Spec, checkers []Checker, i
 		ok = false
 	}
 	if !ok {
-		srv = &server{id: id, target: t, state: initial, since: now}
+		srv = &server{id: id, target: t, state: initial, since: now, weight: -1}
 		s.servers[id] = srv
 		for i := range specs {
 			srv.checks = append(srv.checks, s.newCheck(srv, i, specs[i], checkers[i], initial, now))
@@ -369,7 +376,11 @@ func (s *Scheduler) set(id string, t Target, specs []Spec, checkers []Checker, i
 		}
 	}
 	if len(srv.checks) > 0 {
-		s.judge(srv, "checks changed: "+srv.summary(), -1, 0, now)
+		reweighed := srv.reweigh()
+		if !s.judge(srv, "checks changed: "+srv.summary(), -1, 0, now) && reweighed && srv.state == Up {
+			s.queue = append(s.queue, Transition{ID: srv.id, Target: srv.target, From: Up, To: Up, Weight: srv.weight,
+				Reason: "checks changed: " + srv.summary(), Check: -1, At: now})
+		}
 	}
 }
 
@@ -377,8 +388,13 @@ func (s *Scheduler) newCheck(srv *server, i int, sp Spec, ch Checker, st State, 
 	c := &check{srv: srv, index: i, spec: sp, checker: ch}
 	c.verdict = hysteresis.New(st == Up)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
-	// A random first slot within the interval spreads checks added together.
-	c.base = now.Add(time.Duration(s.rng.Int64N(int64(sp.Interval))))
+	// A random first slot within the interval spreads checks added
+	// together; warmup asks for a random delay up to its own length.
+	spread := sp.Interval
+	if sp.Warmup > 0 {
+		spread = sp.Warmup
+	}
+	c.base = now.Add(time.Duration(s.rng.Int64N(int64(spread))))
 	c.due = c.base
 	s.push(c)
 	return c
@@ -477,10 +493,38 @@ func (s *Scheduler) finish(r result) {
 		c.fail++
 	}
 	c.last, c.lastAt = r.r, now
+	reweighed := c.srv.reweigh()
+	judged := false
 	if c.verdict.Observe(r.r.Up, c.spec.Rise, c.spec.Fall) {
-		s.judge(c.srv, r.r.Reason, c.index, r.r.Latency, now)
+		judged = s.judge(c.srv, r.r.Reason, c.index, r.r.Latency, now)
+	}
+	if reweighed && !judged && c.srv.state == Up {
+		srv := c.srv
+		s.queue = append(s.queue, Transition{
+			ID: srv.id, Target: srv.target, From: srv.state, To: srv.state, Weight: srv.weight,
+			Reason: r.r.Reason, Check: c.index, Latency: r.r.Latency, At: now,
+		})
 	}
 	s.schedule(c, now)
+}
+
+// reweigh recomputes the weight the checks ask for: the sum over the
+// checks whose last result was up with a weight of its own (keepalived
+// adds up its dynamic checkers too); -1 when none asks. It reports a
+// change.
+func (srv *server) reweigh() bool {
+	w := -1
+	for _, c := range srv.checks {
+		if c.last.Up && c.last.Dynamic {
+			w = max(w, 0) + c.last.Weight
+		}
+	}
+	w = min(w, 65535)
+	if w == srv.weight {
+		return false
+	}
+	srv.weight = w
+	return true
 }
 
 // schedule puts c at its next slot: one interval after the last, with
@@ -507,8 +551,8 @@ func (s *Scheduler) push(c *check) {
 }
 
 // judge recomputes the server's state (up when all its checks are up) and
-// queues a transition when it changed.
-func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Duration, now time.Time) {
+// queues a transition when it changed (reported).
+func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Duration, now time.Time) bool {
 	st := Up
 	for _, c := range srv.checks {
 		if !c.verdict.Up {
@@ -517,13 +561,14 @@ func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Du
 		}
 	}
 	if st == srv.state {
-		return
+		return false
 	}
 	s.queue = append(s.queue, Transition{
-		ID: srv.id, Target: srv.target, From: srv.state, To: st,
+		ID: srv.id, Target: srv.target, From: srv.state, To: st, Weight: srv.weight,
 		Reason: reason, Check: index, Latency: latency, At: now,
 	})
 	srv.state, srv.since = st, now
+	return true
 }
 
 func stateOf(up bool) State {
@@ -544,10 +589,10 @@ func (srv *server) summary() string {
 }
 
 func (srv *server) stats() Stats {
-	st := Stats{Target: srv.target, State: srv.state, Since: srv.since, Checks: make([]CheckStats, len(srv.checks))}
+	st := Stats{Target: srv.target, State: srv.state, Since: srv.since, Weight: srv.weight, Checks: make([]CheckStats, len(srv.checks))}
 	for i, c := range srv.checks {
 		st.Checks[i] = CheckStats{
-			Type: c.spec.Type, State: stateOf(c.verdict.Up),
+			Type: c.spec.Type, Retries: c.spec.Retries, State: stateOf(c.verdict.Up),
 			Runs: c.runs, Successes: c.ok, Failures: c.fail,
 			SuccessesInARow: c.verdict.OKRow, FailuresInARow: c.verdict.FailRow,
 			Last: c.last, LastAt: c.lastAt,

@@ -28,6 +28,8 @@ type fakeWorld struct {
 
 type fake struct {
 	up        bool
+	weight    int           // asked for when dynamic
+	dynamic   bool          // a weight of its own (exec dynamic_weight, file)
 	delay     time.Duration // how long a run takes (fake time)
 	hang      bool          // run until cancelled or timed out
 	starts    []time.Time
@@ -89,7 +91,7 @@ func (c *fakeChecker) Check(ctx context.Context, _ Target) Result {
 	f.maxActive = max(f.maxActive, f.active)
 	w.active++
 	w.maxActive = max(w.maxActive, w.active)
-	up, delay, hang := f.up, f.delay, f.hang
+	up, delay, hang, weight, dynamic := f.up, f.delay, f.hang, f.weight, f.dynamic
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
@@ -109,7 +111,7 @@ func (c *fakeChecker) Check(ctx context.Context, _ Target) Result {
 		return Result{Reason: "fake " + c.name + ": timed out", Latency: time.Since(start)}
 	}
 	time.Sleep(delay)
-	return Result{Up: up, Reason: fmt.Sprintf("fake %s: up=%v", c.name, up), Latency: time.Since(start)}
+	return Result{Up: up, Reason: fmt.Sprintf("fake %s: up=%v", c.name, up), Latency: time.Since(start), Weight: weight, Dynamic: dynamic && up}
 }
 
 // spec is a fake check with interval 1s, timeout 500ms.
@@ -490,7 +492,7 @@ func TestSchedulerMaxInFlight(t *testing.T) {
 func TestSchedulerSetErrors(t *testing.T) {
 	s := New(Options{})
 	defer s.Close()
-	if err := s.Set("rs1", rs1, []Spec{{Type: TCP}, {Type: "ping"}}, Down); err == nil || !strings.Contains(err.Error(), "rs1 check 1") {
+	if err := s.Set("rs1", rs1, []Spec{{Type: TCP}, {Type: "icmp"}}, Down); err == nil || !strings.Contains(err.Error(), "rs1 check 1") {
 		t.Errorf("Set with a bad spec: %v", err)
 	}
 	if _, ok := s.Stats("rs1"); ok {

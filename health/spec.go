@@ -17,6 +17,9 @@ const (
 	UDP   = "udp"
 	DNS   = "dns"
 	Exec  = "exec"
+	SMTP  = "smtp"
+	Ping  = "ping"
+	File  = "file"
 )
 
 // Defaults for zero fields of a Spec (DESIGN.md, the check block).
@@ -31,7 +34,7 @@ const (
 // configuration (interval 2s, timeout 1s, rise 2, fall 3, GET /, status
 // 200-299, SOA of "." over udp).
 type Spec struct {
-	Type     string // tcp, http, https, udp, dns or exec
+	Type     string // tcp, http, https, udp, dns, exec, smtp, ping or file
 	Interval time.Duration
 	Timeout  time.Duration // must be below Interval
 	Rise     int           // successes in a row to go up
@@ -41,6 +44,24 @@ type Spec struct {
 	ConnectAddr netip.Addr
 	ConnectPort uint16
 
+	// Every check: a failed attempt is tried again Retries times, after
+	// RetryDelay, before the run counts as failed (keepalived's retry and
+	// delay_before_retry); each attempt has the whole Timeout.
+	Retries    int
+	RetryDelay time.Duration
+	// Connect from this address and/or through this interface
+	// (keepalived's bindto and bind_if).
+	SourceAddr      netip.Addr
+	SourceInterface string
+	// The first run waits a random time up to Warmup (instead of a random
+	// offset within the interval).
+	Warmup time.Duration
+
+	// tcp: after connecting, write Send (if any), then read up to
+	// textLimit bytes until ExpectText matches (if any).
+	Send       []byte
+	ExpectText string
+
 	// http, https
 	Method          string
 	Path            string
@@ -49,6 +70,8 @@ type Spec struct {
 	ExpectStatus    []StatusRange
 	ExpectBody      string // regular expression the body must match
 	ExpectSHA256    []byte // SHA-256 the whole body must have
+	ExpectMD5       []byte // MD5 of the body, as keepalived's digest and genhash compute it
+	HTTPVersion     string // "1.1" (default) or "1.0"
 	FollowRedirects bool
 	TLSServerName   string
 	CAFile          string
@@ -66,7 +89,17 @@ type Spec struct {
 	ExpectAnswer string
 
 	// exec
-	Command []string
+	Command       []string
+	DynamicWeight bool // exit 2..255 is up with weight exit-2 (keepalived's misc_dynamic)
+
+	// smtp (TLS settings above apply to STARTTLS)
+	HeloName string
+	StartTLS bool
+
+	// file: the file holds an integer N. Weight 0: N != 0 is down; else
+	// N*Weight is the real server's weight, negative is down.
+	FilePath string
+	Weight   int
 }
 
 // StatusRange is an inclusive range of HTTP status codes.
@@ -91,6 +124,12 @@ type Result struct {
 	Up      bool
 	Reason  string // why, in a few words: "tcp: connection refused", "http: status 200"
 	Latency time.Duration
+	// Weight is the real server's weight this result asks for, when
+	// Dynamic (exec dynamic_weight, file); otherwise the configured one.
+	Weight  int
+	Dynamic bool
+	// Attempts made (1 + retries used).
+	Attempts int
 }
 
 // State is the health of a check or a real server.
@@ -133,6 +172,13 @@ func (s Spec) withDefaults() Spec {
 		if len(s.ExpectStatus) == 0 {
 			s.ExpectStatus = []StatusRange{{200, 299}}
 		}
+		if s.HTTPVersion == "" {
+			s.HTTPVersion = "1.1"
+		}
+	case SMTP:
+		if s.HeloName == "" {
+			s.HeloName = "localhost"
+		}
 	case DNS:
 		if s.QueryType == "" {
 			s.QueryType = "SOA"
@@ -150,9 +196,21 @@ func (s Spec) withDefaults() Spec {
 // validate reports what is wrong with a Spec that has its defaults.
 func (s Spec) validate() error {
 	switch s.Type {
-	case TCP, HTTP, HTTPS, UDP, DNS, Exec:
+	case TCP, HTTP, HTTPS, UDP, DNS, Exec, SMTP, Ping, File:
 	default:
-		return fmt.Errorf("unknown check type %q: use tcp, http, https, udp, dns or exec", s.Type)
+		return fmt.Errorf("unknown check type %q: use tcp, http, https, udp, dns, exec, smtp, ping or file", s.Type)
+	}
+	if s.Retries < 0 || s.RetryDelay < 0 || s.Warmup < 0 {
+		return fmt.Errorf("%s check: retries, retry_delay and warmup must not be negative", s.Type)
+	}
+	if s.ExpectMD5 != nil && len(s.ExpectMD5) != 16 {
+		return fmt.Errorf("%s check: expect_md5 has %d bytes, an MD5 has 16", s.Type, len(s.ExpectMD5))
+	}
+	if s.HTTPVersion != "" && s.HTTPVersion != "1.0" && s.HTTPVersion != "1.1" {
+		return fmt.Errorf("%s check: http_version %q: use \"1.0\" or \"1.1\"", s.Type, s.HTTPVersion)
+	}
+	if s.Type == File && s.FilePath == "" {
+		return fmt.Errorf("file check: no file")
 	}
 	if s.Interval <= 0 || s.Timeout <= 0 || s.Timeout >= s.Interval {
 		return fmt.Errorf("%s check: timeout %s must be positive and below the interval %s", s.Type, s.Timeout, s.Interval)
@@ -190,7 +248,13 @@ func (s Spec) equal(o Spec) bool {
 		slices.Equal(s.ExpectAny, o.ExpectAny) &&
 		s.QueryType == o.QueryType && s.QueryName == o.QueryName &&
 		s.Transport == o.Transport && s.ExpectAnswer == o.ExpectAnswer &&
-		slices.Equal(s.Command, o.Command)
+		slices.Equal(s.Command, o.Command) &&
+		s.Retries == o.Retries && s.RetryDelay == o.RetryDelay && s.SourceAddr == o.SourceAddr &&
+		s.SourceInterface == o.SourceInterface && s.Warmup == o.Warmup &&
+		slices.Equal(s.Send, o.Send) && s.ExpectText == o.ExpectText &&
+		slices.Equal(s.ExpectMD5, o.ExpectMD5) && s.HTTPVersion == o.HTTPVersion &&
+		s.DynamicWeight == o.DynamicWeight && s.HeloName == o.HeloName && s.StartTLS == o.StartTLS &&
+		s.FilePath == o.FilePath && s.Weight == o.Weight
 }
 
 // endpoint is where a network check connects: the connect address and port

@@ -31,7 +31,7 @@ func (tcpProbe) runUntil(ctx context.Context, deadline time.Time, s *Spec, t Tar
 	if err != nil {
 		return "", failure(err.Error())
 	}
-	if err := tcpConnect(ctx, deadline, ep); err != nil {
+	if err := tcpConnect(ctx, deadline, s, ep); err != nil {
 		return "", during("connect", err)
 	}
 	return "connected", nil
@@ -41,7 +41,7 @@ func (tcpProbe) runUntil(ctx context.Context, deadline time.Time, s *Spec, t Tar
 // a syscall.Errno for what the kernel refused (ECONNREFUSED,
 // EHOSTUNREACH...), or os.ErrDeadlineExceeded at the deadline (zero: none)
 // or when ctx ends first.
-func tcpConnect(ctx context.Context, deadline time.Time, ep netip.AddrPort) error {
+func tcpConnect(ctx context.Context, deadline time.Time, s *Spec, ep netip.AddrPort) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -52,6 +52,10 @@ func tcpConnect(ctx context.Context, deadline time.Time, ep netip.AddrPort) erro
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
 	if err != nil {
 		return os.NewSyscallError("socket", err)
+	}
+	if err := bindSource(fd, s); err != nil {
+		syscall.Close(fd)
+		return err
 	}
 	switch err := syscall.Connect(fd, sa); err {
 	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:

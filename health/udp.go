@@ -17,7 +17,7 @@ func (udpProbe) run(ctx context.Context, s *Spec, t Target) (string, error) {
 	if err != nil {
 		return "", failure(err.Error())
 	}
-	conn, stop, err := dial(ctx, "udp", ep.String())
+	conn, stop, err := dial(ctx, s, "udp", ep.String())
 	if err != nil {
 		return "", err
 	}

@@ -32,8 +32,14 @@ func (m *Memory) Table() (Table, error) { return m.T.Clone(), nil }
 
 func (m *Memory) Apply(op Op) error {
 	m.Writes++
+	return m.T.apply(op)
+}
+
+// apply makes op's change to t, with the kernel's errors. A service's
+// destinations map is changed in place.
+func (t Table) apply(op Op) error {
 	k := op.Service.ServiceKey
-	s := m.T[k]
+	s := t[k]
 	if s == nil && op.Kind != AddService {
 		return fmt.Errorf("%s: %w", op, syscall.ENOENT)
 	}
@@ -44,13 +50,13 @@ func (m *Memory) Apply(op Op) error {
 		}
 		c := op.Service
 		c.Dests = map[DestKey]Dest{}
-		m.T[k] = &c
+		t[k] = &c
 	case UpdateService:
 		dests := s.Dests
 		*s = op.Service
 		s.Dests = dests
 	case DelService:
-		delete(m.T, k)
+		delete(t, k)
 	case AddDest:
 		if _, ok := s.Dests[op.Dest.DestKey]; ok {
 			return fmt.Errorf("%s: %w", op, syscall.EEXIST)
@@ -70,6 +76,11 @@ func (m *Memory) Apply(op Op) error {
 	}
 	return nil
 }
+
+// Patch makes op's change to t (the desired table a director keeps and
+// hands to Reconciler.Patch); the error is the kernel's that the same op
+// would meet on a table equal to t.
+func (t Table) Patch(op Op) error { return t.apply(op) }
 
 // Equal reports whether two tables hold the same services and destinations.
 func Equal(a, b Table) bool {

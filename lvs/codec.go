@@ -208,26 +208,34 @@ func putDest(m *msg, d *Dest) {
 func decodeAll[T any](msgs [][]byte, typ int, dec func([]byte) (T, error)) ([]T, error) {
 	out := make([]T, 0, len(msgs))
 	for _, b := range msgs {
-		top, err := parseAttrs(b, topPolicy)
+		v, ok, err := decodeTop(b, typ, dec)
 		if err != nil {
 			return nil, err
 		}
-		if top[typ] == nil {
-			continue
+		if ok {
+			out = append(out, v)
 		}
-		v, err := dec(top[typ])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
 	}
 	return out, nil
+}
+
+// decodeTop decodes the attribute typ of one reply; false if it has none.
+func decodeTop[T any](b []byte, typ int, dec func([]byte) (T, error)) (T, bool, error) {
+	var v T
+	var buf [maxAttrs][]byte
+	top, err := parseAttrsInto(buf[:], b, topPolicy)
+	if err != nil || top[typ] == nil {
+		return v, false, err
+	}
+	v, err = dec(top[typ])
+	return v, err == nil, err
 }
 
 // decodeService reads a service's attributes (IPVS_CMD_ATTR_SERVICE).
 func decodeService(b []byte) (ServiceStats, error) {
 	var s ServiceStats
-	a, err := parseAttrs(b, svcPolicy)
+	var buf [maxAttrs][]byte
+	a, err := parseAttrsInto(buf[:], b, svcPolicy)
 	if err != nil {
 		return s, err
 	}
@@ -270,8 +278,15 @@ func decodeService(b []byte) (ServiceStats, error) {
 // family is the service's unless it says otherwise (an IPv4 service can
 // tunnel to IPv6 real servers).
 func decodeDest(b []byte, svc6 bool) (DestStats, error) {
+	return decodeDestStats(b, svc6, true)
+}
+
+// decodeDestStats is decodeDest, without the counters unless stats (a
+// table read for a reconcile does not need them).
+func decodeDestStats(b []byte, svc6, stats bool) (DestStats, error) {
 	var d DestStats
-	a, err := parseAttrs(b, destPolicy)
+	var buf [maxAttrs][]byte
+	a, err := parseAttrsInto(buf[:], b, destPolicy)
 	if err != nil {
 		return d, err
 	}
@@ -289,7 +304,9 @@ func decodeDest(b []byte, svc6 bool) (DestStats, error) {
 	d.Upper, d.Lower = a.u32(destAttrUThresh), a.u32(destAttrLThresh)
 	d.Encap = Encap{Type: TunnelType(a.u8(destAttrTunType)), Port: a.be16(destAttrTunPort), Flags: TunnelFlags(a.u16(destAttrTunFlags))}
 	d.ActiveConns, d.InactConns, d.PersistConns = a.u32(destAttrActiveConns), a.u32(destAttrInactConns), a.u32(destAttrPersistConns)
-	d.Stats, err = decodeStats(a[destAttrStats], a[destAttrStats64])
+	if stats {
+		d.Stats, err = decodeStats(a[destAttrStats], a[destAttrStats64])
+	}
 	return d, err
 }
 
@@ -301,7 +318,8 @@ func decodeStats(s32, s64 []byte) (Stats, error) {
 	if src == nil {
 		src, policy = s32, stats32Policy
 	}
-	a, err := parseAttrs(src, policy)
+	var buf [maxAttrs][]byte
+	a, err := parseAttrsInto(buf[:], src, policy)
 	if err != nil {
 		return st, fmt.Errorf("counters: %w", err)
 	}

@@ -18,6 +18,7 @@ type fakeKernel struct {
 	perPart  int
 	queue    [][]byte // datagrams not received yet
 	sent     [][]byte // every request, as sent
+	sends    int      // system calls: several requests may share one
 	// before, if set, may replace or add to the answer of a request
 	// (late answers, interrupted dumps).
 	before func(seq uint32, answer [][]byte) [][]byte
@@ -40,7 +41,20 @@ func (f *fakeKernel) Receive(b []byte) (int, error) {
 	return n, nil
 }
 
+// Send takes one or more requests, as the kernel does: each is handled
+// in order; a request is answered with an ACK only when it asks for one,
+// with its error always.
 func (f *fakeKernel) Send(b []byte) error {
+	f.sends++
+	for len(b) >= nlmsgHdrLen {
+		l := int(binary.NativeEndian.Uint32(b))
+		f.request(b[:l])
+		b = b[align4(l):]
+	}
+	return nil
+}
+
+func (f *fakeKernel) request(b []byte) {
 	f.sent = append(f.sent, append([]byte(nil), b...))
 	typ := binary.NativeEndian.Uint16(b[4:])
 	flags := binary.NativeEndian.Uint16(b[6:])
@@ -65,14 +79,15 @@ func (f *fakeKernel) Send(b []byte) error {
 			parts = parts[f.perPart:]
 		}
 		answer = append(answer, concat(append(parts, control(nlmsgDone, seq, 0))))
-	default:
+	case flags&flagAck != 0:
 		answer = append(parts, control(nlmsgError, seq, 0))
+	default:
+		answer = parts
 	}
 	if f.before != nil {
 		answer = f.before(seq, answer)
 	}
 	f.queue = append(f.queue, answer...)
-	return nil
 }
 
 const flagMulti = 0x2

@@ -107,54 +107,91 @@ func (k *Kernel) Services() ([]ServiceStats, error) {
 	return svcs, nil
 }
 
-// Table reads every service and its destinations (Backend).
+// Table reads every service and its destinations (Backend): a dump of
+// the services, then one of each service's destinations (the kernel
+// dumps destinations per service only), decoded straight from the
+// receive buffer into the table, without counters.
 func (k *Kernel) Table() (Table, error) {
-	svcs, err := k.Services()
-	if err != nil {
-		return nil, err
-	}
-	t := make(Table, len(svcs))
-	for i := range svcs {
-		s := &svcs[i].Service
-		s.Dests = make(map[DestKey]Dest, len(svcs[i].Dests))
-		for _, d := range svcs[i].Dests {
-			s.Dests[d.DestKey] = d.Dest
+	var t Table
+	err := k.nl.dump(k.family, cmdGetService, nil, func() { t = Table{} }, func(b []byte) error {
+		s, ok, err := decodeTop(b, cmdAttrService, decodeService)
+		if ok {
+			svc := s.Service
+			t[svc.ServiceKey] = &svc
 		}
-		t[s.ServiceKey] = s
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lvs: reading IPVS services: %w", err)
+	}
+	for key, svc := range t {
+		six := key.ipv6()
+		err := k.nl.dump(k.family, cmdGetDest, func(m *msg) { putServiceID(m, key) },
+			func() { svc.Dests = map[DestKey]Dest{} },
+			func(b []byte) error {
+				d, ok, err := decodeTop(b, cmdAttrDest, func(b []byte) (DestStats, error) { return decodeDestStats(b, six, false) })
+				if ok {
+					svc.Dests[d.DestKey] = d.Dest
+				}
+				return err
+			})
+		if errors.Is(err, syscall.ESRCH) {
+			delete(t, key) // deleted since the service dump
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lvs: reading the destinations of %s: %w", key, err)
+		}
 	}
 	return t, nil
 }
 
 // Apply makes one change (Backend); the error wraps the kernel's errno.
 func (k *Kernel) Apply(op Op) error {
-	var cmd uint8
-	switch op.Kind {
-	case AddService:
-		cmd = cmdNewService
-	case UpdateService:
-		cmd = cmdSetService
-	case DelService:
-		cmd = cmdDelService
-	case AddDest:
-		cmd = cmdNewDest
-	case UpdateDest:
-		cmd = cmdSetDest
-	case DelDest:
-		cmd = cmdDelDest
-	default:
+	cmd, ok := opCmd[op.Kind]
+	if !ok {
 		return fmt.Errorf("lvs: unknown op %d", op.Kind)
 	}
-	_, err := k.do(cmd, 0, func(m *msg) {
-		switch op.Kind {
-		case AddService, UpdateService:
-			putService(m, &op.Service)
-		case DelService:
-			putServiceID(m, op.Service.ServiceKey)
-		default:
-			putServiceID(m, op.Service.ServiceKey)
-			putDest(m, &op.Dest)
+	_, err := k.do(cmd, 0, func(m *msg) { putOp(m, &op) })
+	return opError(op, err)
+}
+
+// ApplyBatch makes ops in order, many requests to a system call
+// (reconcile.Batcher); nil when all succeeded, else each one's error.
+func (k *Kernel) ApplyBatch(ops []Op) []error {
+	for _, op := range ops {
+		if _, ok := opCmd[op.Kind]; !ok {
+			return []error{fmt.Errorf("lvs: unknown op %d", op.Kind)} // a bug: no batch at all
 		}
+	}
+	errs := k.nl.batch(k.family, len(ops), func(i int, m *msg) uint8 {
+		putOp(m, &ops[i])
+		return opCmd[ops[i].Kind]
 	})
+	for i, err := range errs {
+		errs[i] = opError(ops[i], err)
+	}
+	return errs
+}
+
+var opCmd = map[OpKind]uint8{
+	AddService: cmdNewService, UpdateService: cmdSetService, DelService: cmdDelService,
+	AddDest: cmdNewDest, UpdateDest: cmdSetDest, DelDest: cmdDelDest,
+}
+
+func putOp(m *msg, op *Op) {
+	switch op.Kind {
+	case AddService, UpdateService:
+		putService(m, &op.Service)
+	case DelService:
+		putServiceID(m, op.Service.ServiceKey)
+	default:
+		putServiceID(m, op.Service.ServiceKey)
+		putDest(m, &op.Dest)
+	}
+}
+
+func opError(op Op, err error) error {
 	switch {
 	case err == nil:
 		return nil

@@ -38,6 +38,7 @@ const (
 	genlVersion        = 1
 
 	recvBufSize  = 64 << 10 // a dump part is at most 32 KiB
+	batchBytes   = 64 << 10 // of requests in one sendmsg (the kernel takes up to its sndbuf)
 	recvTimeout  = 5 * time.Second
 	recvTries    = 3 // receive timeouts in a row before a request fails
 	dumpRestarts = 3 // dumps interrupted by a change before a read fails
@@ -103,6 +104,12 @@ func newSocket() (*socket, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
+	// Errors of a batch come back without the request they answer, and
+	// room for many of them: answers that do not fit are lost (ENOBUFS).
+	unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20) // up to rmem_max without CAP_NET_ADMIN
+	}
 	return &socket{fd: fd}, nil
 }
 
@@ -167,7 +174,36 @@ func (g *genl) do(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]by
 	}
 }
 
+// dump is a dump request whose replies go to each, straight from the
+// receive buffer (valid only during the call), in the kernel's order:
+// no copy of a table of 100,000 entries. An interrupted dump is done
+// again; reset is called before every attempt.
+func (g *genl) dump(typ uint16, cmd uint8, attrs func(*msg), reset func(), each func([]byte) error) error {
+	for restart := 0; ; restart++ {
+		reset()
+		err := g.exchange(typ, cmd, flagDump, attrs, each)
+		if errors.Is(err, errDumpInterrupted) && restart < dumpRestarts {
+			continue
+		}
+		return err
+	}
+}
+
 func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]byte, error) {
+	var out [][]byte
+	err := g.exchange(typ, cmd, flags, attrs, func(b []byte) error {
+		out = append(out, append([]byte(nil), b...))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// exchange sends one request and passes the attributes of each reply to
+// each, until the ACK or the end of the dump.
+func (g *genl) exchange(typ uint16, cmd uint8, flags uint16, attrs func(*msg), each func([]byte) error) error {
 	g.seq++
 	seq := g.seq
 	m := msg{b: g.send[:0]}
@@ -181,9 +217,9 @@ func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 	m.finish()
 	g.send = m.b[:0]
 	if err := g.c.Send(m.b); err != nil {
-		return nil, fmt.Errorf("netlink send: %w", err)
+		return fmt.Errorf("netlink send: %w", err)
 	}
-	var out [][]byte
+	var failed error     // of each: the rest of the answer is still read
 	interrupted := false // the kernel marks every part after a change
 	timeouts := 0
 	for {
@@ -196,16 +232,16 @@ func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 				g.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", time.Duration(timeouts)*recvTimeout)
 				continue
 			}
-			return nil, fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
+			return fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b := g.recv[:n]
 		for len(b) >= nlmsgHdrLen {
 			l := int(binary.NativeEndian.Uint32(b))
 			if l < nlmsgHdrLen || l > len(b) {
-				return nil, fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
+				return fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
 			}
 			mtyp := binary.NativeEndian.Uint16(b[4:])
 			mflags := binary.NativeEndian.Uint16(b[6:])
@@ -221,40 +257,137 @@ func (g *genl) once(typ uint16, cmd uint8, flags uint16, attrs func(*msg)) ([][]
 			switch mtyp {
 			case nlmsgError:
 				if len(body) < 4 {
-					return nil, errors.New("netlink: short error message")
+					return errors.New("netlink: short error message")
 				}
 				if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
-					return nil, syscall.Errno(-code)
+					return syscall.Errno(-code)
 				}
-				return out, nil // the ACK
+				return failed // the ACK
 			case nlmsgDone:
 				if len(body) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(body)); code < 0 {
-						return nil, syscall.Errno(-code)
+						return syscall.Errno(-code)
 					}
 				}
 				if interrupted {
-					return nil, errDumpInterrupted
+					return errDumpInterrupted
 				}
-				return out, nil
+				return failed
 			}
 			if len(body) < genlHdrLen {
-				return nil, errors.New("netlink: short generic netlink message")
+				return errors.New("netlink: short generic netlink message")
 			}
-			out = append(out, append([]byte(nil), body[genlHdrLen:]...))
+			if failed == nil {
+				failed = each(body[genlHdrLen:])
+			}
 		}
 	}
 }
 
 func align4(n int) int { return (n + 3) &^ 3 }
 
-// msg builds one netlink message.
+// batch sends n requests of type typ (no dumps) in as few sendmsg calls
+// as fit in batchBytes, and returns nil when all succeeded, else each
+// one's error (nil for a success). Only the last request of a sendmsg
+// asks for an ACK: the kernel handles a sendmsg's requests in order,
+// before the call returns, and answers a failed one with its error
+// whatever the flags, so that ACK comes after every error of the batch
+// and one receive collects a batch that succeeded. build appends request
+// i's attributes and returns its command.
+func (g *genl) batch(typ uint16, n int, build func(i int, m *msg) uint8) []error {
+	var errs []error
+	fail := func(i int, err error) {
+		if errs == nil {
+			errs = make([]error, n)
+		}
+		errs[i] = err
+	}
+	for lo := 0; lo < n; {
+		m := msg{b: g.send[:0]}
+		first := g.seq + 1
+		hi := lo
+		for hi < n && len(m.b) < batchBytes {
+			g.seq++
+			m.header(typ, flagRequest, g.seq, 0)
+			m.b[m.start+nlmsgHdrLen] = build(hi, &m) // the genl header's cmd
+			m.finish()
+			hi++
+		}
+		binary.NativeEndian.PutUint16(m.b[m.start+6:], flagRequest|flagAck) // the last one
+		g.send = m.b[:0]
+		last := g.seq
+		if err := g.c.Send(m.b); err != nil {
+			for i := lo; i < hi; i++ {
+				fail(i, fmt.Errorf("netlink send: %w", err))
+			}
+			lo = hi
+			continue
+		}
+		if err := g.collect(first, last, func(seq uint32, err error) { fail(lo+int(seq-first), err) }); err != nil {
+			// Which of them the kernel made is unknown: all may have failed.
+			for i := lo; i < hi; i++ {
+				if errs == nil || errs[i] == nil {
+					fail(i, fmt.Errorf("no answer to a batch of %d requests (the kernel may have made some; the next reconcile reads the table): %w", hi-lo, err))
+				}
+			}
+		}
+		lo = hi
+	}
+	return errs
+}
+
+// collect receives the answers to the requests first..last until the
+// last one's ACK (or error), passing on each error.
+func (g *genl) collect(first, last uint32, fail func(seq uint32, err error)) error {
+	timeouts := 0
+	for {
+		n, err := g.c.Receive(g.recv)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			timeouts++
+			if timeouts < recvTries {
+				g.log.Warn("the kernel has not answered a batch of netlink requests yet; waiting", "requests", last-first+1, "waited", time.Duration(timeouts)*recvTimeout)
+				continue
+			}
+			return fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
+		}
+		if err != nil {
+			return err
+		}
+		b := g.recv[:n]
+		for len(b) >= nlmsgHdrLen {
+			l := int(binary.NativeEndian.Uint32(b))
+			if l < nlmsgHdrLen || l > len(b) {
+				return fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
+			}
+			mtyp := binary.NativeEndian.Uint16(b[4:])
+			mseq := binary.NativeEndian.Uint32(b[8:])
+			body := b[nlmsgHdrLen:l]
+			b = b[min(align4(l), len(b)):]
+			if mseq < first || mseq > last || mtyp != nlmsgError {
+				continue // a late answer to an earlier request
+			}
+			if len(body) < 4 {
+				return errors.New("netlink: short error message")
+			}
+			if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
+				fail(mseq, syscall.Errno(-code))
+			}
+			if mseq == last {
+				return nil
+			}
+		}
+	}
+}
+
+// msg builds one netlink message (appended to b: a batch holds several).
 type msg struct {
 	b      []byte
+	start  int   // of the message in b
 	nested []int // starts of the open nested attributes
 }
 
 func (m *msg) header(typ, flags uint16, seq uint32, cmd uint8) {
+	m.start = len(m.b)
 	m.b = binary.NativeEndian.AppendUint32(m.b, 0) // length: finish
 	m.b = binary.NativeEndian.AppendUint16(m.b, typ)
 	m.b = binary.NativeEndian.AppendUint16(m.b, flags)
@@ -263,7 +396,7 @@ func (m *msg) header(typ, flags uint16, seq uint32, cmd uint8) {
 	m.b = append(m.b, cmd, genlVersion, 0, 0)
 }
 
-func (m *msg) finish() { binary.NativeEndian.PutUint32(m.b, uint32(len(m.b))) }
+func (m *msg) finish() { binary.NativeEndian.PutUint32(m.b[m.start:], uint32(len(m.b)-m.start)) }
 
 func (m *msg) attr(typ uint16, v []byte) {
 	m.b = binary.NativeEndian.AppendUint16(m.b, uint16(attrHdrLen+len(v)))
@@ -305,7 +438,17 @@ type attrs [][]byte
 // shorter one is an error, so that the getters below never read past a
 // value; unknown types are skipped.
 func parseAttrs(b []byte, minLen []int) (attrs, error) {
-	a := make(attrs, len(minLen))
+	return parseAttrsInto(make(attrs, len(minLen)), b, minLen)
+}
+
+// maxAttrs is room for the attributes of any policy here, so that a
+// reader can parse into an array of its own (no allocation per entry).
+const maxAttrs = 16
+
+// parseAttrsInto is parseAttrs into a, of len(minLen) entries, cleared.
+func parseAttrsInto(a attrs, b []byte, minLen []int) (attrs, error) {
+	a = a[:len(minLen)]
+	clear(a)
 	for len(b) >= attrHdrLen {
 		l := int(binary.NativeEndian.Uint16(b))
 		typ := int(binary.NativeEndian.Uint16(b[2:]) & attrTypeMask)

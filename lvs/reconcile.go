@@ -28,6 +28,8 @@ var spec = reconcile.Spec[Table, ServiceKey, Op]{
 	},
 	Kinds:   opKinds(),
 	Compare: ServiceKey.compare,
+	Clone:   Table.Clone,
+	Patch:   func(t Table, op Op) { t.apply(op) },
 }
 
 func opKinds() []string {
@@ -42,6 +44,23 @@ func opKinds() []string {
 type loopBackend struct{ Backend }
 
 func (b loopBackend) Read() (Table, error) { return b.Table() }
+
+// ApplyBatch writes ops in as few kernel calls as the backend allows.
+func (b loopBackend) ApplyBatch(ops []Op) []error {
+	if bb, ok := b.Backend.(interface{ ApplyBatch([]Op) []error }); ok {
+		return bb.ApplyBatch(ops)
+	}
+	var errs []error
+	for i, op := range ops {
+		if err := b.Apply(op); err != nil {
+			if errs == nil {
+				errs = make([]error, len(ops))
+			}
+			errs[i] = err
+		}
+	}
+	return errs
+}
 
 // NewReconciler prepares the reconciler of b; Run starts it. statePath
 // records the services tandem created. A damaged record is set aside

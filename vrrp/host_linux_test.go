@@ -113,3 +113,40 @@ func TestHostEffectsWithoutLinkLocal(t *testing.T) {
 		t.Errorf("%v still there", vip)
 	}
 }
+
+// AnnounceN (garp.lower_priority_repeat) sends n gratuitous ARPs per VIP,
+// whatever the configured repeat.
+func TestHostEffectsAnnounceN(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "tcpdump")
+	lab := netlab.NewT(t)
+	a := lab.MustAddHost(t, "a", "198.51.100.11/24")
+	b := lab.MustAddHost(t, "b", "198.51.100.12/24")
+	dump, err := b.Start("tcpdump", "-U", "-n", "-l", "-i", netlab.NIC, "arp and host 198.51.100.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(dump.Output(), "listening on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpdump does not listen:\n%s", dump.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	vip := netip.MustParsePrefix("198.51.100.10/24")
+	var fx *HostEffects
+	if err := a.Do(func() (err error) {
+		fx, err = NewHostEffects(HostOptions{Interface: netlab.NIC, Repeat: 5})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer fx.Close()
+	if err := fx.AnnounceN([]netip.Prefix{vip}, 3); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := strings.Count(dump.Output(), "Request who-has 198.51.100.10"); n != 3 {
+		t.Errorf("%d gratuitous ARPs seen, want 3:\n%s", n, dump.Output())
+	}
+}

@@ -31,8 +31,23 @@ type InstanceConfig struct {
 	UnicastMinTTL int
 	ChecksumAsV2  bool
 	Password      string
-	GARPDelay     time.Duration
-	GARPRefresh   time.Duration
+	// HMAC signs and verifies adverts as keepalived 2.4's auth_hmac; nil
+	// for none. Password and HMAC are never both set.
+	HMAC *HMACConfig
+	// Strict is keepalived's vrrp_strict: v2 adverts whose VIPs differ
+	// are dropped (RFC 3768); the rest is the configuration's.
+	Strict bool
+	// GARPLowerPrioDelay: a master that receives a lower-priority advert
+	// announces its VIPs again this long after (0: never), sending
+	// GARPLowerPrioRepeat messages per VIP (0: GARPRepeat).
+	GARPLowerPrioDelay  time.Duration
+	GARPLowerPrioRepeat int
+	// StartupDelay holds the instance in INIT this long after Run starts
+	// (global { startup_delay }): adverts heard meanwhile are ignored,
+	// events wait. Not a setting Reconfigure changes.
+	StartupDelay time.Duration
+	GARPDelay    time.Duration
+	GARPRefresh  time.Duration
 	// GARPRepeat is the messages per VIP in each announcement
 	// (garp.master_repeat), and Accept is RFC 5798's Accept_Mode (the
 	// configuration's accept): false filters traffic to the VIPs while
@@ -113,6 +128,10 @@ type Instance struct {
 	// the instance's goroutine (a histogram's Observe); it must not block.
 	OnTimerLateness func(time.Duration)
 
+	auth *hmacState // nil: no authentication hmac; owned by Run
+	// lowerGARP is set while a lower-priority announcement is due (Run's).
+	lowerGARP *time.Timer
+
 	mismatches   atomic.Uint64
 	lastMismatch atomic.Pointer[Mismatch]
 
@@ -146,6 +165,13 @@ func NewInstance(cfg InstanceConfig, link *Link, fx announce.Announcer, log *slo
 
 		dropLogged: map[string]time.Time{},
 		wakeFD:     -1,
+	}
+	if cfg.HMAC != nil {
+		h, err := newHMACState(*cfg.HMAC, len(cfg.UnicastPeers))
+		if err != nil {
+			return nil, fmt.Errorf("vrrp: instance %s: %w", cfg.Name, err)
+		}
+		i.auth = h
 	}
 	st := i.m.Status()
 	i.status.Store(&st)
@@ -183,7 +209,9 @@ func (i *Instance) Run(ctx context.Context) {
 	defer close(i.done)
 	defer i.link.detach(i.fixed.VRID)
 	defer i.fx.Close()
-	i.step(Start{})
+	if !i.startupDelay(ctx) {
+		return
+	}
 	if w, ok := i.fx.(claimWatcher); ok {
 		go w.WatchClaims(i.claimed()) // ends when Run closes fx
 	}
@@ -333,7 +361,15 @@ func (i *Instance) drainInbound() {
 
 // receive applies the receive rules to an advert and steps the machine.
 func (i *Instance) receive(msg inbound) {
-	if reason := i.rules.Check(msg.a, msg.p); reason != "" {
+	reason := i.rules.Check(msg.a, msg.p)
+	if reason == "" || reason == ReasonInterval || reason == ReasonAddrList {
+		// An advert that fails authentication is counted as that, before
+		// what its contents say.
+		if r := i.checkAuth(&msg); r != "" {
+			reason = r
+		}
+	}
+	if reason != "" {
 		i.link.drop(reason)
 		i.logDrop(reason, msg)
 		return
@@ -347,6 +383,19 @@ func (i *Instance) receive(msg inbound) {
 		at = time.Now()
 	}
 	i.stepAt(at, Received{From: msg.p.Src, Priority: msg.a.Priority, Interval: msg.a.Interval})
+	i.lowerPriority(msg.a.Priority)
+}
+
+// checkAuth verifies a signed advert; an instance without authentication
+// hmac drops signed ones, as keepalived without auth_hmac does.
+func (i *Instance) checkAuth(msg *inbound) string {
+	if i.auth == nil {
+		if msg.a.Signed {
+			return ReasonAuth
+		}
+		return ""
+	}
+	return i.auth.verify(&msg.a, msg.p.Data, msg.p.Src, time.Now())
 }
 
 // Mismatch is the last accepted advert whose virtual IPs were not this
@@ -390,6 +439,10 @@ func (i *Instance) logDrop(reason string, msg inbound) {
 func (i *Instance) handleEvent(ev Event) {
 	if r, ok := ev.(reconfig); ok {
 		i.applyReconfig(r)
+		return
+	}
+	if _, ok := ev.(lowerPrioGARP); ok {
+		i.lowerPriorityGARP()
 		return
 	}
 	i.step(ev)
@@ -447,8 +500,16 @@ func (i *Instance) sendAdvert(prio uint8) {
 			dsts = []netip.Addr{Group6}
 		}
 	}
+	signed := i.auth != nil && i.auth.signs()
+	var seq uint64
+	if signed {
+		seq = i.auth.nextSeq(time.Now()) // one sequence for every peer's copy, as keepalived
+	}
 	for _, dst := range dsts {
 		b, err := a.Marshal(i.cfg.Source, dst, !i.cfg.ChecksumAsV2)
+		if err == nil && signed {
+			b = i.auth.sign(b, i.cfg.Source, dst, seq)
+		}
 		if err == nil {
 			err = i.link.conn.Send(b, i.cfg.Source, dst)
 		}

@@ -16,6 +16,7 @@ var DropReasons = []string{
 	ReasonTruncated, ReasonVersion, ReasonType, ReasonChecksum, ReasonLength, ReasonFamily,
 	ReasonTTL, ReasonVersionDiff, ReasonForeignVRID, ReasonAuth, ReasonInterval, ReasonAddrList, ReasonPeer,
 	ReasonOverflow,
+	ReasonHMACMissing, ReasonHMACUnknownKey, ReasonHMACMalformed, ReasonHMACBad, ReasonHMACStale, ReasonHMACReplay,
 }
 
 // ReasonOverflow: the instance was too busy to take the packet, or the

@@ -60,6 +60,11 @@ type Advert struct {
 	AuthType uint8         // v2 only: 0 none, 1 simple text password
 	Password string        // v2 simple password, at most 8 bytes, zero-padded on the wire
 	Addrs    []netip.Addr  // the virtual IPs, all IPv4 or all IPv6
+	// Signed: the advert carries keepalived 2.4's 28-byte HMAC trailer
+	// (auth.go) after the message; Trailer is it as parsed. Marshal never
+	// writes one: an hmacState signs the marshalled bytes.
+	Signed  bool
+	Trailer Trailer
 }
 
 // Equal reports whether a and b carry the same fields. A nil and an empty
@@ -67,7 +72,7 @@ type Advert struct {
 func (a Advert) Equal(b Advert) bool {
 	return a.Version == b.Version && a.VRID == b.VRID && a.Priority == b.Priority &&
 		a.Interval == b.Interval && a.AuthType == b.AuthType && a.Password == b.Password &&
-		slices.Equal(a.Addrs, b.Addrs)
+		slices.Equal(a.Addrs, b.Addrs) && a.Signed == b.Signed && a.Trailer == b.Trailer
 }
 
 // String renders a for logs, e.g. "v3 vrid 51 prio 150 int 1s [198.51.100.10]".
@@ -77,6 +82,9 @@ func (a Advert) String() string {
 	fmt.Fprintf(&sb, "v%d vrid %d prio %d int %v", a.Version, a.VRID, a.Priority, a.Interval)
 	if a.Version == 2 && a.AuthType != 0 {
 		fmt.Fprintf(&sb, " auth %d", a.AuthType)
+	}
+	if a.Signed {
+		fmt.Fprintf(&sb, " hmac key %d seq %#x", a.Trailer.KeyID, a.Trailer.Seq())
 	}
 	fmt.Fprintf(&sb, " %v", a.Addrs)
 	return sb.String()
@@ -120,7 +128,7 @@ const (
 	ReasonVersion   = "version"   // version not 2 or 3, or v2 over IPv6
 	ReasonType      = "type"      // type not 1 (advertisement)
 	ReasonChecksum  = "checksum"  // checksum wrong in every accepted form
-	ReasonLength    = "length"    // bytes after the message (see ParseAdvert)
+	ReasonLength    = "length"    // bytes after the message other than an HMAC trailer (see ParseAdvert)
 	ReasonFamily    = "family"    // source and destination not both IPv4 or both IPv6
 )
 
@@ -266,16 +274,22 @@ func (a *Advert) Marshal(src, dst netip.Addr, pseudo bool) ([]byte, error) {
 // checksum.
 //
 // Length: b must be exactly the message that Count announces: the header,
-// Count addresses, and for v2 the 8 bytes of authentication data. Shorter is
-// "truncated"; longer is "length". RFC 3768 and RFC 5798 section 7.1 only
-// require the receiver to discard a packet that does not contain the complete
-// message and say nothing about extra bytes, but keepalived 2.2.7 drops any
-// packet whose length differs from the one it expects ("Received packet
-// length mismatch against expected"), no sender adds any, and extra bytes
-// make the checksum ambiguous (keepalived sums the message only, the IPv6
-// kernel checksum the whole payload). So no trailing bytes are allowed. A
-// receiver reading from AF_PACKET must cut Ethernet padding at the IP total
-// length before calling ParseAdvert.
+// Count addresses, and for v2 the 8 bytes of authentication data, or that
+// message followed by keepalived 2.4's 28-byte HMAC trailer (TrailerLen;
+// the advert is then Signed, and the trailer is parsed but not verified:
+// that is the instance's, which holds the keys). Shorter is "truncated";
+// any other length is "length". RFC 3768 and RFC 5798 section 7.1 only
+// require the receiver to discard a packet that does not contain the
+// complete message and say nothing about extra bytes, but keepalived drops
+// any packet whose length differs from the one it expects ("Received
+// packet length mismatch against expected"), and extra bytes make the
+// checksum ambiguous. A receiver reading from AF_PACKET must cut Ethernet
+// padding at the IP total length before calling ParseAdvert.
+//
+// Checksum of a signed advert, as keepalived 2.4 computes it: over IPv4
+// (v2 and v3) it covers the message without the trailer (and the v3
+// pseudo-header counts that shorter length); over IPv6 it covers the
+// whole payload, trailer included (the kernel's IPV6_CHECKSUM).
 //
 // Semantics are left to the caller: VRID, priority 0, interval 0, the
 // authentication type and password, TTL, and whether the addresses match the
@@ -313,11 +327,16 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 	if len(b) < want {
 		return Advert{}, 0, parseErr(ReasonTruncated, "%d bytes, need %d for a v%d advert with %d IPv%d addresses", len(b), want, version, n, fam)
 	}
-	if len(b) > want {
-		return Advert{}, 0, parseErr(ReasonLength, "%d bytes, but a v%d advert with %d IPv%d addresses has %d", len(b), version, n, fam, want)
+	signed := len(b) == want+TrailerLen
+	if len(b) > want && !signed {
+		return Advert{}, 0, parseErr(ReasonLength, "%d bytes, but a v%d advert with %d IPv%d addresses has %d (%d with an HMAC trailer)", len(b), version, n, fam, want, want+TrailerLen)
+	}
+	summed := b
+	if signed && fam == 4 {
+		summed = b[:want]
 	}
 
-	msg := addSum(0, b)
+	msg := addSum(0, summed)
 	var form ChecksumForm
 	switch {
 	case version == 2:
@@ -325,11 +344,11 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 		if foldSum(msg) != 0xffff {
 			return Advert{}, 0, parseErr(ReasonChecksum, "VRRPv2 checksum %#04x is wrong", binary.BigEndian.Uint16(b[6:8]))
 		}
-	case foldSum(pseudoHeaderSum(fam, src, dst, len(b))+msg) == 0xffff:
+	case foldSum(pseudoHeaderSum(fam, src, dst, len(summed))+msg) == 0xffff:
 		form = ChecksumPseudoHeader
 	case fam == 4 && foldSum(msg) == 0xffff:
 		form = ChecksumMessageOnly
-	case fam == 4 && dst != Group4 && foldSum(pseudoHeaderSum(fam, src, Group4, len(b))+msg) == 0xffff:
+	case fam == 4 && dst != Group4 && foldSum(pseudoHeaderSum(fam, src, Group4, len(summed))+msg) == 0xffff:
 		form = ChecksumGroupPseudoHeader
 	default:
 		return Advert{}, 0, parseErr(ReasonChecksum, "VRRPv3 checksum %#04x is wrong for %v -> %v", binary.BigEndian.Uint16(b[6:8]), src, dst)
@@ -340,11 +359,14 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 		VRID:     b[1],
 		Priority: b[2],
 	}
+	if signed {
+		a.Signed, a.Trailer = true, parseTrailer(b[want:])
+	}
 	if version == 2 {
 		a.AuthType = b[4]
 		a.Interval = time.Duration(b[5]) * interval.V2Unit
 		if a.AuthType == 1 {
-			a.Password = strings.TrimRight(string(b[len(b)-advertAuthLen:]), "\x00")
+			a.Password = strings.TrimRight(string(b[want-advertAuthLen:want]), "\x00")
 		}
 	} else {
 		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:6])&interval.V3Mask) * interval.V3Unit

@@ -116,7 +116,7 @@ func rulesOf(cfg *InstanceConfig) Rules {
 	slices.SortFunc(vips, netip.Addr.Compare)
 	vips = slices.Compact(vips)
 	return Rules{Version: cfg.Version, Interval: cfg.Interval, Password: cfg.Password,
-		VIPs: vips, Peers: slices.Clone(cfg.UnicastPeers), MinTTL: cfg.UnicastMinTTL}
+		VIPs: vips, Peers: slices.Clone(cfg.UnicastPeers), MinTTL: cfg.UnicastMinTTL, DropAddrList: cfg.Strict}
 }
 
 // fixedChanges names the settings of next that differ from cur and cannot
@@ -151,7 +151,8 @@ func (reconfig) event() {}
 
 // Reconfigure applies cfg to the running instance in its own goroutine,
 // without leaving its state: priority, advert interval, preempt,
-// preempt_delay, GARP delay and refresh, password, unicast peers, unicast
+// preempt_delay, GARP delay and refresh, password, authentication hmac
+// (keys, active key: rotation), unicast peers, unicast
 // min TTL, checksum form and the VIPs. A master whose VIPs changed adds
 // the new ones, removes the dropped ones and announces only the new ones;
 // any other state records them for its next time as master.
@@ -176,6 +177,12 @@ func (i *Instance) Reconfigure(cfg InstanceConfig, effective uint8) error {
 		// Not worth a failover: it applies when the instance next starts.
 		i.log.Warn("realtime changes when the instance is next started (tandem restart)", "realtime", i.fixed.Realtime)
 		cfg.Realtime = i.fixed.Realtime
+	}
+	if cfg.HMAC != nil {
+		// Checked here, so that a bad key is this call's error.
+		if _, err := newHMACState(*cfg.HMAC, len(cfg.UnicastPeers)); err != nil {
+			return fmt.Errorf("vrrp: instance %s: %w", i.fixed.Name, err)
+		}
 	}
 	cfg.VIPs = slices.Clone(cfg.VIPs)
 	cfg.UnicastPeers = slices.Clone(cfg.UnicastPeers)
@@ -202,6 +209,15 @@ func (i *Instance) Reconfigure(cfg InstanceConfig, effective uint8) error {
 // applyReconfig runs in the instance's goroutine.
 func (i *Instance) applyReconfig(r reconfig) {
 	defer close(r.done)
+	switch {
+	case r.cfg.HMAC == nil:
+		i.auth = nil
+	case i.auth == nil:
+		i.auth, _ = newHMACState(*r.cfg.HMAC, len(r.cfg.UnicastPeers)) // checked by Reconfigure
+	case !i.auth.cfg.Equal(r.cfg.HMAC) || len(r.cfg.UnicastPeers) != len(i.cfg.UnicastPeers):
+		// Key rotation: the senders' sequences and ours carry over.
+		i.auth, _ = i.auth.reconfigured(*r.cfg.HMAC, len(r.cfg.UnicastPeers))
+	}
 	i.cfg = r.cfg
 	i.rules = rulesOf(&i.cfg)
 	i.log.Info("reconfigured", "priority", r.cfg.Priority, "effective_priority", r.prio, "interval", r.cfg.Interval, "vips", len(r.cfg.VIPs))

@@ -109,7 +109,8 @@ func Standard(d time.Duration) []Scenario {
 		return Scenario{Type: typ, N: n, Interval: time.Second, Timeout: 500 * time.Millisecond,
 			Warmup: 2 * time.Second, Duration: d, Addrs: 200}
 	}
-	return []Scenario{s("tcp", 10000), s("http", 2000), s("https", 500), s("udp", 2000), s("dns", 2000)}
+	return []Scenario{s("tcp", 10000), s("http", 2000), s("https", 500), s("udp", 2000), s("dns", 2000),
+		s("smtp", 1000), s("ping", 2000), s("file", 2000)}
 }
 
 func main() {
@@ -117,7 +118,7 @@ func main() {
 		return
 	}
 	var sc Scenario
-	flag.StringVar(&sc.Type, "type", "", "check type: tcp, http, https, udp or dns (default: the standard scenarios)")
+	flag.StringVar(&sc.Type, "type", "", "check type: tcp, http, https, udp, dns, smtp, ping or file (default: the standard scenarios)")
 	flag.IntVar(&sc.N, "n", 10000, "checks (one per real server)")
 	flag.DurationVar(&sc.Interval, "interval", time.Second, "check interval")
 	flag.DurationVar(&sc.Timeout, "timeout", 500*time.Millisecond, "check timeout")
@@ -289,6 +290,15 @@ func check(sc Scenario) (Report, error) {
 	case "dns":
 		spec.QueryType, spec.QueryName = "A", "example.org."
 		spec.ExpectAnswer = "203.0.113.5"
+	case "file":
+		f, err := os.CreateTemp("", "tandem-bench-weight")
+		if err != nil {
+			return Report{}, err
+		}
+		defer os.Remove(f.Name())
+		f.WriteString("5\n")
+		f.Close()
+		spec.FilePath, spec.Weight = f.Name(), 2
 	}
 	cnt.epoch = time.Now()
 	targets := make([]health.Target, sc.N)
@@ -554,6 +564,17 @@ func serveRole() error {
 			local = pc.LocalAddr().String()
 			srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(answer)}
 			go srv.ActivateAndServe()
+		case "smtp":
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			local = l.Addr().String()
+			go serveSMTP(l)
+		case "ping", "file":
+			// The kernel answers echo requests on loopback (its work is in
+			// the checking process's system time); a file needs no server.
+			local = netip.AddrPortFrom(serverAddr(i), 1).String()
 		default:
 			return fmt.Errorf("no server for check type %q", typ)
 		}
@@ -638,4 +659,35 @@ func perCheckGoroutines(spec health.Spec, targets []health.Target, newChecker fu
 			<-done
 		}
 	}, nil
+}
+
+// serveSMTP answers the smtp check: banner, EHLO, QUIT.
+func serveSMTP(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte("220 bench ESMTP\r\n"))
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				switch {
+				case strings.HasPrefix(line, "EHLO"):
+					c.Write([]byte("250-bench\r\n250 PIPELINING\r\n"))
+				case strings.HasPrefix(line, "QUIT"):
+					c.Write([]byte("221 bye\r\n"))
+					return
+				default:
+					c.Write([]byte("500 what\r\n"))
+				}
+			}
+		}()
+	}
 }

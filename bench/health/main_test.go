@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 // expected runs at least) and passed is checked (a few failures are
 // tolerated: a busy machine may miss a timeout).
 func TestShortRuns(t *testing.T) {
-	for _, typ := range []string{"tcp", "http", "https", "udp", "dns"} {
+	for _, typ := range []string{"tcp", "http", "https", "udp", "dns", "smtp", "ping", "file"} {
 		t.Run(typ, func(t *testing.T) {
 			sc := Scenario{Type: typ, N: 100, Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond,
 				Warmup: 750 * time.Millisecond, Duration: time.Second, Addrs: 10}

@@ -140,6 +140,20 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 				latency = "-"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\n", rs.Address, health, rs.Weight, rs.ActiveConns, rs.InactiveConns, latency, rs.Reason)
+			if len(rs.Checks) > 1 || (len(rs.Checks) == 1 && rs.Checks[0].Retries > 0) || rs.DynamicWeight >= 0 {
+				// One line per check: its kind, state, last result and retries.
+				for _, c := range rs.Checks {
+					last := c.LastResult
+					if last == "" {
+						last = "none yet"
+					}
+					retries := ""
+					if c.Retries > 0 {
+						retries = fmt.Sprintf(", retries %d, last run %d attempts", c.Retries, c.Attempts)
+					}
+					fmt.Fprintf(tw, "    check %s\t%s\t\t\t\t\tlast %s%s: %s\n", c.Kind, c.Health, last, retries, c.Reason)
+				}
+			}
 		}
 		tw.Flush()
 	}

@@ -47,6 +47,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -59,6 +61,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -77,7 +81,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 
@@ -88,7 +93,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 }

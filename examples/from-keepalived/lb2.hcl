@@ -45,6 +45,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -57,6 +59,8 @@ virtual_server "tcp_198_51_100_10_80" {
       interval      = "5s"
       timeout       = "2s"
       rise          = 1
+      fall          = 1
+      retries       = 2
       path          = "/healthz"
       expect_status = ["200"]
     }
@@ -75,7 +79,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 
@@ -86,7 +91,8 @@ virtual_server "tcp_198_51_100_20_80" {
       interval = "10s"
       timeout  = "3s"
       rise     = 1
-      fall     = 2
+      fall     = 1
+      retries  = 1
     }
   }
 }

@@ -82,6 +82,24 @@ type RSStatus struct {
 	LatencyMS     float64 `json:"latency_ms"`
 	ActiveConns   int     `json:"active_conns"`
 	InactiveConns int     `json:"inactive_conns"`
+	// DynamicWeight is the weight the checks ask for (exec
+	// dynamic_weight, file), -1 for the configured one.
+	DynamicWeight int           `json:"dynamic_weight"`
+	Checks        []CheckStatus `json:"checks"`
+}
+
+// CheckStatus is one check of a real server: its kind, its state and
+// its last result.
+type CheckStatus struct {
+	Kind       string    `json:"kind"`
+	Health     string    `json:"health"`      // the check's own state after rise/fall
+	LastResult string    `json:"last_result"` // "up", "down", or "" before the first
+	Reason     string    `json:"reason"`
+	Retries    int       `json:"retries"`  // configured
+	Attempts   int       `json:"attempts"` // of the last run (1 + retries used)
+	Runs       uint64    `json:"runs"`
+	Failures   uint64    `json:"failures"`
+	LastAt     time.Time `json:"last_at"`
 }
 
 // IPVSStatus says whether the kernel table is being programmed.
@@ -437,14 +455,24 @@ func (d *Director) vsStatus() []VSStatus {
 		for j := range v.reals {
 			r := &v.reals[j]
 			k := rsKey{v.model.Name, r.Name}
-			rs := RSStatus{Address: r.Name, Health: "down", Drained: s.drained[k]}
+			rs := RSStatus{Address: r.Name, Health: "down", Drained: s.drained[k], DynamicWeight: -1, Checks: []CheckStatus{}}
 			if s.up[k] {
 				rs.Health = "up"
 			}
 			rs.Weight, _ = s.weight(v, r)
 			if cs, ok := stats[k.id()]; ok {
 				var last time.Time
+				rs.DynamicWeight = cs.Weight
 				for _, c := range cs.Checks {
+					chk := CheckStatus{Kind: c.Type, Health: c.State.String(), Reason: c.Last.Reason, Retries: c.Retries,
+						Attempts: c.Last.Attempts, Runs: c.Runs, Failures: c.Failures, LastAt: c.LastAt}
+					if !c.LastAt.IsZero() {
+						chk.LastResult = "down"
+						if c.Last.Up {
+							chk.LastResult = "up"
+						}
+					}
+					rs.Checks = append(rs.Checks, chk)
 					if c.LastAt.After(last) {
 						last = c.LastAt
 						rs.Reason = c.Last.Reason

@@ -26,6 +26,7 @@ type Director struct {
 	path       string // the configuration, as given
 	log        *slog.Logger
 	loadedAt   time.Time
+	startedAt  time.Time // Run began: global { startup_delay } counts from it
 	lastReload ReloadStatus
 
 	pol      *policy.Policy
@@ -95,7 +96,7 @@ func (d *Director) Run(ctx context.Context) error {
 
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	d.work = work
+	d.work, d.startedAt = work, time.Now()
 	d.scripts = track.NewScripts[policy.ID](work)
 	defer d.scripts.Close()
 	d.hooks = newHooks(d.log)

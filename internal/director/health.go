@@ -19,8 +19,20 @@ func (d *Director) healthChanged(tr health.Transition) {
 	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
 		check = r.Checks[tr.Check].Type
 	}
+	if tr.Weight >= 0 {
+		d.lvs.dynWeight[k] = tr.Weight
+	} else {
+		delete(d.lvs.dynWeight, k)
+	}
+	if tr.From == tr.To {
+		// A weight asked for by the checks (exec dynamic_weight, file).
+		d.log.Info("real server weight", "vs", k.VS, "rs", k.RS, "check", check, "weight", tr.Weight, "reason", tr.Reason)
+		d.reapply()
+		return
+	}
 	d.log.Info("real server "+tr.To.String(), "vs", k.VS, "rs", k.RS, "check", check,
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
+	wasUp := d.lvs.up[k]
 	d.lvs.up[k] = tr.To == health.Up
 	at := tr.At
 	if at.IsZero() {
@@ -31,13 +43,29 @@ func (d *Director) healthChanged(tr health.Transition) {
 	// events. Queueing never blocks, so the IPVS change is not delayed.
 	tr.At = at
 	d.rsChanged(k, tr)
+	// One real server's change is one op, unless a sorry server comes
+	// or goes with it.
+	if ok, flipped := d.lvs.patch(k, wasUp); ok {
+		if flipped {
+			d.quorumChanged(map[string]bool{k.VS: d.lvs.quorumUp[k.VS]})
+			d.refreshMetrics()
+			return
+		}
+		d.refreshServer(k)
+		return
+	}
 	d.reapply()
 }
 
 // reapply recomputes the desired table and feeds quorum changes to the
 // policy (track_virtual_servers).
 func (d *Director) reapply() {
-	changed := d.lvs.reapply()
+	d.quorumChanged(d.lvs.reapply())
+	d.refreshMetrics()
+}
+
+// quorumChanged tells the policy of virtual servers whose quorum changed.
+func (d *Director) quorumChanged(changed map[string]bool) {
 	for _, vs := range slices.Sorted(maps.Keys(changed)) {
 		if changed[vs] {
 			d.log.Info("quorum regained", "vs", vs)
@@ -46,10 +74,9 @@ func (d *Director) reapply() {
 		}
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
 		if !d.lvs.quorumFirst[vs] && d.hooks != nil {
-			d.quorumChanged(vs, changed[vs])
+			d.quorumHook(vs, changed[vs])
 		}
 	}
-	d.refreshMetrics()
 }
 
 // applyLVS takes a reloaded configuration's virtual servers, checks and
@@ -81,6 +108,7 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 		if s.reals[k] == nil {
 			s.checks.Remove(k.id())
 			delete(s.up, k)
+			delete(s.dynWeight, k)
 		}
 	}
 	d.updateSuspend() // before setChecks: a new ha_suspend virtual server starts paused

@@ -30,7 +30,7 @@ type linkKey struct {
 
 // instanceConfig is what the vrrp package runs an instance with; src is
 // the adverts' source address.
-func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp.InstanceConfig {
+func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime, strict bool) vrrp.InstanceConfig {
 	return vrrp.InstanceConfig{
 		Name: ic.Name, Interface: ic.Interface, VRID: uint8(ic.VRID), Version: ic.Version,
 		Priority: uint8(ic.Priority), Interval: ic.AdvertInterval, Preempt: ic.Preempt, PreemptDelay: ic.PreemptDelay,
@@ -38,6 +38,8 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime bool) vrrp
 		ChecksumAsV2: ic.V3ChecksumAsV2, Password: ic.Authentication.Password,
 		GARPDelay: ic.GARP.MasterDelay, GARPRefresh: ic.GARP.Refresh, GARPRepeat: ic.GARP.MasterRepeat,
 		Accept: ic.Accept, UseVMAC: ic.UseVMAC, Realtime: realtime,
+		HMAC: hmacConfig(&ic.Authentication), Strict: ic.Strict || strict,
+		GARPLowerPrioDelay: ic.GARP.LowerPriorityDelay, GARPLowerPrioRepeat: ic.GARP.LowerPriorityRepeat,
 	}
 }
 
@@ -97,7 +99,11 @@ func (d *Director) createRun(id policy.ID, ic *config.VRRPInstance) error {
 			return err
 		}
 	}
-	cfg := instanceConfig(ic, src, d.cfg().Global.Realtime)
+	if err := loadKeys(ic); err != nil {
+		return err
+	}
+	cfg := instanceConfig(ic, src, d.cfg().Global.Realtime, d.cfg().Global.Strict)
+	cfg.StartupDelay = d.startupWait()
 	fx, err := vrrp.NewHostEffects(cfg.HostOptions())
 	if err != nil {
 		return err
@@ -141,7 +147,9 @@ func (d *Director) reconfigure(a policy.Reconfigure) {
 		d.applyFailed(fmt.Errorf("vrrp_instance %q: %w", ic.Name, err))
 		return
 	}
-	err = r.inst.Reconfigure(instanceConfig(ic, src, d.cfg().Global.Realtime), a.Priority)
+	if err = loadKeys(ic); err == nil {
+		err = r.inst.Reconfigure(instanceConfig(ic, src, d.cfg().Global.Realtime, d.cfg().Global.Strict), a.Priority)
+	}
 	switch {
 	case errors.Is(err, vrrp.ErrNeedsRestart):
 		d.refused(r, err.Error())

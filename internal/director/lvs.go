@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,9 +40,11 @@ type lvsSide struct {
 	// with an injected backend.
 	ctl      *lvs.Kernel
 	rec      *lvs.Reconciler
-	vss      []vserver // the configured virtual servers, in order
+	vss      []vserver      // the configured virtual servers, in order
+	vsAt     map[string]int // index in vss by name
 	reals    map[rsKey]*real
-	table    lvs.Table // the desired table last handed over
+	table    lvs.Table      // the desired table: last handed over, and patched since
+	live     map[string]int // live weight of each virtual server, as in table
 	quorumUp map[string]bool
 	// quorumFirst: the virtual servers of the last reapply whose quorum
 	// was decided for the first time (no quorum hook for those).
@@ -50,6 +53,7 @@ type lvsSide struct {
 
 	checks      *health.Scheduler
 	up          map[rsKey]bool  // healthy real servers
+	dynWeight   map[rsKey]int   // weights the checks ask for (exec dynamic_weight, file)
 	drained     map[rsKey]bool  // drained by the operator
 	suspended   map[string]bool // ha_suspend: virtual servers whose checks pause
 	stateDir    string
@@ -60,7 +64,7 @@ type lvsSide struct {
 // that once and VRRP goes on; only a configuration with virtual servers
 // asks for IPVS at all.
 func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSide, error) {
-	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, quorumFirst: map[string]bool{}, up: map[rsKey]bool{},
+	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, quorumFirst: map[string]bool{}, up: map[rsKey]bool{}, dynWeight: map[rsKey]int{},
 		stateDir: cfg.Global.StateDir}
 	s.setVirtualServers(cfg)
 	s.initialSuspend(cfg)
@@ -71,8 +75,10 @@ func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSid
 func (s *lvsSide) setVirtualServers(cfg *config.Config) {
 	s.vss = virtualServers(cfg)
 	s.reals = map[rsKey]*real{}
+	s.vsAt = make(map[string]int, len(s.vss))
 	for i := range s.vss {
 		v := &s.vss[i]
+		s.vsAt[v.model.Name] = i
 		for j := range v.reals {
 			s.reals[rsKey{v.model.Name, v.reals[j].Name}] = &v.reals[j]
 		}
@@ -181,6 +187,7 @@ func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool,
 		if len(r.Checks) == 0 {
 			s.checks.Remove(k.id())
 			s.up[k] = true
+			delete(s.dynWeight, k)
 			continue
 		}
 		initial := health.Down
@@ -229,10 +236,94 @@ func (s *lvsSide) reapply() map[string]bool {
 		}
 	}
 	s.quorumUp, s.table = q, t
+	s.live = make(map[string]int, len(s.vss))
+	for i := range s.vss {
+		v := &s.vss[i]
+		for j := range v.reals {
+			if k := (rsKey{v.model.Name, v.reals[j].Name}); s.up[k] && !s.drained[k] {
+				s.live[k.VS] += v.reals[j].Dest.Weight
+			}
+		}
+	}
 	if s.rec != nil {
-		s.rec.Set(t)
+		s.rec.Set(t) // the reconciler keeps a copy: patch changes s.table
 	}
 	return changed
+}
+
+// patch applies one real server's health change (s.up already says it)
+// to the desired table as the one op it makes, and hands the reconciler
+// that op: a transition costs the same at any table size. flipped says
+// that its virtual server's quorum changed with it. It returns false,
+// changing nothing, when the change reaches further than the real server
+// (a sorry server comes or goes): reapply does that.
+func (s *lvsSide) patch(k rsKey, wasUp bool) (ok, flipped bool) {
+	up := s.up[k]
+	i, ok := s.vsAt[k.VS]
+	r := s.reals[k]
+	if !ok || r == nil || s.table == nil {
+		return false, false
+	}
+	v := &s.vss[i]
+	if len(v.members) > 1 {
+		return false, false // a group: one op per member, reapply makes them
+	}
+	clear(s.quorumFirst) // a quorum patched here was known before
+	svc := s.table[v.model.Service.ServiceKey]
+	if svc == nil || up == wasUp {
+		return svc != nil, false
+	}
+	// As lvs.Desired computes it.
+	d := r.Dest
+	if s.drained[k] {
+		d.Weight = 0
+	}
+	live := s.live[k.VS]
+	if up {
+		live += d.Weight
+	} else {
+		live -= d.Weight
+	}
+	was, known := s.quorumUp[k.VS]
+	limit := v.model.Quorum + v.model.Hysteresis
+	if was {
+		limit = v.model.Quorum - v.model.Hysteresis
+	}
+	now := live >= limit
+	if !known || now != was && v.model.Sorry != nil {
+		return false, false
+	}
+	s.live[k.VS], s.quorumUp[k.VS] = live, now
+	if !now && v.model.Sorry != nil {
+		return true, false // the sorry server stands in for all of them
+	}
+	settings := *svc
+	settings.Dests = nil
+	op := lvs.Op{Service: settings, Dest: d}
+	_, present := svc.Dests[d.DestKey]
+	switch {
+	case up || v.model.InhibitOnFailure: // in the table, at weight 0 when down
+		if !up {
+			op.Dest.Weight = 0
+		}
+		op.Kind = lvs.AddDest
+		if present {
+			op.Kind = lvs.UpdateDest
+		}
+	case present:
+		op.Kind = lvs.DelDest
+	default:
+		return true, now != was // not there, and not to be
+	}
+	if err := s.table.Patch(op); err != nil {
+		s.quorumUp[k.VS] = was
+		s.log.Warn("patching the desired IPVS table; recomputing it", "op", op.String(), "err", err)
+		return false, false
+	}
+	if s.rec != nil {
+		s.rec.Patch(op)
+	}
+	return true, now != was
 }
 
 var errNoKernel = errors.New("the IPVS table is in memory (no kernel handle)")
@@ -346,6 +437,13 @@ func healthSpec(c *config.Check) health.Spec {
 		Payload: c.Payload, Expect: c.Expect.Bytes, ExpectAny: c.Expect.Any,
 		QueryType: string(c.QueryType), QueryName: c.QueryName, Transport: string(c.Transport), ExpectAnswer: c.ExpectAnswer,
 		Command: c.Command,
+		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.SourceAddress, SourceInterface: c.SourceInterface,
+		Warmup: c.Warmup, ExpectText: c.ExpectText, HTTPVersion: c.HTTPVersion, DynamicWeight: c.DynamicWeight,
+		HeloName: c.HeloName, StartTLS: c.StartTLS, FilePath: c.File, Weight: c.Weight,
+	}
+	s.Send, _ = c.SendBytes() // validated by config
+	if c.ExpectMD5 != "" {
+		s.ExpectMD5, _ = hex.DecodeString(c.ExpectMD5)
 	}
 	for _, r := range c.ExpectStatus {
 		s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
@@ -473,10 +571,34 @@ func destKey(e config.Endpoint, vport uint16) lvs.DestKey {
 	return lvs.DestKey{Addr: e.Addr, Port: port}
 }
 
+// dynWeights is v with the weights the checks ask for in place of the
+// configured ones, in the table and in the quorum (keepalived's
+// misc_dynamic).
+func (s *lvsSide) dynWeights(v lvs.VirtualServer) lvs.VirtualServer {
+	if len(s.dynWeight) == 0 {
+		return v
+	}
+	var reals []lvs.Real
+	for j, r := range v.Reals {
+		if w, ok := s.dynWeight[rsKey{v.Name, r.Name}]; ok {
+			if reals == nil {
+				reals = slices.Clone(v.Reals)
+			}
+			reals[j].Dest.Weight = w
+		}
+	}
+	if reals != nil {
+		v.Reals = reals
+	}
+	return v
+}
+
 func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
 	out := make([]lvs.VirtualServer, 0, len(s.vss))
 	for i := range s.vss {
-		out = append(out, s.vss[i].members...)
+		for _, m := range s.vss[i].members {
+			out = append(out, s.dynWeights(m))
+		}
 	}
 	return out
 }

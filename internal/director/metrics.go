@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ type metricsView struct {
 	instances []metricInstance
 	links     []*vrrp.Link
 	servers   []metricServer
+	serverAt  map[rsKey]int // index in servers
 	quorum    []metricQuorum
 	members   []metricMember // virtual_server_group members
 	rec       *lvs.Reconciler
@@ -125,6 +127,7 @@ func (m *metrics) Describe(chan<- *prometheus.Desc) {}
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	v := m.view
+	v.servers = slices.Clone(v.servers) // refreshServer changes them in place
 	m.mu.Unlock()
 	gauge := func(d *prometheus.Desc, val float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, val, labels...)
@@ -153,10 +156,16 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descAnnounce, in.run.Announcements.Load(), name, kind)
 	}
+	// An interface with instances of both families has two links: one
+	// series per interface and reason, their sum.
+	dropped := map[[2]string]uint64{}
 	for _, l := range v.links {
 		for reason, n := range l.Drops() {
-			counter(descDropped, n, l.Name, reason)
+			dropped[[2]string{l.Name, reason}] += n
 		}
+	}
+	for k, n := range dropped {
+		counter(descDropped, n, k[0], k[1])
 	}
 	for _, s := range v.servers {
 		gauge(descRSUp, b2f(s.up), s.vs, s.rs)
@@ -230,6 +239,7 @@ func (d *Director) refreshMetrics() {
 		v.links = append(v.links, l)
 	}
 	s := d.lvs
+	v.serverAt = make(map[rsKey]int, len(s.reals))
 	for i := range s.vss {
 		vs := &s.vss[i]
 		v.quorum = append(v.quorum, metricQuorum{vs.model.Name, s.quorumUp[vs.model.Name]})
@@ -246,6 +256,7 @@ func (d *Director) refreshMetrics() {
 			if w, ok := s.weight(vs, r); ok {
 				ms.weight = w
 			}
+			v.serverAt[rsKey{vs.model.Name, r.Name}] = len(v.servers)
 			v.servers = append(v.servers, ms)
 		}
 	}
@@ -255,6 +266,27 @@ func (d *Director) refreshMetrics() {
 	v.reload = m.view.reload
 	m.view = v
 	m.mu.Unlock()
+}
+
+// refreshServer updates one real server's part of the view (a patched
+// health transition), without rebuilding the rest.
+func (d *Director) refreshServer(k rsKey) {
+	s := d.lvs
+	r, i := s.reals[k], s.vsAt[k.VS]
+	m := d.metrics
+	m.mu.Lock()
+	at, ok := m.view.serverAt[k]
+	if ok && r != nil {
+		ms := &m.view.servers[at]
+		ms.up, ms.weight = s.up[k], -1
+		if w, present := s.weight(&s.vss[i], r); present {
+			ms.weight = w
+		}
+	}
+	m.mu.Unlock()
+	if !ok || r == nil {
+		d.refreshMetrics()
+	}
 }
 
 // forgetVirtualServer drops a removed virtual server's check histograms.

@@ -39,9 +39,9 @@ func (d *Director) rsChanged(k rsKey, tr health.Transition) {
 		From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
 }
 
-// quorumChanged runs a virtual server's quorum hook (its name appended)
+// quorumHook runs a virtual server's quorum hook (its name appended)
 // and sends the alert; only for a change, not the first verdict at start.
-func (d *Director) quorumChanged(vs string, up bool) {
+func (d *Director) quorumHook(vs string, up bool) {
 	v := d.lvs.vserver(vs)
 	if v == nil {
 		return

@@ -68,6 +68,7 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 		opt:     opt,
 		cfg:     &config.Config{},
 		scripts: map[string]*Node{},
+		files:   map[string]*Node{},
 		accept:  map[*config.VRRPInstance]bool{},
 	}
 	c.cfg.Global = defaults.global
@@ -109,6 +110,7 @@ type converter struct {
 	cfg     *config.Config
 	diags   Diags
 	scripts map[string]*Node // vrrp_script blocks by name
+	files   map[string]*Node // track_file blocks by name (FILE_CHECK)
 
 	version    int // global vrrp_version, 0 when not given
 	strict     *Node
@@ -116,6 +118,7 @@ type converter struct {
 	garpSet    map[string]bool
 	accept     map[*config.VRRPInstance]bool // accept or no_accept written
 	strictIns  map[*config.VRRPInstance]*Node
+	notifyPrio bool // vrrp_notify_priority_changes
 	syncFollow *Node
 	syncArgs   []Token
 	comments   map[any][]string // see Import.Comments
@@ -252,6 +255,10 @@ func (c *converter) run(nodes []*Node) {
 			}
 		case "global_defs":
 			c.global(n)
+		case "track_file":
+			if len(n.Args) == 1 {
+				c.files[n.Args[0].Text] = n
+			}
 		}
 	}
 	var groups []*Node
@@ -269,6 +276,8 @@ func (c *converter) run(nodes []*Node) {
 		case "virtual_server_group":
 			c.vsGroup(n)
 		case "vrrp_script", "global_defs":
+		case "track_file":
+			c.nargs(n, 1, 1) // read above; used by FILE_CHECK
 		default:
 			c.unhandled(n)
 		}
@@ -283,6 +292,7 @@ func (c *converter) run(nodes []*Node) {
 	}
 	c.finishSync()
 	c.finishStrict()
+	c.finishVRRPAuth()
 	c.finishAlert()
 	c.finishGroups()
 }
@@ -345,6 +355,8 @@ func (c *converter) global(g *Node) {
 					c.garp.MasterRepeat = v
 				}
 			}
+		case "vrrp_startup_delay", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_notify_priority_changes":
+			c.globalVRRPAuth(n)
 		case "notification_email", "notification_email_from", "smtp_server", "smtp_helo_name", "smtp_connect_timeout", "smtp_alert":
 			c.smtpGlobal(n)
 		default:
@@ -545,6 +557,8 @@ func (c *converter) instance(b *Node) {
 			}
 		case "skip_check_adv_addr":
 			c.caveat(bInstance, n)
+		case "unicast_fault_no_peer", "notify_priority_changes", "auth_hmac", "garp_lower_prio_delay", "garp_lower_prio_repeat":
+			c.instanceVRRPAuth(n, in)
 		case "smtp_alert":
 			c.smtpAlert(bInstance, n)
 		case "strict_mode":
@@ -636,7 +650,7 @@ func (c *converter) authentication(b *Node, in *config.VRRPInstance) {
 	switch strings.ToUpper(typ.Args[0].Text) {
 	case "PASS":
 	case "AH":
-		c.errorf(typ.Args[0], "IPSEC-AH authentication is not supported", "tandem has no AH; HMAC authentication (keepalived 2.4's auth_hmac) arrives with issue #%d. Until then remove authentication from both directors.", issueVRRP)
+		c.errorf(typ.Args[0], "IPSEC-AH authentication is not supported", "tandem has no AH; it signs adverts as keepalived 2.4's auth_hmac does (authentication { type = \"hmac\" }): move both directors to auth_hmac, or remove authentication from both.")
 		return
 	default:
 		c.errorf(typ.Args[0], "Invalid auth_type", "%q is not PASS or AH.", typ.Args[0].Text)
@@ -974,6 +988,7 @@ func (c *converter) finishStrict() {
 		}
 		in.Accept = false
 		c.caveat(bGlobal, &Node{Keyword: Token{Text: "vrrp_strict", Pos: n.Keyword.Pos, End: n.Keyword.End}})
+		c.strictInstance(n, in)
 	}
 }
 

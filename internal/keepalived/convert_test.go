@@ -163,3 +163,28 @@ virtual_server 198.51.100.10 80 {
 		t.Errorf("priorities %v, want lb1 150 and lb2 100", prio)
 	}
 }
+
+// The importer warns about a key file that tandem will refuse (mode 0644),
+// and not about one of mode 0600.
+func TestHMACKeyFileWarning(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o600, false}} {
+		key := filepath.Join(dir, fmt.Sprintf("k%o", c.mode))
+		os.WriteFile(key, []byte("hex:848f163759adf24dad5ddf64678880fe019d8037e36759d2ebee99a25451342a\n"), c.mode)
+		os.Chmod(key, c.mode)
+		conf := filepath.Join(dir, "keepalived.conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n version 3\n auth_hmac {\n  key 3 file:%s\n }\n virtual_ipaddress {\n  198.51.100.9/24\n }\n}\n", key)), 0o644)
+		imp := importTest(conf)
+		got := strings.Contains(diagLines(imp.Diags), "tandem will refuse this key file")
+		if got != c.warn {
+			t.Errorf("mode %04o: warned %v, want %v:\n%s", c.mode, got, c.warn, diagLines(imp.Diags))
+		}
+		a := imp.Config.Instances[0].Authentication
+		if a.Type != "hmac" || a.ActiveKey != 3 || len(a.Keys) != 1 || a.Keys[0].File != key {
+			t.Errorf("mode %04o: authentication %+v", c.mode, a)
+		}
+	}
+}

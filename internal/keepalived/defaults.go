@@ -49,6 +49,13 @@ virtual_server "v" {
     check "exec" {
       command = ["/bin/true"]
     }
+    check "smtp" {
+    }
+    check "ping" {
+    }
+    check "file" {
+      file = "/run/weight"
+    }
   }
 }
 lvs_sync {
@@ -82,7 +89,7 @@ func loadDefaults() *defaultSet {
 	for _, ch := range d.rs.Checks {
 		ch := *ch
 		ch.Source = config.Source{}
-		ch.Command = nil
+		ch.Command, ch.File = nil, ""
 		d.checks[ch.Type] = ch
 	}
 	return d

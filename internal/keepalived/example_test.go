@@ -20,10 +20,6 @@ func TestExampleFromKeepalived(t *testing.T) {
 	common := []string{
 		"8:5: warning: vrrp_skip_check_adv_addr: converted with a caveat",
 		"9:5: warning: enable_script_security: converted with a caveat",
-		"70:13: warning: retry: converted with a caveat",
-		"71:13: warning: delay_before_retry: converted with a caveat",
-		"82:13: warning: retry: converted with a caveat",
-		"83:13: warning: delay_before_retry: converted with a caveat",
 	}
 	want := map[string][]string{
 		// tandem starts every instance as backup; lb2's are BACKUP anyway.

@@ -127,7 +127,7 @@ func TestTable(t *testing.T) {
 	if len(rows) != len(Keywords)+2 {
 		t.Fatalf("the table has %d lines, want a header, a rule and %d rows", len(rows), len(Keywords))
 	}
-	for _, want := range []string{"| `vrrp_strict` | global_defs | converted with a caveat |", "| `SMTP_CHECK` | real_server | not yet (#15) | `check \"smtp\"` |"} {
+	for _, want := range []string{"| `vrrp_strict` | global_defs | converted with a caveat |", "| `SMTP_CHECK` | real_server | converted | `check \"smtp\"` |"} {
 		if !strings.Contains(Table(), want) {
 			t.Errorf("the table lacks %q", want)
 		}

@@ -14,32 +14,42 @@ import (
 
 // keepalived's checker defaults that differ from tandem's.
 const (
-	kaDelayLoop      = 60 * time.Second
-	kaConnectTimeout = 5 * time.Second
+	kaDelayLoop        = 60 * time.Second
+	kaConnectTimeout   = 5 * time.Second
+	kaDelayBeforeRetry = time.Second
+	// FILE_CHECK reacts to changes at once (inotify); tandem reads the
+	// file this often.
+	fileInterval = time.Second
+	fileTimeout  = 500 * time.Millisecond
 )
 
 var checkTypes = map[string]config.CheckType{
 	"TCP_CHECK": "tcp", "HTTP_GET": "http", "SSL_GET": "https",
 	"DNS_CHECK": "dns", "UDP_CHECK": "udp", "MISC_CHECK": "exec",
+	"SMTP_CHECK": "smtp", "PING_CHECK": "ping", "FILE_CHECK": "file",
 }
 
 // checkerKeywords are the keywords each checker takes beyond the common
 // ones (connect_*, delay_loop, retry, delay_before_retry, bindto, warmup).
 var checkerKeywords = map[string][]string{
 	"TCP_CHECK":  nil,
-	"HTTP_GET":   {"url", "virtualhost"},
-	"SSL_GET":    {"url", "virtualhost", "enable_sni"},
+	"HTTP_GET":   {"url", "virtualhost", "http_protocol"},
+	"SSL_GET":    {"url", "virtualhost", "enable_sni", "http_protocol"},
+	"SMTP_CHECK": {"helo_name"},
+	"PING_CHECK": nil,
+	"FILE_CHECK": {"track_file", "dynamic", "weight"},
 	"DNS_CHECK":  {"type", "name"},
 	"UDP_CHECK":  {"payload", "require_reply"},
 	"MISC_CHECK": {"misc_path", "misc_timeout", "misc_dynamic", "user"},
 }
 
-var commonChecker = []string{"connect_ip", "connect_port", "connect_timeout", "delay_loop", "retry", "nb_get_retry", "delay_before_retry", "bindto", "warmup"}
+var commonChecker = []string{"connect_ip", "connect_port", "connect_timeout", "delay_loop", "retry", "nb_get_retry", "delay_before_retry", "bindto", "bind_if", "warmup"}
 
 // timing is what a virtual or real server passes on to its checks.
 type timing struct {
 	interval, timeout time.Duration
 	retry             int // -1: the checker's default
+	retryDelay        time.Duration
 	host              string
 }
 
@@ -75,7 +85,7 @@ func (c *converter) virtualServer(b *Node) {
 		}
 		vs.Address = netip.AddrPortFrom(a, uint16(p))
 	}
-	t := timing{interval: kaDelayLoop, timeout: kaConnectTimeout, retry: -1}
+	t := timing{interval: kaDelayLoop, timeout: kaConnectTimeout, retry: -1, retryDelay: kaDelayBeforeRetry}
 	alpha, inhibitSome := false, false
 	var rsNodes []*Node
 	for _, n := range b.Children {
@@ -242,13 +252,16 @@ func (c *converter) timing(block string, n *Node, t *timing) {
 		}
 	case "retry", "nb_get_retry":
 		if c.nargs(n, 1, 1) {
-			if v, ok := c.integer(n.Args[0], 0, 1000); ok {
+			if v, ok := c.integer(n.Args[0], 0, 100); ok {
 				t.retry = v
 			}
 		}
-		c.caveat(block, n)
 	case "delay_before_retry":
-		c.caveat(block, n)
+		if c.nargs(n, 1, 1) {
+			if d, ok := c.seconds(n.Args[0]); ok {
+				t.retryDelay = d
+			}
+		}
 	default:
 		c.unhandled(n)
 	}
@@ -324,9 +337,15 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 	typ := checkTypes[kind]
 	ch := defaults.newCheck(typ)
 	retry := 1
-	if kind == "MISC_CHECK" {
+	switch kind {
+	case "MISC_CHECK":
 		retry = 0 // its documented default
+	case "DNS_CHECK":
+		retry = 3
 	}
+	var trackFile *Node
+	fileWeight, dynamic := 0, false
+	weightSet := false
 	var urls []*Node
 	var timeout *time.Duration
 	var cmd Token
@@ -398,6 +417,49 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 				cmd = n.Args[0]
 				ch.Command = c.argv(cmd.Text)
 			}
+		case "misc_dynamic":
+			ch.DynamicWeight = true
+		case "bindto":
+			if c.nargs(n, 1, 1) {
+				ch.SourceAddress, _ = c.addr(n.Args[0])
+			}
+		case "bind_if":
+			if c.nargs(n, 1, 1) {
+				ch.SourceInterface = n.Args[0].Text
+			}
+		case "warmup":
+			if c.nargs(n, 1, 1) {
+				ch.Warmup, _ = c.seconds(n.Args[0])
+			}
+		case "http_protocol":
+			if c.nargs(n, 1, 1) {
+				switch v := strings.ToLower(n.Args[0].Text); v {
+				case "1.0", "1.0c":
+					ch.HTTPVersion = "1.0"
+				case "1.1":
+					ch.HTTPVersion = "1.1"
+				default:
+					c.errorf(n.Args[0], "Unknown http_protocol", "%q is not 1.0, 1.0C or 1.1.", n.Args[0].Text)
+				}
+			}
+		case "helo_name":
+			if c.nargs(n, 1, 1) {
+				ch.HeloName = n.Args[0].Text
+			}
+		case "track_file":
+			if c.nargs(n, 1, 1) {
+				trackFile = c.files[n.Args[0].Text]
+				if trackFile == nil {
+					c.errorf(n.Args[0], "Unknown track_file", "No track_file block is named %q; define it at the top level. The check was dropped.", n.Args[0].Text)
+					return nil
+				}
+			}
+		case "dynamic":
+			dynamic = true
+		case "weight":
+			if c.nargs(n, 1, 2) {
+				fileWeight, weightSet = c.fileWeight(n)
+			}
 		default:
 			c.unhandled(n)
 		}
@@ -415,8 +477,10 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 		ch.Timeout = t.timeout
 	}
 	ch.Timeout = c.belowInterval(b.Keyword, ch.Interval, ch.Timeout, kind)
-	// Until retries land: up after one success, down when the attempts fail.
-	ch.Rise, ch.Fall = 1, retry+1
+	// keepalived's retry N: N+1 failed attempts in a row, each retried
+	// delay_before_retry later, mark the server down; in tandem the
+	// retries happen within one check, and one failed check is down.
+	ch.Rise, ch.Fall, ch.Retries, ch.RetryDelay = 1, 1, retry, t.retryDelay
 	switch kind {
 	case "SSL_GET":
 		ch.TLSSkipVerify = true // keepalived never verifies
@@ -426,6 +490,23 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 	case "UDP_CHECK":
 		if !replied {
 			c.caveat(bRS, b)
+		}
+	case "FILE_CHECK":
+		if trackFile == nil {
+			c.errorf(b.Keyword, "FILE_CHECK without track_file", "Write track_file NAME; the check was dropped.")
+			return nil
+		}
+		path, w, ok := c.trackFileBlock(trackFile)
+		if !ok {
+			return nil
+		}
+		if weightSet {
+			w = fileWeight
+		}
+		ch.File, ch.Weight = path, w
+		ch.Interval, ch.Timeout, ch.Retries, ch.RetryDelay = fileInterval, fileTimeout, 0, kaDelayBeforeRetry
+		if !dynamic && w != 0 {
+			c.warnf(b.Keyword, "FILE_CHECK without dynamic", "keepalived keeps the configured weight unless dynamic is set; tandem's file check makes N x weight (%d) the real server's weight. Write weight 0 in the track_file for up/down only (N = 0 up).", w)
 		}
 	case "MISC_CHECK":
 		if len(ch.Command) == 0 {
@@ -481,6 +562,14 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 					ch.ExpectStatus = append(ch.ExpectStatus, r)
 				}
 			}
+		case "digest":
+			if c.nargs(n, 1, 1) {
+				if d := strings.ToLower(n.Args[0].Text); len(d) == 32 && strings.Trim(d, "0123456789abcdef") == "" {
+					ch.ExpectMD5 = d
+				} else {
+					c.errorf(n.Args[0], "Invalid digest", "%q is not an MD5 in hex (32 digits, as genhash prints).", n.Args[0].Text)
+				}
+			}
 		case "regex":
 			if c.nargs(n, 1, 1) {
 				if _, err := regexp.Compile(n.Args[0].Text); err != nil {
@@ -494,4 +583,49 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 		}
 	}
 	return &ch
+}
+
+// fileWeight reads weight N [reverse] of a FILE_CHECK or track_file.
+func (c *converter) fileWeight(n *Node) (int, bool) {
+	w, ok := c.integer(n.Args[0], -253, 253)
+	if !ok {
+		return 0, false
+	}
+	if len(n.Args) == 2 {
+		if n.Args[1].Text != "reverse" {
+			c.errorf(n.Args[1], "Unknown weight option", "%q: only reverse is known.", n.Args[1].Text)
+			return 0, false
+		}
+		w = -w
+	}
+	return w, true
+}
+
+// trackFileBlock reads a top-level track_file: its file and its weight
+// (1 unless written).
+func (c *converter) trackFileBlock(b *Node) (string, int, bool) {
+	path, w := "", 1
+	for _, n := range b.Children {
+		switch n.Keyword.Text {
+		case "file":
+			if c.nargs(n, 1, 1) {
+				path = n.Args[0].Text
+			}
+		case "weight":
+			if c.nargs(n, 1, 2) {
+				if v, ok := c.fileWeight(n); ok {
+					w = v
+				}
+			}
+		case "init_file":
+			c.warnf(n.Keyword, "init_file is dropped", "tandem does not create or write the file; a missing file is down with a reason. Create it before tandem starts.")
+		default:
+			c.errorf(n.Keyword, "Unknown keyword "+n.Keyword.Text, "track_file takes file, weight and init_file; %q was dropped.", n.Keyword.Text)
+		}
+	}
+	if path == "" {
+		c.errorf(b.Keyword, "track_file without file", "Write file \"/path\"; the FILE_CHECK that names it was dropped.")
+		return "", 0, false
+	}
+	return path, w, true
 }

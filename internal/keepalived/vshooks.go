@@ -77,7 +77,7 @@ func (c *converter) smtpGlobal(n *Node) {
 			}
 		}
 	case "smtp_alert":
-		if boolArg(n) {
+		if nodeOn(n) {
 			s.wanted, s.wantedAt = true, n
 		}
 		c.caveat(bGlobal, n)
@@ -88,7 +88,7 @@ func (c *converter) smtpGlobal(n *Node) {
 // server: it asks for mail (over global_defs' default, as in keepalived),
 // for everything (the caveat says so).
 func (c *converter) smtpAlert(block string, n *Node) {
-	if boolArg(n) {
+	if nodeOn(n) {
 		c.smtp.wanted = true
 		if c.smtp.wantedAt == nil {
 			c.smtp.wantedAt = n
@@ -97,17 +97,8 @@ func (c *converter) smtpAlert(block string, n *Node) {
 	c.caveat(block, n)
 }
 
-// boolArg: a keyword alone is on; "no", "off", "false", "0" are off.
-func boolArg(n *Node) bool {
-	if len(n.Args) == 0 {
-		return true
-	}
-	switch strings.ToLower(n.Args[0].Text) {
-	case "no", "off", "false", "0":
-		return false
-	}
-	return true
-}
+// nodeOn: a keyword alone is on; "no", "off", "false", "0" are off.
+func nodeOn(n *Node) bool { return len(n.Args) == 0 || boolArg(n.Args[0].Text) }
 
 func (c *converter) alertBlock() *config.Alert {
 	if c.cfg.Alert == nil {

@@ -43,6 +43,8 @@ func (k FaultKind) String() string {
 		return "script"
 	case GroupFault:
 		return "group"
+	case NoPeerFault:
+		return "no_peer"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -270,6 +272,7 @@ func (p *Policy) start(in *instance, out *[]Action) {
 
 // trackFaults raises the faults of what in tracks and is known down.
 func (p *Policy) trackFaults(in *instance, out *[]Action) {
+	p.peerFault(in, out)
 	for _, n := range append([]string{in.cfg.Interface}, in.cfg.TrackInterfaces...) {
 		if up, known := p.links[n]; known && !up {
 			p.linkFault(in, n, false, out)
@@ -358,6 +361,7 @@ func (p *Policy) updatePriority(in *instance, out *[]Action) {
 	if prio := effectivePriority(in.cfg, in.scriptOK); prio != in.prio {
 		in.prio = prio
 		*out = append(*out, Send{in.id, vrrp.SetPriority{Priority: prio}})
+		p.priorityHook(in, out)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,18 @@ type Spec[S any, K comparable, O any] struct {
 	Kinds []string
 	// Compare orders the state file; nil leaves it unordered.
 	Compare func(a, b K) int
+	// Clone and Patch make Loop.Patch possible (nil: Patch is a full
+	// pass). Clone copies a state, so that Set's caller may go on
+	// changing its own; Patch makes an op's change to a state.
+	Clone func(S) S
+	Patch func(state S, op O)
+}
+
+// Batcher is a Backend that can apply many ops at once (several kernel
+// requests per system call). ApplyBatch returns nil when every op
+// succeeded, else one error (or nil) per op.
+type Batcher[O any] interface {
+	ApplyBatch(ops []O) []error
 }
 
 // OpInfo is what an op does.
@@ -72,7 +85,12 @@ type Loop[S any, K comparable, O any] struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	updates   chan S
+	// Set and Patch leave their work here for Run, in order.
+	mu      sync.Mutex
+	pendSet *S  // a new desired state, nil for none
+	pendOps []O // patches made after it (or after the last one taken)
+	wake    chan struct{}
+
 	calls     chan call
 	intervals chan time.Duration
 	applied   chan struct{} // closed after the first pass without errors
@@ -112,23 +130,78 @@ func New[S any, K comparable, O any](spec Spec[S, K, O], b Backend[S, O], stateP
 		return nil, fmt.Errorf("%s ownership: %w (tandem needs it to know which entries it created: make it readable, or move it away to start afresh)", spec.Name, err)
 	}
 	return &Loop[S, K, O]{spec: spec, backend: b, owned: o, interval: interval, log: log,
-		updates: make(chan S, 1), calls: make(chan call),
+		wake: make(chan struct{}, 1), calls: make(chan call),
 		intervals: make(chan time.Duration, 1), applied: make(chan struct{}), stopped: make(chan struct{}),
 		Ops: make([]atomic.Uint64, len(spec.Kinds))}, nil
 }
 
 // Set hands over a new desired state; only the latest one matters.
+// With Spec.Clone the loop keeps a copy, and the caller may change
+// desired afterwards (and tell the loop with Patch).
 func (l *Loop[S, K, O]) Set(desired S) {
-	for {
-		select {
-		case l.updates <- desired:
-			return
-		default:
-			select { // replace a state not yet taken
-			case <-l.updates:
-			default:
-			}
-		}
+	if l.spec.Clone != nil {
+		desired = l.spec.Clone(desired)
+	}
+	l.mu.Lock()
+	l.pendSet, l.pendOps = &desired, nil
+	l.mu.Unlock()
+	l.signal()
+}
+
+// Patch hands over a change of the desired state as the ops that make
+// it (a real server that came up: one add-dest), so that the loop writes
+// just those instead of reading and diffing the whole table: the cost of
+// a health transition does not grow with the table. The ops must change
+// entries, not add or remove them (that is Set's). They are applied in
+// order after what was handed over before; one that fails makes a full
+// pass, which repairs whatever the kernel holds. Without Spec.Patch, or
+// before the first Set, a Patch is a full pass over the latest state.
+func (l *Loop[S, K, O]) Patch(ops ...O) {
+	l.mu.Lock()
+	l.pendOps = append(l.pendOps, ops...)
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *Loop[S, K, O]) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default: // already signalled: Run takes everything pending at once
+	}
+}
+
+// pending takes what Set and Patch left.
+func (l *Loop[S, K, O]) pending() (*S, []O) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ops := l.pendSet, l.pendOps
+	l.pendSet, l.pendOps = nil, nil
+	return s, ops
+}
+
+// work applies what Set and Patch left; the error is the first one.
+func (l *Loop[S, K, O]) work() error {
+	s, ops := l.pending()
+	switch {
+	case s != nil:
+		l.take(*s)
+		l.patchDesired(ops)
+		return l.pass()
+	case len(ops) == 0 || !l.have:
+		return nil
+	case l.spec.Patch == nil:
+		return l.pass()
+	}
+	l.patchDesired(ops)
+	return l.patch(ops)
+}
+
+func (l *Loop[S, K, O]) patchDesired(ops []O) {
+	if l.spec.Patch == nil {
+		return
+	}
+	for _, op := range ops {
+		l.spec.Patch(l.desired, op)
 	}
 }
 
@@ -152,11 +225,11 @@ func (l *Loop[S, K, O]) Stopped() <-chan struct{} { return l.stopped }
 // returns its first error; nil when no state was ever set.
 func (l *Loop[S, K, O]) Reconcile(ctx context.Context) error {
 	return l.Do(ctx, func() error {
-		select {
-		case s := <-l.updates:
-			l.take(s)
-		default:
+		s, ops := l.pending()
+		if s != nil {
+			l.take(*s)
 		}
+		l.patchDesired(ops)
 		if !l.have {
 			return nil
 		}
@@ -164,8 +237,8 @@ func (l *Loop[S, K, O]) Reconcile(ctx context.Context) error {
 	})
 }
 
-// Do runs f on the loop's goroutine, between passes, and returns its
-// error: the way to make a one-off call on the backend's handle (the
+// Do runs f on the loop's goroutine, between passes and after what Set
+// and Patch handed over before, and returns its error: the way to make a one-off call on the backend's handle (the
 // kernel's timeouts) without a second user of it.
 func (l *Loop[S, K, O]) Do(ctx context.Context, f func() error) error {
 	c := call{f: f, done: make(chan error, 1)}
@@ -206,9 +279,8 @@ func (l *Loop[S, K, O]) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case s := <-l.updates:
-			l.take(s)
-			l.pass()
+		case <-l.wake:
+			l.work()
 		case d := <-l.intervals:
 			every(d)
 		case <-tick:
@@ -216,6 +288,7 @@ func (l *Loop[S, K, O]) Run(ctx context.Context) {
 				l.pass()
 			}
 		case c := <-l.calls:
+			l.work()
 			c.done <- c.f()
 		}
 	}
@@ -240,17 +313,22 @@ func (l *Loop[S, K, O]) pass() error {
 	var first error
 	var removed []K
 	failed := map[string]bool{}
-	for _, op := range l.spec.Diff(l.desired, actual, l.owned.has) {
-		info := l.spec.Describe(op)
+	ops := l.spec.Diff(l.desired, actual, l.owned.has)
+	for _, op := range ops {
 		// Once desired has been through a pass, an op that pass did not
 		// already try undoes a change made behind tandem's back. (Ops are
 		// told apart by their text, made only when needed: a first apply
 		// of 10,000 services is 110,000 ops.)
 		if l.tried && (len(l.failed) == 0 || !l.failed[fmt.Sprint(op)]) {
 			l.DriftRepairs.Add(1)
-			l.log.Warn("repairing "+l.spec.Name+" drift", l.spec.Entry, fmt.Sprint(info.Key), "op", fmt.Sprint(op))
+			l.log.Warn("repairing "+l.spec.Name+" drift", l.spec.Entry, fmt.Sprint(l.spec.Describe(op).Key), "op", fmt.Sprint(op))
 		}
-		if err := l.backend.Apply(op); err != nil {
+	}
+	errs := l.apply(ops)
+	for i, op := range ops {
+		info := l.spec.Describe(op)
+		if errs != nil && errs[i] != nil {
+			err := errs[i]
 			l.Errors.Add(1)
 			failed[fmt.Sprint(op)] = true
 			l.log.Error(l.spec.Name+" change failed; retrying at the next reconcile", l.spec.Entry, fmt.Sprint(info.Key), "op", fmt.Sprint(op), "err", err)
@@ -273,4 +351,55 @@ func (l *Loop[S, K, O]) pass() error {
 		first = cmp.Or(first, err)
 	}
 	return first
+}
+
+// apply makes ops, in order, in as few calls as the backend allows; nil
+// when all succeeded, else an error (or nil) per op.
+func (l *Loop[S, K, O]) apply(ops []O) []error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if b, ok := l.backend.(Batcher[O]); ok {
+		return b.ApplyBatch(ops)
+	}
+	var errs []error
+	for i, op := range ops {
+		if err := l.backend.Apply(op); err != nil {
+			if errs == nil {
+				errs = make([]error, len(ops))
+			}
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// patch writes ops already made to desired. The kernel was equal to the
+// old desired state, so the same ops bring it to the new one; if one
+// fails the kernel was not (drift, or a write that failed before), and a
+// full pass repairs it.
+func (l *Loop[S, K, O]) patch(ops []O) error {
+	start := time.Now()
+	errs := l.apply(ops)
+	l.LastDuration.Store(int64(time.Since(start)))
+	var bad []O
+	for i, op := range ops {
+		if errs != nil && errs[i] != nil {
+			bad = append(bad, op)
+			continue
+		}
+		l.Ops[l.spec.Describe(op).Kind].Add(1)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	// The pass's own attempt at these is a retry, not drift.
+	if l.failed == nil {
+		l.failed = map[string]bool{}
+	}
+	for _, op := range bad {
+		l.failed[fmt.Sprint(op)] = true
+	}
+	l.log.Info(l.spec.Name+" patch did not apply; reading the table to repair it", "ops", len(ops), "failed", len(bad), "err", errs[slices.IndexFunc(errs, func(e error) bool { return e != nil })])
+	return l.pass()
 }

@@ -14,6 +14,10 @@ import (
 // time and memory.
 const ipvsBenchVar = "TANDEM_IPVS_BENCH_SERVICES"
 
+// ipvsReadVar lists the table sizes of lvs.TestReadSpeed: "200" when
+// unset (CI), "1000,10000" under make bench-ipvs.
+const ipvsReadVar = "TANDEM_IPVS_READ_SERVICES"
+
 // TestGuestLVS boots Debian's kernel under qemu and runs the tests of
 // package lvs there against the real IPVS, with ipvsadm as the witness:
 // the Kernel client and backend, the Reconciler, the sync daemon, and the
@@ -32,6 +36,14 @@ func TestGuestLVS(t *testing.T) {
 	if n := os.Getenv(ipvsBenchVar); n != "" {
 		opts.Env = map[string]string{ipvsBenchVar: n}
 		opts.Timeout = 25 * time.Minute
+		opts.MemoryMB = 1024
+	}
+	if sizes := os.Getenv(ipvsReadVar); sizes != "" {
+		if opts.Env == nil {
+			opts.Env = map[string]string{}
+		}
+		opts.Env[ipvsReadVar] = sizes
+		opts.Timeout = 35 * time.Minute
 		opts.MemoryMB = 1024
 	}
 	vmtest.Run(t, opts)
