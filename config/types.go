@@ -26,10 +26,12 @@ type Config struct {
 	Instances      []*VRRPInstance       `hcl:"vrrp_instance,blocks" doc:"A VRRP virtual router: virtual IPs that float between directors."`
 	SyncGroups     []*SyncGroup          `hcl:"sync_group,blocks" doc:"Instances that change state together."`
 	VirtualServers []*VirtualServer      `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
-	VSGroups       []*VirtualServerGroup `hcl:"virtual_server_group,blocks" doc:"Addresses and marks that one virtual_server serves with one set of real servers and checks (keepalived's virtual_server_group)."`
-	Alert          *Alert                `hcl:"alert,block" doc:"Mail and webhook alerts on transitions: VRRP state, real server up/down, quorum."`
 	LVS            LVS                   `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
 	LVSSync        *LVSSync              `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
+	VSGroups       []*VirtualServerGroup `hcl:"virtual_server_group,blocks" doc:"Addresses and marks that one virtual_server serves with one set of real servers and checks (keepalived's virtual_server_group)."`
+	Alert          *Alert                `hcl:"alert,block" doc:"Mail and webhook alerts on transitions: VRRP state, real server up/down, quorum."`
+	BGP            *BGP                  `hcl:"bgp,block" doc:"The embedded BGP speaker that announces the announce blocks' prefixes (active/active directors, routed VIPs)."`
+	Announces      []*Announce           `hcl:"announce,blocks" doc:"Prefixes announced by BGP while their virtual servers have quorum (and the followed instance is MASTER)."`
 	sources        map[string][]byte     `hcl:"-"`
 }
 
@@ -58,7 +60,7 @@ type VRRPInstance struct {
 	PreemptDelay        time.Duration  `hcl:"preempt_delay" default:"\"0s\"" doc:"After start, wait this long before preempting."`
 	Accept              bool           `hcl:"accept" default:"true" doc:"Accept traffic to the VIPs while master; false filters it (RFC 5798 strict)."`
 	V3ChecksumAsV2      bool           `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header (RFC 9568), as some routers expect; keepalived rejects this form."`
-	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" required:"true" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance."`
+	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" default:"[]" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance. Required unless an announce block follows the instance (its VIPs then live in the announcement)."`
 	UnicastSource       netip.Addr     `hcl:"unicast_source" doc:"Source address for unicast adverts."`
 	UnicastPeers        []netip.Addr   `hcl:"unicast_peers" default:"[]" doc:"Send adverts to these peers instead of multicast."`
 	UnicastMinTTL       int            `hcl:"unicast_min_ttl" default:"255" doc:"Lowest TTL / hop limit accepted on unicast adverts (peers in other subnets arrive lower)."`
@@ -77,6 +79,9 @@ type VRRPInstance struct {
 func (v *VRRPInstance) Family() Family {
 	if len(v.VirtualIPs) > 0 && v.VirtualIPs[0].Addr().Is6() {
 		return IPv6
+	}
+	if len(v.VirtualIPs) == 0 && v.UnicastSource.Is6() {
+		return IPv6 // an instance that only elects for an announce
 	}
 	return IPv4
 }
@@ -157,7 +162,8 @@ type VirtualServer struct {
 	Protocol           Protocol        `hcl:"protocol" default:"\"tcp\"" doc:"Protocol of an address service."`
 	Scheduler          Scheduler       `hcl:"scheduler" default:"\"wlc\"" doc:"IPVS scheduler."`
 	SchedulerFlags     []SchedulerFlag `hcl:"scheduler_flags" default:"[]" doc:"sh-fallback, sh-port (sh only); mh-fallback, mh-port (mh only)."`
-	Forwarding         Forwarding      `hcl:"forwarding" default:"\"dr\"" doc:"Packet forwarding: nat (masquerading), dr (direct routing) or tun (IP-in-IP)."`
+	Forwarding         Forwarding      `hcl:"forwarding" default:"\"dr\"" doc:"Packet forwarding: nat (masquerading), dr (direct routing), tun (IP-in-IP) or fullnat (masquerading plus a source NAT to local_addresses)."`
+	LocalAddresses     []netip.Addr    `hcl:"local_addresses" default:"[]" doc:"fullnat only: the local addresses (LIPs) the director uses as source towards the real servers; list them in the followed instance's virtual_ips so they float with the VIP."`
 	OnePacket          bool            `hcl:"one_packet" default:"false" doc:"Schedule each UDP datagram on its own (ipvsadm -o); UDP only."`
 	PersistenceTimeout time.Duration   `hcl:"persistence_timeout" default:"\"0s\"" doc:"Send a client to the same real server for this long; 0s for no persistence."`
 	PersistenceNetmask string          `hcl:"persistence_netmask" doc:"Group clients for persistence: an IPv4 netmask (255.255.255.0) or an IPv6 prefix length (64)."`
@@ -305,6 +311,7 @@ type LVS struct {
 	UDPTimeout        time.Duration `hcl:"udp_timeout" default:"\"0s\"" doc:"IPVS UDP timeout; 0s keeps the kernel's."`
 	ReconcileInterval time.Duration `hcl:"reconcile_interval" default:"\"30s\"" doc:"Re-read the kernel table and repair drift this often."`
 	FlushOnStop       bool          `hcl:"flush_on_stop" default:"false" doc:"Remove tandem's own services on stop."`
+	SloppyTCP         bool          `hcl:"sloppy_tcp" default:"false" doc:"net.ipv4.vs.sloppy_tcp: accept a TCP connection mid-flight (one that ECMP moved from another director)."`
 }
 
 // LVSSync drives the kernel's connection-sync daemon.
@@ -312,9 +319,49 @@ type LVSSync struct {
 	Source
 	Interface string     `hcl:"interface" required:"true" doc:"Interface the sync messages use."`
 	SyncID    int        `hcl:"sync_id" default:"0" doc:"0..255; both directors use the same."`
-	Follow    string     `hcl:"follow" required:"true" doc:"vrrp_instance whose state sets the role: MASTER runs the sync master, otherwise the sync backup."`
+	Mode      SyncMode   `hcl:"mode" default:"\"follow\"" doc:"follow: the role follows a VRRP instance; both: the master and the backup daemon at once (active/active directors, N-way)."`
+	Follow    string     `hcl:"follow" doc:"vrrp_instance whose state sets the role: MASTER runs the sync master, otherwise the sync backup. Required with mode = \"follow\"."`
 	MaxLen    int        `hcl:"max_len" default:"0" doc:"Largest sync message payload; 0 for the kernel's choice from the MTU."`
 	Group     netip.Addr `hcl:"group" doc:"Multicast group (kernel default 224.0.0.81)."`
 	Port      int        `hcl:"port" default:"0" doc:"UDP port; 0 for the kernel's (8848)."`
 	TTL       int        `hcl:"ttl" default:"0" doc:"Multicast TTL; 0 for the kernel's (1)."`
+}
+
+// BGP is the embedded speaker (GoBGP). It connects out to its neighbors
+// and opens no listening socket unless a neighbor is passive.
+type BGP struct {
+	Source
+	ASN        int         `hcl:"asn" required:"true" doc:"This director's AS number, 1..4294967295."`
+	RouterID   netip.Addr  `hcl:"router_id" required:"true" doc:"BGP identifier, an IPv4 address (usually the director's own)."`
+	ListenPort int         `hcl:"listen_port" default:"179" doc:"Port the speaker listens on, only when a neighbor is passive; otherwise it only connects out."`
+	Neighbors  []*Neighbor `hcl:"neighbor,blocks" doc:"A BGP peer (router), labelled with its address."`
+}
+
+// Neighbor is one BGP session.
+type Neighbor struct {
+	Source
+	Address      string        `hcl:"address,label"`
+	ASN          int           `hcl:"asn" required:"true" doc:"The neighbor's AS number; equal to bgp.asn for iBGP."`
+	Port         int           `hcl:"port" default:"179" doc:"The neighbor's TCP port."`
+	HoldTime     time.Duration `hcl:"hold_time" default:"\"90s\"" doc:"BGP hold time, 3s or more (whole seconds); a crashed director is withdrawn by the router after this long."`
+	Keepalive    time.Duration `hcl:"keepalive" default:"\"0s\"" doc:"Keepalive interval; 0s for a third of hold_time."`
+	Password     string        `hcl:"password" doc:"TCP MD5 signature (RFC 2385) shared with the neighbor."`
+	Multihop     int           `hcl:"multihop" default:"0" doc:"eBGP multihop TTL, 1..255, for a neighbor that is not directly connected; 0 for a direct neighbor."`
+	LocalAddress netip.Addr    `hcl:"local_address" doc:"Source address of the session (default: the kernel's choice)."`
+	Passive      bool          `hcl:"passive" default:"false" doc:"Wait for the neighbor to connect (the speaker then listens on bgp.listen_port)."`
+	BFD          bool          `hcl:"bfd" default:"false" doc:"BFD for the session: refused for now (GoBGP's BFD does not hold a session with FRR's bfdd); use a short hold_time."`
+}
+
+// Announce is a set of prefixes announced together.
+type Announce struct {
+	Source
+	Name                string         `hcl:"name,label"`
+	Prefixes            []netip.Prefix `hcl:"prefixes" required:"true" doc:"Prefixes announced (a bare address is a host route); their addresses are on lo while announced."`
+	TrackVirtualServers []string       `hcl:"track_virtual_servers" default:"[]" doc:"Withdraw while any of these virtual servers has lost quorum."`
+	Follow              string         `hcl:"follow" doc:"vrrp_instance: announce only while it is MASTER."`
+	Communities         []string       `hcl:"communities" default:"[]" doc:"Standard communities, ASN:VALUE (or no-export, no-advertise)."`
+	LargeCommunities    []string       `hcl:"large_communities" default:"[]" doc:"Large communities, GLOBAL:LOCAL1:LOCAL2."`
+	MED                 int            `hcl:"med" default:"0" doc:"Multi-exit discriminator."`
+	LocalPref           int            `hcl:"local_pref" default:"100" doc:"Local preference (iBGP neighbors only)."`
+	ASPathPrepend       int            `hcl:"as_path_prepend" default:"0" doc:"Prepend bgp.asn this many more times (0..10): a backup that announces but should not attract."`
 }

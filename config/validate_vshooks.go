@@ -40,6 +40,9 @@ func (c *checker) vsHooks(cfg *Config) {
 				vs.Members = g.Expanded
 			}
 		}
+		if vs.Group != "" && vs.Forwarding == "fullnat" {
+			c.errorf(s.Range("forwarding"), "fullnat with group", "A virtual_server_group's members cannot use fullnat yet (its source NAT is per address); give each member its own virtual_server, or use nat.")
+		}
 		c.command(&vs.Notify.Source, "quorum_up", vs.Notify.QuorumUp)
 		c.command(&vs.Notify.Source, "quorum_down", vs.Notify.QuorumDown)
 		if vs.HASuspend && vs.Fwmark != 0 {

@@ -70,7 +70,7 @@ vrrp_instance "gateway" {
   priority          = 150
   version           = 2
   advert_interval   = "1s"
-  virtual_ips       = ["203.0.113.1/24"]
+  virtual_ips       = ["203.0.113.1/24", "203.0.113.250/24"] # .250: web_fullnat's LIP, floating with the group
 
   authentication {
     type     = "pass"
@@ -171,6 +171,18 @@ virtual_server "web_https" {
       ca_file         = "/etc/tandem/ca.pem"
       tls_skip_verify = false
     }
+  }
+}
+
+# fullnat: real servers anywhere routable, seen from the LIP 203.0.113.250.
+virtual_server "web_fullnat" {
+  address         = "198.51.100.10:8080"
+  scheduler       = "rr"
+  forwarding      = "fullnat"
+  local_addresses = ["203.0.113.250"]
+
+  real_server "10.20.0.5:8080" {
+    check "tcp" {}
   }
 }
 
@@ -309,14 +321,45 @@ lvs {
   udp_timeout        = "300s"
   reconcile_interval = "30s"
   flush_on_stop      = false
+  sloppy_tcp         = false
 }
 
 lvs_sync {
   interface = "eth1"
   sync_id   = 1
+  mode      = "follow"
   follow    = "web"
   max_len   = 1472
   group     = "224.0.0.81"
   port      = 8848
   ttl       = 1
+}
+
+bgp {
+  asn         = 64512
+  router_id   = "198.51.100.11"
+  listen_port = 179
+
+  neighbor "198.51.100.1" {
+    asn           = 64500
+    port          = 179
+    hold_time     = "3s"
+    keepalive     = "1s"
+    password      = ""
+    multihop      = 0
+    local_address = "198.51.100.11"
+    passive       = false
+    bfd           = false
+  }
+}
+
+announce "web" {
+  prefixes              = ["198.51.100.10/32"]
+  track_virtual_servers = ["web_http"]
+  follow                = ""
+  communities           = ["64512:100"]
+  large_communities     = ["64512:1:100"]
+  med                   = 0
+  local_pref            = 100
+  as_path_prepend       = 0
 }

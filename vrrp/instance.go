@@ -64,7 +64,12 @@ type InstanceConfig struct {
 }
 
 // IPv6 reports whether the instance's VIPs are IPv6.
-func (c *InstanceConfig) IPv6() bool { return len(c.VIPs) > 0 && c.VIPs[0].Addr().Is6() }
+func (c *InstanceConfig) IPv6() bool {
+	if len(c.VIPs) == 0 { // an instance that only elects (for a BGP announcement)
+		return c.Source.Is6()
+	}
+	return c.VIPs[0].Addr().Is6()
+}
 
 // filter: accept = false filters, but not for the owner, whose VIPs are
 // its own addresses.

@@ -128,6 +128,17 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 			quorum += ", checks paused (ha_suspend: not MASTER for its address)"
 		}
 		fmt.Fprintf(out, "\nvirtual server %s %s (%s)\n", vs.Name, addr, quorum)
+		if len(vs.LocalAddresses) > 0 {
+			var lips []string
+			for _, l := range vs.LocalAddresses {
+				c := "connections unknown"
+				if l.Connections >= 0 {
+					c = fmt.Sprintf("%d connections", l.Connections)
+				}
+				lips = append(lips, fmt.Sprintf("%s (%s)", l.Address, c))
+			}
+			fmt.Fprintf(out, "  fullnat from %s; limit %d concurrent connections per real server\n", strings.Join(lips, ", "), vs.LimitPerRS)
+		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  REAL SERVER\tHEALTH\tWEIGHT\tACTIVE\tINACTIVE\tLATENCY\tLAST RESULT")
 		for _, rs := range vs.RealServers {
@@ -167,6 +178,8 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 	if sd := st.SyncDaemon; sd.Interface != "" {
 		role := "stopped"
 		switch {
+		case sd.Master && sd.Backup:
+			role = "master and backup"
 		case sd.Master:
 			role = "master"
 		case sd.Backup:
@@ -174,6 +187,7 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 		}
 		fmt.Fprintf(out, "sync daemon: %s on %s, sync_id %d\n", role, sd.Interface, sd.SyncID)
 	}
+	printBGP(out, st.BGP, stable)
 }
 
 func runFailover(cmd *cobra.Command, args []string) error {
@@ -186,6 +200,16 @@ func runFailover(cmd *cobra.Command, args []string) error {
 	} else {
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: handing over; this node stays backup until 'tandem failover %s --release'\n", args[0], args[0])
 	}
+	return nil
+}
+
+func runDrainNode(cmd *cobra.Command, _ []string) error {
+	release, _ := cmd.Flags().GetBool("release")
+	resp, err := call(cmd, director.Request{Op: "drain-node", Release: release})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), resp.Message)
 	return nil
 }
 
@@ -211,4 +235,36 @@ func runReload(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), resp.Message)
 	return nil
+}
+
+// printBGP prints the neighbors and the announce blocks.
+func printBGP(out io.Writer, b *director.BGPStatus, stable bool) {
+	if b == nil {
+		return
+	}
+	drained := ""
+	if b.Drained {
+		drained = " (NODE DRAINED: tandem drain-node --release)"
+	}
+	fmt.Fprintf(out, "\nBGP%s\n", drained)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NEIGHBOR\tASN\tSTATE\tUP SINCE\tPREFIXES SENT\tUPDATES SENT")
+	for _, n := range b.Neighbors {
+		since := "-"
+		if !n.Since.IsZero() && !stable {
+			since = n.Since.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%d\t%d\n", n.Address, n.ASN, n.State, since, n.PrefixesSent, n.UpdatesSent)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ANNOUNCE\tPREFIXES\tANNOUNCED\tWHY NOT")
+	for _, a := range b.Announcements {
+		yes := "yes"
+		if !a.Announced {
+			yes = "no"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Name, strings.Join(a.Prefixes, " "), yes, a.Reason)
+	}
+	tw.Flush()
 }

@@ -144,6 +144,22 @@ advert and becomes backup. It then holds back from preempting until
 	return cmd
 }
 
+func newDrainNode() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drain-node [--release]",
+		Short: "Withdraw every BGP announcement and hand over every VRRP master, for maintenance",
+		Long: `Take this director out of service: every announce block is withdrawn
+(its addresses leave lo after the withdrawal is sent) and every VRRP
+master hands over. The drain is kept across reloads and restarts (in
+the state directory) until 'tandem drain-node --release'.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runDrainNode,
+	}
+	cmd.Flags().Bool("release", false, "end the drain: announce again and take master as configured")
+	clientFlags(cmd)
+	return cmd
+}
+
 func newDrain() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drain VS RS",

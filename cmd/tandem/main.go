@@ -96,7 +96,7 @@ Start with:
 		newStatus(),
 		newIPVS(),
 		newFailover(),
-		newDrain(), newUndrain(),
+		newDrain(), newUndrain(), newDrainNode(),
 		newReload(),
 		newVersion(),
 		newDemo(),

@@ -47,6 +47,8 @@ type Status struct {
 	VirtualServers []VSStatus       `json:"virtual_servers"`
 	IPVS           IPVSStatus       `json:"ipvs"`
 	SyncDaemon     SyncStatus       `json:"sync_daemon"`
+	// The BGP speaker and the announce blocks; absent without them.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 	// The last VRRP and real-server transitions, newest first.
 	Transitions []TransitionStatus `json:"transitions"`
 }
@@ -61,15 +63,20 @@ type ReloadStatus struct {
 
 // VSStatus is one virtual server in Status.
 type VSStatus struct {
-	Name        string     `json:"name"`
-	Address     string     `json:"address"`
-	FWMark      int        `json:"fwmark"`
-	QuorumUp    bool       `json:"quorum_up"`
-	SorryActive bool       `json:"sorry_active"`
-	Group       string     `json:"group,omitempty"`     // a virtual_server_group's name
-	Members     []string   `json:"members,omitempty"`   // its members, each an IPVS service
-	Suspended   bool       `json:"suspended,omitempty"` // ha_suspend: checks paused, no instance holds the address
-	RealServers []RSStatus `json:"real_servers"`
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	FWMark      int    `json:"fwmark"`
+	QuorumUp    bool   `json:"quorum_up"`
+	SorryActive bool   `json:"sorry_active"`
+	Forwarding  string `json:"forwarding"`
+	// fullnat: the LIPs, and the concurrent connections they allow to
+	// each real server (about 64k source ports per LIP).
+	LocalAddresses []LIPStatus `json:"local_addresses,omitempty"`
+	LimitPerRS     int         `json:"connection_limit_per_real_server,omitempty"`
+	Group          string      `json:"group,omitempty"`     // a virtual_server_group's name
+	Members        []string    `json:"members,omitempty"`   // its members, each an IPVS service
+	Suspended      bool        `json:"suspended,omitempty"` // ha_suspend: checks paused, no instance holds the address
+	RealServers    []RSStatus  `json:"real_servers"`
 }
 
 // RSStatus is one real server of a VSStatus.
@@ -379,6 +386,12 @@ func (d *Director) handle(req Request) Response {
 			return Response{Error: err.Error()}
 		}
 		return Response{OK: true, Message: msg}
+	case "drain-node":
+		msg, err := d.drainNode(req.Release)
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{OK: true, Message: msg}
 	case "reload":
 		if err := d.reload(); err != nil {
 			resp := Response{Error: err.Error()}
@@ -420,12 +433,13 @@ func (d *Director) status() Status {
 		st.Instances = append(st.Instances, is)
 	}
 	st.VirtualServers = d.vsStatus()
+	st.BGP = d.bgpStatus()
 	st.IPVS.Available = d.lvs.backend != nil
 	if d.lvs.err != nil {
 		st.IPVS.Error = "IPVS is not available in this kernel"
 	}
 	if ls := cfg.LVSSync; ls != nil {
-		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole == lvs.SyncMaster, Backup: d.lvs.syncRole == lvs.SyncBackup,
+		st.SyncDaemon = SyncStatus{Master: d.lvs.syncRole&lvs.SyncMaster != 0, Backup: d.lvs.syncRole&lvs.SyncBackup != 0,
 			Interface: ls.Interface, SyncID: ls.SyncID}
 	}
 	return st
@@ -437,10 +451,12 @@ func (d *Director) vsStatus() []VSStatus {
 	s := d.lvs
 	stats := s.checks.Snapshot()
 	conns := s.conns()
+	lipConns := d.fullnat.lipCounts()
 	out := []VSStatus{}
 	for i := range s.vss {
 		v := &s.vss[i]
-		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{}}
+		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{},
+			Forwarding: string(v.cfg.Forwarding)}
 		if v.cfg.Fwmark == 0 && v.cfg.Address.IsValid() {
 			vs.Address = v.cfg.Address.String()
 		}
@@ -451,6 +467,16 @@ func (d *Director) vsStatus() []VSStatus {
 			}
 		}
 		vs.Suspended = s.suspended[v.model.Name]
+		if fs, ok := d.fullnat.byVS[v.model.Name]; ok {
+			for _, lip := range fs.LIPs {
+				n := -1
+				if m, ok := lipConns[v.model.Name]; ok {
+					n = m[lip]
+				}
+				vs.LocalAddresses = append(vs.LocalAddresses, LIPStatus{Address: lip.String(), Connections: n})
+			}
+			vs.LimitPerRS = len(fs.LIPs) * portsPerLIP
+		}
 		vs.SorryActive = !vs.QuorumUp && v.model.Sorry != nil
 		for j := range v.reals {
 			r := &v.reals[j]

@@ -39,6 +39,8 @@ type Director struct {
 	alerts   *alert.Sender // nil without an alert block
 	alertCfg *config.Alert
 	lvs      *lvsSide
+	bgp      *bgpSide
+	fullnat  *fullnatSide
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -65,6 +67,11 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	var err error
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err
+	}
+	d.bgp = newBGPSide(cfg, log)
+	d.fullnat = &fullnatSide{log: log, memory: backend != nil}
+	if err := d.fullnat.set(nil, cfg, d.lvs.ctl != nil); err != nil {
+		log.Error("fullnat: the source NAT is not in place; fullnat services do not work until this is fixed (tandem retries at each reconcile and reload)", "err", err)
 	}
 	var creates []policy.Action
 	d.pol, creates = policy.New(cfg)
@@ -113,6 +120,14 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.lvs.close()
+	// Before anything is announced: the lo addresses a crash left.
+	d.bgp.cleanLeftovers()
+	if err := d.bgp.start(work, d.cfg()); err != nil {
+		return err
+	}
+	defer d.bgpStop()
+	d.lvs.syncBoth(d.cfg().LVSSync)
+	d.fullnat.start(work)
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -124,14 +139,16 @@ func (d *Director) Run(ctx context.Context) error {
 	d.refreshMetrics()
 	d.log.Info("started", "instances", len(d.cfg().Instances), "router_id", d.cfg().Global.RouterID)
 	d.checkReady()
+	d.bgpSync()
 
 	stop := ctx.Done()
 	for !d.pol.Done() {
 		select {
 		case <-stop:
 			stop = nil
-			d.log.Info("stopping: handing over gracefully")
+			d.log.Info("stopping: withdrawing BGP announcements, then handing over gracefully")
 			sdNotify("STOPPING=1")
+			d.bgpStop()
 			d.step(policy.Stop{})
 		case ls, ok := <-d.watch.ch:
 			if !ok {
@@ -156,10 +173,13 @@ func (d *Director) Run(ctx context.Context) error {
 		case <-d.events.signal:
 			d.drainEvents()
 		}
+		d.bgpSync()
 	}
 	d.notifyOnStop()
+	d.lvs.syncBoth(nil)
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
+		d.fullnat.flush(work)
 	}
 	stopWork()
 	d.closeLinks()

@@ -93,6 +93,9 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 		}
 	}
 	s.setVirtualServers(cfg)
+	if err := d.fullnat.set(d.work, cfg, s.ctl != nil); err != nil {
+		errs = append(errs, err)
+	}
 	if s.rec != nil && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
 		if err := s.rec.SetTimeouts(d.work, cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
 			errs = append(errs, fmt.Errorf("lvs timeouts: %w", err))

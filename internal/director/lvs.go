@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,7 +50,8 @@ type lvsSide struct {
 	// quorumFirst: the virtual servers of the last reapply whose quorum
 	// was decided for the first time (no quorum hook for those).
 	quorumFirst map[string]bool
-	syncRole    lvs.SyncRole // the daemon running now; 0 for none
+	syncRole    lvs.SyncRole    // the daemon running now; 0 for none
+	bothCfg     *config.LVSSync // set while mode = "both" runs both daemons
 
 	checks      *health.Scheduler
 	up          map[rsKey]bool  // healthy real servers
@@ -101,6 +103,10 @@ func (s *lvsSide) open(cfg *config.Config) error {
 			return err
 		}
 		if err := k.SetTimeouts(cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
+			k.Close()
+			return err
+		}
+		if err := setSloppyTCP(cfg.LVS.SloppyTCP); err != nil {
 			k.Close()
 			return err
 		}
@@ -334,27 +340,51 @@ func (s *lvsSide) switchSync(role lvs.SyncRole, ls *config.LVSSync) bool {
 	if s.backend == nil || ls == nil || role == s.syncRole {
 		return true
 	}
-	if s.syncRole != 0 {
-		if err := s.ctl.StopSyncDaemon(s.syncRole); err != nil {
-			s.log.Error("stopping the sync daemon", "role", s.syncRole.String(), "err", err)
+	// role is a set: lvs_sync { mode = "both" } runs master and backup.
+	roles := []lvs.SyncRole{lvs.SyncMaster, lvs.SyncBackup}
+	for _, r := range roles {
+		if s.syncRole&r != 0 && s.ctl != nil {
+			if err := s.ctl.StopSyncDaemon(r); err != nil {
+				s.log.Error("stopping the sync daemon", "role", r.String(), "err", err)
+			}
 		}
 	}
 	s.syncRole = 0
 	if role == 0 {
 		return true
 	}
-	err := errNoKernel
-	if s.ctl != nil {
-		err = s.ctl.StartSyncDaemon(lvs.SyncDaemon{Role: role, Interface: ls.Interface, SyncID: ls.SyncID,
-			MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+	for _, r := range roles {
+		if role&r == 0 {
+			continue
+		}
+		err := errNoKernel
+		if s.ctl != nil {
+			err = s.ctl.StartSyncDaemon(lvs.SyncDaemon{Role: r, Interface: ls.Interface, SyncID: ls.SyncID,
+				MaxLen: ls.MaxLen, Group: ls.Group, Port: ls.Port, TTL: ls.TTL})
+		}
+		if err != nil {
+			s.log.Error("starting the sync daemon; connections will not survive a failover", "role", r.String(), "err", err)
+			return false
+		}
+		s.syncRole |= r
+		s.log.Info("sync daemon switched", "role", r.String(), "interface", ls.Interface, "sync_id", ls.SyncID)
 	}
-	if err != nil {
-		s.log.Error("starting the sync daemon; connections will not survive a failover", "role", role.String(), "err", err)
-		return false
-	}
-	s.syncRole = role
-	s.log.Info("sync daemon switched", "role", role.String(), "interface", ls.Interface, "sync_id", ls.SyncID)
 	return true
+}
+
+// syncBoth starts the master and backup sync daemons together for
+// lvs_sync { mode = "both" } (active/active directors: every director
+// sends its connections and receives the others'); nil stops them when
+// they run that way. The policy drives mode = "follow".
+func (s *lvsSide) syncBoth(ls *config.LVSSync) {
+	switch {
+	case ls != nil && ls.Mode == "both":
+		s.bothCfg = ls
+		s.switchSync(lvs.SyncMaster|lvs.SyncBackup, ls)
+	case ls == nil && s.bothCfg != nil:
+		s.switchSync(0, s.bothCfg)
+		s.bothCfg = nil
+	}
 }
 
 // flush removes tandem's own services (flush_on_stop).
@@ -456,7 +486,7 @@ func healthSpec(c *config.Check) health.Spec {
 
 var (
 	protocols  = map[config.Protocol]lvs.Protocol{config.TCP: lvs.TCP, config.UDP: lvs.UDP, config.SCTP: lvs.SCTP}
-	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
+	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.FullNAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
 	// sh-* and mh-* flags share the kernel's scheduler flag bits.
 	schedFlags = map[config.SchedulerFlag]lvs.Flags{
 		"sh-fallback": lvs.FlagSchedFlag1, "sh-port": lvs.FlagSchedFlag2,
@@ -601,4 +631,18 @@ func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
 		}
 	}
 	return out
+}
+
+// setSloppyTCP sets net.ipv4.vs.sloppy_tcp (of this network namespace):
+// with it IPVS accepts a TCP connection first seen mid-flight, one that
+// ECMP moved here from another director.
+func setSloppyTCP(on bool) error {
+	v := "0\n"
+	if on {
+		v = "1\n"
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/vs/sloppy_tcp", []byte(v), 0o644); err != nil {
+		return fmt.Errorf("setting net.ipv4.vs.sloppy_tcp (lvs { sloppy_tcp }): %w", err)
+	}
+	return nil
 }

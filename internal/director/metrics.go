@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strconv"
@@ -16,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tandemlb/tandem/bgp"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/nft"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -53,13 +56,28 @@ type metricsView struct {
 	quorum    []metricQuorum
 	members   []metricMember // virtual_server_group members
 	rec       *lvs.Reconciler
+	nft       *nft.Reconciler
+	lips      []metricLIP
+	counts    func() map[string]map[netip.Addr]int
 	syncRole  lvs.SyncRole
 	syncOn    bool
+	bgp       *bgp.Speaker
+	announced []metricAnnounced
+}
+
+type metricAnnounced struct {
+	announce, prefix string
+	up               bool
 }
 
 type metricInstance struct {
 	cfg *config.VRRPInstance
 	run *vrrp.Instance
+}
+
+type metricLIP struct {
+	vs  string
+	lip netip.Addr
 }
 
 type metricQuorum struct {
@@ -99,6 +117,14 @@ var (
 	descDrift      = prometheus.NewDesc("tandem_ipvs_drift_repairs_total", "IPVS changes made to repair a table changed behind tandem's back.", nil, nil)
 	descIPVSErrors = prometheus.NewDesc("tandem_ipvs_errors_total", "IPVS reads or changes that failed.", nil, nil)
 	descInfo       = prometheus.NewDesc("tandem_vrrp_instance_info", "A VRRP instance's identity; always 1.", []string{"vrrp_instance", "vrid", "interface", "family"}, nil)
+	descBGPUp      = prometheus.NewDesc("tandem_bgp_session_up", "1 while the BGP session with the neighbor is established.", []string{"neighbor"}, nil)
+	descBGPAnn     = prometheus.NewDesc("tandem_bgp_announced", "1 while the prefix of the announce block is announced.", []string{"announce", "prefix"}, nil)
+	descBGPUpdates = prometheus.NewDesc("tandem_bgp_updates_sent_total", "BGP UPDATE messages sent, all neighbors together (counted by the sessions: a session that restarts counts from 0).", nil, nil)
+	descLIPInfo    = prometheus.NewDesc("tandem_fullnat_local_address_info", "A LIP of a fullnat virtual server in force; always 1.", []string{"vs", "lip"}, nil)
+	descLIPConns   = prometheus.NewDesc("tandem_fullnat_connections", "Connections through a LIP of a fullnat virtual server, counted in conntrack at scrape time (a dump of the conntrack table).", []string{"vs", "lip"}, nil)
+	descNftOps     = prometheus.NewDesc("tandem_nft_ops_total", "nftables table changes applied (whole tables), by operation.", []string{"op"}, nil)
+	descNftDrift   = prometheus.NewDesc("tandem_nft_drift_repairs_total", "nftables tables of tandem's rewritten after a change behind tandem's back.", nil, nil)
+	descNftErrors  = prometheus.NewDesc("tandem_nft_errors_total", "nftables reads or changes that failed.", nil, nil)
 	descSyncRole   = prometheus.NewDesc("tandem_sync_daemon_role", "1 for the role the kernel's connection-sync daemon runs in.", []string{"role"}, nil)
 )
 
@@ -187,9 +213,38 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descDrift, r.DriftRepairs.Load())
 		counter(descIPVSErrors, r.Errors.Load())
 	}
+	if v.bgp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var updates uint64
+		for _, n := range v.bgp.Neighbors(ctx) {
+			gauge(descBGPUp, b2f(n.State == "established"), n.Address)
+			updates += n.UpdatesSent
+		}
+		cancel()
+		counter(descBGPUpdates, updates)
+	}
+	for _, a := range v.announced {
+		gauge(descBGPAnn, b2f(a.up), a.announce, a.prefix)
+	}
+	if len(v.lips) > 0 {
+		counts := v.counts()
+		for _, l := range v.lips {
+			gauge(descLIPInfo, 1, l.vs, l.lip.String())
+			if m, ok := counts[l.vs]; ok {
+				gauge(descLIPConns, float64(m[l.lip]), l.vs, l.lip.String())
+			}
+		}
+	}
+	if r := v.nft; r != nil {
+		for k := range r.Ops {
+			counter(descNftOps, r.Ops[k].Load(), nft.OpKind(k).String())
+		}
+		counter(descNftDrift, r.DriftRepairs.Load())
+		counter(descNftErrors, r.Errors.Load())
+	}
 	if v.syncOn {
-		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncMaster), "master")
-		gauge(descSyncRole, b2f(v.syncRole == lvs.SyncBackup), "backup")
+		gauge(descSyncRole, b2f(v.syncRole&lvs.SyncMaster != 0), "master")
+		gauge(descSyncRole, b2f(v.syncRole&lvs.SyncBackup != 0), "backup")
 	}
 }
 
@@ -261,7 +316,23 @@ func (d *Director) refreshMetrics() {
 		}
 	}
 	v.rec = s.rec
+	f := d.fullnat
+	v.nft = f.rec
+	for _, fs := range f.services {
+		for _, lip := range fs.LIPs {
+			v.lips = append(v.lips, metricLIP{fs.Name, lip})
+		}
+	}
+	v.counts = countsOf(f.services, f.memory, f.log)
 	v.syncRole, v.syncOn = s.syncRole, d.cfg().LVSSync != nil
+	if b := d.bgp; b != nil {
+		v.bgp = b.spk
+		for _, a := range d.cfg().Announces {
+			for _, p := range a.Prefixes {
+				v.announced = append(v.announced, metricAnnounced{a.Name, p.String(), b.verdicts[a.Name].announced && b.spk != nil && b.spk.Announced(p)})
+			}
+		}
+	}
 	m.mu.Lock()
 	v.reload = m.view.reload
 	m.view = v

@@ -100,11 +100,27 @@ func (d *Director) apply(cfg *config.Config) {
 	keep("global.state_dir", old.Global.StateDir, cfg.Global.StateDir, func() { cfg.Global.StateDir = old.Global.StateDir })
 	keep("global.realtime", old.Global.Realtime, cfg.Global.Realtime, func() { cfg.Global.Realtime = old.Global.Realtime })
 
+	// lvs_sync mode "both" is the director's; "follow" the policy's. The
+	// old "both" daemons stop before the policy starts a followed one.
+	syncChanged := !config.Equal(old.LVSSync, cfg.LVSSync)
+	if syncChanged {
+		d.lvs.syncBoth(nil)
+	}
 	d.step(policy.Reload{Config: cfg, Links: linkStates(d.pol.Unknown(cfg))})
 	if err := d.applyLVS(old, cfg); err != nil {
 		d.applyFailed(err)
 	}
 	d.reloadAlerts(cfg)
+	if syncChanged {
+		d.lvs.syncBoth(cfg.LVSSync)
+	}
+	if old.LVS.SloppyTCP != cfg.LVS.SloppyTCP && d.lvs.ctl != nil {
+		if err := setSloppyTCP(cfg.LVS.SloppyTCP); err != nil {
+			d.applyFailed(err)
+		}
+	}
+	d.bgpReload(old, cfg)
+	d.bgpSync()
 	if d.metrics.listen() != cfg.Global.MetricsListen {
 		d.stopMetrics()
 		if err := d.startMetrics(); err != nil {
