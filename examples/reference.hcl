@@ -271,7 +271,7 @@ virtual_server "mail" {
 }
 
 virtual_server_group "shop" {
-  members = ["198.51.100.10:8080", "198.51.100.10:8081", "fwmark:43"]
+  members = ["198.51.100.10:8090", "198.51.100.10:8091", "fwmark:43"]
 }
 
 virtual_server "shop" {

@@ -232,6 +232,9 @@ func (s *lvsSide) reapply() map[string]bool {
 		QuorumUp: s.quorumUp,
 	})
 	changed := map[string]bool{}
+	if s.quorumFirst == nil {
+		s.quorumFirst = map[string]bool{}
+	}
 	clear(s.quorumFirst)
 	for name, ok := range q {
 		if was, known := s.quorumUp[name]; !known || was != ok {

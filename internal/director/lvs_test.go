@@ -36,8 +36,8 @@ func TestVirtualServersFromReference(t *testing.T) {
 		"mail: TCP 198.51.100.10:25 wrr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41:25 -> 203.0.113.41:25 Masq w=10] [203.0.113.42:25 -> 203.0.113.42:25 Masq w=1]",
 		// A group: one service per member, the same real servers, a real
 		// server without a port on each member's port.
-		"shop: TCP 198.51.100.10:8080 rr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41 -> 203.0.113.41:8080 Route w=1]",
-		"shop: TCP 198.51.100.10:8081 rr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41 -> 203.0.113.41:8081 Route w=1]",
+		"shop: TCP 198.51.100.10:8090 rr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41 -> 203.0.113.41:8090 Route w=1]",
+		"shop: TCP 198.51.100.10:8091 rr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41 -> 203.0.113.41:8091 Route w=1]",
 		"shop: FWM 43 IPv4 rr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41 -> 203.0.113.41:0 Route w=1]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
