@@ -76,7 +76,7 @@ type alertRun struct {
 // then the director stops.
 func runAlertScenario(t *testing.T, alertBlock string, flaps int) alertRun {
 	t.Helper()
-	dir := t.TempDir()
+	dir := scratchDir(t)
 	sock := filepath.Join(dir, "tandem.sock")
 	hookFile := filepath.Join(dir, "hooks")
 	rsAddr := "198.51.100.11:18080"

@@ -24,7 +24,7 @@ func TestGroupMembersReload(t *testing.T) {
 		inNamespace(t, t.Name())
 		return
 	}
-	dir := t.TempDir()
+	dir := scratchDir(t)
 	path := filepath.Join(dir, "d1.hcl")
 	write := func(members string) *config.Config {
 		src := fmt.Sprintf(`
@@ -111,4 +111,17 @@ virtual_server "shop" {
 	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// scratchDir is a temporary directory removed at the end without
+// failing the test: the reconciler may still write its state file there
+// as Run returns.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tandem-director-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
