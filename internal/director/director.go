@@ -146,9 +146,9 @@ func (d *Director) Run(ctx context.Context) error {
 		select {
 		case <-stop:
 			stop = nil
-			d.log.Info("stopping: withdrawing BGP announcements, then handing over gracefully")
 			sdNotify("STOPPING=1")
-			d.bgpStop()
+			d.bgpStop() // withdrawn before anything else stops
+			d.log.Info("stopping: handing over gracefully")
 			d.step(policy.Stop{})
 		case ls, ok := <-d.watch.ch:
 			if !ok {

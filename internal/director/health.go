@@ -19,6 +19,8 @@ func (d *Director) healthChanged(tr health.Transition) {
 	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
 		check = r.Checks[tr.Check].Type
 	}
+	_, weighed := d.lvs.dynWeight[k]
+	weighed = weighed || tr.Weight >= 0
 	if tr.Weight >= 0 {
 		d.lvs.dynWeight[k] = tr.Weight
 	} else {
@@ -44,7 +46,12 @@ func (d *Director) healthChanged(tr health.Transition) {
 	tr.At = at
 	d.rsChanged(k, tr)
 	// One real server's change is one op, unless a sorry server comes
-	// or goes with it.
+	// or goes with it, or its checks ask for a weight (recomputed whole:
+	// the live weight it adds or takes away may have changed meanwhile).
+	if weighed {
+		d.reapply()
+		return
+	}
 	if ok, flipped := d.lvs.patch(k, wasUp); ok {
 		if flipped {
 			d.quorumChanged(map[string]bool{k.VS: d.lvs.quorumUp[k.VS]})

@@ -250,7 +250,11 @@ func (s *lvsSide) reapply() map[string]bool {
 		v := &s.vss[i]
 		for j := range v.reals {
 			if k := (rsKey{v.model.Name, v.reals[j].Name}); s.up[k] && !s.drained[k] {
-				s.live[k.VS] += v.reals[j].Dest.Weight
+				w := v.reals[j].Dest.Weight
+				if dw, ok := s.dynWeight[k]; ok {
+					w = dw // as lvsVirtualServers gave it to Desired
+				}
+				s.live[k.VS] += w
 			}
 		}
 	}
