@@ -76,6 +76,7 @@ func validate(cfg *Config) hcl.Diagnostics {
 	c.tracking(cfg, names, vsNames)
 	c.syncGroups(cfg, names)
 	c.lvs(cfg, names)
+	c.vrrphost(cfg)
 	c.vrrpauth(cfg) // validate_vrrpauth.go: authentication hmac, strict mode
 	c.bgp(cfg, names, vsNames)
 	c.fullnat(cfg) // validate_fullnat.go; after vrrpauth: strict mode means accept = false

@@ -15,6 +15,38 @@ global {
   state_dir      = "/var/lib/tandem"
   strict         = false
   startup_delay  = "0s"
+  notify_fifo    = "/run/tandem/notify.fifo"
+  script_user    = "tandem-script"
+  script_security = true
+  static_addresses = [{
+    address            = "203.0.113.250/24"
+    dev                = "eth1"
+    label              = "eth1:lip"
+    scope              = "global"
+    broadcast          = "203.0.113.255"
+    noprefixroute      = false
+    preferred_lifetime = "forever"
+  }]
+  static_routes = [{
+    to     = "10.20.0.0/16"
+    via    = "203.0.113.1"
+    dev    = "eth1"
+    src    = "203.0.113.250"
+    table  = 254
+    metric = 10
+    scope  = "global"
+    type   = "unicast"
+  }]
+  static_rules = [{
+    from     = "203.0.113.250/32"
+    to       = "10.20.0.0/16"
+    iif      = "eth1"
+    oif      = "eth1"
+    fwmark   = 0
+    table    = 100
+    priority = 1000
+    family   = "ipv4"
+  }]
 }
 
 vrrp_instance "web" {
@@ -32,10 +64,33 @@ vrrp_instance "web" {
   unicast_peers         = ["198.51.100.12"]
   unicast_min_ttl       = 255
   use_vmac              = false
-  track_interfaces      = ["eth1"]
+  track_interfaces = ["eth1", {
+    name   = "eth2"
+    weight = -20
+  }]
   track_virtual_servers = ["web_http"]
   strict                = false
   unicast_fault_no_peer = true
+  excluded_ips          = ["198.51.100.20/32", "2001:db8::20/64"]
+  virtual_routes = [{
+    to   = "198.51.100.128/25"
+    type = "blackhole"
+  }]
+  virtual_rules = [{
+    from  = "198.51.100.10/32"
+    table = 100
+  }]
+
+  track_file "level" {
+    path   = "/run/app/level"
+    weight = 1
+  }
+
+  track_process "nginx" {
+    command = ["nginx"]
+    quorum  = 1
+    weight  = 0
+  }
 
   track_script "nginx" {
     command  = ["/usr/bin/pgrep", "nginx"]
