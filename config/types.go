@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -20,16 +21,18 @@ import (
 
 // Config is one director's configuration, with defaults applied.
 type Config struct {
-	Files          []string          `hcl:"-"`
-	Global         Global            `hcl:"global,block" doc:"Settings of the daemon."`
-	Instances      []*VRRPInstance   `hcl:"vrrp_instance,blocks" doc:"A VRRP virtual router: virtual IPs that float between directors."`
-	SyncGroups     []*SyncGroup      `hcl:"sync_group,blocks" doc:"Instances that change state together."`
-	VirtualServers []*VirtualServer  `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
-	LVS            LVS               `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
-	LVSSync        *LVSSync          `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
-	BGP            *BGP              `hcl:"bgp,block" doc:"The embedded BGP speaker that announces the announce blocks' prefixes (active/active directors, routed VIPs)."`
-	Announces      []*Announce       `hcl:"announce,blocks" doc:"Prefixes announced by BGP while their virtual servers have quorum (and the followed instance is MASTER)."`
-	sources        map[string][]byte `hcl:"-"`
+	Files          []string              `hcl:"-"`
+	Global         Global                `hcl:"global,block" doc:"Settings of the daemon."`
+	Instances      []*VRRPInstance       `hcl:"vrrp_instance,blocks" doc:"A VRRP virtual router: virtual IPs that float between directors."`
+	SyncGroups     []*SyncGroup          `hcl:"sync_group,blocks" doc:"Instances that change state together."`
+	VirtualServers []*VirtualServer      `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
+	LVS            LVS                   `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
+	LVSSync        *LVSSync              `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
+	VSGroups       []*VirtualServerGroup `hcl:"virtual_server_group,blocks" doc:"Addresses and marks that one virtual_server serves with one set of real servers and checks (keepalived's virtual_server_group)."`
+	Alert          *Alert                `hcl:"alert,block" doc:"Mail and webhook alerts on transitions: VRRP state, real server up/down, quorum."`
+	BGP            *BGP                  `hcl:"bgp,block" doc:"The embedded BGP speaker that announces the announce blocks' prefixes (active/active directors, routed VIPs)."`
+	Announces      []*Announce           `hcl:"announce,blocks" doc:"Prefixes announced by BGP while their virtual servers have quorum (and the followed instance is MASTER)."`
+	sources        map[string][]byte     `hcl:"-"`
 }
 
 // Global holds daemon-wide settings.
@@ -247,8 +250,77 @@ type VirtualServer struct {
 	InhibitOnFailure   bool            `hcl:"inhibit_on_failure" default:"false" doc:"Keep a failed real server at weight 0 instead of removing it."`
 	SorryServer        Endpoint        `hcl:"sorry_server" doc:"Replaces the real servers while quorum is lost (address or address:port)."`
 	RealServers        []*RealServer   `hcl:"real_server,blocks" doc:"A real server, labelled address:port, or address alone (the virtual port, or any port with fwmark)."`
+	Group              string          `hcl:"group" doc:"A virtual_server_group in place of address or fwmark: each member is its own IPVS service with these real servers and one set of checks."`
+	Notify             VSNotify        `hcl:"notify,block" doc:"Commands run when the virtual server loses or regains quorum."`
+	NotifyOnStop       bool            `hcl:"notify_on_stop" default:"false" doc:"At shutdown, run the down hooks of the real servers that are up, and quorum_down (keepalived's omega)."`
+	HASuspend          bool            `hcl:"ha_suspend" default:"false" doc:"Pause the checks while this director holds no VRRP instance (MASTER) whose virtual IPs contain the virtual server's address."`
 	Family             Family          `hcl:"-"`
 	PersistenceBits    int             `hcl:"-"`
+	Members            []GroupMember   `hcl:"-"` // the group's members, expanded; empty without group
+}
+
+// VSNotify holds the quorum hooks of a virtual server; tandem appends
+// the virtual server's name.
+type VSNotify struct {
+	Source
+	QuorumUp   []string `hcl:"quorum_up" doc:"argv run when quorum is regained; the virtual server's name is appended."`
+	QuorumDown []string `hcl:"quorum_down" doc:"argv run when quorum is lost; the virtual server's name is appended."`
+}
+
+// RSNotify holds the hooks of a real server; tandem appends VS RS (the
+// virtual server's name and the real server as written).
+type RSNotify struct {
+	Source
+	Up   []string `hcl:"up" doc:"argv run when the real server goes up; VS RS are appended."`
+	Down []string `hcl:"down" doc:"argv run when the real server goes down; VS RS are appended."`
+}
+
+// VirtualServerGroup lists the services one virtual_server stands for.
+type VirtualServerGroup struct {
+	Source
+	Name     string        `hcl:"name,label"`
+	Members  []string      `hcl:"members" required:"true" doc:"\"ADDR:PORT\", a range of the last IPv4 octet \"198.51.100.11-20:443\", a CIDR \"198.51.100.0/30:80\", or \"fwmark:42\"."`
+	Expanded []GroupMember `hcl:"-"`
+}
+
+// GroupMember is one service of a group: an address and port, or a mark.
+type GroupMember struct {
+	Address netip.AddrPort
+	Fwmark  int
+}
+
+func (m GroupMember) String() string {
+	if m.Fwmark != 0 {
+		return "fwmark:" + strconv.Itoa(m.Fwmark)
+	}
+	return m.Address.String()
+}
+
+// Alert sends transitions to mail and webhook sinks, asynchronously:
+// a slow sink never delays a transition.
+type Alert struct {
+	Source
+	Timeout time.Duration `hcl:"timeout" default:"\"5s\"" doc:"One delivery attempt longer than this fails."`
+	Retries int           `hcl:"retries" default:"2" doc:"Attempts after a failed one (0..10), 1s, 2s, 4s... apart."`
+	Queue   int           `hcl:"queue" default:"256" doc:"Alerts waiting per sink (1..65536); beyond it new ones are dropped and counted."`
+	SMTP    *AlertSMTP    `hcl:"smtp,block" doc:"Mail, as keepalived's notification_email and smtp_server."`
+	Webhook *AlertWebhook `hcl:"webhook,block" doc:"An HTTP POST of a JSON body per transition."`
+}
+
+// AlertSMTP is an SMTP relay and the mail's addresses.
+type AlertSMTP struct {
+	Source
+	Server   string   `hcl:"server" required:"true" doc:"host:port of the relay (plain SMTP, as keepalived)."`
+	From     string   `hcl:"from" required:"true" doc:"Envelope and header sender."`
+	To       []string `hcl:"to" required:"true" doc:"Recipients."`
+	HeloName string   `hcl:"helo_name" doc:"EHLO name; the router_id when unset."`
+}
+
+// AlertWebhook is an HTTP endpoint.
+type AlertWebhook struct {
+	Source
+	URL     string            `hcl:"url" required:"true" doc:"http:// or https:// URL the JSON body is POSTed to."`
+	Headers map[string]string `hcl:"headers" doc:"Extra request headers, such as Authorization."`
 }
 
 // RealServer is one destination of a virtual server.
@@ -260,6 +332,7 @@ type RealServer struct {
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
 	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
+	Notify         RSNotify    `hcl:"notify,block" doc:"Commands run when the real server goes up or down."`
 	Endpoint       Endpoint    `hcl:"-"`
 }
 

@@ -325,6 +325,51 @@ virtual_server "mail" {
   }
 }
 
+virtual_server_group "shop" {
+  members = ["198.51.100.10:8090", "198.51.100.10:8091", "fwmark:43"]
+}
+
+virtual_server "shop" {
+  group          = "shop"
+  scheduler      = "rr"
+  forwarding     = "dr"
+  notify_on_stop = true
+  ha_suspend     = true
+
+  notify {
+    quorum_up   = ["/etc/tandem/vs.sh", "quorum_up"]
+    quorum_down = ["/etc/tandem/vs.sh", "quorum_down"]
+  }
+
+  real_server "203.0.113.41" {
+    check "tcp" {
+      connect_port = 80
+    }
+    notify {
+      up   = ["/etc/tandem/rs.sh", "up"]
+      down = ["/etc/tandem/rs.sh", "down"]
+    }
+  }
+}
+
+alert {
+  timeout = "5s"
+  retries = 2
+  queue   = 256
+
+  smtp {
+    server    = "mail.example.org:25"
+    from      = "tandem@lb1.example.org"
+    to        = ["ops@example.org"]
+    helo_name = "lb1.example.org"
+  }
+
+  webhook {
+    url     = "https://alerts.example.org/hook"
+    headers = { "Authorization" = "Bearer example" }
+  }
+}
+
 lvs {
   tcp_timeout        = "900s"
   tcpfin_timeout     = "120s"

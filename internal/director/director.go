@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/alert"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/lvs"
@@ -36,6 +37,8 @@ type Director struct {
 	scripts  *track.Scripts[policy.ID]
 	trackers *track.Trackers[policy.ID] // track_file, track_process
 	hooks    *hooks
+	alerts   *alert.Sender // nil without an alert block
+	alertCfg *config.Alert
 	lvs      *lvsSide
 	host     hostSide // routes, rules and addresses of tandem's own
 	fifo     *notifyFIFO
@@ -119,6 +122,8 @@ func (d *Director) Run(ctx context.Context) error {
 		return err
 	}
 	defer d.fifo.close()
+	d.startAlerts(d.cfg())
+	defer func() { d.alerts.Close(d.alertWait()) }() // the STOP transitions go out, or at most one timeout is waited
 	if err := d.startMetrics(); err != nil {
 		return err
 	}
@@ -187,6 +192,7 @@ func (d *Director) Run(ctx context.Context) error {
 		}
 		d.bgpSync()
 	}
+	d.notifyOnStop()
 	d.lvs.syncBoth(nil)
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
@@ -359,6 +365,7 @@ func (d *Director) drainEvents() {
 				at = time.Now()
 			}
 			d.recent.add(TransitionStatus{At: at, Kind: "vrrp", Name: r.cfg.Name, From: ev.t.From.String(), To: ev.t.To.String(), Reason: ev.t.Reason})
+			d.vrrpChanged(r.cfg.Name, ev.t, at)
 		}
 		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
 		d.hostTransition(ev.id, ev.t.To == vrrp.Master)
@@ -371,6 +378,7 @@ func (d *Director) drainEvents() {
 			}
 		}
 	}
+	d.updateSuspend()
 	d.checkReady()
 	d.refreshMetrics()
 }

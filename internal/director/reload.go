@@ -110,6 +110,7 @@ func (d *Director) apply(cfg *config.Config) {
 	if err := d.applyLVS(old, cfg); err != nil {
 		d.applyFailed(err)
 	}
+	d.reloadAlerts(cfg)
 	if syncChanged {
 		d.lvs.syncBoth(cfg.LVSSync)
 	}

@@ -125,6 +125,7 @@ type converter struct {
 	syncFollow *Node
 	syncArgs   []Token
 	comments   map[any][]string // see Import.Comments
+	smtp       smtpState
 }
 
 // subBlocks become blocks of their own: their comments go there.
@@ -284,6 +285,8 @@ func (c *converter) run(nodes []*Node) {
 			groups = append(groups, n)
 		case "virtual_server":
 			c.virtualServer(n)
+		case "virtual_server_group":
+			c.vsGroup(n)
 		case "vrrp_script", "global_defs", "vrrp_track_file", "vrrp_track_process":
 		case "track_file":
 			c.nargs(n, 1, 1) // read above; used by FILE_CHECK and track_file of instances
@@ -308,6 +311,8 @@ func (c *converter) run(nodes []*Node) {
 	c.finishSync()
 	c.finishStrict()
 	c.finishVRRPAuth()
+	c.finishAlert()
+	c.finishGroups()
 }
 
 // ---- global_defs
@@ -376,6 +381,8 @@ func (c *converter) global(g *Node) {
 			}
 		case "vrrp_startup_delay", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_notify_priority_changes":
 			c.globalVRRPAuth(n)
+		case "notification_email", "notification_email_from", "smtp_server", "smtp_helo_name", "smtp_connect_timeout", "smtp_alert":
+			c.smtpGlobal(n)
 		default:
 			c.unhandled(n)
 		}
@@ -587,6 +594,8 @@ func (c *converter) instance(b *Node) {
 			c.caveat(bInstance, n)
 		case "unicast_fault_no_peer", "notify_priority_changes", "auth_hmac", "garp_lower_prio_delay", "garp_lower_prio_repeat":
 			c.instanceVRRPAuth(n, in)
+		case "smtp_alert":
+			c.smtpAlert(bInstance, n)
 		case "strict_mode":
 			if c.strictIns == nil {
 				c.strictIns = map[*config.VRRPInstance]*Node{}
@@ -962,6 +971,8 @@ func (c *converter) syncGroup(b *Node) {
 			if c.nargs(n, 1, 1) {
 				hooks[k] = n.Args[0]
 			}
+		case "smtp_alert":
+			c.smtpAlert(bGroup, n)
 		default:
 			c.unhandled(n)
 		}

@@ -57,7 +57,8 @@ const (
 )
 
 const (
-	noteSMTP    = "keepalived's e-mail alerts become alert { smtp } when tandem's health-breadth issue lands; until then run a notify hook that sends mail."
+	noteSMTP    = "tandem mails every transition (VRRP state, real server up/down, quorum) once alert { smtp } is written, which needs smtp_server and notification_email in global_defs; smtp_alert on one instance, group, virtual or real server cannot limit it to those; without smtp_alert on anywhere no alert block is written."
+	noteRSHooks = "tandem appends VS RS to real-server and quorum hooks; keepalived passes no arguments, so the script is wrapped in /bin/sh -c and receives exactly what it did."
 	noteScripts = "tandem appends four arguments (INSTANCE|GROUP NAME STATE PRIORITY) to every hook; keepalived passes none to notify_master and friends, so the script is wrapped in /bin/sh -c and receives exactly what it did."
 	noteTiming  = "tandem requires a timeout below the interval; where keepalived's is not below, the importer writes interval - 10ms."
 	noteRetry   = "retry N becomes retries = N with rise = 1 and fall = 1: keepalived retries a failed attempt delay_before_retry later and marks the server down when N+1 attempts in a row fail; tandem makes the N retries within one check, retry_delay apart, and goes down when the check fails. keepalived's defaults are written out (retry 1, DNS_CHECK 3, MISC_CHECK 0; delay_before_retry 1s)."
@@ -91,11 +92,12 @@ var Keywords = []Keyword{
 	{bGlobal, "script_user", Converted, "global.script_user", "USER GROUP becomes \"USER:GROUP\".", 0},
 	{bGlobal, "vrrp_notify_fifo", Converted, "global.notify_fifo", "tandem writes every kind of line to one FIFO; a second, different FIFO is an error.", 0},
 	{bGlobal, "lvs_notify_fifo", Converted, "global.notify_fifo", "tandem writes every kind of line to one FIFO; a second, different FIFO is an error.", 0},
-	{bGlobal, "notification_email", NotYet, "alert.smtp.to", noteSMTP, issueHealth},
-	{bGlobal, "notification_email_from", NotYet, "alert.smtp.from", noteSMTP, issueHealth},
-	{bGlobal, "smtp_server", NotYet, "alert.smtp.server", noteSMTP, issueHealth},
-	{bGlobal, "smtp_connect_timeout", NotYet, "alert.smtp", noteSMTP, issueHealth},
-	{bGlobal, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bGlobal, "notification_email", Converted, "alert.smtp.to", "", 0},
+	{bGlobal, "notification_email_from", Converted, "alert.smtp.from", "keepalived's default root@localhost when absent.", 0},
+	{bGlobal, "smtp_server", Converted, "alert.smtp.server", "port 25 when none is given, as keepalived.", 0},
+	{bGlobal, "smtp_helo_name", Converted, "alert.smtp.helo_name", "", 0},
+	{bGlobal, "smtp_connect_timeout", Converted, "alert.timeout", "tandem's bounds the whole delivery, not only the connect.", 0},
+	{bGlobal, "smtp_alert", Caveat, "alert.smtp", noteSMTP, 0},
 	{bGlobal, "notify_fifo", Converted, "global.notify_fifo", "keepalived's line format (INSTANCE, GROUP, VS, RS); the FIFO's user and group are dropped.", 0},
 	{bGlobal, "enable_snmp_vrrp", NotSupported, "", "SNMP: " + noteMetrics, 0},
 	{bGlobal, "enable_snmp_checker", NotSupported, "", "SNMP: " + noteMetrics, 0},
@@ -135,7 +137,7 @@ var Keywords = []Keyword{
 	{bInstance, "notify_stop", Caveat, "notify.stop", noteScripts, 0},
 	{bInstance, "notify", Converted, "notify.master, backup, fault, stop", "keepalived's generic notify gets the same four arguments tandem appends.", 0},
 	{bInstance, "notify_fifo", NotSupported, "", "tandem has one FIFO for the whole director: global { notify_fifo }.", 0},
-	{bInstance, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bInstance, "smtp_alert", Caveat, "alert.smtp", noteSMTP, 0},
 	{bInstance, "garp_master_delay", Converted, "garp.master_delay", "", 0},
 	{bInstance, "garp_master_repeat", Converted, "garp.master_repeat", "", 0},
 	{bInstance, "garp_master_refresh", Converted, "garp.refresh", "", 0},
@@ -168,7 +170,7 @@ var Keywords = []Keyword{
 	{bGroup, "notify_fault", Caveat, "sync_group.notify.fault", noteScripts, 0},
 	{bGroup, "notify_stop", Caveat, "sync_group.notify.stop", noteScripts, 0},
 	{bGroup, "notify", Converted, "sync_group.notify", "keepalived's generic notify gets the same four arguments tandem appends.", 0},
-	{bGroup, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bGroup, "smtp_alert", Caveat, "alert.smtp", noteSMTP, 0},
 	{bGroup, "global_tracking", Ignored, "", "obsolete in keepalived; each instance keeps its own tracking.", 0},
 
 	// virtual_server
@@ -187,16 +189,16 @@ var Keywords = []Keyword{
 	{bVS, "sorry_server_inhibit", NotSupported, "", "tandem removes the sorry server when quorum returns.", 0},
 	{bVS, "inhibit_on_failure", Converted, "inhibit_on_failure", "", 0},
 	{bVS, "alpha", Converted, "real_server.initial = \"down\"", "without alpha every real server gets initial = \"up\", as keepalived starts them.", 0},
-	{bVS, "omega", NotYet, "virtual_server.notify_on_stop", "", issueHealth},
-	{bVS, "ha_suspend", NotYet, "virtual_server.ha_suspend", "", issueHealth},
-	{bVS, "quorum_up", NotYet, "virtual_server.notify.quorum_up", "", issueHealth},
-	{bVS, "quorum_down", NotYet, "virtual_server.notify.quorum_down", "", issueHealth},
+	{bVS, "omega", Converted, "virtual_server.notify_on_stop", "at shutdown the down hooks of the real servers that are up run, and quorum_down.", 0},
+	{bVS, "ha_suspend", Converted, "virtual_server.ha_suspend", "checks pause while no MASTER instance of this director lists the virtual server's address in virtual_ips.", 0},
+	{bVS, "quorum_up", Caveat, "virtual_server.notify.quorum_up", noteRSHooks, 0},
+	{bVS, "quorum_down", Caveat, "virtual_server.notify.quorum_down", noteRSHooks, 0},
 	{bVS, "virtualhost", Converted, "check.host", "on every HTTP check of the virtual server.", 0},
 	{bVS, "sh-port", Converted, "scheduler_flags", "", 0},
 	{bVS, "sh-fallback", Converted, "scheduler_flags", "", 0},
 	{bVS, "mh-port", Converted, "scheduler_flags", "", 0},
 	{bVS, "mh-fallback", Converted, "scheduler_flags", "", 0},
-	{bVS, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bVS, "smtp_alert", Caveat, "alert.smtp", noteSMTP, 0},
 	{bVS, "real_server", Converted, "real_server", "", 0},
 	{bVS, "connect_timeout", Converted, "check.timeout", "on every check of the virtual server.", 0},
 	{bVS, "retry", Converted, "check.retries", noteRetry, 0},
@@ -207,9 +209,9 @@ var Keywords = []Keyword{
 	{bRS, "uthreshold", Converted, "upper_threshold", "", 0},
 	{bRS, "lthreshold", Converted, "lower_threshold", "", 0},
 	{bRS, "inhibit_on_failure", Caveat, "virtual_server.inhibit_on_failure", "tandem's is per virtual server: set for one real server, it applies to all of them.", 0},
-	{bRS, "notify_up", NotYet, "real_server.notify.up", "", issueHealth},
-	{bRS, "notify_down", NotYet, "real_server.notify.down", "", issueHealth},
-	{bRS, "smtp_alert", NotYet, "alert.smtp", noteSMTP, issueHealth},
+	{bRS, "notify_up", Caveat, "real_server.notify.up", noteRSHooks, 0},
+	{bRS, "notify_down", Caveat, "real_server.notify.down", noteRSHooks, 0},
+	{bRS, "smtp_alert", Caveat, "alert.smtp", noteSMTP, 0},
 	{bRS, "delay_loop", Converted, "check.interval", "on every check of the real server.", 0},
 	{bRS, "connect_timeout", Converted, "check.timeout", "on every check of the real server.", 0},
 	{bRS, "retry", Converted, "check.retries", noteRetry, 0},
@@ -265,8 +267,8 @@ var Keywords = []Keyword{
 	{bTop, "vrrp_instance", Converted, "vrrp_instance", "", 0},
 	{bTop, "vrrp_script", Converted, "track_script blocks of the instances that track it", "", 0},
 	{bTop, "vrrp_sync_group", Converted, "sync_group", "", 0},
-	{bTop, "virtual_server", Converted, "virtual_server", "named tcp_198_51_100_10_80 or fwmark_42; group is not yet.", 0},
-	{bTop, "virtual_server_group", NotYet, "virtual_server_group", "until then one virtual_server per member.", issueHealth},
+	{bTop, "virtual_server", Converted, "virtual_server", "named tcp_198_51_100_10_80, fwmark_42, or group_NAME for virtual_server group NAME.", 0},
+	{bTop, "virtual_server_group", Converted, "virtual_server_group", "members: IP PORT -> \"IP:PORT\", a last-octet range IP-N PORT -> \"IP-N:PORT\", fwmark N -> \"fwmark:N\".", 0},
 	{bTop, "vrrp_track_file", Converted, "track_file blocks of the instances that track it", "", 0},
 	{bTop, "track_file", Converted, "check \"file\" and track_file blocks", "its file and weight are written into each FILE_CHECK that names it and each vrrp_instance that tracks it; init_file is dropped (create the file yourself).", 0},
 	{bTop, "vrrp_track_process", Converted, "track_process blocks of the instances that track it", "", 0},
