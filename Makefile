@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # gcc and libc6-dev: -race needs cgo.
 TEST_DEBS := iproute2 iputils-ping procps keepalived nftables tshark tcpdump frr \
              qemu-system-x86 busybox-static ipvsadm kmod xz-utils gcc libc6-dev \
-             tmux chromium \
+             tmux chromium conntrackd \
              lintian man-db groff-base systemd
 # Packages that boot qemu: their own step, never beside timing-sensitive tests.
 # Only the host side: internal/vmtest/guest is built and run by the harness.

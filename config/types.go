@@ -159,7 +159,8 @@ type VirtualServer struct {
 	Protocol           Protocol        `hcl:"protocol" default:"\"tcp\"" doc:"Protocol of an address service."`
 	Scheduler          Scheduler       `hcl:"scheduler" default:"\"wlc\"" doc:"IPVS scheduler."`
 	SchedulerFlags     []SchedulerFlag `hcl:"scheduler_flags" default:"[]" doc:"sh-fallback, sh-port (sh only); mh-fallback, mh-port (mh only)."`
-	Forwarding         Forwarding      `hcl:"forwarding" default:"\"dr\"" doc:"Packet forwarding: nat (masquerading), dr (direct routing) or tun (IP-in-IP)."`
+	Forwarding         Forwarding      `hcl:"forwarding" default:"\"dr\"" doc:"Packet forwarding: nat (masquerading), dr (direct routing), tun (IP-in-IP) or fullnat (masquerading plus a source NAT to local_addresses)."`
+	LocalAddresses     []netip.Addr    `hcl:"local_addresses" default:"[]" doc:"fullnat only: the local addresses (LIPs) the director uses as source towards the real servers; list them in the followed instance's virtual_ips so they float with the VIP."`
 	OnePacket          bool            `hcl:"one_packet" default:"false" doc:"Schedule each UDP datagram on its own (ipvsadm -o); UDP only."`
 	PersistenceTimeout time.Duration   `hcl:"persistence_timeout" default:"\"0s\"" doc:"Send a client to the same real server for this long; 0s for no persistence."`
 	PersistenceNetmask string          `hcl:"persistence_netmask" doc:"Group clients for persistence: an IPv4 netmask (255.255.255.0) or an IPv6 prefix length (64)."`

@@ -77,6 +77,7 @@ func validate(cfg *Config) hcl.Diagnostics {
 	c.lvs(cfg, names)
 	c.vrrpauth(cfg) // validate_vrrpauth.go: authentication hmac, strict mode
 	c.bgp(cfg, names, vsNames)
+	c.fullnat(cfg) // validate_fullnat.go; after vrrpauth: strict mode means accept = false
 	return c.diags
 }
 

@@ -54,9 +54,12 @@ const (
 	NAT Forwarding = "nat"
 	DR  Forwarding = "dr"
 	TUN Forwarding = "tun"
+	// FullNAT is masquerading plus a source NAT to a local address, done
+	// in tandem's nftables table.
+	FullNAT Forwarding = "fullnat"
 )
 
-func (Forwarding) Values() []string { return []string{"nat", "dr", "tun"} }
+func (Forwarding) Values() []string { return []string{"nat", "dr", "tun", "fullnat"} }
 
 // HealthState is a real server's health.
 type HealthState string

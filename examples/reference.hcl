@@ -70,7 +70,7 @@ vrrp_instance "gateway" {
   priority          = 150
   version           = 2
   advert_interval   = "1s"
-  virtual_ips       = ["203.0.113.1/24"]
+  virtual_ips       = ["203.0.113.1/24", "203.0.113.250/24"] # .250: web_fullnat's LIP, floating with the group
 
   authentication {
     type     = "pass"
@@ -171,6 +171,18 @@ virtual_server "web_https" {
       ca_file         = "/etc/tandem/ca.pem"
       tls_skip_verify = false
     }
+  }
+}
+
+# fullnat: real servers anywhere routable, seen from the LIP 203.0.113.250.
+virtual_server "web_fullnat" {
+  address         = "198.51.100.10:8080"
+  scheduler       = "rr"
+  forwarding      = "fullnat"
+  local_addresses = ["203.0.113.250"]
+
+  real_server "10.20.0.5:8080" {
+    check "tcp" {}
   }
 }
 

@@ -7,9 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -35,10 +33,13 @@ type HostOptions struct {
 
 // Filter is RFC 5798's Accept_Mode off: while VIPs are held, packets from
 // Ingress to them are dropped, by an nftables chain named after Key
-// (unique per instance: interface, family and VRID).
+// (unique per instance: interface, family and VRID). Apply, set by the
+// owner of tandem's nftables tables, puts the VIPs held in force and
+// returns once the kernel has them.
 type Filter struct {
 	Ingress string
 	Key     string
+	Apply   func(key, ingress string, held []netip.Addr) error
 }
 
 // HostEffects hold an instance's VIPs on a real interface, through
@@ -183,33 +184,20 @@ func (h *HostEffects) Remove(vips []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
-// filter writes the accept = false rules of the VIPs held: an nftables
-// chain of the instance that drops traffic from the ingress interface to
-// them, deleted when none is held. (A policy rule cannot do it: the local
-// table is looked up first.)
+// filter hands the VIPs held to the accept = false filter's owner (the
+// director's nftables reconciler): it drops traffic from the ingress
+// interface to them, and removes the instance's chain when none is held.
+// (A policy rule cannot do it: the local table is looked up first.)
 func (h *HostEffects) filter() error {
-	chain := "accept_" + strings.Map(func(r rune) rune {
-		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, h.o.Filter.Key)
-	var b strings.Builder
-	fmt.Fprintf(&b, "add table inet tandem\nadd chain inet tandem %s { type filter hook input priority filter; }\nflush chain inet tandem %s\n", chain, chain)
-	for _, p := range h.held {
-		fam := "ip"
-		if p.Addr().Is6() {
-			fam = "ip6"
-		}
-		fmt.Fprintf(&b, "add rule inet tandem %s iifname %q %s daddr %s drop\n", chain, h.o.Filter.Ingress, fam, p.Addr())
+	if h.o.Filter.Apply == nil {
+		return errors.New("accept = false: no nftables owner to write the filter (a bug: the director sets Filter.Apply)")
 	}
-	if len(h.held) == 0 {
-		fmt.Fprintf(&b, "delete chain inet tandem %s\n", chain)
+	vips := make([]netip.Addr, len(h.held))
+	for i, p := range h.held {
+		vips[i] = p.Addr()
 	}
-	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(b.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("accept = false needs nftables (the nft program, Debian package nftables): %w: %s", err, strings.TrimSpace(string(out)))
+	if err := h.o.Filter.Apply(h.o.Filter.Key, h.o.Filter.Ingress, vips); err != nil {
+		return fmt.Errorf("accept = false filter: %w", err)
 	}
 	return nil
 }

@@ -122,6 +122,17 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 			quorum += ", sorry server in use"
 		}
 		fmt.Fprintf(out, "\nvirtual server %s %s (%s)\n", vs.Name, addr, quorum)
+		if len(vs.LocalAddresses) > 0 {
+			var lips []string
+			for _, l := range vs.LocalAddresses {
+				c := "connections unknown"
+				if l.Connections >= 0 {
+					c = fmt.Sprintf("%d connections", l.Connections)
+				}
+				lips = append(lips, fmt.Sprintf("%s (%s)", l.Address, c))
+			}
+			fmt.Fprintf(out, "  fullnat from %s; limit %d concurrent connections per real server\n", strings.Join(lips, ", "), vs.LimitPerRS)
+		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  REAL SERVER\tHEALTH\tWEIGHT\tACTIVE\tINACTIVE\tLATENCY\tLAST RESULT")
 		for _, rs := range vs.RealServers {

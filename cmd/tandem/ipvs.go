@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemlb/tandem/internal/ipvsadm"
 	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/nft"
 )
 
 // `tandem ipvs list` and `tandem ipvs save` read the kernel directly (no
@@ -104,7 +105,31 @@ func listJSON(out io.Writer, k *lvs.Kernel, withConns bool) error {
 			return failure{err}
 		}
 	}
-	return ipvsadm.NewListing(info, svcs, t, ds, cs, withConns).WriteJSON(out)
+	l := ipvsadm.NewListing(info, svcs, t, ds, cs, withConns)
+	l.SetLocalAddresses(fullnatLIPs())
+	return l.WriteJSON(out)
+}
+
+// fullnatLIPs reads the LIPs of the fullnat services from tandem's
+// nftables tables; none when they cannot be read (no nf_tables: no
+// fullnat either).
+func fullnatLIPs() map[string][]string {
+	k, err := nft.OpenKernel(-1)
+	if err != nil {
+		return nil
+	}
+	defer k.Close()
+	st, err := k.Read()
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for svc, lips := range nft.LIPs(st) {
+		for _, a := range lips {
+			out[svc] = append(out[svc], a.String())
+		}
+	}
+	return out
 }
 
 func runIPVSSave(cmd *cobra.Command, _ []string) error {

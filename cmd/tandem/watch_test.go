@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandemlb/tandem/internal/director"
 )
 
 // A changed line is marked for highlightFrames frames, then not; a line
@@ -74,5 +76,21 @@ func TestWatchFrameNoDaemon(t *testing.T) {
 func TestWatchJSONIsUsage(t *testing.T) {
 	if code, _, errs := tandem(t, "status", "--watch", "--json"); code != exitUsage || !strings.Contains(errs, "--watch and --json") {
 		t.Errorf("status --watch --json: exit %d, %q; want 2", code, errs)
+	}
+}
+
+// A fullnat virtual server's status line names its LIPs, their
+// connections and the limit.
+func TestStatusFullNAT(t *testing.T) {
+	st := &director.Status{RouterID: "lb1", VirtualServers: []director.VSStatus{{
+		Name: "web", Address: "198.51.100.10:80", QuorumUp: true, Forwarding: "fullnat",
+		LocalAddresses: []director.LIPStatus{{Address: "203.0.113.250", Connections: 12}, {Address: "203.0.113.251", Connections: -1}},
+		LimitPerRS:     129024,
+	}}}
+	var b strings.Builder
+	writeStatusAt(&b, st, time.Now(), true)
+	want := "  fullnat from 203.0.113.250 (12 connections), 203.0.113.251 (connections unknown); limit 129024 concurrent connections per real server\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("status:\n%s\nwant a line:\n%s", b.String(), want)
 	}
 }

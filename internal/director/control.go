@@ -63,12 +63,17 @@ type ReloadStatus struct {
 
 // VSStatus is one virtual server in Status.
 type VSStatus struct {
-	Name        string     `json:"name"`
-	Address     string     `json:"address"`
-	FWMark      int        `json:"fwmark"`
-	QuorumUp    bool       `json:"quorum_up"`
-	SorryActive bool       `json:"sorry_active"`
-	RealServers []RSStatus `json:"real_servers"`
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	FWMark      int    `json:"fwmark"`
+	QuorumUp    bool   `json:"quorum_up"`
+	SorryActive bool   `json:"sorry_active"`
+	Forwarding  string `json:"forwarding"`
+	// fullnat: the LIPs, and the concurrent connections they allow to
+	// each real server (about 64k source ports per LIP).
+	LocalAddresses []LIPStatus `json:"local_addresses,omitempty"`
+	LimitPerRS     int         `json:"connection_limit_per_real_server,omitempty"`
+	RealServers    []RSStatus  `json:"real_servers"`
 }
 
 // RSStatus is one real server of a VSStatus.
@@ -443,12 +448,24 @@ func (d *Director) vsStatus() []VSStatus {
 	s := d.lvs
 	stats := s.checks.Snapshot()
 	conns := s.conns()
+	lipConns := d.fullnat.lipCounts()
 	out := []VSStatus{}
 	for i := range s.vss {
 		v := &s.vss[i]
-		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{}}
+		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{},
+			Forwarding: string(v.cfg.Forwarding)}
 		if v.cfg.Fwmark == 0 {
 			vs.Address = v.cfg.Address.String()
+		}
+		if fs, ok := d.fullnat.byVS[v.model.Name]; ok {
+			for _, lip := range fs.LIPs {
+				n := -1
+				if m, ok := lipConns[v.model.Name]; ok {
+					n = m[lip]
+				}
+				vs.LocalAddresses = append(vs.LocalAddresses, LIPStatus{Address: lip.String(), Connections: n})
+			}
+			vs.LimitPerRS = len(fs.LIPs) * portsPerLIP
 		}
 		vs.SorryActive = !vs.QuorumUp && v.model.Sorry != nil
 		for j := range v.reals {

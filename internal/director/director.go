@@ -37,6 +37,7 @@ type Director struct {
 	hooks    *hooks
 	lvs      *lvsSide
 	bgp      *bgpSide
+	fullnat  *fullnatSide
 	metrics  *metrics
 	events   mailbox // transitions and ends, from the instances' goroutines
 	reloads  chan chan error
@@ -65,6 +66,10 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 		return nil, err
 	}
 	d.bgp = newBGPSide(cfg, log)
+	d.fullnat = &fullnatSide{log: log, memory: backend != nil}
+	if err := d.fullnat.set(nil, cfg, d.lvs.ctl != nil); err != nil {
+		log.Error("fullnat: the source NAT is not in place; fullnat services do not work until this is fixed (tandem retries at each reconcile and reload)", "err", err)
+	}
 	var creates []policy.Action
 	d.pol, creates = policy.New(cfg)
 	for _, a := range creates {
@@ -117,6 +122,7 @@ func (d *Director) Run(ctx context.Context) error {
 	}
 	defer d.bgpStop()
 	d.lvs.syncBoth(d.cfg().LVSSync)
+	d.fullnat.start(work)
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -135,9 +141,9 @@ func (d *Director) Run(ctx context.Context) error {
 		select {
 		case <-stop:
 			stop = nil
-			d.log.Info("stopping: withdrawing BGP announcements, then handing over gracefully")
 			sdNotify("STOPPING=1")
-			d.bgpStop()
+			d.bgpStop() // withdrawn before anything else stops
+			d.log.Info("stopping: handing over gracefully")
 			d.step(policy.Stop{})
 		case ls, ok := <-d.watch.ch:
 			if !ok {
@@ -167,6 +173,7 @@ func (d *Director) Run(ctx context.Context) error {
 	d.lvs.syncBoth(nil)
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
+		d.fullnat.flush(work)
 	}
 	stopWork()
 	d.closeLinks()

@@ -19,6 +19,8 @@ func (d *Director) healthChanged(tr health.Transition) {
 	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
 		check = r.Checks[tr.Check].Type
 	}
+	_, weighed := d.lvs.dynWeight[k]
+	weighed = weighed || tr.Weight >= 0
 	if tr.Weight >= 0 {
 		d.lvs.dynWeight[k] = tr.Weight
 	} else {
@@ -40,7 +42,12 @@ func (d *Director) healthChanged(tr health.Transition) {
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
 	// One real server's change is one op, unless a sorry server comes
-	// or goes with it.
+	// or goes with it, or its checks ask for a weight (recomputed whole:
+	// the live weight it adds or takes away may have changed meanwhile).
+	if weighed {
+		d.reapply()
+		return
+	}
 	if ok, flipped := d.lvs.patch(k, wasUp); ok {
 		if flipped {
 			d.quorumChanged(map[string]bool{k.VS: d.lvs.quorumUp[k.VS]})
@@ -86,6 +93,9 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 		}
 	}
 	s.setVirtualServers(cfg)
+	if err := d.fullnat.set(d.work, cfg, s.ctl != nil); err != nil {
+		errs = append(errs, err)
+	}
 	if s.rec != nil && (old.LVS.TCPTimeout != cfg.LVS.TCPTimeout || old.LVS.TCPFinTimeout != cfg.LVS.TCPFinTimeout || old.LVS.UDPTimeout != cfg.LVS.UDPTimeout) {
 		if err := s.rec.SetTimeouts(d.work, cfg.LVS.TCPTimeout, cfg.LVS.TCPFinTimeout, cfg.LVS.UDPTimeout); err != nil {
 			errs = append(errs, fmt.Errorf("lvs timeouts: %w", err))

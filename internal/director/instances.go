@@ -104,7 +104,11 @@ func (d *Director) createRun(id policy.ID, ic *config.VRRPInstance) error {
 	}
 	cfg := instanceConfig(ic, src, d.cfg().Global.Realtime, d.cfg().Global.Strict)
 	cfg.StartupDelay = d.startupWait()
-	fx, err := vrrp.NewHostEffects(cfg.HostOptions())
+	o := cfg.HostOptions()
+	if o.Filter != nil { // accept = false: through tandem's one nftables owner
+		o.Filter.Apply = d.fullnat.applyFilter
+	}
+	fx, err := vrrp.NewHostEffects(o)
 	if err != nil {
 		return err
 	}

@@ -223,7 +223,11 @@ func (s *lvsSide) reapply() map[string]bool {
 		v := &s.vss[i]
 		for j := range v.reals {
 			if k := (rsKey{v.model.Name, v.reals[j].Name}); s.up[k] && !s.drained[k] {
-				s.live[k.VS] += v.reals[j].Dest.Weight
+				w := v.reals[j].Dest.Weight
+				if dw, ok := s.dynWeight[k]; ok {
+					w = dw // as lvsVirtualServers gave it to Desired
+				}
+				s.live[k.VS] += w
 			}
 		}
 	}
@@ -458,7 +462,7 @@ func healthSpec(c *config.Check) health.Spec {
 
 var (
 	protocols  = map[config.Protocol]lvs.Protocol{config.TCP: lvs.TCP, config.UDP: lvs.UDP, config.SCTP: lvs.SCTP}
-	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
+	forwarding = map[config.Forwarding]lvs.Forward{config.NAT: lvs.Masq, config.FullNAT: lvs.Masq, config.DR: lvs.Route, config.TUN: lvs.Tunnel}
 	// sh-* and mh-* flags share the kernel's scheduler flag bits.
 	schedFlags = map[config.SchedulerFlag]lvs.Flags{
 		"sh-fallback": lvs.FlagSchedFlag1, "sh-port": lvs.FlagSchedFlag2,

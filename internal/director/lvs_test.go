@@ -29,6 +29,7 @@ func TestVirtualServersFromReference(t *testing.T) {
 	want := []string{
 		"web_http: TCP 198.51.100.10:80 sh flags=0x11 timeout=300 netmask=32 quorum=1/0 [203.0.113.21:80 -> 203.0.113.21:80 Masq w=10] [203.0.113.22:80 -> 203.0.113.22:80 Masq w=1] sorry=203.0.113.99:80",
 		"web_https: TCP 198.51.100.10:443 wlc flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.21:443 -> 203.0.113.21:443 Masq w=1]",
+		"web_fullnat: TCP 198.51.100.10:8080 rr flags=0x0 timeout=0 netmask=32 quorum=1/0 [10.20.0.5:8080 -> 10.20.0.5:8080 Masq w=1]",
 		"dns: UDP 198.51.100.10:53 rr flags=0x4 timeout=0 netmask=32 quorum=1/0 [203.0.113.31:53 -> 203.0.113.31:53 Masq w=1]",
 		"marked: FWM 42 IPv4 wlc flags=0x0 timeout=0 netmask=32 quorum=1/0 [198.51.100.40 -> 198.51.100.40:0 Route w=1]",
 		"mail: TCP 198.51.100.10:25 wrr flags=0x0 timeout=0 netmask=32 quorum=1/0 [203.0.113.41:25 -> 203.0.113.41:25 Masq w=10] [203.0.113.42:25 -> 203.0.113.42:25 Masq w=1]",

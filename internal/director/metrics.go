@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/tandemlb/tandem/bgp"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
+	"github.com/tandemlb/tandem/nft"
 	"github.com/tandemlb/tandem/vrrp"
 )
 
@@ -52,6 +54,9 @@ type metricsView struct {
 	serverAt  map[rsKey]int // index in servers
 	quorum    []metricQuorum
 	rec       *lvs.Reconciler
+	nft       *nft.Reconciler
+	lips      []metricLIP
+	counts    func() map[string]map[netip.Addr]int
 	syncRole  lvs.SyncRole
 	syncOn    bool
 	bgp       *bgp.Speaker
@@ -66,6 +71,11 @@ type metricAnnounced struct {
 type metricInstance struct {
 	cfg *config.VRRPInstance
 	run *vrrp.Instance
+}
+
+type metricLIP struct {
+	vs  string
+	lip netip.Addr
 }
 
 type metricQuorum struct {
@@ -102,6 +112,11 @@ var (
 	descBGPUp      = prometheus.NewDesc("tandem_bgp_session_up", "1 while the BGP session with the neighbor is established.", []string{"neighbor"}, nil)
 	descBGPAnn     = prometheus.NewDesc("tandem_bgp_announced", "1 while the prefix of the announce block is announced.", []string{"announce", "prefix"}, nil)
 	descBGPUpdates = prometheus.NewDesc("tandem_bgp_updates_sent_total", "BGP UPDATE messages sent, all neighbors together (counted by the sessions: a session that restarts counts from 0).", nil, nil)
+	descLIPInfo    = prometheus.NewDesc("tandem_fullnat_local_address_info", "A LIP of a fullnat virtual server in force; always 1.", []string{"vs", "lip"}, nil)
+	descLIPConns   = prometheus.NewDesc("tandem_fullnat_connections", "Connections through a LIP of a fullnat virtual server, counted in conntrack at scrape time (a dump of the conntrack table).", []string{"vs", "lip"}, nil)
+	descNftOps     = prometheus.NewDesc("tandem_nft_ops_total", "nftables table changes applied (whole tables), by operation.", []string{"op"}, nil)
+	descNftDrift   = prometheus.NewDesc("tandem_nft_drift_repairs_total", "nftables tables of tandem's rewritten after a change behind tandem's back.", nil, nil)
+	descNftErrors  = prometheus.NewDesc("tandem_nft_errors_total", "nftables reads or changes that failed.", nil, nil)
 	descSyncRole   = prometheus.NewDesc("tandem_sync_daemon_role", "1 for the role the kernel's connection-sync daemon runs in.", []string{"role"}, nil)
 )
 
@@ -199,6 +214,22 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range v.announced {
 		gauge(descBGPAnn, b2f(a.up), a.announce, a.prefix)
 	}
+	if len(v.lips) > 0 {
+		counts := v.counts()
+		for _, l := range v.lips {
+			gauge(descLIPInfo, 1, l.vs, l.lip.String())
+			if m, ok := counts[l.vs]; ok {
+				gauge(descLIPConns, float64(m[l.lip]), l.vs, l.lip.String())
+			}
+		}
+	}
+	if r := v.nft; r != nil {
+		for k := range r.Ops {
+			counter(descNftOps, r.Ops[k].Load(), nft.OpKind(k).String())
+		}
+		counter(descNftDrift, r.DriftRepairs.Load())
+		counter(descNftErrors, r.Errors.Load())
+	}
 	if v.syncOn {
 		gauge(descSyncRole, b2f(v.syncRole&lvs.SyncMaster != 0), "master")
 		gauge(descSyncRole, b2f(v.syncRole&lvs.SyncBackup != 0), "backup")
@@ -266,6 +297,14 @@ func (d *Director) refreshMetrics() {
 		}
 	}
 	v.rec = s.rec
+	f := d.fullnat
+	v.nft = f.rec
+	for _, fs := range f.services {
+		for _, lip := range fs.LIPs {
+			v.lips = append(v.lips, metricLIP{fs.Name, lip})
+		}
+	}
+	v.counts = countsOf(f.services, f.memory, f.log)
 	v.syncRole, v.syncOn = s.syncRole, d.cfg().LVSSync != nil
 	if b := d.bgp; b != nil {
 		v.bgp = b.spk

@@ -22,6 +22,7 @@ func pageStatus() *Status {
 		Instances: []InstanceStatus{{Name: "web", Family: "ipv4", State: "MASTER", Priority: 150, EffectivePriority: 130,
 			Master: "198.51.100.11", Since: at, Reason: "master down timer expired"}},
 		VirtualServers: []VSStatus{{Name: "web_http", Address: "198.51.100.10:80", QuorumUp: false, SorryActive: true,
+			Forwarding: "fullnat", LocalAddresses: []LIPStatus{{"203.0.113.250", 4}, {"203.0.113.251", -1}}, LimitPerRS: 129024,
 			RealServers: []RSStatus{
 				{Address: "203.0.113.21:80", Health: "up", Weight: 10, LatencyMS: 1.25, Reason: "http: 200"},
 				{Address: "203.0.113.22:80", Health: "down", Weight: 0, Drained: true, Reason: `http: body "<script>alert(1)</script>"`},
@@ -48,6 +49,7 @@ func TestRenderStatusPage(t *testing.T) {
 		`2026-12-02 10:00:00 UTC (5m0s ago)`,
 		`<span class="badge q-lost">QUORUM LOST</span>`,
 		`sorry server in use`,
+		`fullnat from <span class="addr">203.0.113.250</span> (4 connections), <span class="addr">203.0.113.251</span> (connections unknown); limit 129024 per real server`,
 		`<tr data-rs="203.0.113.21:80">`,
 		`<span class="badge h-up">up</span>`,
 		`<span class="badge h-down">down</span> <span class="badge drained">drained</span>`,

@@ -19,19 +19,16 @@ import (
 // Debian, run in the router's namespace with the test's own config, pid
 // and socket paths (never /etc/frr or /run/frr).
 
-const (
-	frrDir = "/usr/lib/frr"
-	bgpVIP = "198.51.100.100"
-)
+const bgpVIP = "198.51.100.100"
 
-type frr struct {
+type frrRouter struct {
 	t   *testing.T
 	h   *netlab.Host
 	dir string
 }
 
-// startFRR runs zebra and bgpd in h with bgpdConf.
-func startFRR(t *testing.T, h *netlab.Host, bgpdConf string) *frr {
+// startFRRRouter runs zebra and bgpd in h with bgpdConf.
+func startFRRRouter(t *testing.T, h *netlab.Host, bgpdConf string) *frrRouter {
 	t.Helper()
 	testenv.NeedCommand(t, "vtysh")
 	testenv.Need(t, fileExists(filepath.Join(frrDir, "bgpd")) && fileExists(filepath.Join(frrDir, "zebra")), "FRR's zebra and bgpd (Debian package frr) in %s", frrDir)
@@ -45,7 +42,7 @@ func startFRR(t *testing.T, h *netlab.Host, bgpdConf string) *frr {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	f := &frr{t: t, h: h, dir: dir}
+	f := &frrRouter{t: t, h: h, dir: dir}
 	write := func(name, text string) string {
 		p := filepath.Join(f.dir, name)
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
@@ -73,12 +70,12 @@ func startFRR(t *testing.T, h *netlab.Host, bgpdConf string) *frr {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func (f *frr) vtysh(cmd string) (string, error) {
+func (f *frrRouter) vtysh(cmd string) (string, error) {
 	return f.h.Run("vtysh", "--vty_socket", f.dir, "-c", cmd)
 }
 
 // nexthops lists the gateways of prefix in the router's kernel FIB.
-func (f *frr) nexthops(prefix string) []string {
+func (f *frrRouter) nexthops(prefix string) []string {
 	out, err := f.h.Run("ip", "-j", "route", "show", prefix)
 	if err != nil {
 		f.t.Fatalf("ip route show %s: %v", prefix, err)
@@ -107,7 +104,7 @@ func (f *frr) nexthops(prefix string) []string {
 
 // waitNexthops waits until prefix's gateways are want; it returns how long
 // that took.
-func (f *frr) waitNexthops(prefix string, want []string, within time.Duration) time.Duration {
+func (f *frrRouter) waitNexthops(prefix string, want []string, within time.Duration) time.Duration {
 	f.t.Helper()
 	slices.Sort(want)
 	start := time.Now()
@@ -127,7 +124,7 @@ type frrNeighbor struct {
 	} `json:"messageStats"`
 }
 
-func (f *frr) neighbor(addr string) frrNeighbor {
+func (f *frrRouter) neighbor(addr string) frrNeighbor {
 	f.t.Helper()
 	out, err := f.vtysh("show bgp neighbors " + addr + " json")
 	if err != nil {
@@ -286,7 +283,7 @@ func TestBGPECMP(t *testing.T) {
 	for _, a := range addrs {
 		nb[a] = 64512
 	}
-	router := startFRR(t, rtr, routerConf(64500, "198.51.100.1", nb))
+	router := startFRRRouter(t, rtr, routerConf(64500, "198.51.100.1", nb))
 
 	// Each director serves its own name on port 80 (the VIP, from lo) and
 	// its real server's check port 8080.
@@ -478,10 +475,11 @@ func tryBGPStatus(h *netlab.Host, name string) (bgpStatus, error) {
 // followDirector renders one side of a unicast VRRP pair on its own
 // subnet that only elects (no virtual_ips): the VIP lives in the
 // announcement, made only while the instance is MASTER.
-func followDirector(name, addr, peer, gw string, prio int) string {
+func followDirector(name, addr, peer, gw, stateDir string, prio int) string {
 	return fmt.Sprintf(`global {
   router_id      = %q
   control_socket = %q
+  state_dir      = %q
 }
 
 vrrp_instance "web" {
@@ -508,7 +506,7 @@ announce "web" {
   prefixes = ["198.51.100.200/32"]
   follow   = "web"
 }
-`, name, bgpSocket(name), prio, addr, peer, addr, gw)
+`, name, bgpSocket(name), stateDir, prio, addr, peer, addr, gw)
 }
 
 // follow: routed VIPs for directors on two subnets. The router's route
@@ -526,9 +524,9 @@ func TestBGPFollow(t *testing.T) {
 			t.Fatal(out, err)
 		}
 	}
-	router := startFRR(t, rtr, routerConf(64500, "198.51.100.1", map[string]int{"198.51.100.11": 64512, "198.51.100.140": 64512}))
-	n1 := startTandem(t, lb1, followDirector("lb1", "198.51.100.11", "198.51.100.140", "198.51.100.1", 150))
-	startTandem(t, lb2, followDirector("lb2", "198.51.100.140", "198.51.100.11", "198.51.100.129", 100))
+	router := startFRRRouter(t, rtr, routerConf(64500, "198.51.100.1", map[string]int{"198.51.100.11": 64512, "198.51.100.140": 64512}))
+	n1 := startTandem(t, lb1, followDirector("lb1", "198.51.100.11", "198.51.100.140", "198.51.100.1", t.TempDir(), 150))
+	startTandem(t, lb2, followDirector("lb2", "198.51.100.140", "198.51.100.11", "198.51.100.129", t.TempDir(), 100))
 	const vip = "198.51.100.200/32"
 	router.waitNexthops(vip, []string{"198.51.100.11"}, 30*time.Second)
 	// The backup does not announce: one route, through the master.
@@ -589,10 +587,11 @@ router bgp 64500
  exit-address-family
 !
 `
-	router := startFRR(t, rtr, conf)
+	router := startFRRRouter(t, rtr, conf)
 	startTandem(t, lb1, fmt.Sprintf(`global {
   router_id      = "lb1"
   control_socket = %q
+  state_dir      = %q
 }
 
 bgp {
@@ -613,7 +612,7 @@ announce "web6" {
   med               = 50
   as_path_prepend   = 2
 }
-`, bgpSocket("lb1")))
+`, bgpSocket("lb1"), t.TempDir()))
 	eventuallyf(t, 30*time.Second, func() string {
 		out, _ := rtr.Run("ip", "-6", "route", "show", "2001:db8:100::100")
 		s, _ := router.vtysh("show bgp ipv6 unicast")

@@ -109,7 +109,12 @@ virtual_server "mail" {
 		return strings.Contains(l, `vs=mail rs=203.0.113.21:25 check=`) && strings.Contains(l, `from=down to=up`) &&
 			strings.Contains(l, `vs=mail rs=203.0.113.22:25 check=exec from=down to=up`)
 	})
-	st := mailStatus(t)
+	// The log line comes before the table is recomputed: wait for it.
+	var st director.VSStatus
+	eventually(t, 5*time.Second, "rs2 at weight 10 in status", func() bool {
+		st = mailStatus(t)
+		return st.RealServers[1].Weight == 10
+	})
 	r1, r2 := st.RealServers[0], st.RealServers[1]
 	if r1.Health != "up" || len(r1.Checks) != 2 || r1.Checks[0].Kind != "smtp" || r1.Checks[1].Kind != "ping" ||
 		r1.Checks[0].Retries != 1 || r1.Checks[0].LastResult != "up" || !strings.Contains(r1.Checks[0].Reason, "smtp: banner 220, EHLO 250") ||

@@ -2,6 +2,7 @@ package ipvsadm
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -592,6 +593,10 @@ type jsonService struct {
 	Stats       jsonCounts `json:"stats"`
 	Rates       jsonCounts `json:"rates"`
 	RealServers []jsonReal `json:"real_servers"`
+	// fullnat: the LIPs of tandem's source NAT for this service (its
+	// destinations are Masq in the kernel).
+	FullNAT        bool     `json:"fullnat"`
+	LocalAddresses []string `json:"local_addresses,omitempty"`
 }
 
 type jsonCounts struct {
@@ -650,6 +655,21 @@ type jsonConn struct {
 
 // NewListing gathers what `tandem ipvs list --json` prints; conns is nil
 // unless connections were asked for.
+// SetLocalAddresses marks the fullnat services: lips by service as
+// "TCP 198.51.100.10:80", "UDP [2001:db8::10]:53" or "FWM 7 ipv4".
+func (l *Listing) SetLocalAddresses(lips map[string][]string) {
+	for i := range l.Services {
+		js := &l.Services[i]
+		key := fmt.Sprintf("%s %s", strings.ToUpper(js.Protocol), netip.AddrPortFrom(netip.MustParseAddr(cmp.Or(js.Address, "0.0.0.0")), js.Port))
+		if js.Fwmark != 0 {
+			key = fmt.Sprintf("FWM %d %s", js.Fwmark, js.Family)
+		}
+		if a, ok := lips[key]; ok {
+			js.FullNAT, js.LocalAddresses = true, a
+		}
+	}
+}
+
 func NewListing(info lvs.Info, svcs []lvs.ServiceStats, t lvs.Timeouts, ds []lvs.SyncDaemon, conns []Conn, withConns bool) *Listing {
 	l := &Listing{Version: info.Version, ConnTabSize: info.ConnTabSize, Services: []jsonService{}, Daemons: []jsonDaemon{},
 		Timeouts: jsonTimeouts{secs(t.TCP), secs(t.TCPFin), secs(t.UDP)}}

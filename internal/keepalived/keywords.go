@@ -173,7 +173,7 @@ var Keywords = []Keyword{
 	{bVS, "delay_loop", Converted, "check.interval", "keepalived's default 60s is written out.", 0},
 	{bVS, "lb_algo", Converted, "scheduler", "", 0},
 	{bVS, "lvs_sched", Converted, "scheduler", "", 0},
-	{bVS, "lb_kind", Converted, "forwarding", "keepalived's default NAT is written out (tandem's is dr).", 0},
+	{bVS, "lb_kind", Converted, "forwarding", "keepalived's default NAT is written out (tandem's is dr). FNAT (forks for the FULLNAT kernel) is reported, not mapped: write forwarding = \"fullnat\" with local_addresses.", 0},
 	{bVS, "lvs_method", Converted, "forwarding", "keepalived's default NAT is written out (tandem's is dr).", 0},
 	{bVS, "protocol", Converted, "protocol", "", 0},
 	{bVS, "persistence_timeout", Converted, "persistence_timeout", "", 0},

@@ -112,8 +112,11 @@ func (c *converter) virtualServer(b *Node) {
 					vs.Forwarding = config.DR
 				case "TUN":
 					vs.Forwarding = config.TUN
+				case "FNAT", "FULLNAT":
+					c.errorf(n.Args[0], "FULLNAT not converted", "keepalived has no FULLNAT (%s comes from forks built for the out-of-tree FULLNAT kernel, with local_address_group); tandem does it on a stock kernel: write forwarding = \"fullnat\" and local_addresses = [\"LIP\", ...] by hand, and list the LIPs in the instance's virtual_ips. Converted as NAT.", n.Args[0].Text)
+					vs.Forwarding = config.NAT
 				default:
-					c.errorf(n.Args[0], "Unknown forwarding method", "%q is not NAT, DR or TUN.", n.Args[0].Text)
+					c.errorf(n.Args[0], "Unknown forwarding method", "%q is not NAT, DR or TUN, the methods keepalived has; tandem cannot map it (tandem's fourth, forwarding = \"fullnat\", has no keepalived spelling). Set forwarding by hand.", n.Args[0].Text)
 				}
 				if len(n.Args) > 1 {
 					c.errorf(n.Args[1], "Tunnel options not supported", "tandem's tun forwarding is IP-in-IP; %q is dropped.", joinTexts(n.Args[1:]))

@@ -38,6 +38,11 @@ var DefaultModules = []Module{
 	{Name: "ipip"}, {Name: "ip_tunnel"}, {Name: "tunnel4"},
 	{Name: "ip6_tunnel"}, {Name: "tunnel6"},
 	{Name: "macvlan", Optional: true},
+	// nftables for fullnat's source NAT (and tandem's other tables):
+	// the core, NAT chains and expressions, conntrack's netlink dump.
+	{Name: "nfnetlink"}, {Name: "nf_tables"}, {Name: "nf_nat"},
+	{Name: "nft_chain_nat"}, {Name: "nft_nat"}, {Name: "nft_ct"}, {Name: "nft_hash"},
+	{Name: "nf_conntrack_netlink"},
 }
 
 // modDep is a parsed modules.dep plus modules.builtin.

@@ -19,10 +19,13 @@ func TestGuest(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
 		TestPackage: "github.com/tandemlb/tandem/internal/vmtest/guest",
 		// keepalived (with its libraries): the checker tandem's health
-		// checks are measured beside.
-		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/keepalived": "/usr/sbin/keepalived"},
-		Timeout:  timeout,
-		Env:      healthBenchEnv(),
+		// checks are measured beside; nft: the witness of tandem's
+		// nftables tables; conntrackd: the NAT-state sync measured beside
+		// fullnat's failover.
+		Binaries: map[string]string{"/usr/sbin/tandem": vmtest.BuildTandem(t), "/usr/sbin/keepalived": "/usr/sbin/keepalived",
+			"/usr/sbin/nft": "/usr/sbin/nft", "/usr/sbin/conntrackd": "/usr/sbin/conntrackd"},
+		Timeout: timeout,
+		Env:     healthBenchEnv(),
 	})
 }
 

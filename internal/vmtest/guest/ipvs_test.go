@@ -77,7 +77,8 @@ func TestModulesLoaded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_mh", "nf_conntrack", "veth", "bridge", "ipip"} {
+	for _, m := range []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_mh", "nf_conntrack", "veth", "bridge", "ipip",
+		"nf_tables", "nft_chain_nat", "nft_nat", "nft_ct", "nft_hash", "nf_conntrack_netlink"} {
 		if !strings.Contains(string(b), m+" ") {
 			t.Errorf("module %s is not loaded; /proc/modules:\n%s", m, b)
 		}
