@@ -21,8 +21,10 @@ import (
 // switches their protodown flag), an IPv4 address on the parent, and an
 // IPv6 link-local on the v6 macvlan (addrgenmode random, set after
 // creation).
-// frrVRID is the virtual router's VRID; frrDir is bgp_test.go's.
-const frrVRID = 5
+const (
+	frrDir  = "/usr/lib/frr" // FRR's daemons (Debian package frr); the BGP tests use it too
+	frrVRID = 5
+)
 
 type frrNode struct {
 	t    *testing.T
