@@ -156,6 +156,7 @@ type fieldInfo struct {
 	doc      string
 	typ      reflect.Type
 	defVal   reflect.Value // def decoded once; copied into each block that omits the attribute
+	objects  int           // index of the field taking a mixed list's objects, or -1
 }
 
 type blockInfo struct {
@@ -189,7 +190,14 @@ func infoOf(t reflect.Type) *blockInfo {
 			continue
 		}
 		name, k, _ := strings.Cut(tag, ",")
-		f := fieldInfo{index: i, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc")}
+		f := fieldInfo{index: i, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc"), objects: -1}
+		if o := sf.Tag.Get("objects"); o != "" {
+			of, ok := t.FieldByName(o)
+			if !ok {
+				panic("config: no field " + o + " for the objects of " + name)
+			}
+			f.objects = of.Index[0]
+		}
 		f.def, f.hasDef = sf.Tag.Lookup("default")
 		if f.hasDef {
 			f.defVal = decodeDefault(name, f.def, sf.Type)
@@ -290,7 +298,11 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 					continue
 				}
 				n := len(d.diags)
-				d.attr(a.Expr, field, f.name, src)
+				if side, ok := objectsField(v, f); ok {
+					d.mixedList(a.Expr, field, side, f.name, src)
+				} else {
+					d.attr(a.Expr, field, f.name, src)
+				}
 				if d.diags[n:].HasErrors() {
 					src.setBad(f.name)
 					if f.hasDef && applies {
@@ -399,6 +411,10 @@ func (d *decoder) label(s string, r hcl.Range, field reflect.Value, name string)
 
 // attr decodes one attribute's expression into field.
 func (d *decoder) attr(expr hcl.Expression, field reflect.Value, name string, src *Source) {
+	if isObjectList(field.Type()) {
+		d.objectList(expr, field, name, src)
+		return
+	}
 	if field.Kind() == reflect.Slice && !isText(field.Type()) {
 		d.list(expr, field, name, src)
 		return

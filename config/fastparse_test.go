@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -69,6 +70,8 @@ func configFiles(t testing.TB) []string {
 // TestStreamDecodesAsHCL holds the fast path to hclsyntax and the
 // decoder, on every configuration of the repository and on the syntax
 // it must take and must leave alone.
+var objectEntries = regexp.MustCompile(`(\[|, )\{`)
+
 func TestStreamDecodesAsHCL(t *testing.T) {
 	files := configFiles(t)
 	fast := 0
@@ -79,7 +82,8 @@ func TestStreamDecodesAsHCL(t *testing.T) {
 		}
 		if sameDecoding(t, name, data) {
 			fast++
-		} else if strings.HasPrefix(name, "../examples/") || (strings.Contains(name, "/good/") && !strings.HasSuffix(name, "render_edges.hcl")) {
+		} else if (strings.HasPrefix(name, "../examples/") || (strings.Contains(name, "/good/") && !strings.HasSuffix(name, "render_edges.hcl"))) && !objectEntries.Match(data) {
+			// Lists of objects (virtual_routes, an object in virtual_ips) are the slow path's.
 			// render_edges.hcl writes $${ and %%{, which are hclsyntax's.
 			t.Errorf("%s: a valid configuration takes the slow path", name)
 		}

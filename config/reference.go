@@ -108,6 +108,17 @@ func ReferenceBlocks() []RefBlock {
 			}
 			blk.Path = strings.TrimSpace(path + " " + head)
 			out = append(out, blk)
+			// Entries of the attributes that take objects.
+			for _, lf := range infoOf(et).fields {
+				ot := lf.typ
+				if lf.objects >= 0 {
+					ot = et.Field(lf.objects).Type
+				} else if !isObjectList(ot) {
+					continue
+				}
+				out = append(out, RefBlock{Path: blk.Path + " " + lf.name + " = [{ ... }]", Name: lf.name,
+					Doc: "An object in the list " + lf.name + ".", Repeatable: true, Attrs: objectAttrs(ot.Elem())})
+			}
 			walk(et, blk.Path)
 		}
 	}
@@ -211,6 +222,8 @@ func typeName(t reflect.Type) string {
 		return "number"
 	case reflect.Bool:
 		return "bool"
+	case reflect.Struct:
+		return "object"
 	}
 	return "string"
 }

@@ -75,7 +75,13 @@ func (r *renderer) body(v reflect.Value, kind string) (string, error) {
 			if r.omit(v, f, kind) {
 				continue
 			}
-			text, err := valueText(field)
+			var text string
+			var err error
+			if side, ok := objectsField(v, f); ok || isObjectList(field.Type()) {
+				text, err = r.listText(field, side)
+			} else {
+				text, err = valueText(field)
+			}
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", f.name, err)
 			}

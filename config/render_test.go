@@ -132,7 +132,7 @@ vrrp_instance "v" {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`control_socket = "/run/tandem/tandem.sock"`, `priority              = 100`, `version               = 3`,
+		`control_socket   = "/run/tandem/tandem.sock"`, `priority              = 100`, `version               = 3`,
 		`advert_interval       = "1s"`, `virtual_ips           = ["198.51.100.10/32"]`, `unicast_peers         = []`,
 		`master_delay          = "5s"`, `reconcile_interval = "30s"`,
 	} {

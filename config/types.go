@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -20,56 +21,73 @@ import (
 
 // Config is one director's configuration, with defaults applied.
 type Config struct {
-	Files          []string          `hcl:"-"`
-	Global         Global            `hcl:"global,block" doc:"Settings of the daemon."`
-	Instances      []*VRRPInstance   `hcl:"vrrp_instance,blocks" doc:"A VRRP virtual router: virtual IPs that float between directors."`
-	SyncGroups     []*SyncGroup      `hcl:"sync_group,blocks" doc:"Instances that change state together."`
-	VirtualServers []*VirtualServer  `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
-	LVS            LVS               `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
-	LVSSync        *LVSSync          `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
-	BGP            *BGP              `hcl:"bgp,block" doc:"The embedded BGP speaker that announces the announce blocks' prefixes (active/active directors, routed VIPs)."`
-	Announces      []*Announce       `hcl:"announce,blocks" doc:"Prefixes announced by BGP while their virtual servers have quorum (and the followed instance is MASTER)."`
-	sources        map[string][]byte `hcl:"-"`
+	Files          []string              `hcl:"-"`
+	Global         Global                `hcl:"global,block" doc:"Settings of the daemon."`
+	Instances      []*VRRPInstance       `hcl:"vrrp_instance,blocks" doc:"A VRRP virtual router: virtual IPs that float between directors."`
+	SyncGroups     []*SyncGroup          `hcl:"sync_group,blocks" doc:"Instances that change state together."`
+	VirtualServers []*VirtualServer      `hcl:"virtual_server,blocks" doc:"An IPVS virtual service and its real servers."`
+	LVS            LVS                   `hcl:"lvs,block" doc:"Kernel IPVS settings and the reconciler."`
+	LVSSync        *LVSSync              `hcl:"lvs_sync,block" doc:"The kernel's connection-sync daemon, following a VRRP instance."`
+	VSGroups       []*VirtualServerGroup `hcl:"virtual_server_group,blocks" doc:"Addresses and marks that one virtual_server serves with one set of real servers and checks (keepalived's virtual_server_group)."`
+	Alert          *Alert                `hcl:"alert,block" doc:"Mail and webhook alerts on transitions: VRRP state, real server up/down, quorum."`
+	BGP            *BGP                  `hcl:"bgp,block" doc:"The embedded BGP speaker that announces the announce blocks' prefixes (active/active directors, routed VIPs)."`
+	Announces      []*Announce           `hcl:"announce,blocks" doc:"Prefixes announced by BGP while their virtual servers have quorum (and the followed instance is MASTER)."`
+	sources        map[string][]byte     `hcl:"-"`
 }
 
 // Global holds daemon-wide settings.
 type Global struct {
 	Source
-	RouterID      string        `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
-	ControlSocket string        `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
-	MetricsListen string        `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
-	Realtime      bool          `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
-	StateDir      string        `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
-	Strict        bool          `hcl:"strict" default:"false" doc:"strict = true on every vrrp_instance (keepalived's vrrp_strict)."`
-	StartupDelay  time.Duration `hcl:"startup_delay" default:"\"0s\"" doc:"VRRP instances start this long after tandem (keepalived's vrrp_startup_delay), e.g. for the network to settle after boot."`
+	RouterID      string `hcl:"router_id" defaultdoc:"the host name" doc:"Name of this director in logs, status and notify arguments."`
+	ControlSocket string `hcl:"control_socket" default:"\"/run/tandem/tandem.sock\"" doc:"Unix socket of the control API (mode 0600, root). Daemons on one machine need distinct paths."`
+	MetricsListen string `hcl:"metrics_listen" doc:"host:port for Prometheus metrics; off when unset."`
+	Realtime      bool   `hcl:"realtime" default:"false" doc:"Real-time scheduling priority for the VRRP timer thread only (needs CAP_SYS_NICE)."`
+	StateDir      string `hcl:"state_dir" default:"\"/var/lib/tandem\"" doc:"Where tandem records the IPVS services it created, and drains."`
+	// Host state of tandem's own, installed at start and kept (repaired).
+	StaticAddresses []Address     `hcl:"static_addresses" default:"[]" doc:"Addresses installed at start and kept whatever the VRRP state: objects { address, dev, label, scope, broadcast, noprefixroute, preferred_lifetime }."`
+	StaticRoutes    []Route       `hcl:"static_routes" default:"[]" doc:"Routes installed at start and kept (repaired), marked with tandem's route protocol."`
+	StaticRules     []Rule        `hcl:"static_rules" default:"[]" doc:"Policy-routing rules installed at start and kept (repaired)."`
+	NotifyFIFO      string        `hcl:"notify_fifo" doc:"A FIFO that receives keepalived's notify lines (INSTANCE \"NAME\" STATE PRIORITY, GROUP, RS, VS); never blocks, lines a slow reader misses are counted."`
+	ScriptUser      string        `hcl:"script_user" doc:"User (user or user:group) that notify hooks, track scripts and exec checks run as; root when unset."`
+	ScriptSecurity  bool          `hcl:"script_security" default:"false" doc:"keepalived's enable_script_security: refuse to run a script whose file or any directory above it is writable by a user other than root and script_user."`
+	Strict          bool          `hcl:"strict" default:"false" doc:"strict = true on every vrrp_instance (keepalived's vrrp_strict)."`
+	StartupDelay    time.Duration `hcl:"startup_delay" default:"\"0s\"" doc:"VRRP instances start this long after tandem (keepalived's vrrp_startup_delay), e.g. for the network to settle after boot."`
 }
 
 // VRRPInstance is one virtual router.
 type VRRPInstance struct {
 	Source
-	Name                string         `hcl:"name,label"`
-	Interface           string         `hcl:"interface" required:"true" doc:"Interface that sends and receives adverts and carries the virtual IPs."`
-	VRID                int            `hcl:"virtual_router_id" required:"true" doc:"Virtual router ID, 1..255, unique per interface and address family."`
-	Priority            int            `hcl:"priority" default:"100" doc:"1..255; 255 is the address owner (the VIPs are the interface's own addresses)."`
-	Version             int            `hcl:"version" default:"3" doc:"VRRP version, 2 (RFC 3768) or 3 (RFC 5798); IPv6 needs 3."`
-	AdvertInterval      time.Duration  `hcl:"advert_interval" default:"\"1s\"" doc:"v2: whole seconds 1..255; v3: 10ms..40.95s in 10 ms steps."`
-	Preempt             bool           `hcl:"preempt" default:"true" doc:"A higher-priority backup takes over from a lower-priority master."`
-	PreemptDelay        time.Duration  `hcl:"preempt_delay" default:"\"0s\"" doc:"After start, wait this long before preempting."`
-	Accept              bool           `hcl:"accept" default:"true" doc:"Accept traffic to the VIPs while master; false filters it (RFC 5798 strict)."`
-	V3ChecksumAsV2      bool           `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header (RFC 9568), as some routers expect; keepalived rejects this form."`
-	VirtualIPs          []netip.Prefix `hcl:"virtual_ips" default:"[]" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance. Required unless an announce block follows the instance (its VIPs then live in the announcement)."`
-	UnicastSource       netip.Addr     `hcl:"unicast_source" doc:"Source address for unicast adverts."`
-	UnicastPeers        []netip.Addr   `hcl:"unicast_peers" default:"[]" doc:"Send adverts to these peers instead of multicast."`
-	UnicastMinTTL       int            `hcl:"unicast_min_ttl" default:"255" doc:"Lowest TTL / hop limit accepted on unicast adverts (peers in other subnets arrive lower)."`
-	UseVMAC             bool           `hcl:"use_vmac" default:"false" doc:"Carry the VIPs on a macvlan with the virtual MAC 00:00:5e:00:01:VRID."`
-	TrackInterfaces     []string       `hcl:"track_interfaces" default:"[]" doc:"FAULT while any of these interfaces is down."`
-	TrackVirtualServers []string       `hcl:"track_virtual_servers" default:"[]" doc:"FAULT while any of these virtual servers has lost quorum."`
-	TrackScripts        []*TrackScript `hcl:"track_script,blocks" doc:"A command whose result changes the priority or gives FAULT."`
-	GARP                GARP           `hcl:"garp,block" doc:"Gratuitous ARP / unsolicited neighbour advertisements on becoming master."`
-	Notify              Notify         `hcl:"notify,block" doc:"Commands run on state changes."`
-	Authentication      Authentication `hcl:"authentication,block" doc:"Authentication: a v2 password, or signed adverts (hmac, keepalived 2.4's auth_hmac)."`
-	Strict              bool           `hcl:"strict" default:"false" doc:"Strict RFC behaviour (keepalived's vrrp_strict): refuses unicast, authentication and preempt_delay; accept only for the address owner."`
-	UnicastFaultNoPeer  bool           `hcl:"unicast_fault_no_peer" default:"false" doc:"With unicast_source set and no unicast_peers, stay in FAULT instead of sending multicast."`
+	Name                  string           `hcl:"name,label"`
+	Interface             string           `hcl:"interface" required:"true" doc:"Interface that sends and receives adverts and carries the virtual IPs."`
+	VRID                  int              `hcl:"virtual_router_id" required:"true" doc:"Virtual router ID, 1..255, unique per interface and address family."`
+	Priority              int              `hcl:"priority" default:"100" doc:"1..255; 255 is the address owner (the VIPs are the interface's own addresses)."`
+	Version               int              `hcl:"version" default:"3" doc:"VRRP version, 2 (RFC 3768) or 3 (RFC 5798); IPv6 needs 3."`
+	AdvertInterval        time.Duration    `hcl:"advert_interval" default:"\"1s\"" doc:"v2: whole seconds 1..255; v3: 10ms..40.95s in 10 ms steps."`
+	Preempt               bool             `hcl:"preempt" default:"true" doc:"A higher-priority backup takes over from a lower-priority master."`
+	PreemptDelay          time.Duration    `hcl:"preempt_delay" default:"\"0s\"" doc:"After start, wait this long before preempting."`
+	Accept                bool             `hcl:"accept" default:"true" doc:"Accept traffic to the VIPs while master; false filters it (RFC 5798 strict)."`
+	V3ChecksumAsV2        bool             `hcl:"v3_checksum_as_v2" default:"false" doc:"Send v3 IPv4 checksums without the pseudo-header (RFC 9568), as some routers expect; keepalived rejects this form."`
+	VirtualIPs            []netip.Prefix   `hcl:"virtual_ips" default:"[]" objects:"VIPOptions" doc:"The virtual IPs, address/length (a bare address is a host route); one family per instance. Required unless an announce block follows the instance (its VIPs then live in the announcement). An entry may be an object { address, dev, label, scope, broadcast, noprefixroute, preferred_lifetime }."`
+	VIPOptions            []Address        `hcl:"-"` // the virtual_ips written as objects
+	ExcludedIPs           []netip.Prefix   `hcl:"excluded_ips" default:"[]" objects:"ExcludedOptions" doc:"Addresses moved with the master but not carried in adverts (keepalived's virtual_ipaddress_excluded); may mix families; entries as in virtual_ips."`
+	ExcludedOptions       []Address        `hcl:"-"` // the excluded_ips written as objects
+	VirtualRoutes         []Route          `hcl:"virtual_routes" default:"[]" doc:"Routes installed while MASTER and removed otherwise."`
+	VirtualRules          []Rule           `hcl:"virtual_rules" default:"[]" doc:"Policy-routing rules installed while MASTER and removed otherwise."`
+	UnicastSource         netip.Addr       `hcl:"unicast_source" doc:"Source address for unicast adverts."`
+	UnicastPeers          []netip.Addr     `hcl:"unicast_peers" default:"[]" doc:"Send adverts to these peers instead of multicast."`
+	UnicastMinTTL         int              `hcl:"unicast_min_ttl" default:"255" doc:"Lowest TTL / hop limit accepted on unicast adverts (peers in other subnets arrive lower)."`
+	UseVMAC               bool             `hcl:"use_vmac" default:"false" doc:"Carry the VIPs on a macvlan with the virtual MAC 00:00:5e:00:01:VRID."`
+	TrackInterfaces       []string         `hcl:"track_interfaces" default:"[]" objects:"TrackInterfaceWeights" doc:"FAULT while any of these interfaces is down; an entry { name, weight } with a weight adds the weight to the priority while it is down instead."`
+	TrackInterfaceWeights []TrackInterface `hcl:"-"` // the track_interfaces written as objects
+	TrackVirtualServers   []string         `hcl:"track_virtual_servers" default:"[]" doc:"FAULT while any of these virtual servers has lost quorum."`
+	TrackScripts          []*TrackScript   `hcl:"track_script,blocks" doc:"A command whose result changes the priority or gives FAULT."`
+	TrackFiles            []*TrackFile     `hcl:"track_file,blocks" doc:"A file holding an integer that changes the priority (keepalived's track_file)."`
+	TrackProcesses        []*TrackProcess  `hcl:"track_process,blocks" doc:"Processes that must run (keepalived's track_process), watched through the kernel's process events."`
+	GARP                  GARP             `hcl:"garp,block" doc:"Gratuitous ARP / unsolicited neighbour advertisements on becoming master."`
+	Notify                Notify           `hcl:"notify,block" doc:"Commands run on state changes."`
+	Authentication        Authentication   `hcl:"authentication,block" doc:"Authentication: a v2 password, or signed adverts (hmac, keepalived 2.4's auth_hmac)."`
+	Strict                bool             `hcl:"strict" default:"false" doc:"Strict RFC behaviour (keepalived's vrrp_strict): refuses unicast, authentication and preempt_delay; accept only for the address owner."`
+	UnicastFaultNoPeer    bool             `hcl:"unicast_fault_no_peer" default:"false" doc:"With unicast_source set and no unicast_peers, stay in FAULT instead of sending multicast."`
 }
 
 // Family is the address family of the instance's VIPs.
@@ -93,6 +111,69 @@ type TrackScript struct {
 	Weight   int           `hcl:"weight" default:"0" doc:"0: FAULT while failing; > 0: added to priority while succeeding; < 0: added while failing. -254..254."`
 	Rise     int           `hcl:"rise" default:"1" doc:"Successes in a row to count as succeeding."`
 	Fall     int           `hcl:"fall" default:"1" doc:"Failures in a row to count as failing."`
+}
+
+// TrackFile is keepalived's track_file: the integer in the file times
+// Weight is added to the priority; with Weight 0 a non-zero value is FAULT.
+type TrackFile struct {
+	Source
+	Name   string `hcl:"name,label"`
+	Path   string `hcl:"path" required:"true" doc:"The file, watched with inotify; missing or unparsable counts as 0."`
+	Weight int    `hcl:"weight" default:"1" doc:"Multiplies the file's integer; 0: FAULT while the value is not 0. -254..254."`
+}
+
+// TrackProcess is keepalived's track_process: at least Quorum processes
+// whose name (or argv prefix) matches Command must run.
+type TrackProcess struct {
+	Source
+	Name    string   `hcl:"name,label"`
+	Command []string `hcl:"command" required:"true" doc:"A process name (one element) or an argv prefix that processes must match."`
+	Quorum  int      `hcl:"quorum" default:"1" doc:"How many matching processes must run."`
+	Weight  int      `hcl:"weight" default:"0" doc:"0: FAULT while too few run; > 0 added while enough run; < 0 added while too few run. -254..254."`
+}
+
+// TrackInterface is a weighted entry of track_interfaces.
+type TrackInterface struct {
+	Name   string `hcl:"name" required:"true" doc:"The interface."`
+	Weight int    `hcl:"weight" default:"0" doc:"Added to the priority while the interface is down; 0 gives FAULT. -254..254."`
+	Index  int    `hcl:"-"` // position in track_interfaces
+}
+
+// Address is an address with the options of `ip address add`: an entry of
+// virtual_ips or excluded_ips written as an object, or a static address.
+type Address struct {
+	Address           netip.Prefix `hcl:"address" required:"true" doc:"address/length."`
+	Dev               string       `hcl:"dev" doc:"Interface to put it on; the instance's interface when unset (required for static addresses)."`
+	Label             string       `hcl:"label" doc:"Address label (ip address ... label), IPv4 only; must start with the interface's name."`
+	Scope             string       `hcl:"scope" doc:"global, site, link or host (ip address ... scope); global when unset."`
+	Broadcast         netip.Addr   `hcl:"broadcast" doc:"IPv4 broadcast address (ip address ... brd)."`
+	NoPrefixRoute     bool         `hcl:"noprefixroute" default:"false" doc:"Add no prefix route for the address."`
+	PreferredLifetime string       `hcl:"preferred_lifetime" default:"\"forever\"" doc:"\"forever\" or a duration; \"0s\" makes the address deprecated (never chosen as a source)."`
+	Index             int          `hcl:"-"` // position in its list
+}
+
+// Route is a route tandem installs (virtual_routes, static_routes).
+type Route struct {
+	To     netip.Prefix `hcl:"to" required:"true" doc:"Destination prefix (0.0.0.0/0 or ::/0 for a default route)."`
+	Via    netip.Addr   `hcl:"via" doc:"Gateway."`
+	Dev    string       `hcl:"dev" doc:"Output interface."`
+	Src    netip.Addr   `hcl:"src" doc:"Preferred source address."`
+	Table  int          `hcl:"table" default:"254" doc:"Routing table, 1..4294967295 (254 is main)."`
+	Metric int          `hcl:"metric" default:"0" doc:"Route metric (priority)."`
+	Scope  string       `hcl:"scope" doc:"global, site, link or host; the kernel's choice when unset."`
+	Type   RouteType    `hcl:"type" default:"\"unicast\"" doc:"unicast, blackhole, unreachable or prohibit."`
+}
+
+// Rule is a policy-routing rule tandem installs (virtual_rules, static_rules).
+type Rule struct {
+	From     netip.Prefix `hcl:"from" doc:"Source prefix."`
+	To       netip.Prefix `hcl:"to" doc:"Destination prefix."`
+	IIF      string       `hcl:"iif" doc:"Input interface."`
+	OIF      string       `hcl:"oif" doc:"Output interface."`
+	Fwmark   int          `hcl:"fwmark" default:"0" doc:"Firewall mark to match; 0 for any."`
+	Table    int          `hcl:"table" required:"true" doc:"Routing table to look up."`
+	Priority int          `hcl:"priority" default:"0" doc:"Rule priority (ip rule ... priority); 0 lets the kernel pick."`
+	Family   Family       `hcl:"family" default:"\"ipv4\"" doc:"Family of a rule with neither from nor to."`
 }
 
 // GARP says how a new master announces its VIPs.
@@ -169,8 +250,77 @@ type VirtualServer struct {
 	InhibitOnFailure   bool            `hcl:"inhibit_on_failure" default:"false" doc:"Keep a failed real server at weight 0 instead of removing it."`
 	SorryServer        Endpoint        `hcl:"sorry_server" doc:"Replaces the real servers while quorum is lost (address or address:port)."`
 	RealServers        []*RealServer   `hcl:"real_server,blocks" doc:"A real server, labelled address:port, or address alone (the virtual port, or any port with fwmark)."`
+	Group              string          `hcl:"group" doc:"A virtual_server_group in place of address or fwmark: each member is its own IPVS service with these real servers and one set of checks."`
+	Notify             VSNotify        `hcl:"notify,block" doc:"Commands run when the virtual server loses or regains quorum."`
+	NotifyOnStop       bool            `hcl:"notify_on_stop" default:"false" doc:"At shutdown, run the down hooks of the real servers that are up, and quorum_down (keepalived's omega)."`
+	HASuspend          bool            `hcl:"ha_suspend" default:"false" doc:"Pause the checks while this director holds no VRRP instance (MASTER) whose virtual IPs contain the virtual server's address."`
 	Family             Family          `hcl:"-"`
 	PersistenceBits    int             `hcl:"-"`
+	Members            []GroupMember   `hcl:"-"` // the group's members, expanded; empty without group
+}
+
+// VSNotify holds the quorum hooks of a virtual server; tandem appends
+// the virtual server's name.
+type VSNotify struct {
+	Source
+	QuorumUp   []string `hcl:"quorum_up" doc:"argv run when quorum is regained; the virtual server's name is appended."`
+	QuorumDown []string `hcl:"quorum_down" doc:"argv run when quorum is lost; the virtual server's name is appended."`
+}
+
+// RSNotify holds the hooks of a real server; tandem appends VS RS (the
+// virtual server's name and the real server as written).
+type RSNotify struct {
+	Source
+	Up   []string `hcl:"up" doc:"argv run when the real server goes up; VS RS are appended."`
+	Down []string `hcl:"down" doc:"argv run when the real server goes down; VS RS are appended."`
+}
+
+// VirtualServerGroup lists the services one virtual_server stands for.
+type VirtualServerGroup struct {
+	Source
+	Name     string        `hcl:"name,label"`
+	Members  []string      `hcl:"members" required:"true" doc:"\"ADDR:PORT\", a range of the last IPv4 octet \"198.51.100.11-20:443\", a CIDR \"198.51.100.0/30:80\", or \"fwmark:42\"."`
+	Expanded []GroupMember `hcl:"-"`
+}
+
+// GroupMember is one service of a group: an address and port, or a mark.
+type GroupMember struct {
+	Address netip.AddrPort
+	Fwmark  int
+}
+
+func (m GroupMember) String() string {
+	if m.Fwmark != 0 {
+		return "fwmark:" + strconv.Itoa(m.Fwmark)
+	}
+	return m.Address.String()
+}
+
+// Alert sends transitions to mail and webhook sinks, asynchronously:
+// a slow sink never delays a transition.
+type Alert struct {
+	Source
+	Timeout time.Duration `hcl:"timeout" default:"\"5s\"" doc:"One delivery attempt longer than this fails."`
+	Retries int           `hcl:"retries" default:"2" doc:"Attempts after a failed one (0..10), 1s, 2s, 4s... apart."`
+	Queue   int           `hcl:"queue" default:"256" doc:"Alerts waiting per sink (1..65536); beyond it new ones are dropped and counted."`
+	SMTP    *AlertSMTP    `hcl:"smtp,block" doc:"Mail, as keepalived's notification_email and smtp_server."`
+	Webhook *AlertWebhook `hcl:"webhook,block" doc:"An HTTP POST of a JSON body per transition."`
+}
+
+// AlertSMTP is an SMTP relay and the mail's addresses.
+type AlertSMTP struct {
+	Source
+	Server   string   `hcl:"server" required:"true" doc:"host:port of the relay (plain SMTP, as keepalived)."`
+	From     string   `hcl:"from" required:"true" doc:"Envelope and header sender."`
+	To       []string `hcl:"to" required:"true" doc:"Recipients."`
+	HeloName string   `hcl:"helo_name" doc:"EHLO name; the router_id when unset."`
+}
+
+// AlertWebhook is an HTTP endpoint.
+type AlertWebhook struct {
+	Source
+	URL     string            `hcl:"url" required:"true" doc:"http:// or https:// URL the JSON body is POSTed to."`
+	Headers map[string]string `hcl:"headers" doc:"Extra request headers, such as Authorization."`
 }
 
 // RealServer is one destination of a virtual server.
@@ -182,6 +332,7 @@ type RealServer struct {
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
 	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
+	Notify         RSNotify    `hcl:"notify,block" doc:"Commands run when the real server goes up or down."`
 	Endpoint       Endpoint    `hcl:"-"`
 }
 

@@ -71,10 +71,12 @@ func validate(cfg *Config) hcl.Diagnostics {
 	c := &checker{}
 	c.global(&cfg.Global)
 	names := c.instances(cfg)
+	c.vsHooks(cfg) // before virtualServers: group members and families
 	vsNames := c.virtualServers(cfg)
 	c.tracking(cfg, names, vsNames)
 	c.syncGroups(cfg, names)
 	c.lvs(cfg, names)
+	c.vrrphost(cfg)
 	c.vrrpauth(cfg) // validate_vrrpauth.go: authentication hmac, strict mode
 	c.bgp(cfg, names, vsNames)
 	c.fullnat(cfg) // validate_fullnat.go; after vrrpauth: strict mode means accept = false
@@ -317,8 +319,15 @@ func (c *checker) tracking(cfg *Config, names, vsNames []string) {
 		}
 		var users []string
 		for _, vs := range cfg.VirtualServers {
-			if vs.Address.IsValid() && slices.ContainsFunc(in.VirtualIPs, func(p netip.Prefix) bool { return p.Addr() == vs.Address.Addr() }) {
-				users = append(users, fmt.Sprintf("%q (%s)", vs.Name, vs.Address))
+			for _, a := range vs.Addrs() {
+				if slices.ContainsFunc(in.VirtualIPs, func(p netip.Prefix) bool { return p.Addr() == a }) {
+					at := "group " + vs.Group
+					if vs.Address.IsValid() {
+						at = vs.Address.String()
+					}
+					users = append(users, fmt.Sprintf("%q (%s)", vs.Name, at))
+					break
+				}
 			}
 		}
 		if len(users) > 0 {
@@ -437,6 +446,8 @@ func (c *checker) service(vs *VirtualServer) (string, bool) {
 	s := &vs.Source
 	hasAddr, hasMark := s.Has("address"), s.Has("fwmark")
 	switch {
+	case s.Has("group"):
+		return c.groupedService(vs)
 	case hasAddr && hasMark:
 		c.errorf(s.Range("fwmark"), "Both address and fwmark", "A virtual server is either address:port or a firewall mark; remove one.")
 		return "", false
@@ -557,8 +568,8 @@ func (c *checker) realServers(vs *VirtualServer) {
 		}
 		c.endpoint(vs, rs.Endpoint, s.LabelRange(), "real server")
 		key := netip.AddrPortFrom(rs.Endpoint.Addr, rs.Endpoint.Port)
-		if rs.Endpoint.Port == 0 && vs.Address.Port() != 0 {
-			key = netip.AddrPortFrom(rs.Endpoint.Addr, vs.Address.Port())
+		if rs.Endpoint.Port == 0 && vs.Port() != 0 {
+			key = netip.AddrPortFrom(rs.Endpoint.Addr, vs.Port())
 		}
 		if first, dup := seenBefore(seen, key, s.LabelRange()); dup {
 			c.errorf(s.LabelRange(), "Duplicate real_server", "%s is already a real server of this virtual server (an address alone means the virtual port); remove one. The first is at %s.", key, rangeText(first))
@@ -571,7 +582,7 @@ func (c *checker) realServers(vs *VirtualServer) {
 		}
 		port := rs.Endpoint.Port
 		if port == 0 {
-			port = vs.Address.Port()
+			port = vs.Port()
 		}
 		for _, ch := range rs.Checks {
 			c.check(ch, port)

@@ -22,6 +22,13 @@ const (
 
 func (Family) Values() []string { return []string{"ipv4", "ipv6"} }
 
+// RouteType is the kind of a route.
+type RouteType string
+
+func (RouteType) Values() []string {
+	return []string{"unicast", "blackhole", "unreachable", "prohibit"}
+}
+
 // Protocol is the transport protocol of a virtual service.
 type Protocol string
 

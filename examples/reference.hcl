@@ -15,6 +15,38 @@ global {
   state_dir      = "/var/lib/tandem"
   strict         = false
   startup_delay  = "0s"
+  notify_fifo    = "/run/tandem/notify.fifo"
+  script_user    = "tandem-script"
+  script_security = true
+  static_addresses = [{
+    address            = "203.0.113.250/24"
+    dev                = "eth1"
+    label              = "eth1:lip"
+    scope              = "global"
+    broadcast          = "203.0.113.255"
+    noprefixroute      = false
+    preferred_lifetime = "forever"
+  }]
+  static_routes = [{
+    to     = "10.20.0.0/16"
+    via    = "203.0.113.1"
+    dev    = "eth1"
+    src    = "203.0.113.250"
+    table  = 254
+    metric = 10
+    scope  = "global"
+    type   = "unicast"
+  }]
+  static_rules = [{
+    from     = "203.0.113.250/32"
+    to       = "10.20.0.0/16"
+    iif      = "eth1"
+    oif      = "eth1"
+    fwmark   = 0
+    table    = 100
+    priority = 1000
+    family   = "ipv4"
+  }]
 }
 
 vrrp_instance "web" {
@@ -32,10 +64,33 @@ vrrp_instance "web" {
   unicast_peers         = ["198.51.100.12"]
   unicast_min_ttl       = 255
   use_vmac              = false
-  track_interfaces      = ["eth1"]
+  track_interfaces = ["eth1", {
+    name   = "eth2"
+    weight = -20
+  }]
   track_virtual_servers = ["web_http"]
   strict                = false
   unicast_fault_no_peer = true
+  excluded_ips          = ["198.51.100.20/32", "2001:db8::20/64"]
+  virtual_routes = [{
+    to   = "198.51.100.128/25"
+    type = "blackhole"
+  }]
+  virtual_rules = [{
+    from  = "198.51.100.10/32"
+    table = 100
+  }]
+
+  track_file "level" {
+    path   = "/run/app/level"
+    weight = 1
+  }
+
+  track_process "nginx" {
+    command = ["nginx"]
+    quorum  = 1
+    weight  = 0
+  }
 
   track_script "nginx" {
     command  = ["/usr/bin/pgrep", "nginx"]
@@ -267,6 +322,51 @@ virtual_server "mail" {
       file   = "/run/mail/weight"
       weight = 2
     }
+  }
+}
+
+virtual_server_group "shop" {
+  members = ["198.51.100.10:8090", "198.51.100.10:8091", "fwmark:43"]
+}
+
+virtual_server "shop" {
+  group          = "shop"
+  scheduler      = "rr"
+  forwarding     = "dr"
+  notify_on_stop = true
+  ha_suspend     = true
+
+  notify {
+    quorum_up   = ["/etc/tandem/vs.sh", "quorum_up"]
+    quorum_down = ["/etc/tandem/vs.sh", "quorum_down"]
+  }
+
+  real_server "203.0.113.41" {
+    check "tcp" {
+      connect_port = 80
+    }
+    notify {
+      up   = ["/etc/tandem/rs.sh", "up"]
+      down = ["/etc/tandem/rs.sh", "down"]
+    }
+  }
+}
+
+alert {
+  timeout = "5s"
+  retries = 2
+  queue   = 256
+
+  smtp {
+    server    = "mail.example.org:25"
+    from      = "tandem@lb1.example.org"
+    to        = ["ops@example.org"]
+    helo_name = "lb1.example.org"
+  }
+
+  webhook {
+    url     = "https://alerts.example.org/hook"
+    headers = { "Authorization" = "Bearer example" }
   }
 }
 

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,20 @@ type HostOptions struct {
 	IPv6      bool    // announce with unsolicited NA, else gratuitous ARP
 	Repeat    int     // messages per VIP in each Announce
 	Filter    *Filter // accept = false; nil: no filter
+	// Excluded are held and announced with the VIPs, never in adverts;
+	// AddrOptions the options of addresses written as objects.
+	Excluded    []netip.Prefix
+	AddrOptions map[netip.Addr]AddrOptions
+}
+
+// AddrOptions are the options of `ip address add` an address may carry.
+type AddrOptions struct {
+	Dev           string // another interface than the instance's; "" for its own
+	Label         string
+	Scope         int // netlink scope; 0 global
+	Broadcast     netip.Addr
+	NoPrefixRoute bool
+	PreferredLft  int // seconds; -1 forever
 }
 
 // Filter is RFC 5798's Accept_Mode off: while VIPs are held, packets from
@@ -58,6 +73,9 @@ type HostEffects struct {
 	na   *ipv6.PacketConn // nil for IPv4
 	src  netip.Addr       // IPv6: the NAs' link-local source, found when first needed
 	held []netip.Prefix   // what Add put here and Remove has not taken away: the filter's addresses
+	// ARP sockets of other interfaces that carry IPv4 addresses of the
+	// instance (an entry's dev), opened when first needed.
+	others map[string]*otherARP
 
 	// For WatchClaims, on its own goroutine: the VIPs held and our MAC.
 	heldSet atomic.Pointer[map[netip.Addr]bool]
@@ -82,19 +100,30 @@ func NewHostEffects(o HostOptions) (*HostEffects, error) {
 	h := &HostEffects{o: o, ifi: ifi, nl: nl}
 	h.setHeld()
 	h.ownMAC.Store(&ifi.HardwareAddr)
-	if o.IPv6 {
+	v4, v6 := !o.IPv6, o.IPv6
+	for _, p := range o.Excluded { // excluded_ips may be of the other family
+		v4, v6 = v4 || p.Addr().Is4(), v6 || p.Addr().Is6()
+	}
+	if v6 {
 		h.na, err = listenNA()
 		if err != nil {
 			nl.Close()
 			return nil, fmt.Errorf("vrrp: ICMPv6 socket for %s (needs CAP_NET_RAW): %w", o.Interface, err)
 		}
+	}
+	if err := h.openOthers(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if !v4 {
 		return h, nil
 	}
 	// Not arp.Dial: it wants an IPv4 address on the interface, which a
 	// backup with only VIPs to announce may not have.
 	h.arp, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 	if err != nil {
-		nl.Close()
+		h.arp = nil
+		h.Close()
 		return nil, fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", o.Interface, err)
 	}
 	return h, nil
@@ -155,28 +184,69 @@ func (h *HostEffects) Add(vips []netip.Prefix) error {
 	if h.o.Filter != nil { // before the VIPs: no moment without the filter
 		errs = append(errs, h.filter())
 	}
-	for _, p := range vips {
-		a := &netlink.Addr{IPNet: prefixNet(p)}
-		if p.Addr().Is6() {
-			a.Flags = unix.IFA_F_NODAD
-		}
-		if err := h.addrOp(h.nl.AddrReplace, a); err != nil {
-			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, h.o.Interface, err))
+	for _, p := range append(slices.Clip(vips), h.o.Excluded...) {
+		dev, a := h.netlinkAddr(p)
+		if err := h.addrOn(dev, h.nl.AddrReplace, a); err != nil {
+			errs = append(errs, fmt.Errorf("add %s to %s: %w", p, cmp.Or(dev, h.o.Interface), err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// netlinkAddr is p with its options, and the interface it goes on ("" for
+// the instance's own); IPv6 addresses skip duplicate address detection.
+func (h *HostEffects) netlinkAddr(p netip.Prefix) (string, *netlink.Addr) {
+	a := &netlink.Addr{IPNet: prefixNet(p)}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	o, ok := h.o.AddrOptions[p.Addr()]
+	if !ok {
+		return "", a
+	}
+	a.Label, a.Scope = o.Label, o.Scope
+	if o.Broadcast.IsValid() {
+		a.Broadcast = o.Broadcast.AsSlice()
+	}
+	if o.NoPrefixRoute {
+		a.Flags |= unix.IFA_F_NOPREFIXROUTE
+	}
+	if o.PreferredLft >= 0 {
+		a.PreferedLft, a.ValidLft = o.PreferredLft, 0xffffffff
+	}
+	if o.Dev == h.o.Interface {
+		return "", a
+	}
+	return o.Dev, a
+}
+
+// addrOn changes an address on dev, the instance's interface when "".
+func (h *HostEffects) addrOn(dev string, op func(netlink.Link, *netlink.Addr) error, a *netlink.Addr) error {
+	if dev == "" {
+		return h.addrOp(op, a)
+	}
+	l, err := h.nl.LinkByName(dev)
+	if err != nil {
+		return fmt.Errorf("vrrp: interface %s: %w", dev, err)
+	}
+	return op(l, a)
+}
+
 // Remove removes the VIPs; one already gone is not an error.
 func (h *HostEffects) Remove(vips []netip.Prefix) error {
 	var errs []error
-	for _, p := range vips {
-		err := h.addrOp(h.nl.AddrDel, &netlink.Addr{IPNet: prefixNet(p)})
+	h.held = without(h.held, vips)
+	gone := vips
+	if len(h.held) == 0 { // the excluded addresses go with the last VIP
+		gone = append(slices.Clip(vips), h.o.Excluded...)
+	}
+	for _, p := range gone {
+		dev, a := h.netlinkAddr(p)
+		err := h.addrOn(dev, h.nl.AddrDel, a)
 		if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, h.o.Interface, err))
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", p, cmp.Or(dev, h.o.Interface), err))
 		}
 	}
-	h.held = without(h.held, vips)
 	h.setHeld()
 	if h.o.Filter != nil {
 		errs = append(errs, h.filter())
@@ -206,8 +276,17 @@ func (h *HostEffects) filter() error {
 // target = VIP, as keepalived does) or unsolicited NAs to all nodes. The
 // first failure ends the burst: the next ones would fail alike.
 func (h *HostEffects) Announce(vips []netip.Prefix) error {
+	vips = append(slices.Clip(vips), h.o.Excluded...)
 	for range h.o.Repeat {
 		for _, p := range vips {
+			if dev, _ := h.netlinkAddr(p); dev != "" {
+				if p.Addr().Is4() { // IPv6 ones elsewhere: not announced (the NA socket is this interface's)
+					if err := h.garpOn(dev, p.Addr()); err != nil {
+						return fmt.Errorf("announce %s on %s: %w", p.Addr(), dev, err)
+					}
+				}
+				continue
+			}
 			var err error
 			if p.Addr().Is6() {
 				err = h.sendNA(p.Addr())
@@ -226,7 +305,11 @@ func (h *HostEffects) sendGARP(vip netip.Addr) error {
 	if h.arp == nil {
 		return errors.New("no ARP socket: the instance is IPv6")
 	}
-	p, err := arp.NewPacket(arp.OperationRequest, h.ifi.HardwareAddr, vip, ethernet.Broadcast, vip)
+	return writeGARP(h.arp, h.ifi.HardwareAddr, vip)
+}
+
+func writeGARP(c *packet.Conn, mac net.HardwareAddr, vip netip.Addr) error {
+	p, err := arp.NewPacket(arp.OperationRequest, mac, vip, ethernet.Broadcast, vip)
 	if err != nil {
 		return err
 	}
@@ -234,12 +317,12 @@ func (h *HostEffects) sendGARP(vip netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: h.ifi.HardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
 	fb, err := f.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	_, err = h.arp.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	_, err = c.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
 	return err
 }
 
@@ -334,13 +417,56 @@ func (h *HostEffects) WatchClaims(claimed func(vip netip.Addr, mac net.HardwareA
 
 func (h *HostEffects) Close() error {
 	h.nl.Close()
+	var errs []error
 	if h.arp != nil {
-		return h.arp.Close()
+		errs = append(errs, h.arp.Close())
 	}
 	if h.na != nil {
-		return h.na.Close()
+		errs = append(errs, h.na.Close())
+	}
+	for _, o := range h.others {
+		errs = append(errs, o.conn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+type otherARP struct {
+	conn *packet.Conn
+	mac  net.HardwareAddr
+}
+
+// openOthers opens the ARP sockets of the other interfaces that carry
+// IPv4 addresses of the instance, with the others (in the caller's
+// namespace).
+func (h *HostEffects) openOthers() error {
+	for a, o := range h.o.AddrOptions {
+		if o.Dev == "" || o.Dev == h.o.Interface || !a.Is4() || h.others[o.Dev] != nil {
+			continue
+		}
+		ifi, err := net.InterfaceByName(o.Dev)
+		if err != nil {
+			return fmt.Errorf("vrrp: interface %s (dev of %s): %w", o.Dev, a, err)
+		}
+		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
+		if err != nil {
+			return fmt.Errorf("vrrp: packet socket on %s (needs CAP_NET_RAW): %w", o.Dev, err)
+		}
+		if h.others == nil {
+			h.others = map[string]*otherARP{}
+		}
+		h.others[o.Dev] = &otherARP{conn: c, mac: ifi.HardwareAddr}
 	}
 	return nil
+}
+
+// garpOn announces an IPv4 address that lives on another interface, from
+// that interface (keepalived announces each address where it is).
+func (h *HostEffects) garpOn(dev string, vip netip.Addr) error {
+	o := h.others[dev]
+	if o == nil {
+		return fmt.Errorf("no ARP socket on %s", dev)
+	}
+	return writeGARP(o.conn, o.mac, vip)
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {

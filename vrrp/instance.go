@@ -61,6 +61,13 @@ type InstanceConfig struct {
 	// Realtime runs the instance's timer and state machine on an OS
 	// thread of its own at SCHED_FIFO priority (global { realtime }).
 	Realtime bool
+
+	// Excluded are addresses held and announced with the VIPs but not
+	// carried in adverts (excluded_ips; either family); AddrOptions the
+	// options of VIPs and excluded addresses written as objects. Both
+	// are the host effects'; Reconfigure refuses to change them in place.
+	Excluded    []netip.Prefix
+	AddrOptions map[netip.Addr]AddrOptions
 }
 
 // IPv6 reports whether the instance's VIPs are IPv6.
@@ -78,7 +85,7 @@ func (c *InstanceConfig) filter() bool { return !c.Accept && c.Priority != Owner
 // HostOptions are the host effects of the instance: its VIPs on its
 // interface, or on the VRID's macvlan with UseVMAC.
 func (c *InstanceConfig) HostOptions() HostOptions {
-	o := HostOptions{Interface: c.Interface, IPv6: c.IPv6(), Repeat: c.GARPRepeat}
+	o := HostOptions{Interface: c.Interface, IPv6: c.IPv6(), Repeat: c.GARPRepeat, Excluded: c.Excluded, AddrOptions: c.AddrOptions}
 	if c.UseVMAC {
 		o.Interface = VMACName(c.VRID, c.IPv6())
 	}

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -135,6 +136,7 @@ func fixedChanges(cur, next *InstanceConfig) []string {
 	add(cur.UseVMAC != next.UseVMAC, "use_vmac")
 	add(cur.filter() != next.filter(), "accept")
 	add(cur.GARPRepeat != next.GARPRepeat, "garp.master_repeat")
+	add(!slices.Equal(cur.Excluded, next.Excluded) || !maps.Equal(cur.AddrOptions, next.AddrOptions), "excluded_ips or virtual IP options")
 	add(cur.Source != next.Source, "unicast_source (the adverts' source address)")
 	add((cur.Priority == OwnerPriority) != (next.Priority == OwnerPriority), "priority to or from 255 (address owner)")
 	return out

@@ -114,12 +114,18 @@ func writeStatusAt(out io.Writer, st *director.Status, now time.Time, stable boo
 		if vs.FWMark != 0 {
 			addr = fmt.Sprintf("fwmark %d", vs.FWMark)
 		}
+		if vs.Group != "" {
+			addr = fmt.Sprintf("group %s (%s)", vs.Group, strings.Join(vs.Members, ", "))
+		}
 		quorum := "quorum up"
 		if !vs.QuorumUp {
 			quorum = "QUORUM LOST"
 		}
 		if vs.SorryActive {
 			quorum += ", sorry server in use"
+		}
+		if vs.Suspended {
+			quorum += ", checks paused (ha_suspend: not MASTER for its address)"
 		}
 		fmt.Fprintf(out, "\nvirtual server %s %s (%s)\n", vs.Name, addr, quorum)
 		if len(vs.LocalAddresses) > 0 {

@@ -46,7 +46,7 @@ func TestConfigShowDirectoryAndErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.hcl"), []byte("global {\n  router_id = \"lb1\"\n}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte("vrrp_instance \"v\" {\n  interface = \"lan0\"\n  virtual_router_id = 1\n  virtual_ips = [\"198.51.100.10/24\"]\n  priority = 255\n}\n"), 0o644)
 	code, out, errs := tandem(t, "config", "show", "-c", dir)
-	if code != exitOK || !strings.Contains(out, `router_id      = "lb1"`) || !strings.Contains(out, `vrrp_instance "v" {`) {
+	if code != exitOK || !regexp.MustCompile(`router_id\s+= "lb1"`).MatchString(out) || !strings.Contains(out, `vrrp_instance "v" {`) {
 		t.Errorf("merged directory: exit %d\n%s", code, out)
 	}
 	// Warnings go to stderr: stdout stays HCL.

@@ -1,5 +1,6 @@
 global {
-  router_id = "lb1"
+  router_id       = "lb1"
+  script_security = true
 }
 
 vrrp_instance "www" {

@@ -1,5 +1,6 @@
 global {
-  router_id = "lb2"
+  router_id       = "lb2"
+  script_security = true
 }
 
 vrrp_instance "www" {

@@ -73,6 +73,9 @@ type VSStatus struct {
 	// each real server (about 64k source ports per LIP).
 	LocalAddresses []LIPStatus `json:"local_addresses,omitempty"`
 	LimitPerRS     int         `json:"connection_limit_per_real_server,omitempty"`
+	Group          string      `json:"group,omitempty"`     // a virtual_server_group's name
+	Members        []string    `json:"members,omitempty"`   // its members, each an IPVS service
+	Suspended      bool        `json:"suspended,omitempty"` // ha_suspend: checks paused, no instance holds the address
 	RealServers    []RSStatus  `json:"real_servers"`
 }
 
@@ -454,9 +457,16 @@ func (d *Director) vsStatus() []VSStatus {
 		v := &s.vss[i]
 		vs := VSStatus{Name: v.model.Name, FWMark: v.cfg.Fwmark, QuorumUp: s.quorumUp[v.model.Name], RealServers: []RSStatus{},
 			Forwarding: string(v.cfg.Forwarding)}
-		if v.cfg.Fwmark == 0 {
+		if v.cfg.Fwmark == 0 && v.cfg.Address.IsValid() {
 			vs.Address = v.cfg.Address.String()
 		}
+		if v.cfg.Group != "" {
+			vs.Group = v.cfg.Group
+			for _, m := range v.cfg.Members {
+				vs.Members = append(vs.Members, m.String())
+			}
+		}
+		vs.Suspended = s.suspended[v.model.Name]
 		if fs, ok := d.fullnat.byVS[v.model.Name]; ok {
 			for _, lip := range fs.LIPs {
 				n := -1

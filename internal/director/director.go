@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
+	"github.com/tandemlb/tandem/internal/alert"
 	"github.com/tandemlb/tandem/internal/policy"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/lvs"
@@ -34,8 +35,13 @@ type Director struct {
 	linkRuns sync.WaitGroup
 	watch    linkWatch
 	scripts  *track.Scripts[policy.ID]
+	trackers *track.Trackers[policy.ID] // track_file, track_process
 	hooks    *hooks
+	alerts   *alert.Sender // nil without an alert block
+	alertCfg *config.Alert
 	lvs      *lvsSide
+	host     hostSide // routes, rules and addresses of tandem's own
+	fifo     *notifyFIFO
 	bgp      *bgpSide
 	fullnat  *fullnatSide
 	metrics  *metrics
@@ -61,6 +67,8 @@ func New(path string, cfg *config.Config, log *slog.Logger, backend lvs.Backend)
 	d.lastReload = ReloadStatus{OK: true, At: d.loadedAt}
 	d.metrics.reloaded(d.lastReload)
 	d.events.signal = make(chan struct{}, 1)
+	d.fifo = newNotifyFIFO(d.metrics.reg, log)
+	d.host.metrics(d.metrics.reg)
 	var err error
 	if d.lvs, err = openLVS(cfg, backend, log); err != nil {
 		return nil, err
@@ -103,8 +111,19 @@ func (d *Director) Run(ctx context.Context) error {
 	d.work, d.startedAt = work, time.Now()
 	d.scripts = track.NewScripts[policy.ID](work)
 	defer d.scripts.Close()
+	d.trackers = track.NewTrackers[policy.ID](work, func(err error) { d.log.Warn("tracking", "err", err) })
+	defer d.trackers.Close()
 	d.hooks = newHooks(d.log)
 	defer d.hooks.close() // the STOP hooks finish
+	if err := d.fifo.open(d.cfg().Global.NotifyFIFO); err != nil {
+		return err
+	}
+	if err := setIdentity(&d.cfg().Global); err != nil {
+		return err
+	}
+	defer d.fifo.close()
+	d.startAlerts(d.cfg())
+	defer func() { d.alerts.Close(d.alertWait()) }() // the STOP transitions go out, or at most one timeout is waited
 	if err := d.startMetrics(); err != nil {
 		return err
 	}
@@ -123,6 +142,7 @@ func (d *Director) Run(ctx context.Context) error {
 	defer d.bgpStop()
 	d.lvs.syncBoth(d.cfg().LVSSync)
 	d.fullnat.start(work)
+	d.updateHost()
 	d.reapply()
 	for _, l := range d.links {
 		d.runLink(l)
@@ -155,6 +175,8 @@ func (d *Director) Run(ctx context.Context) error {
 			d.rewatch()
 		case r := <-d.scripts.Results():
 			d.scriptChanged(r)
+		case r := <-d.trackers.Results():
+			d.trackerChanged(r)
 		case tr := <-d.lvs.checks.Transitions():
 			d.healthChanged(tr)
 		case c := <-d.calls:
@@ -170,11 +192,13 @@ func (d *Director) Run(ctx context.Context) error {
 		}
 		d.bgpSync()
 	}
+	d.notifyOnStop()
 	d.lvs.syncBoth(nil)
 	if d.cfg().LVS.FlushOnStop {
 		d.lvs.flush(work)
 		d.fullnat.flush(work)
 	}
+	d.closeHost()
 	stopWork()
 	d.closeLinks()
 	d.linkRuns.Wait()
@@ -252,6 +276,7 @@ func (d *Director) carry(acts []policy.Action) {
 			d.startScripts(a)
 		case policy.StopScripts:
 			d.scripts.Stop(a.ID)
+			d.trackers.Stop(a.ID)
 		case policy.Close:
 			d.closeRun(a.ID)
 		case policy.Hook:
@@ -287,6 +312,25 @@ func (d *Director) startScripts(a policy.StartScripts) {
 		ss = append(ss, track.Script{Name: s.Name, Command: s.Command, Interval: s.Interval, Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall})
 	}
 	d.scripts.Start(a.ID, ss)
+	var fs []track.FileSpec
+	for _, f := range a.Files {
+		fs = append(fs, track.FileSpec{Name: f.Name, Path: f.Path, Weight: f.Weight})
+	}
+	var ps []track.ProcessSpec
+	for _, p := range a.Processes {
+		ps = append(ps, track.ProcessSpec{Name: p.Name, Command: p.Command, Quorum: p.Quorum, Weight: p.Weight})
+	}
+	d.trackers.Start(a.ID, fs, ps)
+}
+
+// trackerChanged: a track_file or track_process has a new verdict. A
+// file that cannot be read is logged when that starts, not on every
+// change.
+func (d *Director) trackerChanged(r track.TrackerResult[policy.ID]) {
+	if run := d.runs[r.Owner]; run != nil {
+		d.log.Info("tracker changed", "instance", run.cfg.Name, "tracker", r.Tracker, "weight", r.Verdict.Weight, "fault", r.Verdict.Fault, "reason", r.Verdict.Why)
+	}
+	d.step(policy.TrackerChanged{ID: r.Owner, Tracker: r.Tracker, Weight: r.Verdict.Weight, Fault: r.Verdict.Fault, Why: r.Verdict.Why})
 }
 
 func (d *Director) scriptChanged(r track.Result[policy.ID]) {
@@ -321,9 +365,20 @@ func (d *Director) drainEvents() {
 				at = time.Now()
 			}
 			d.recent.add(TransitionStatus{At: at, Kind: "vrrp", Name: r.cfg.Name, From: ev.t.From.String(), To: ev.t.To.String(), Reason: ev.t.Reason})
+			d.vrrpChanged(r.cfg.Name, ev.t, at)
 		}
 		d.step(policy.Transitioned{ID: ev.id, From: ev.t.From, To: ev.t.To, Priority: ev.st.Priority, Cause: ev.t.Cause})
+		d.hostTransition(ev.id, ev.t.To == vrrp.Master)
+		if r := d.runs[ev.id]; r != nil {
+			d.fifo.instance(r.cfg.Name, ev.t.To, ev.st.Priority)
+		}
+		for _, g := range d.cfg().SyncGroups {
+			if s, ok := d.pol.GroupState(g.Name); ok {
+				d.fifo.group(g.Name, s)
+			}
+		}
 	}
+	d.updateSuspend()
 	d.checkReady()
 	d.refreshMetrics()
 }

@@ -36,11 +36,18 @@ func (d *Director) healthChanged(tr health.Transition) {
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	wasUp := d.lvs.up[k]
 	d.lvs.up[k] = tr.To == health.Up
+	if tr.From != tr.To {
+		d.fifo.realServer(d.cfg(), k.VS, k.RS, tr.To == health.Up)
+	}
 	at := tr.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	d.recent.add(TransitionStatus{At: at, Kind: "real_server", Name: k.VS + " " + k.RS, From: tr.From.String(), To: tr.To.String(), Reason: tr.Reason})
+	// Its hook is queued before quorum's (reapply): the order of the
+	// events. Queueing never blocks, so the IPVS change is not delayed.
+	tr.At = at
+	d.rsChanged(k, tr)
 	// One real server's change is one op, unless a sorry server comes
 	// or goes with it, or its checks ask for a weight (recomputed whole:
 	// the live weight it adds or takes away may have changed meanwhile).
@@ -75,7 +82,11 @@ func (d *Director) quorumChanged(changed map[string]bool) {
 		} else {
 			d.log.Warn("quorum lost", "vs", vs)
 		}
+		d.fifo.virtualServer(d.cfg(), vs, changed[vs])
 		d.step(policy.QuorumChanged{VS: vs, Up: changed[vs]})
+		if !d.lvs.quorumFirst[vs] && d.hooks != nil {
+			d.quorumHook(vs, changed[vs])
+		}
 	}
 }
 
@@ -114,6 +125,7 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 			delete(s.dynWeight, k)
 		}
 	}
+	d.updateSuspend() // before setChecks: a new ha_suspend virtual server starts paused
 	if err := s.setChecks(nil, known); err != nil {
 		errs = append(errs, err)
 	}

@@ -14,29 +14,36 @@ import (
 const hookTimeout = 30 * time.Second
 
 // hooks runs notify commands on queues: one queue per instance (and per
-// sync group), so that a slow hook never blocks a state machine and the
-// hooks of one queue keep the order of its transitions.
+// sync group, and per virtual server), so that a slow hook never blocks a
+// state machine and the hooks of one queue keep the order of its
+// transitions.
 type hooks struct {
 	log    *slog.Logger
-	queues map[policy.HookQueue]chan []string
+	queues map[string]chan []string
 	wg     sync.WaitGroup
 }
 
 func newHooks(log *slog.Logger) *hooks {
-	return &hooks{log: log, queues: map[policy.HookQueue]chan []string{}}
+	return &hooks{log: log, queues: map[string]chan []string{}}
 }
 
 // run queues argv on q; a full queue drops it (and says so).
 func (h *hooks) run(q policy.HookQueue, argv []string) {
-	ch := h.queues[q]
+	key := "instance"
+	if q.Group {
+		key = "sync_group"
+	}
+	h.runOn(q.String(), key, q.Name, argv)
+}
+
+// runOn queues argv on the queue named queue, whose hooks log with
+// logKey=name.
+func (h *hooks) runOn(queue, logKey, name string, argv []string) {
+	ch := h.queues[queue]
 	if ch == nil {
 		ch = make(chan []string, 64)
-		h.queues[q] = ch
-		key := "instance"
-		if q.Group {
-			key = "sync_group"
-		}
-		log := h.log.With(key, q.Name)
+		h.queues[queue] = ch
+		log := h.log.With(logKey, name)
 		h.wg.Go(func() {
 			for argv := range ch {
 				runHook(log, argv)
@@ -46,7 +53,7 @@ func (h *hooks) run(q policy.HookQueue, argv []string) {
 	select {
 	case ch <- argv:
 	default:
-		h.log.Warn("notify queue full; hook skipped", "queue", q.String(), "command", argv)
+		h.log.Warn("notify queue full; hook skipped", "queue", queue, "command", argv)
 	}
 }
 

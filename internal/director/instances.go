@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/internal/policy"
+	"github.com/tandemlb/tandem/internal/routes"
 	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/vrrp"
 )
@@ -40,7 +41,23 @@ func instanceConfig(ic *config.VRRPInstance, src netip.Addr, realtime, strict bo
 		Accept: ic.Accept, UseVMAC: ic.UseVMAC, Realtime: realtime,
 		HMAC: hmacConfig(&ic.Authentication), Strict: ic.Strict || strict,
 		GARPLowerPrioDelay: ic.GARP.LowerPriorityDelay, GARPLowerPrioRepeat: ic.GARP.LowerPriorityRepeat,
+		Excluded: ic.ExcludedIPs, AddrOptions: addrOptions(ic),
 	}
+}
+
+// addrOptions are the options of the VIPs and excluded addresses written
+// as objects; nil when there are none.
+func addrOptions(ic *config.VRRPInstance) map[netip.Addr]vrrp.AddrOptions {
+	var m map[netip.Addr]vrrp.AddrOptions
+	for _, a := range slices.Concat(ic.VIPOptions, ic.ExcludedOptions) {
+		h := routes.FromAddress(a, "")
+		if m == nil {
+			m = map[netip.Addr]vrrp.AddrOptions{}
+		}
+		m[a.Address.Addr()] = vrrp.AddrOptions{Dev: h.Dev, Label: h.Label, Scope: int(routes.ScopeNum(h.Scope)),
+			Broadcast: h.Broadcast, NoPrefixRoute: h.NoPrefixRoute, PreferredLft: h.PreferredLft}
+	}
+	return m
 }
 
 // primaryAddr reads an interface's own address (netlink); a variable so
@@ -176,6 +193,10 @@ func (d *Director) closeRun(id policy.ID) {
 		return
 	}
 	delete(d.runs, id)
+	if d.host.masters[id] {
+		delete(d.host.masters, id)
+		d.updateHost()
+	}
 	if r.vmac != "" {
 		if err := vrrp.RemoveVMAC(r.vmac); err != nil {
 			d.log.Warn("removing virtual MAC interface", "instance", r.cfg.Name, "interface", r.vmac, "err", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,13 +47,17 @@ type lvsSide struct {
 	table    lvs.Table      // the desired table: last handed over, and patched since
 	live     map[string]int // live weight of each virtual server, as in table
 	quorumUp map[string]bool
-	syncRole lvs.SyncRole    // the daemon running now; 0 for none
-	bothCfg  *config.LVSSync // set while mode = "both" runs both daemons
+	// quorumFirst: the virtual servers of the last reapply whose quorum
+	// was decided for the first time (no quorum hook for those).
+	quorumFirst map[string]bool
+	syncRole    lvs.SyncRole    // the daemon running now; 0 for none
+	bothCfg     *config.LVSSync // set while mode = "both" runs both daemons
 
 	checks      *health.Scheduler
-	up          map[rsKey]bool // healthy real servers
-	dynWeight   map[rsKey]int  // weights the checks ask for (exec dynamic_weight, file)
-	drained     map[rsKey]bool // drained by the operator
+	up          map[rsKey]bool  // healthy real servers
+	dynWeight   map[rsKey]int   // weights the checks ask for (exec dynamic_weight, file)
+	drained     map[rsKey]bool  // drained by the operator
+	suspended   map[string]bool // ha_suspend: virtual servers whose checks pause
 	stateDir    string
 	appliedSeen bool
 }
@@ -61,9 +66,10 @@ type lvsSide struct {
 // that once and VRRP goes on; only a configuration with virtual servers
 // asks for IPVS at all.
 func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSide, error) {
-	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, up: map[rsKey]bool{}, dynWeight: map[rsKey]int{},
+	s := &lvsSide{log: log, injected: backend, quorumUp: map[string]bool{}, quorumFirst: map[string]bool{}, up: map[rsKey]bool{}, dynWeight: map[rsKey]int{},
 		stateDir: cfg.Global.StateDir}
 	s.setVirtualServers(cfg)
+	s.initialSuspend(cfg)
 	s.drained = loadDrained(cfg, log)
 	return s, s.open(cfg)
 }
@@ -169,35 +175,49 @@ func (s *lvsSide) quorum() map[string]bool {
 // (the scheduler keeps unchanged checks as they are).
 func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 	for _, v := range s.vss {
-		svc := kernel[v.model.Service.ServiceKey]
-		for _, r := range v.reals {
-			k := rsKey{v.model.Name, r.Name}
-			if len(r.Checks) == 0 {
-				s.checks.Remove(k.id())
-				s.up[k] = true
-				delete(s.dynWeight, k)
-				continue
-			}
-			initial := health.Down
-			if r.InitialUp {
+		// ha_suspend: a paused virtual server's real servers take their
+		// initial state, but no checks run.
+		if err := s.setVSChecks(v, kernel, known, !s.suspended[v.model.Name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setVSChecks sets one virtual server's real servers' state and, with
+// run, hands them to the scheduler.
+func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool, run bool) error {
+	svc := kernel[v.model.Service.ServiceKey]
+	for _, r := range v.reals {
+		k := rsKey{v.model.Name, r.Name}
+		if len(r.Checks) == 0 {
+			s.checks.Remove(k.id())
+			s.up[k] = true
+			delete(s.dynWeight, k)
+			continue
+		}
+		initial := health.Down
+		if r.InitialUp {
+			initial = health.Up
+		}
+		if svc != nil {
+			if _, present := svc.Dests[r.Dest.DestKey]; present {
 				initial = health.Up
 			}
-			if svc != nil {
-				if _, present := svc.Dests[r.Dest.DestKey]; present {
-					initial = health.Up
-				}
+		}
+		if up, ok := s.up[k]; ok && known[k] {
+			initial = health.Down
+			if up {
+				initial = health.Up
 			}
-			if up, ok := s.up[k]; ok && known[k] {
-				initial = health.Down
-				if up {
-					initial = health.Up
-				}
-			}
-			s.up[k] = initial == health.Up
-			t := health.Target{VS: v.model.Name, RS: r.Name, Addr: r.Dest.Addr, Port: r.Dest.Port}
-			if err := s.checks.Set(k.id(), t, r.Checks, initial); err != nil {
-				return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
-			}
+		}
+		s.up[k] = initial == health.Up
+		if !run {
+			continue
+		}
+		t := health.Target{VS: v.model.Name, RS: r.Name, Addr: r.Dest.Addr, Port: r.Dest.Port}
+		if err := s.checks.Set(k.id(), t, r.Checks, initial); err != nil {
+			return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
 		}
 	}
 	return nil
@@ -212,9 +232,16 @@ func (s *lvsSide) reapply() map[string]bool {
 		QuorumUp: s.quorumUp,
 	})
 	changed := map[string]bool{}
+	if s.quorumFirst == nil {
+		s.quorumFirst = map[string]bool{}
+	}
+	clear(s.quorumFirst)
 	for name, ok := range q {
 		if was, known := s.quorumUp[name]; !known || was != ok {
 			changed[name] = ok
+			if !known {
+				s.quorumFirst[name] = true
+			}
 		}
 	}
 	s.quorumUp, s.table = q, t
@@ -251,6 +278,10 @@ func (s *lvsSide) patch(k rsKey, wasUp bool) (ok, flipped bool) {
 		return false, false
 	}
 	v := &s.vss[i]
+	if len(v.members) > 1 {
+		return false, false // a group: one op per member, reapply makes them
+	}
+	clear(s.quorumFirst) // a quorum patched here was known before
 	svc := s.table[v.model.Service.ServiceKey]
 	if svc == nil || up == wasUp {
 		return svc != nil, false
@@ -475,8 +506,11 @@ var (
 // nothing joins two lists by position.
 type vserver struct {
 	cfg   *config.VirtualServer
-	model lvs.VirtualServer
+	model lvs.VirtualServer // the first member's, for a group
 	reals []real
+	// members: the model alone, or one per member of a group (same name,
+	// same real servers, their own service).
+	members []lvs.VirtualServer
 }
 
 // real is one real server of a vserver.
@@ -512,7 +546,7 @@ func virtualServers(cfg *config.Config) []vserver {
 			Hysteresis: vs.Hysteresis, InhibitOnFailure: vs.InhibitOnFailure}}
 		for _, rs := range vs.RealServers {
 			r := real{Real: lvs.Real{Name: rs.Name, Dest: lvs.Dest{
-				DestKey: destKey(rs.Endpoint, vs),
+				DestKey: destKey(rs.Endpoint, vs.Port()),
 				Weight:  rs.Weight, Forward: fwd, Upper: uint32(rs.UpperThreshold), Lower: uint32(rs.LowerThreshold),
 			}}, cfg: rs, InitialUp: rs.Initial == config.Up}
 			for _, c := range rs.Checks {
@@ -522,7 +556,42 @@ func virtualServers(cfg *config.Config) []vserver {
 			v.model.Reals = append(v.model.Reals, r.Real)
 		}
 		if vs.SorryServer.IsValid() {
-			v.model.Sorry = &lvs.Dest{DestKey: destKey(vs.SorryServer, vs), Weight: 1, Forward: fwd}
+			v.model.Sorry = &lvs.Dest{DestKey: destKey(vs.SorryServer, vs.Port()), Weight: 1, Forward: fwd}
+		}
+		v.members = []lvs.VirtualServer{v.model}
+		if len(vs.Members) > 0 {
+			v.members = groupMembers(v.model, vs)
+			v.model = v.members[0]
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// groupMembers makes one lvs virtual server per member of a group, all
+// with the group's name (so one health state and one quorum serve them
+// all): a real server without a port takes each member's port.
+func groupMembers(base lvs.VirtualServer, vs *config.VirtualServer) []lvs.VirtualServer {
+	out := make([]lvs.VirtualServer, 0, len(vs.Members))
+	for _, m := range vs.Members {
+		v := base
+		v.Service.Fwmark, v.Service.IPv6, v.Service.Protocol, v.Service.Addr, v.Service.Port = 0, false, 0, netip.Addr{}, 0
+		port := uint16(0)
+		if m.Fwmark != 0 {
+			v.Service.Fwmark, v.Service.IPv6 = uint32(m.Fwmark), vs.Family == config.IPv6
+		} else {
+			port = m.Address.Port()
+			v.Service.Protocol, v.Service.Addr, v.Service.Port = protocols[vs.Protocol], m.Address.Addr(), port
+		}
+		v.Reals = make([]lvs.Real, len(base.Reals))
+		for i, r := range base.Reals {
+			r.Dest.DestKey = destKey(vs.RealServers[i].Endpoint, port)
+			v.Reals[i] = r
+		}
+		if vs.SorryServer.IsValid() {
+			sorry := *base.Sorry
+			sorry.DestKey = destKey(vs.SorryServer, port)
+			v.Sorry = &sorry
 		}
 		out = append(out, v)
 	}
@@ -531,34 +600,41 @@ func virtualServers(cfg *config.Config) []vserver {
 
 // destKey: a real server written without a port takes the virtual port
 // (0 for a fwmark service: the packet's own port).
-func destKey(e config.Endpoint, vs *config.VirtualServer) lvs.DestKey {
+func destKey(e config.Endpoint, vport uint16) lvs.DestKey {
 	port := e.Port
 	if port == 0 {
-		port = vs.Address.Port()
+		port = vport
 	}
 	return lvs.DestKey{Addr: e.Addr, Port: port}
 }
 
-func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
-	out := make([]lvs.VirtualServer, len(s.vss))
-	for i := range s.vss {
-		out[i] = s.vss[i].model
-		if len(s.dynWeight) == 0 {
-			continue
-		}
-		// Weights the checks ask for replace the configured ones, in
-		// the table and in the quorum (keepalived's misc_dynamic).
-		var reals []lvs.Real
-		for j, r := range out[i].Reals {
-			if w, ok := s.dynWeight[rsKey{out[i].Name, r.Name}]; ok {
-				if reals == nil {
-					reals = slices.Clone(out[i].Reals)
-				}
-				reals[j].Dest.Weight = w
+// dynWeights is v with the weights the checks ask for in place of the
+// configured ones, in the table and in the quorum (keepalived's
+// misc_dynamic).
+func (s *lvsSide) dynWeights(v lvs.VirtualServer) lvs.VirtualServer {
+	if len(s.dynWeight) == 0 {
+		return v
+	}
+	var reals []lvs.Real
+	for j, r := range v.Reals {
+		if w, ok := s.dynWeight[rsKey{v.Name, r.Name}]; ok {
+			if reals == nil {
+				reals = slices.Clone(v.Reals)
 			}
+			reals[j].Dest.Weight = w
 		}
-		if reals != nil {
-			out[i].Reals = reals
+	}
+	if reals != nil {
+		v.Reals = reals
+	}
+	return v
+}
+
+func (s *lvsSide) lvsVirtualServers() []lvs.VirtualServer {
+	out := make([]lvs.VirtualServer, 0, len(s.vss))
+	for i := range s.vss {
+		for _, m := range s.vss[i].members {
+			out = append(out, s.dynWeights(m))
 		}
 	}
 	return out

@@ -34,6 +34,7 @@ var Build = struct{ Version, Commit string }{"dev", ""}
 type metrics struct {
 	reg         *prometheus.Registry
 	transitions *prometheus.CounterVec
+	alerts      *prometheus.CounterVec // tandem_alerts_sent_total{kind,result}
 	checkTime   *prometheus.HistogramVec
 	lateness    prometheus.Histogram
 
@@ -53,6 +54,7 @@ type metricsView struct {
 	servers   []metricServer
 	serverAt  map[rsKey]int // index in servers
 	quorum    []metricQuorum
+	members   []metricMember // virtual_server_group members
 	rec       *lvs.Reconciler
 	nft       *nft.Reconciler
 	lips      []metricLIP
@@ -83,6 +85,11 @@ type metricQuorum struct {
 	up bool
 }
 
+type metricMember struct {
+	vs, member string
+	dests      int
+}
+
 type metricServer struct {
 	vs, rs string
 	up     bool
@@ -103,6 +110,7 @@ var (
 	descDropped    = prometheus.NewDesc("tandem_vrrp_packets_dropped_total", "VRRP packets dropped by the receive rules, by reason.", []string{"interface", "reason"}, nil)
 	descRSUp       = prometheus.NewDesc("tandem_real_server_up", "1 if the real server's checks say up.", []string{"vs", "rs"}, nil)
 	descRSWeight   = prometheus.NewDesc("tandem_real_server_weight", "The real server's weight in the desired IPVS table (0 while drained or inhibited, absent means removed).", []string{"vs", "rs"}, nil)
+	descMember     = prometheus.NewDesc("tandem_virtual_server_member_real_servers", "Real servers in the IPVS service of each member of a virtual_server_group.", []string{"vs", "member"}, nil)
 	descQuorum     = prometheus.NewDesc("tandem_virtual_server_quorum_up", "1 while the virtual server has quorum (the live real servers' weight reaches quorum), 0 while it is lost.", []string{"vs"}, nil)
 	descOps        = prometheus.NewDesc("tandem_ipvs_ops_total", "IPVS changes applied, by operation.", []string{"op"}, nil)
 	descRecTime    = prometheus.NewDesc("tandem_ipvs_reconcile_duration_seconds", "Duration of the last reconcile pass (read, diff, apply).", nil, nil)
@@ -127,10 +135,11 @@ func newMetrics() *metrics {
 	m.checkTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_check_duration_seconds",
 		Help:    "Duration of health checks, successful or not.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"vs", "check"})
+	m.alerts = newAlertCounter()
 	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tandem_vrrp_timer_lateness_seconds",
 		Help:    "How late VRRP timers (advert, master down) fired after their deadline.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}})
-	m.reg.MustRegister(m, m.transitions, m.checkTime, m.lateness,
+	m.reg.MustRegister(m, m.transitions, m.checkTime, m.lateness, m.alerts,
 		// go_goroutines, process_open_fds, process_resident_memory_bytes...:
 		// the leak checks of the chaos harness and of operators.
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -192,6 +201,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, q := range v.quorum {
 		gauge(descQuorum, b2f(q.up), q.vs)
+	}
+	for _, mm := range v.members {
+		gauge(descMember, float64(mm.dests), mm.vs, mm.member)
 	}
 	if r := v.rec; r != nil {
 		for k := range r.Ops {
@@ -286,6 +298,13 @@ func (d *Director) refreshMetrics() {
 	for i := range s.vss {
 		vs := &s.vss[i]
 		v.quorum = append(v.quorum, metricQuorum{vs.model.Name, s.quorumUp[vs.model.Name]})
+		for j, m := range vs.cfg.Members {
+			mm := metricMember{vs: vs.model.Name, member: m.String()}
+			if svc := s.table[vs.members[j].Service.ServiceKey]; svc != nil {
+				mm.dests = len(svc.Dests)
+			}
+			v.members = append(v.members, mm)
+		}
 		for j := range vs.reals {
 			r := &vs.reals[j]
 			ms := metricServer{vs: vs.model.Name, rs: r.Name, up: s.up[rsKey{vs.model.Name, r.Name}], weight: -1}

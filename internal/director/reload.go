@@ -110,6 +110,7 @@ func (d *Director) apply(cfg *config.Config) {
 	if err := d.applyLVS(old, cfg); err != nil {
 		d.applyFailed(err)
 	}
+	d.reloadAlerts(cfg)
 	if syncChanged {
 		d.lvs.syncBoth(cfg.LVSSync)
 	}
@@ -120,6 +121,13 @@ func (d *Director) apply(cfg *config.Config) {
 	}
 	d.bgpReload(old, cfg)
 	d.bgpSync()
+	d.updateHost()
+	if err := d.fifo.open(cfg.Global.NotifyFIFO); err != nil {
+		d.applyFailed(err)
+	}
+	if err := setIdentity(&cfg.Global); err != nil {
+		d.applyFailed(err) // the scripts keep the identity they had
+	}
 	if d.metrics.listen() != cfg.Global.MetricsListen {
 		d.stopMetrics()
 		if err := d.startMetrics(); err != nil {

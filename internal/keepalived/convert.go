@@ -71,6 +71,7 @@ func Convert(res *Result, opt ConvertOptions) *Import {
 		files:   map[string]*Node{},
 		accept:  map[*config.VRRPInstance]bool{},
 	}
+	c.trackFileDefs, c.trackProcessDefs = map[string]*Node{}, map[string]*Node{}
 	c.cfg.Global = defaults.global
 	c.cfg.LVS = defaults.lvs
 	// keepalived removes its virtual servers when it stops.
@@ -112,6 +113,8 @@ type converter struct {
 	scripts map[string]*Node // vrrp_script blocks by name
 	files   map[string]*Node // track_file blocks by name (FILE_CHECK)
 
+	trackFileDefs, trackProcessDefs map[string]*Node // vrrp_track_file, vrrp_track_process by name
+
 	version    int // global vrrp_version, 0 when not given
 	strict     *Node
 	garp       config.GARP
@@ -122,6 +125,7 @@ type converter struct {
 	syncFollow *Node
 	syncArgs   []Token
 	comments   map[any][]string // see Import.Comments
+	smtp       smtpState
 }
 
 // subBlocks become blocks of their own: their comments go there.
@@ -252,11 +256,20 @@ func (c *converter) run(nodes []*Node) {
 			if c.nargs(n, 1, 1) {
 				c.scripts[n.Args[0].Text] = n
 			}
+		case "vrrp_track_file":
+			if c.nargs(n, 1, 1) {
+				c.trackFileDefs[n.Args[0].Text] = n
+			}
+		case "vrrp_track_process":
+			if c.nargs(n, 1, 1) {
+				c.trackProcessDefs[n.Args[0].Text] = n
+			}
 		case "global_defs":
 			c.global(n)
 		case "track_file":
 			if len(n.Args) == 1 {
 				c.files[n.Args[0].Text] = n
+				c.trackFileDefs[n.Args[0].Text] = n
 			}
 		}
 	}
@@ -272,9 +285,17 @@ func (c *converter) run(nodes []*Node) {
 			groups = append(groups, n)
 		case "virtual_server":
 			c.virtualServer(n)
-		case "vrrp_script", "global_defs":
+		case "virtual_server_group":
+			c.vsGroup(n)
+		case "vrrp_script", "global_defs", "vrrp_track_file", "vrrp_track_process":
 		case "track_file":
-			c.nargs(n, 1, 1) // read above; used by FILE_CHECK
+			c.nargs(n, 1, 1) // read above; used by FILE_CHECK and track_file of instances
+		case "static_ipaddress":
+			c.staticAddresses(n)
+		case "static_routes":
+			c.routes(n, &c.cfg.Global.StaticRoutes)
+		case "static_rules":
+			c.rules(n, &c.cfg.Global.StaticRules)
 		default:
 			c.unhandled(n)
 		}
@@ -290,6 +311,8 @@ func (c *converter) run(nodes []*Node) {
 	c.finishSync()
 	c.finishStrict()
 	c.finishVRRPAuth()
+	c.finishAlert()
+	c.finishGroups()
 }
 
 // ---- global_defs
@@ -323,8 +346,14 @@ func (c *converter) global(g *Node) {
 			}
 		case "lvs_flush_on_stop":
 			c.cfg.LVS.FlushOnStop = true
-		case "vrrp_skip_check_adv_addr", "enable_script_security":
+		case "vrrp_skip_check_adv_addr":
 			c.caveat(bGlobal, n)
+		case "enable_script_security":
+			c.cfg.Global.ScriptSecurity = true
+		case "script_user":
+			c.scriptUser(n)
+		case "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo":
+			c.notifyFIFO(n)
 		case "vrrp_strict":
 			c.strict = n
 		case "vrrp_garp_interval", "vrrp_gna_interval":
@@ -352,6 +381,8 @@ func (c *converter) global(g *Node) {
 			}
 		case "vrrp_startup_delay", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_notify_priority_changes":
 			c.globalVRRPAuth(n)
+		case "notification_email", "notification_email_from", "smtp_server", "smtp_helo_name", "smtp_connect_timeout", "smtp_alert":
+			c.smtpGlobal(n)
 		default:
 			c.unhandled(n)
 		}
@@ -518,7 +549,17 @@ func (c *converter) instance(b *Node) {
 		case "authentication":
 			c.authentication(n, in)
 		case "virtual_ipaddress":
-			c.vips(n, in)
+			c.addresses(n, &in.VirtualIPs, &in.VIPOptions)
+		case "virtual_ipaddress_excluded":
+			c.addresses(n, &in.ExcludedIPs, &in.ExcludedOptions)
+		case "virtual_routes":
+			c.routes(n, &in.VirtualRoutes)
+		case "virtual_rules":
+			c.rules(n, &in.VirtualRules)
+		case "track_file":
+			c.trackFiles(n, in)
+		case "track_process":
+			c.trackProcesses(n, in)
 		case "use_vmac":
 			in.UseVMAC = true
 			if len(n.Args) > 0 {
@@ -529,10 +570,11 @@ func (c *converter) instance(b *Node) {
 		case "track_script":
 			c.trackScripts(n, in)
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
-			if c.nargs(n, 1, 1) {
+			if c.nargs(n, 1, 3) {
 				notify[k] = n.Args[0]
-			} else if len(n.Args) > 1 {
-				c.errorf(n.Args[1], "Script user not converted", "Running a hook as another user arrives with global { script_user } (issue #%d); until then it runs as root.", issueVRRP)
+				if len(n.Args) > 1 {
+					c.warnf(n.Args[1], "Hook user not converted", "tandem runs every hook as global { script_user } (root when unset); the user given here is dropped.")
+				}
 			}
 		case "garp_master_delay", "garp_master_refresh":
 			if c.nargs(n, 1, 1) {
@@ -552,6 +594,8 @@ func (c *converter) instance(b *Node) {
 			c.caveat(bInstance, n)
 		case "unicast_fault_no_peer", "notify_priority_changes", "auth_hmac", "garp_lower_prio_delay", "garp_lower_prio_repeat":
 			c.instanceVRRPAuth(n, in)
+		case "smtp_alert":
+			c.smtpAlert(bInstance, n)
 		case "strict_mode":
 			if c.strictIns == nil {
 				c.strictIns = map[*config.VRRPInstance]*Node{}
@@ -661,30 +705,6 @@ func (c *converter) authentication(b *Node, in *config.VRRPInstance) {
 	in.Authentication = config.Authentication{Type: "pass", Password: pw}
 }
 
-// vips: ADDR[/LEN] [options]; the options arrive with the VRRP-breadth issue.
-func (c *converter) vips(b *Node, in *config.VRRPInstance) {
-	for _, n := range b.Children {
-		s := n.Keyword.Text
-		var p netip.Prefix
-		var err error
-		if strings.Contains(s, "/") {
-			p, err = netip.ParsePrefix(s)
-		} else {
-			var a netip.Addr
-			a, err = netip.ParseAddr(s)
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if err != nil {
-			c.errorf(n.Keyword, "Invalid virtual IP", "%q is not an address or address/length; write 198.51.100.10/24.", s)
-			continue
-		}
-		in.VirtualIPs = append(in.VirtualIPs, p)
-		if len(n.Args) > 0 {
-			c.errorf(n.Args[0], "Virtual IP options not converted", "The options %q are dropped: per-VIP dev, label, scope and noprefixroute arrive with issue #%d; tandem puts the VIP on the instance's interface.", joinTexts(n.Args), issueVRRP)
-		}
-	}
-}
-
 func joinTexts(ts []Token) string {
 	var s []string
 	for _, t := range ts {
@@ -695,10 +715,10 @@ func joinTexts(ts []Token) string {
 
 func (c *converter) trackInterfaces(b *Node, in *config.VRRPInstance) {
 	for _, n := range b.Children {
-		in.TrackInterfaces = append(in.TrackInterfaces, n.Keyword.Text)
-		if len(n.Args) > 0 {
-			c.errorf(n.Args[0], "Interface weight not supported", "tandem puts the instance in FAULT while a tracked interface is down; a weight is not supported, so %q tracks with FAULT.", n.Keyword.Text)
+		if w, ok := c.weightArg(n.Args); ok && w != 0 {
+			in.TrackInterfaceWeights = append(in.TrackInterfaceWeights, config.TrackInterface{Name: n.Keyword.Text, Weight: w, Index: len(in.TrackInterfaces)})
 		}
+		in.TrackInterfaces = append(in.TrackInterfaces, n.Keyword.Text)
 	}
 }
 
@@ -760,11 +780,12 @@ func (c *converter) script(b *Node) *config.TrackScript {
 		}
 		switch k := n.Keyword.Text; k {
 		case "script":
-			if c.nargs(n, 1, 1) {
+			if c.nargs(n, 1, 3) {
 				cmd = n.Args[0]
 				ts.Command = c.argv(cmd.Text)
-			} else if len(n.Args) > 1 {
-				c.errorf(n.Args[1], "Script user not converted", "Running a script as another user arrives with global { script_user } (issue #%d); until then it runs as root.", issueVRRP)
+				if len(n.Args) > 1 {
+					c.warnf(n.Args[1], "Script user not converted", "tandem runs every script as global { script_user } (root when unset); the user given here is dropped.")
+				}
 			}
 		case "interval":
 			if c.nargs(n, 1, 1) {
@@ -950,6 +971,8 @@ func (c *converter) syncGroup(b *Node) {
 			if c.nargs(n, 1, 1) {
 				hooks[k] = n.Args[0]
 			}
+		case "smtp_alert":
+			c.smtpAlert(bGroup, n)
 		default:
 			c.unhandled(n)
 		}

@@ -21,6 +21,7 @@ type defaultSet struct {
 	vs          config.VirtualServer
 	rs          config.RealServer
 	checks      map[config.CheckType]config.Check
+	alert       config.Alert
 }
 
 const template = `
@@ -61,6 +62,8 @@ lvs_sync {
   interface = "eth0"
   follow    = "i"
 }
+alert {
+}
 `
 
 func loadDefaults() *defaultSet {
@@ -77,7 +80,9 @@ func loadDefaults() *defaultSet {
 		vs:          *cfg.VirtualServers[0],
 		rs:          *cfg.VirtualServers[0].RealServers[0],
 		checks:      map[config.CheckType]config.Check{},
+		alert:       *cfg.Alert,
 	}
+	d.alert.Source = config.Source{}
 	d.global.Source, d.lvs.Source, d.lvsSync.Source = config.Source{}, config.Source{}, config.Source{}
 	d.global.RouterID = "" // the host name at load time, not the importer's
 	d.lvsSync.Interface, d.lvsSync.Follow = "", ""
@@ -125,4 +130,9 @@ func (d *defaultSet) newCheck(t config.CheckType) *config.Check {
 	ch := d.checks[t]
 	ch.ExpectStatus = slices.Clone(ch.ExpectStatus)
 	return &ch
+}
+
+func (d *defaultSet) newAlert() *config.Alert {
+	a := d.alert
+	return &a
 }

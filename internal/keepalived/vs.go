@@ -61,9 +61,11 @@ func (c *converter) virtualServer(b *Node) {
 	vs.Forwarding = config.NAT // keepalived's default
 	switch b.Args[0].Text {
 	case "group":
-		k := lookup(bTop, "virtual_server_group")
-		c.errorf(b.Args[0], "virtual_server group is not converted yet", "%s", k.Explain())
-		return
+		vs.Group = b.Args[1].Text
+		if c.smtp.groupRefs == nil {
+			c.smtp.groupRefs = map[*config.VirtualServer]Token{}
+		}
+		c.smtp.groupRefs[vs] = b.Args[1]
 	case "fwmark":
 		v, err := strconv.ParseUint(b.Args[1].Text, 10, 32)
 		if err != nil || v == 0 {
@@ -157,6 +159,16 @@ func (c *converter) virtualServer(b *Node) {
 			vs.InhibitOnFailure = true
 		case "alpha":
 			alpha = true
+		case "omega":
+			vs.NotifyOnStop = true
+		case "ha_suspend":
+			vs.HASuspend = true
+		case "quorum_up":
+			vs.Notify.QuorumUp = c.vsHook(bVS, n)
+		case "quorum_down":
+			vs.Notify.QuorumDown = c.vsHook(bVS, n)
+		case "smtp_alert":
+			c.smtpAlert(bVS, n)
 		case "virtualhost":
 			if c.nargs(n, 1, 1) {
 				t.host = n.Args[0].Text
@@ -181,7 +193,9 @@ func (c *converter) virtualServer(b *Node) {
 	if inhibitSome && !vs.InhibitOnFailure {
 		vs.InhibitOnFailure = true
 	}
-	if vs.Fwmark != 0 {
+	if vs.Group != "" {
+		vs.Name = groupVSName(vs.Group)
+	} else if vs.Fwmark != 0 {
 		vs.Name = fmt.Sprintf("fwmark_%d", vs.Fwmark)
 		if len(vs.RealServers) > 0 && vs.RealServers[0].Endpoint.Addr.Is6() {
 			vs.FamilyAttr = config.IPv6
@@ -294,6 +308,12 @@ func (c *converter) realServer(b *Node, vs *config.VirtualServer, t timing) (*co
 			if !vs.InhibitOnFailure {
 				c.caveat(bRS, n)
 			}
+		case "notify_up":
+			rs.Notify.Up = c.vsHook(bRS, n)
+		case "notify_down":
+			rs.Notify.Down = c.vsHook(bRS, n)
+		case "smtp_alert":
+			c.smtpAlert(bRS, n)
 		default:
 			if _, ok := checkTypes[k]; ok {
 				checks = append(checks, n)

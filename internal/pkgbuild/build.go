@@ -108,6 +108,7 @@ func (o Options) info(work, bin, docs string) (*nfpm.Info, error) {
 	add(bin, binPath, 0o755, "")
 	add(unitFile, unitPath, 0o644, "")
 	add(filepath.Join(pkg, "tandem.hcl"), "/etc/tandem/tandem.hcl", 0o644, files.TypeConfig)
+	add(filepath.Join(pkg, "rt_protos.tandem.conf"), "/etc/iproute2/rt_protos.d/tandem.conf", 0o644, files.TypeConfig)
 	for _, m := range []struct{ name, dir string }{{"tandem.8", "man8"}, {"tandem.hcl.5", "man5"}} {
 		b, err := os.ReadFile(filepath.Join(docs, m.name))
 		if err != nil {

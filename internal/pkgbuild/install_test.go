@@ -52,6 +52,7 @@ files() {
 		/usr/share/bash-completion/completions/tandem /usr/share/zsh/vendor-completions/_tandem \
 		/usr/share/fish/vendor_completions.d/tandem.fish /usr/share/doc/tandem/copyright \
 		/usr/share/doc/tandem/changelog.gz /usr/share/lintian/overrides/tandem \
+		/etc/iproute2/rt_protos.d/tandem.conf \
 		/etc/systemd/system/multi-user.target.wants/tandem.service /etc/systemd/system/tandem.service \
 		/var/lib/tandem /etc/tandem; do
 		if [ -e "$R$f" ] || [ -L "$R$f" ]; then echo "present $f $(readlink "$R$f" || true)"; else echo "absent $f"; fi
@@ -123,7 +124,7 @@ func TestInstallInThrowawayRoot(t *testing.T) {
 		"/usr/share/man/man8/tandem.8.gz", "/usr/share/man/man5/tandem.hcl.5.gz",
 		"/usr/share/bash-completion/completions/tandem", "/usr/share/zsh/vendor-completions/_tandem",
 		"/usr/share/fish/vendor_completions.d/tandem.fish", "/usr/share/doc/tandem/copyright",
-		"/usr/share/doc/tandem/changelog.gz", "/usr/share/lintian/overrides/tandem"} {
+		"/usr/share/doc/tandem/changelog.gz", "/usr/share/lintian/overrides/tandem", "/etc/iproute2/rt_protos.d/tandem.conf"} {
 		has("install", "present "+f)
 	}
 	has("install", "present /etc/systemd/system/multi-user.target.wants/tandem.service /lib/systemd/system/tandem.service")
@@ -176,7 +177,7 @@ func TestInstallInThrowawayRoot(t *testing.T) {
 
 	// Purge: configuration, state and the unit's links gone.
 	has("purge", "rc=0")
-	for _, f := range []string{"/etc/tandem/tandem.hcl", "/etc/tandem", "/var/lib/tandem",
+	for _, f := range []string{"/etc/tandem/tandem.hcl", "/etc/tandem", "/var/lib/tandem", "/etc/iproute2/rt_protos.d/tandem.conf",
 		"/etc/systemd/system/multi-user.target.wants/tandem.service", "/etc/systemd/system/tandem.service"} {
 		has("purge", "absent "+f)
 	}

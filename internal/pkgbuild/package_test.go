@@ -90,6 +90,7 @@ func TestPackageContents(t *testing.T) {
 		"/usr/sbin/tandem":                                 "-rwxr-xr-x root/root",
 		"/lib/systemd/system/tandem.service":               "-rw-r--r-- root/root",
 		"/etc/tandem/tandem.hcl":                           "-rw-r--r-- root/root",
+		"/etc/iproute2/rt_protos.d/tandem.conf":            "-rw-r--r-- root/root",
 		"/usr/share/man/man8/tandem.8.gz":                  "-rw-r--r-- root/root",
 		"/usr/share/man/man5/tandem.hcl.5.gz":              "-rw-r--r-- root/root",
 		"/usr/share/bash-completion/completions/tandem":    "-rw-r--r-- root/root",
@@ -108,7 +109,7 @@ func TestPackageContents(t *testing.T) {
 	if out, err := exec.Command("dpkg-deb", "-e", deb, ctl).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	if b, _ := os.ReadFile(filepath.Join(ctl, "conffiles")); string(b) != "/etc/tandem/tandem.hcl\n" {
+	if b, _ := os.ReadFile(filepath.Join(ctl, "conffiles")); string(b) != "/etc/iproute2/rt_protos.d/tandem.conf\n/etc/tandem/tandem.hcl\n" {
 		t.Errorf("conffiles: %q", b)
 	}
 	// The binary is static: no interpreter, so it runs on any Debian.

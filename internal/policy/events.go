@@ -119,8 +119,10 @@ type (
 	}
 	// StartScripts runs an instance's track scripts.
 	StartScripts struct {
-		ID      ID
-		Scripts []*config.TrackScript
+		ID        ID
+		Scripts   []*config.TrackScript
+		Files     []*config.TrackFile    // track_file watches
+		Processes []*config.TrackProcess // track_process watches
 	}
 	// StopScripts ends them.
 	StopScripts struct{ ID ID }

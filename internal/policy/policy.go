@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tandemlb/tandem/config"
@@ -27,10 +28,11 @@ type ID uint64
 type FaultKind int
 
 const (
-	LinkFault   FaultKind = iota + 1 // an interface is down
-	QuorumFault                      // a tracked virtual server lost quorum
-	ScriptFault                      // a track_script of weight 0 fails
-	GroupFault                       // another member of the sync group is in FAULT
+	LinkFault    FaultKind = iota + 1 // an interface is down
+	QuorumFault                       // a tracked virtual server lost quorum
+	ScriptFault                       // a track_script of weight 0 fails
+	GroupFault                        // another member of the sync group is in FAULT
+	TrackerFault                      // a track_file or track_process of weight 0
 )
 
 func (k FaultKind) String() string {
@@ -41,6 +43,8 @@ func (k FaultKind) String() string {
 		return "quorum"
 	case ScriptFault:
 		return "script"
+	case TrackerFault:
+		return "tracker"
 	case GroupFault:
 		return "group"
 	case NoPeerFault:
@@ -68,6 +72,7 @@ type instance struct {
 	faults   map[FaultKey]string
 	silent   bool // its own interface is down: no advert can leave
 	scriptOK map[string]bool
+	weights  map[string]int // track_file, track_process, weighted interfaces: what each adds now
 	heldBack bool
 	leaving  bool
 	// next is the configuration of the instance that replaces this one
@@ -128,6 +133,8 @@ func (p *Policy) Step(now time.Time, ev Event) []Action {
 		}
 	case ScriptChanged:
 		p.scriptChanged(e, &out)
+	case TrackerChanged:
+		p.trackerChanged(e, &out)
 	case QuorumChanged:
 		p.quorum[e.VS] = e.Up
 		for _, in := range p.running() {
@@ -241,7 +248,7 @@ func (p *Policy) Unknown(cfg *config.Config) []string {
 
 func (p *Policy) create(ic *config.VRRPInstance) Action {
 	p.lastID++
-	in := &instance{id: p.lastID, cfg: ic, prio: uint8(ic.Priority), faults: map[FaultKey]string{}}
+	in := &instance{id: p.lastID, cfg: ic, prio: uint8(ic.Priority), faults: map[FaultKey]string{}, weights: map[string]int{}}
 	in.scriptOK = scriptsOK(ic)
 	p.live[ic.Name] = in
 	p.all[in.id] = in
@@ -260,10 +267,10 @@ func scriptsOK(ic *config.VRRPInstance) map[string]bool {
 // such an instance enters FAULT rather than a short election.
 func (p *Policy) start(in *instance, out *[]Action) {
 	p.trackFaults(in, out)
-	if len(in.scriptOK) > 0 {
-		*out = append(*out, StartScripts{in.id, in.cfg.TrackScripts})
+	if hasTrackers(in.cfg) {
+		*out = append(*out, startTrackers(in))
 	}
-	if p := effectivePriority(in.cfg, in.scriptOK); p != in.prio {
+	if p := in.effective(); p != in.prio {
 		in.prio = p
 		*out = append(*out, Send{in.id, vrrp.SetPriority{Priority: p}})
 	}
@@ -286,6 +293,10 @@ func (p *Policy) trackFaults(in *instance, out *[]Action) {
 }
 
 func (p *Policy) linkFault(in *instance, name string, up bool, out *[]Action) {
+	if w := interfaceWeight(in.cfg, name); w != 0 {
+		p.interfaceWeight(in, name, w, up, out)
+		return
+	}
 	key := FaultKey{LinkFault, name}
 	if up {
 		p.clearFault(in, key, out)
@@ -358,7 +369,7 @@ func (p *Policy) scriptChanged(e ScriptChanged, out *[]Action) {
 }
 
 func (p *Policy) updatePriority(in *instance, out *[]Action) {
-	if prio := effectivePriority(in.cfg, in.scriptOK); prio != in.prio {
+	if prio := in.effective(); prio != in.prio {
 		in.prio = prio
 		*out = append(*out, Send{in.id, vrrp.SetPriority{Priority: prio}})
 		p.priorityHook(in, out)
@@ -512,7 +523,7 @@ func (p *Policy) stop(in *instance, next *config.VRRPInstance, out *[]Action) {
 	}
 	in.leaving, in.next = true, next
 	p.leaving[in.id] = in
-	if len(in.scriptOK) > 0 {
+	if hasTrackers(in.cfg) {
 		*out = append(*out, StopScripts{in.id})
 	}
 	*out = append(*out, Send{in.id, vrrp.Shutdown{}})
@@ -611,22 +622,40 @@ func (p *Policy) reload(e Reload, out *[]Action) {
 func (p *Policy) change(in *instance, ic *config.VRRPInstance, out *[]Action) {
 	o := in.cfg
 	in.cfg = ic
-	if !config.Equal(o.TrackScripts, ic.TrackScripts) {
-		if len(in.scriptOK) > 0 {
+	if !config.Equal(o.TrackScripts, ic.TrackScripts) || !config.Equal(o.TrackFiles, ic.TrackFiles) || !config.Equal(o.TrackProcesses, ic.TrackProcesses) {
+		if hasTrackers(o) {
 			*out = append(*out, StopScripts{in.id})
 		}
 		for k := range in.faults {
-			if k.Kind == ScriptFault {
+			if k.Kind == ScriptFault || k.Kind == TrackerFault {
 				p.clearFault(in, k, out)
 			}
 		}
+		for k := range in.weights {
+			if !strings.HasPrefix(k, "interface ") {
+				delete(in.weights, k)
+			}
+		}
 		in.scriptOK = scriptsOK(ic)
-		if len(in.scriptOK) > 0 {
-			*out = append(*out, StartScripts{in.id, ic.TrackScripts})
+		if hasTrackers(ic) {
+			*out = append(*out, startTrackers(in))
+		}
+	}
+	if !config.Equal(o.TrackInterfaceWeights, ic.TrackInterfaceWeights) {
+		// Weighted interfaces are counted again from what is known down.
+		for k := range in.weights {
+			if strings.HasPrefix(k, "interface ") {
+				delete(in.weights, k)
+			}
+		}
+		for k := range in.faults {
+			if k.Kind == LinkFault && interfaceWeight(ic, k.Name) != 0 {
+				p.clearFault(in, k, out)
+			}
 		}
 	}
 	if !config.Equal(vrrpPart(o), vrrpPart(ic)) {
-		in.prio = effectivePriority(ic, in.scriptOK)
+		in.prio = in.effective()
 		*out = append(*out, Reconfigure{in.id, ic, in.prio})
 	}
 	// Faults of what is no longer tracked go; newly tracked interfaces
@@ -652,6 +681,7 @@ func (p *Policy) change(in *instance, ic *config.VRRPInstance, out *[]Action) {
 func vrrpPart(ic *config.VRRPInstance) config.VRRPInstance {
 	c := *ic
 	c.TrackInterfaces, c.TrackVirtualServers, c.TrackScripts, c.Notify = nil, nil, nil, config.Notify{}
+	c.TrackInterfaceWeights, c.TrackFiles, c.TrackProcesses = nil, nil, nil
 	return c
 }
 

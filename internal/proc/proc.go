@@ -28,6 +28,8 @@ type Cmd struct {
 	// WaitDelay bounds the wait for a descendant that keeps the output
 	// pipe open after the command exited; 0 means 100 ms.
 	WaitDelay time.Duration
+	// As is who runs it; nil: the default identity (SetDefaultIdentity).
+	As *Identity
 }
 
 // Result is how a command ended.
@@ -66,6 +68,15 @@ func Run(ctx context.Context, c Cmd) Result {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
+	as := c.As
+	if as == nil {
+		as = defaultIdentity.Load()
+	}
+	if as != nil && as.Secure {
+		if err := as.CheckSecure(c.Argv[0]); err != nil {
+			return Result{ExitCode: -1, Err: fmt.Errorf("refused to run %s (script_security): %w; make it root's and writable by nobody else", c.Argv[0], err)}
+		}
+	}
 	limit := c.OutputLimit
 	if limit <= 0 {
 		limit = DefaultOutputLimit
@@ -74,7 +85,7 @@ func Run(ctx context.Context, c Cmd) Result {
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Env = c.Env
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: as.credential()}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = c.WaitDelay
 	if cmd.WaitDelay == 0 {
