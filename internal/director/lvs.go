@@ -250,11 +250,7 @@ func (s *lvsSide) reapply() map[string]bool {
 		v := &s.vss[i]
 		for j := range v.reals {
 			if k := (rsKey{v.model.Name, v.reals[j].Name}); s.up[k] && !s.drained[k] {
-				w := v.reals[j].Dest.Weight
-				if dw, ok := s.dynWeight[k]; ok {
-					w = dw // as lvsVirtualServers gave it to Desired
-				}
-				s.live[k.VS] += w
+				s.live[k.VS] += s.weightOf(k, &v.reals[j])
 			}
 		}
 	}
@@ -288,6 +284,7 @@ func (s *lvsSide) patch(k rsKey, wasUp bool) (ok, flipped bool) {
 	}
 	// As lvs.Desired computes it.
 	d := r.Dest
+	d.Weight = s.weightOf(k, r)
 	if s.drained[k] {
 		d.Weight = 0
 	}
@@ -606,6 +603,15 @@ func destKey(e config.Endpoint, vport uint16) lvs.DestKey {
 		port = vport
 	}
 	return lvs.DestKey{Addr: e.Addr, Port: port}
+}
+
+// weightOf is a real server's weight before health and drain: the one
+// its checks ask for, else the configured one (as dynWeights).
+func (s *lvsSide) weightOf(k rsKey, r *real) int {
+	if w, ok := s.dynWeight[k]; ok {
+		return w
+	}
+	return r.Dest.Weight
 }
 
 // dynWeights is v with the weights the checks ask for in place of the

@@ -42,7 +42,7 @@ func patchConfig(t testing.TB, perVS int) *config.Config {
 // it.
 func TestPatchEqualsDesired(t *testing.T) {
 	cfg := patchConfig(t, 12)
-	s := &lvsSide{log: slog.New(slog.DiscardHandler), quorumUp: map[string]bool{}, up: map[rsKey]bool{}, drained: map[rsKey]bool{}}
+	s := &lvsSide{log: slog.New(slog.DiscardHandler), quorumUp: map[string]bool{}, up: map[rsKey]bool{}, drained: map[rsKey]bool{}, dynWeight: map[rsKey]int{}}
 	s.setVirtualServers(cfg)
 	var keys []rsKey
 	for k := range s.reals {
@@ -52,6 +52,9 @@ func TestPatchEqualsDesired(t *testing.T) {
 	for _, k := range keys {
 		s.up[k] = rng.IntN(2) == 0
 		s.drained[k] = rng.IntN(8) == 0
+		if rng.IntN(6) == 0 {
+			s.dynWeight[k] = rng.IntN(5) // a weight the checks asked for
+		}
 	}
 	s.reapply()
 	patched, full, flips := 0, 0, 0

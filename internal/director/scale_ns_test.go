@@ -104,7 +104,8 @@ func TestHealthTransitionsAtScale(t *testing.T) {
 	for _, vss := range []int{1, 50} {
 		t.Run(fmt.Sprintf("vs=%d", vss), func(t *testing.T) {
 			var b strings.Builder
-			fmt.Fprintf(&b, "global {\n  router_id = \"d1\"\n  state_dir = %q\n}\n", t.TempDir())
+			dir := t.TempDir()
+			fmt.Fprintf(&b, "global {\n  router_id = \"d1\"\n  state_dir = %q\n  control_socket = %q\n}\n", dir, dir+"/tandem.sock")
 			per := total / vss
 			for i := range vss {
 				fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  address = \"198.51.100.%d:80\"\n", i, 1+i)
@@ -132,6 +133,11 @@ func TestHealthTransitionsAtScale(t *testing.T) {
 			deadline := start.Add(interval + rise*interval + 2*interval)
 			var dests int
 			for {
+				select {
+				case err := <-ran:
+					t.Fatalf("Run returned: %v", err)
+				default:
+				}
 				dests, _, _, _ = back.snapshot()
 				if dests == total || time.Now().After(deadline.Add(5*time.Second)) {
 					break

@@ -14,7 +14,7 @@ import (
 // time and memory.
 const ipvsBenchVar = "TANDEM_IPVS_BENCH_SERVICES"
 
-// ipvsReadVar lists the table sizes of lvs.TestReadSpeed: "200" when
+// ipvsReadVar lists the table sizes of lvs.TestReadSpeed: "100" when
 // unset (CI), "1000,10000" under make bench-ipvs.
 const ipvsReadVar = "TANDEM_IPVS_READ_SERVICES"
 
