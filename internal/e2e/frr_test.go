@@ -22,7 +22,7 @@ import (
 // IPv6 link-local on the v6 macvlan (addrgenmode random, set after
 // creation).
 const (
-	frrDir  = "/usr/lib/frr"
+	frrDir  = "/usr/lib/frr" // FRR's daemons (Debian package frr); the BGP tests use it too
 	frrVRID = 5
 )
 
@@ -32,7 +32,7 @@ type frrNode struct {
 	dir  string
 }
 
-func startFRR(t *testing.T, h *netlab.Host, prio int) *frrNode {
+func startFRRVRRP(t *testing.T, h *netlab.Host, prio int) *frrNode {
 	t.Helper()
 	testenv.NeedCommand(t, "vtysh")
 	for _, d := range []string{"zebra", "vrrpd"} {
@@ -161,7 +161,7 @@ func TestFRRInterop(t *testing.T) {
 	td := lab.MustAddHost(t, "td", "198.51.100.11/24", "2001:db8::11/64")
 	fh := lab.MustAddHost(t, "frr", "198.51.100.21/24", "2001:db8::21/64")
 	capt := startCapture(t, td)
-	frr := startFRR(t, fh, 100)
+	frr := startFRRVRRP(t, fh, 100)
 	tn := startTandem(t, td, frrConfig("td", 150))
 
 	state := func(tandem bool, want string) func() bool {
