@@ -221,15 +221,58 @@ func (g *genl) exchange(typ uint16, cmd uint8, flags uint16, attrs func(*msg), e
 	}
 	var failed error     // of each: the rest of the answer is still read
 	interrupted := false // the kernel marks every part after a change
+	waiting := func(waited time.Duration) {
+		g.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", waited)
+	}
+	return g.messages(waiting, func(mtyp, mflags uint16, mseq uint32, body []byte) (bool, error) {
+		if mseq != seq {
+			return false, nil // the late answer to a request that timed out
+		}
+		if mflags&flagDumpIntr != 0 {
+			interrupted = true
+		}
+		switch mtyp {
+		case nlmsgError:
+			if len(body) < 4 {
+				return true, errors.New("netlink: short error message")
+			}
+			if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
+				return true, syscall.Errno(-code)
+			}
+			return true, failed // the ACK
+		case nlmsgDone:
+			if len(body) >= 4 {
+				if code := int32(binary.NativeEndian.Uint32(body)); code < 0 {
+					return true, syscall.Errno(-code)
+				}
+			}
+			if interrupted {
+				return true, errDumpInterrupted
+			}
+			return true, failed
+		}
+		if len(body) < genlHdrLen {
+			return true, errors.New("netlink: short generic netlink message")
+		}
+		if failed == nil {
+			failed = each(body[genlHdrLen:])
+		}
+		return false, nil
+	})
+}
+
+// messages receives netlink messages and hands each to handle until it
+// says done (or fails). A receive that times out is retried a bounded
+// number of times, saying so through waiting: moby/ipvs waited here
+// forever, and with it the reconciler's goroutine.
+func (g *genl) messages(waiting func(waited time.Duration), handle func(typ, flags uint16, seq uint32, body []byte) (done bool, err error)) error {
 	timeouts := 0
 	for {
 		n, err := g.c.Receive(g.recv)
-		// A bounded wait: moby/ipvs waited here forever, and with it the
-		// reconciler's goroutine.
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			timeouts++
 			if timeouts < recvTries {
-				g.log.Warn("the kernel has not answered a netlink request yet; waiting", "type", typ, "cmd", cmd, "waited", time.Duration(timeouts)*recvTimeout)
+				waiting(time.Duration(timeouts) * recvTimeout)
 				continue
 			}
 			return fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
@@ -248,37 +291,8 @@ func (g *genl) exchange(typ uint16, cmd uint8, flags uint16, attrs func(*msg), e
 			mseq := binary.NativeEndian.Uint32(b[8:])
 			body := b[nlmsgHdrLen:l]
 			b = b[min(align4(l), len(b)):]
-			if mseq != seq {
-				continue // the late answer to a request that timed out
-			}
-			if mflags&flagDumpIntr != 0 {
-				interrupted = true
-			}
-			switch mtyp {
-			case nlmsgError:
-				if len(body) < 4 {
-					return errors.New("netlink: short error message")
-				}
-				if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
-					return syscall.Errno(-code)
-				}
-				return failed // the ACK
-			case nlmsgDone:
-				if len(body) >= 4 {
-					if code := int32(binary.NativeEndian.Uint32(body)); code < 0 {
-						return syscall.Errno(-code)
-					}
-				}
-				if interrupted {
-					return errDumpInterrupted
-				}
-				return failed
-			}
-			if len(body) < genlHdrLen {
-				return errors.New("netlink: short generic netlink message")
-			}
-			if failed == nil {
-				failed = each(body[genlHdrLen:])
+			if done, err := handle(mtyp, mflags, mseq, body); done || err != nil {
+				return err
 			}
 		}
 	}
@@ -339,44 +353,21 @@ func (g *genl) batch(typ uint16, n int, build func(i int, m *msg) uint8) []error
 // collect receives the answers to the requests first..last until the
 // last one's ACK (or error), passing on each error.
 func (g *genl) collect(first, last uint32, fail func(seq uint32, err error)) error {
-	timeouts := 0
-	for {
-		n, err := g.c.Receive(g.recv)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			timeouts++
-			if timeouts < recvTries {
-				g.log.Warn("the kernel has not answered a batch of netlink requests yet; waiting", "requests", last-first+1, "waited", time.Duration(timeouts)*recvTimeout)
-				continue
-			}
-			return fmt.Errorf("the kernel did not answer (%d receive timeouts); if this repeats, look for IPVS trouble in the kernel log (dmesg): %w", timeouts, err)
-		}
-		if err != nil {
-			return err
-		}
-		b := g.recv[:n]
-		for len(b) >= nlmsgHdrLen {
-			l := int(binary.NativeEndian.Uint32(b))
-			if l < nlmsgHdrLen || l > len(b) {
-				return fmt.Errorf("netlink: a message of %d bytes in %d", l, len(b))
-			}
-			mtyp := binary.NativeEndian.Uint16(b[4:])
-			mseq := binary.NativeEndian.Uint32(b[8:])
-			body := b[nlmsgHdrLen:l]
-			b = b[min(align4(l), len(b)):]
-			if mseq < first || mseq > last || mtyp != nlmsgError {
-				continue // a late answer to an earlier request
-			}
-			if len(body) < 4 {
-				return errors.New("netlink: short error message")
-			}
-			if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
-				fail(mseq, syscall.Errno(-code))
-			}
-			if mseq == last {
-				return nil
-			}
-		}
+	waiting := func(waited time.Duration) {
+		g.log.Warn("the kernel has not answered a batch of netlink requests yet; waiting", "requests", last-first+1, "waited", waited)
 	}
+	return g.messages(waiting, func(mtyp, _ uint16, mseq uint32, body []byte) (bool, error) {
+		if mseq < first || mseq > last || mtyp != nlmsgError {
+			return false, nil // a late answer to an earlier request
+		}
+		if len(body) < 4 {
+			return true, errors.New("netlink: short error message")
+		}
+		if code := int32(binary.NativeEndian.Uint32(body)); code != 0 {
+			fail(mseq, syscall.Errno(-code))
+		}
+		return mseq == last, nil
+	})
 }
 
 // msg builds one netlink message (appended to b: a batch holds several).
