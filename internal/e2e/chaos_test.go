@@ -11,7 +11,7 @@ import (
 )
 
 // chaosSeed is CI's schedule: the same faults at every run, so that a
-// failure replays with `go run ./bench/chaos -seed 20261202 -duration 2m`.
+// failure replays with `go run ./bench/chaos -seed 20261202 -duration 90s`.
 const chaosSeed = 20261202
 
 func runChaos(t *testing.T, o chaos.Options) *chaos.Report {
@@ -31,12 +31,12 @@ func runChaos(t *testing.T, o chaos.Options) *chaos.Report {
 	return rep
 }
 
-// Two minutes of seeded faults of every kind on three directors with two
+// Ninety seconds of seeded faults of every kind on three directors with two
 // instances at 100 ms adverts: no invariant may break.
 func TestChaos(t *testing.T) {
-	rep := runChaos(t, chaos.Options{Seed: chaosSeed, Duration: 2 * time.Minute})
+	rep := runChaos(t, chaos.Options{Seed: chaosSeed, Duration: 90 * time.Second})
 	if rep.Episodes < 10 {
-		t.Errorf("only %d fault episodes in two minutes", rep.Episodes)
+		t.Errorf("only %d fault episodes in ninety seconds", rep.Episodes)
 	}
 	if len(rep.Kinds) < len(chaos.Kinds)/2 {
 		t.Errorf("only %d kinds of fault were drawn: %v", len(rep.Kinds), rep.Kinds)
