@@ -2,7 +2,6 @@ package vrrp
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"time"
 )
@@ -56,22 +55,7 @@ func (i *Instance) lowerPriorityGARP() {
 
 // AnnounceN is Announce with n messages per VIP instead of the
 // configured repeat.
-func (h *HostEffects) AnnounceN(vips []netip.Prefix, n int) error {
-	for range n {
-		for _, p := range vips {
-			var err error
-			if p.Addr().Is6() {
-				err = h.sendNA(p.Addr())
-			} else {
-				err = h.sendGARP(p.Addr())
-			}
-			if err != nil {
-				return fmt.Errorf("announce %s on %s: %w", p.Addr(), h.o.Interface, err)
-			}
-		}
-	}
-	return nil
-}
+func (h *HostEffects) AnnounceN(vips []netip.Prefix, n int) error { return h.announce(vips, n) }
 
 // startupDelay waits out cfg.StartupDelay in INIT: reconfigurations apply,
 // other events are kept for after Start, adverts are not listened to (a

@@ -276,8 +276,13 @@ func (h *HostEffects) filter() error {
 // target = VIP, as keepalived does) or unsolicited NAs to all nodes. The
 // first failure ends the burst: the next ones would fail alike.
 func (h *HostEffects) Announce(vips []netip.Prefix) error {
+	return h.announce(vips, h.o.Repeat)
+}
+
+// announce sends n messages for each VIP and excluded address.
+func (h *HostEffects) announce(vips []netip.Prefix, n int) error {
 	vips = append(slices.Clip(vips), h.o.Excluded...)
-	for range h.o.Repeat {
+	for range n {
 		for _, p := range vips {
 			if dev, _ := h.netlinkAddr(p); dev != "" {
 				if p.Addr().Is4() { // IPv6 ones elsewhere: not announced (the NA socket is this interface's)
