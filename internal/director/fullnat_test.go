@@ -1,7 +1,6 @@
 package director
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tandemlb/tandem/config"
-	"github.com/tandemlb/tandem/internal/track"
 	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/nft"
 )
@@ -61,19 +59,7 @@ lvs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	watchLinks = func(context.Context, []string) (<-chan track.LinkState, error) {
-		return make(chan track.LinkState), nil
-	}
-	t.Cleanup(func() { watchLinks = track.WatchLinks })
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Error(err)
-		}
-	}()
+	ctx := runNoLinks(t, d)
 	var st *Status
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := Call(ctx, sock, Request{Op: "status"})

@@ -99,21 +99,7 @@ func TestReloadSetsTimeoutsOnTheReconcilerGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No instances, no interfaces: a watch that reports nothing keeps the
-	// test off netlink.
-	watchLinks = func(context.Context, []string) (<-chan track.LinkState, error) {
-		return make(chan track.LinkState), nil
-	}
-	t.Cleanup(func() { watchLinks = track.WatchLinks })
-	ctx, cancel := context.WithCancel(t.Context())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Error(err)
-		}
-	}()
+	ctx := runNoLinks(t, d)
 
 	// Once the first table is applied (the director's own read at start
 	// is over), hold the next reconcile pass, at most a second away, in
@@ -151,4 +137,25 @@ func TestReloadSetsTimeoutsOnTheReconcilerGoroutine(t *testing.T) {
 	if n := b.overlaps.Load(); n != 0 {
 		t.Errorf("the IPVS handle was used by two goroutines at once (%d overlapping calls)", n)
 	}
+}
+
+// runNoLinks runs d until the test ends (then wants a clean return), on a
+// link watch that reports nothing: no instances, no interfaces, and the
+// test stays off netlink.
+func runNoLinks(t *testing.T, d *Director) context.Context {
+	t.Helper()
+	watchLinks = func(context.Context, []string) (<-chan track.LinkState, error) {
+		return make(chan track.LinkState), nil
+	}
+	t.Cleanup(func() { watchLinks = track.WatchLinks })
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	})
+	return ctx
 }
