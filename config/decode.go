@@ -459,18 +459,28 @@ func (d *decoder) list(expr hcl.Expression, field reflect.Value, name string, sr
 	out := reflect.MakeSlice(field.Type(), 0, len(exprs))
 	var ranges []hcl.Range
 	for _, e := range exprs {
-		val, vd := e.Value(nil)
-		d.diags = append(d.diags, vd...)
-		if vd.HasErrors() {
-			continue
-		}
-		elem := reflect.New(field.Type().Elem()).Elem()
-		if d.scalar(val, e.Range(), elem, name) {
+		if elem, ok := d.element(e, field.Type().Elem(), name); ok {
 			out = reflect.Append(out, elem)
 			ranges = append(ranges, e.Range())
 		}
 	}
 	field.Set(out)
+	src.setElems(name, ranges)
+}
+
+// element decodes one plain list element of type t.
+func (d *decoder) element(e hcl.Expression, t reflect.Type, name string) (reflect.Value, bool) {
+	val, vd := e.Value(nil)
+	d.diags = append(d.diags, vd...)
+	if vd.HasErrors() {
+		return reflect.Value{}, false
+	}
+	elem := reflect.New(t).Elem()
+	return elem, d.scalar(val, e.Range(), elem, name)
+}
+
+// setElems records the ranges of a list attribute's elements.
+func (src *Source) setElems(name string, ranges []hcl.Range) {
 	if src.elems == nil {
 		src.elems = map[string][]hcl.Range{}
 	}

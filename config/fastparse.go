@@ -600,10 +600,7 @@ func (p *fastParser) list(field reflect.Value, name string, src *Source) bool {
 		out = reflect.Append(out, e)
 	}
 	field.Set(out)
-	if src.elems == nil {
-		src.elems = map[string][]hcl.Range{}
-	}
-	src.elems[name] = ranges
+	src.setElems(name, ranges)
 	return true
 }
 

@@ -41,10 +41,7 @@ func (d *decoder) objectList(expr hcl.Expression, field reflect.Value, name stri
 		}
 	}
 	field.Set(out)
-	if src.elems == nil {
-		src.elems = map[string][]hcl.Range{}
-	}
-	src.elems[name] = ranges
+	src.setElems(name, ranges)
 }
 
 // mixedList decodes a list of plain values and objects: objects go to the
@@ -70,13 +67,7 @@ func (d *decoder) mixedList(expr hcl.Expression, field, side reflect.Value, name
 			ranges = append(ranges, e.Range())
 			continue
 		}
-		val, vd := e.Value(nil)
-		d.diags = append(d.diags, vd...)
-		if vd.HasErrors() {
-			continue
-		}
-		elem := reflect.New(field.Type().Elem()).Elem()
-		if d.scalar(val, e.Range(), elem, name) {
+		if elem, ok := d.element(e, field.Type().Elem(), name); ok {
 			out = reflect.Append(out, elem)
 			ranges = append(ranges, e.Range())
 		}
@@ -85,10 +76,7 @@ func (d *decoder) mixedList(expr hcl.Expression, field, side reflect.Value, name
 	if objs.Len() > 0 {
 		side.Set(objs)
 	}
-	if src.elems == nil {
-		src.elems = map[string][]hcl.Range{}
-	}
-	src.elems[name] = ranges
+	src.setElems(name, ranges)
 }
 
 // setIndex records an element's position in its list (field Index).
