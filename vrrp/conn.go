@@ -99,6 +99,15 @@ type conn struct {
 	// socket's buffer was full.
 	overflows atomic.Uint32
 
+	// sfd is c's descriptor, for sendBatch; smu is held while it is
+	// used, so that Close never closes it under a send.
+	sfd  int
+	smu  sync.RWMutex
+	out  []mmsghdr
+	oiov []unix.Iovec
+	oto  []unix.RawSockaddrInet6 // an IPv4 destination fits too
+	ocm  [][]byte
+
 	closeFD   int  // an eventfd that Close signals, to end a ppoll in Recv
 	kernel    bool // Recv waits in ppoll; false after it kept failing (then a blocking read with a timeout)
 	fails     retries
@@ -120,6 +129,7 @@ func newConn(c *conn) (Conn, error) {
 		var serr error
 		drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
 		err = c.rc.Control(func(fd uintptr) {
+			c.sfd = int(fd)
 			serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &drop[0]})
 		})
 		err = errors.Join(err, serr)
@@ -152,6 +162,18 @@ func newConn(c *conn) (Conn, error) {
 		h.Iov = &iovs[i]
 		h.Iovlen = 1
 		h.Control = &c.oobs[i][0]
+	}
+	c.out = make([]mmsghdr, sendBatch)
+	c.oiov = make([]unix.Iovec, sendBatch)
+	c.oto = make([]unix.RawSockaddrInet6, sendBatch)
+	c.ocm = make([][]byte, sendBatch)
+	for i := range c.out {
+		c.ocm[i] = make([]byte, unix.CmsgSpace(unix.SizeofInet6Pktinfo))
+		h := &c.out[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&c.oto[i]))
+		h.Iov = &c.oiov[i]
+		h.Iovlen = 1
+		h.Control = &c.ocm[i][0]
 	}
 	return c, nil
 }
@@ -206,6 +228,7 @@ func listenRecv(ifi *net.Interface, v6 bool) (int, error) {
 // one per interval, never come in such crowds.
 const (
 	recvBatch  = 256
+	sendBatch  = 256 // adverts per sendmmsg: every VRID of a link
 	floodBatch = 4
 	floodPause = 2 * time.Millisecond
 	rcvBuf     = 1 << 20
@@ -290,7 +313,8 @@ func (c *conn) Recv() (Packet, error) {
 			i := c.next
 			c.next++
 			c.queued.Store(int32(c.n - c.next))
-			if p, ok := c.packet(c.bufs[i][:c.hdrs[i].len], &c.names[i], c.oobs[i][:c.hdrs[i].hdr.Controllen]); ok {
+			if p, ok := c.packet(c.bufs[i][:c.hdrs[i].len], &c.names[i], c.oobs[i][:c.hdrs[i].hdr.Controllen], time.Now()); ok {
+				p.Data = append([]byte(nil), p.Data...)
 				return p, nil
 			}
 			continue
@@ -316,6 +340,13 @@ func (c *conn) Recv() (Packet, error) {
 func (c *conn) read() (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	return c.readLocked()
+}
+
+// readLocked is read with rmu held: the link's loop holds it while it
+// runs (it polls the socket itself, c.kernel false means nothing there)
+// and reads only what is there.
+func (c *conn) readLocked() (int, error) {
 	for {
 		if c.closed.Load() {
 			return 0, net.ErrClosed
@@ -349,9 +380,46 @@ func (c *conn) read() (int, error) {
 	}
 }
 
-// packet is a received message as a Packet; false when it came in on
-// another interface.
-func (c *conn) packet(b []byte, name *unix.RawSockaddrAny, oob []byte) (Packet, bool) {
+// readNow reads what the socket holds, up to recvBatch packets, without
+// waiting; the caller holds rmu (the link's loop). next returns them.
+func (c *conn) readNow() (int, error) {
+	for i := range c.hdrs {
+		c.hdrs[i].hdr.Namelen = uint32(unsafe.Sizeof(c.names[i]))
+		c.hdrs[i].hdr.SetControllen(len(c.oobs[i]))
+	}
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(c.rfd), uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case 0:
+			c.next, c.n = 0, int(n)
+			c.queued.Store(int32(n))
+			return int(n), nil
+		case unix.EAGAIN:
+			return 0, nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, fmt.Errorf("vrrp: receiving on %s: %w", c.ifi.Name, errno)
+	}
+}
+
+// nextPacket is the next packet readNow read, its Data in the read's
+// buffer (valid until the next read); false when none is left.
+func (c *conn) nextPacket(now time.Time) (Packet, bool) {
+	for c.next < c.n {
+		i := c.next
+		c.next++
+		c.queued.Store(int32(c.n - c.next))
+		if p, ok := c.packet(c.bufs[i][:c.hdrs[i].len], &c.names[i], c.oobs[i][:c.hdrs[i].hdr.Controllen], now); ok {
+			return p, true
+		}
+	}
+	return Packet{}, false
+}
+
+// packet is a received message as a Packet, its Data in b; false when it
+// came in on another interface. now is about when it was read.
+func (c *conn) packet(b []byte, name *unix.RawSockaddrAny, oob []byte, now time.Time) (Packet, bool) {
 	var src netip.Addr
 	switch name.Addr.Family {
 	case unix.AF_INET:
@@ -366,14 +434,20 @@ func (c *conn) packet(b []byte, name *unix.RawSockaddrAny, oob []byte) (Packet, 
 		}
 		b = b[int(b[0]&0x0f)*4:]
 	}
-	p := Packet{Data: append([]byte(nil), b...), Src: src, TTL: -1}
-	cms, _ := unix.ParseSocketControlMessage(oob)
+	p := Packet{Data: b, Src: src, TTL: -1}
 	ifindex := 0
-	for _, cm := range cms {
-		h, d := cm.Header, cm.Data
+	// The control messages, walked in place (unix.ParseSocketControlMessage
+	// allocates a slice of them for each packet).
+	for len(oob) >= unix.CmsgLen(0) {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if int(h.Len) < unix.CmsgLen(0) || int(h.Len) > len(oob) {
+			break
+		}
+		d := oob[unix.CmsgLen(0):h.Len]
+		oob = oob[min(len(oob), unix.CmsgSpace(int(h.Len)-unix.CmsgLen(0))):]
 		switch {
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS && len(d) >= int(unsafe.Sizeof(unix.Timespec{})):
-			p.At = stampOf(*(*unix.Timespec)(unsafe.Pointer(&d[0])), time.Now())
+			p.At = stampOf(*(*unix.Timespec)(unsafe.Pointer(&d[0])), now)
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(d) >= 4:
 			c.overflows.Store(*(*uint32)(unsafe.Pointer(&d[0])))
 		case !c.v6 && h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL && len(d) >= 4,
@@ -406,6 +480,79 @@ func (c *conn) Send(b []byte, src, dst netip.Addr) error {
 		to.Zone = c.ifi.Name
 	}
 	return c.send(b, s, to)
+}
+
+// outMsg is one advert of a batch.
+type outMsg struct {
+	b        []byte
+	src, dst netip.Addr
+}
+
+// sendBatch sends msgs in as few system calls as the kernel takes
+// (sendmmsg, up to sendBatch a call), as Send would each, and returns how
+// many went; the caller sends the rest one by one, to learn their errors.
+func (c *conn) sendBatch(msgs []outMsg) int {
+	c.smu.RLock()
+	defer c.smu.RUnlock()
+	if c.closed.Load() {
+		return 0
+	}
+	sent := 0
+	for sent < len(msgs) {
+		chunk := msgs[sent:min(len(msgs), sent+sendBatch)]
+		for i, m := range chunk {
+			c.fillOut(i, m)
+		}
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(c.sfd), uintptr(unsafe.Pointer(&c.out[0])), uintptr(len(chunk)), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 || n == 0 {
+			return sent
+		}
+		sent += int(n)
+	}
+	return sent
+}
+
+// fillOut writes message i of the batch: m's bytes to m.dst, from m.src
+// out of this interface (IP_PKTINFO / IPV6_PKTINFO, as x/net's WriteTo
+// with a ControlMessage does).
+func (c *conn) fillOut(i int, m outMsg) {
+	h := &c.out[i].hdr
+	c.oiov[i].Base = unsafe.SliceData(m.b)
+	c.oiov[i].SetLen(len(m.b))
+	cm := c.ocm[i]
+	ch := (*unix.Cmsghdr)(unsafe.Pointer(&cm[0]))
+	d := cm[unix.CmsgLen(0):]
+	if c.v6 {
+		to := &c.oto[i]
+		*to = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: m.dst.As16()}
+		if m.dst.IsLinkLocalUnicast() || m.dst.IsLinkLocalMulticast() {
+			to.Scope_id = uint32(c.ifi.Index)
+		}
+		h.Namelen = unix.SizeofSockaddrInet6
+		ch.Level, ch.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+		ch.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+		pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&d[0]))
+		*pi = unix.Inet6Pktinfo{Ifindex: uint32(c.ifi.Index)}
+		if m.src.IsValid() {
+			pi.Addr = m.src.As16()
+		}
+		h.SetControllen(unix.CmsgSpace(unix.SizeofInet6Pktinfo))
+		return
+	}
+	to := (*unix.RawSockaddrInet4)(unsafe.Pointer(&c.oto[i]))
+	*to = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: m.dst.As4()}
+	h.Namelen = unix.SizeofSockaddrInet4
+	ch.Level, ch.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+	ch.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+	pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&d[0]))
+	*pi = unix.Inet4Pktinfo{Ifindex: int32(c.ifi.Index)}
+	if m.src.IsValid() {
+		pi.Spec_dst = m.src.As4()
+	}
+	h.SetControllen(unix.CmsgSpace(unix.SizeofInet4Pktinfo))
 }
 
 // socketDrops is how many packets the kernel dropped for a full buffer.
@@ -445,7 +592,9 @@ func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		unix.Write(c.closeFD, wakeOne)
+		c.smu.Lock() // a batch being sent goes first
 		err = c.c.Close()
+		c.smu.Unlock()
 		c.rmu.Lock() // a read in progress sees closeFD (or its timeout) and lets go
 		unix.Close(c.rfd)
 		c.rmu.Unlock()

@@ -258,8 +258,11 @@ func (m *Machine) Deciding(now time.Time) bool {
 }
 
 // Step applies one event at time now and returns the actions to take.
-func (m *Machine) Step(now time.Time, ev Event) []Action {
-	var out []Action
+func (m *Machine) Step(now time.Time, ev Event) []Action { return m.StepAppend(nil, now, ev) }
+
+// StepAppend is Step appending the actions to out: a caller that reuses
+// out steps without allocating (an advert received, a timer's advert).
+func (m *Machine) StepAppend(out []Action, now time.Time, ev Event) []Action {
 	switch e := ev.(type) {
 	case Start:
 		if m.state == Init {

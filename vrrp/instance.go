@@ -152,6 +152,28 @@ type Instance struct {
 
 	wakeMu sync.RWMutex // wakeFD is not closed while written
 	wakeFD int          // the realtime loop's eventfd; -1: none
+
+	// lp is the link's loop once it runs the instance (loop.go): wake
+	// tells it, and the adverts go out with its batch. queued: the loop
+	// has the instance on its list of those with events.
+	lp       atomic.Pointer[loop]
+	queued   atomic.Bool
+	inLoop   bool          // owned by the loop (the loop's goroutine reads it)
+	stopped  chan struct{} // the loop saw the machine reach STOP
+	released chan struct{} // the loop let go of the instance (release)
+
+	acts []Action   // the machine's actions, reused (owned by the runner)
+	adv  advertWire // the adverts' bytes, kept while nothing changes
+}
+
+// advertWire is an instance's adverts as sent, for one priority: the
+// bytes change only with it or the configuration.
+type advertWire struct {
+	ok    bool
+	prio  uint8
+	dsts  []netip.Addr
+	bytes [][]byte // per destination; nil: marshalling failed (err)
+	err   error
 }
 
 // NewInstance prepares an instance on link whose VIPs fx holds (a
@@ -177,6 +199,8 @@ func NewInstance(cfg InstanceConfig, link *Link, fx announce.Announcer, log *slo
 
 		dropLogged: map[string]time.Time{},
 		wakeFD:     -1,
+		stopped:    make(chan struct{}),
+		released:   make(chan struct{}),
 	}
 	if cfg.HMAC != nil {
 		h, err := newHMACState(*cfg.HMAC, len(cfg.UnicastPeers))
@@ -229,6 +253,21 @@ func (i *Instance) Run(ctx context.Context) {
 	}
 	if i.fixed.Realtime && i.realtime(ctx) {
 		return
+	}
+	if lp := i.link.lp; lp != nil && lp.adopt(i) {
+		select {
+		case <-ctx.Done():
+			lp.release(i)
+			return
+		case <-i.stopped:
+			return
+		case <-lp.exited:
+			// The link closed under a running instance: it goes on
+			// alone, as it would have before (timers, no adverts heard).
+			if ctx.Err() != nil {
+				return
+			}
+		}
 	}
 	t, err := newTimerFD(true)
 	if err != nil {
@@ -463,7 +502,10 @@ func (i *Instance) handleEvent(ev Event) {
 func (i *Instance) step(ev Event) { i.stepAt(time.Now(), ev) }
 
 // stepAt steps the machine with the time the event happened.
-func (i *Instance) stepAt(now time.Time, ev Event) { i.do(i.m.Step(now, ev)) }
+func (i *Instance) stepAt(now time.Time, ev Event) {
+	i.acts = i.m.StepAppend(i.acts[:0], now, ev)
+	i.do(i.acts)
+}
 
 // do carries out the machine's actions, in order.
 func (i *Instance) do(acts []Action) {
@@ -495,11 +537,26 @@ func (i *Instance) do(acts []Action) {
 			}
 		}
 	}
-	st := i.m.Status()
-	i.status.Store(&st)
+	i.storeStatus()
 }
 
-func (i *Instance) sendAdvert(prio uint8) {
+// storeStatus publishes the machine's status when it changed (a copy
+// for each advert would be an allocation each).
+func (i *Instance) storeStatus() {
+	if st := i.m.Status(); st != *i.status.Load() {
+		p := new(Status)
+		*p = st
+		i.status.Store(p)
+	}
+}
+
+// wire returns the adverts' bytes for prio, marshalling them again only
+// when the priority or the configuration changed.
+func (i *Instance) wire(prio uint8) *advertWire {
+	w := &i.adv
+	if w.ok && w.prio == prio {
+		return w
+	}
 	a := Advert{Version: i.cfg.Version, VRID: i.cfg.VRID, Priority: prio, Interval: i.cfg.Interval,
 		AuthType: authType(i.cfg.Password), Password: i.cfg.Password}
 	for _, p := range i.cfg.VIPs {
@@ -512,17 +569,36 @@ func (i *Instance) sendAdvert(prio uint8) {
 			dsts = []netip.Addr{Group6}
 		}
 	}
+	// New slices: a batch not yet sent may hold the old ones.
+	*w = advertWire{ok: true, prio: prio, dsts: dsts, bytes: make([][]byte, len(dsts))}
+	for k, dst := range dsts {
+		if w.bytes[k], w.err = a.Marshal(i.cfg.Source, dst, !i.cfg.ChecksumAsV2); w.err != nil {
+			w.bytes = nil
+			break
+		}
+	}
+	return w
+}
+
+func (i *Instance) sendAdvert(prio uint8) {
+	w := i.wire(prio)
 	signed := i.auth != nil && i.auth.signs()
 	var seq uint64
 	if signed {
 		seq = i.auth.nextSeq(time.Now()) // one sequence for every peer's copy, as keepalived
 	}
-	for _, dst := range dsts {
-		b, err := a.Marshal(i.cfg.Source, dst, !i.cfg.ChecksumAsV2)
-		if err == nil && signed {
-			b = i.auth.sign(b, i.cfg.Source, dst, seq)
-		}
+	for k, dst := range w.dsts {
+		err := w.err
 		if err == nil {
+			b := w.bytes[k]
+			if signed {
+				b = i.auth.sign(slices.Clip(b), i.cfg.Source, dst, seq)
+			}
+			if i.inLoop {
+				// Out with the other adverts of this pass (one sendmmsg).
+				i.lp.Load().queue(i, b, i.cfg.Source, dst)
+				continue
+			}
 			err = i.link.conn.Send(b, i.cfg.Source, dst)
 		}
 		if err != nil {

@@ -41,6 +41,7 @@ type Link struct {
 	routes  atomic.Pointer[map[uint8]route] // copy on write
 	drops   map[string]*atomic.Uint64       // fixed keys
 	logged  map[string]time.Time            // owned by Run
+	lp      *loop                           // nil: each instance runs its own goroutine
 }
 
 // route is where a VRID's adverts go; wake, if set, is called after each
@@ -58,6 +59,7 @@ func NewLink(name string, ipv6 bool, conn Conn, log *slog.Logger) *Link {
 		l.drops[r] = new(atomic.Uint64)
 	}
 	l.routes.Store(&map[uint8]route{})
+	l.lp = newLoop()
 	return l
 }
 
@@ -120,9 +122,49 @@ func (l *Link) Reached() time.Time {
 	return time.Time{}
 }
 
-// Run reads until the socket is closed. A failed read does not end it:
-// the instances here would hear no advert again and all become master.
+// Run receives until the socket is closed. A failed read does not end
+// it: the instances here would hear no advert again and all become
+// master.
+//
+// Run is the link's loop (loop.go), which runs the instances handed to it
+// too; on a Conn other than Listen's (a test's), a goroutine reads it.
 func (l *Link) Run() {
+	var t *timerFD
+	if l.lp != nil {
+		var err error
+		if t, err = newTimerFD(false); err != nil {
+			l.log.Warn("timerfd failed: each instance runs its own timer", "err", err)
+		}
+	}
+	if t == nil {
+		if l.lp != nil {
+			l.lp.mu.Lock()
+			l.lp.closed = true
+			l.lp.mu.Unlock()
+		}
+		l.pump()
+		return
+	}
+	defer t.Close()
+	c, _ := l.conn.(*conn)
+	if c == nil {
+		go func() {
+			l.pump()
+			l.lp.mu.Lock()
+			l.lp.stop = true
+			l.lp.mu.Unlock()
+			l.lp.signal()
+		}()
+	}
+	l.lp.run(l, c, t)
+	if c != nil && !c.closed.Load() {
+		l.pump() // the loop could not wait: the instances run their own
+	}
+}
+
+// pump reads with Recv and hands each packet on, until the socket is
+// closed.
+func (l *Link) pump() {
 	for {
 		l.busy.Store(false)
 		p, err := l.conn.Recv()
@@ -131,11 +173,7 @@ func (l *Link) Run() {
 			return
 		}
 		if err != nil {
-			if now := time.Now(); now.Sub(l.logged[readFailed]) >= 10*time.Second {
-				l.logged[readFailed] = now
-				l.log.Error("receiving adverts failed; retrying", "err", err)
-			}
-			time.Sleep(10 * time.Millisecond) // no spinning on a lasting failure
+			l.readFailed(err)
 			continue
 		}
 		l.handle(p)
@@ -145,30 +183,57 @@ func (l *Link) Run() {
 	}
 }
 
+// readFailed logs a failed read (every 10 s at most) and waits a little:
+// no spinning on a lasting failure.
+func (l *Link) readFailed(err error) {
+	if now := time.Now(); now.Sub(l.logged[readFailed]) >= 10*time.Second {
+		l.logged[readFailed] = now
+		l.log.Error("receiving adverts failed; retrying", "err", err)
+	}
+	time.Sleep(10 * time.Millisecond)
+}
+
 // handle parses p and hands it to the instance of its VRID, or drops it.
 func (l *Link) handle(p Packet) {
 	a, err := ParseAdvert(p.Data, p.Src, p.Dst)
 	if err != nil {
-		reason := ReasonTruncated
-		var pe *ParseError
-		if errors.As(err, &pe) {
-			reason = pe.Reason
-		}
-		l.dropLogged(reason, p, err)
+		l.parseFailed(p, err)
 		return
 	}
+	if l.ttlDrop(p) {
+		return
+	}
+	l.route(inbound{a: a, p: p})
+}
+
+func (l *Link) parseFailed(p Packet, err error) {
+	reason := ReasonTruncated
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		reason = pe.Reason
+	}
+	l.dropLogged(reason, p, func() error { return err })
+}
+
+// ttlDrop drops a multicast advert not sent at 255: any instance would
+// (Rules.Check), here without waking one.
+func (l *Link) ttlDrop(p Packet) bool {
 	if p.TTL >= 0 && p.Dst.IsMulticast() && p.TTL != HopLimit {
-		// Any instance drops it (Rules.Check): here, without waking one.
-		l.dropLogged(ReasonTTL, p, fmt.Errorf("TTL %d, want %d", p.TTL, HopLimit))
-		return
+		l.dropLogged(ReasonTTL, p, func() error { return fmt.Errorf("TTL %d, want %d", p.TTL, HopLimit) })
+		return true
 	}
-	r, ok := (*l.routes.Load())[a.VRID]
+	return false
+}
+
+// route hands msg to its instance's channel, or drops it.
+func (l *Link) route(msg inbound) {
+	r, ok := (*l.routes.Load())[msg.a.VRID]
 	if !ok {
-		l.dropLogged(ReasonForeignVRID, p, fmt.Errorf("VRID %d", a.VRID))
+		l.dropLogged(ReasonForeignVRID, msg.p, func() error { return fmt.Errorf("VRID %d", msg.a.VRID) })
 		return
 	}
 	select {
-	case r.ch <- inbound{a: a, p: p}:
+	case r.ch <- msg:
 		if r.wake != nil {
 			r.wake()
 		}
@@ -177,12 +242,13 @@ func (l *Link) handle(p Packet) {
 	}
 }
 
-// dropLogged counts a drop and logs it at most every 10 s per reason.
-func (l *Link) dropLogged(reason string, p Packet, err error) {
+// dropLogged counts a drop and logs it, with why's error, at most every
+// 10 s per reason (a flood's drops make no error each).
+func (l *Link) dropLogged(reason string, p Packet, why func() error) {
 	l.drop(reason)
 	if now := time.Now(); now.Sub(l.logged[reason]) >= 10*time.Second {
 		l.logged[reason] = now
-		l.log.Warn("dropped packet", "reason", reason, "from", p.Src, "err", err)
+		l.log.Warn("dropped packet", "reason", reason, "from", p.Src, "err", why())
 	}
 }
 

@@ -305,31 +305,42 @@ func ParseAdvert(b []byte, src, dst netip.Addr) (Advert, error) {
 // computed. When several forms verify, the first of ChecksumPseudoHeader,
 // ChecksumMessageOnly, ChecksumGroupPseudoHeader wins.
 func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error) {
+	var a Advert
+	form, err := parseAdvert(b, src, dst, &a)
+	if err != nil {
+		return Advert{}, 0, err
+	}
+	return a, form, nil
+}
+
+// parseAdvert is ParseAdvertForm into a, whose address slice it reuses:
+// the link's loop parses every advert into one Advert, allocating nothing.
+func parseAdvert(b []byte, src, dst netip.Addr, a *Advert) (ChecksumForm, error) {
 	fam, src, dst := advertFamily(src, dst)
 	if fam == 0 {
-		return Advert{}, 0, parseErr(ReasonFamily, "source %v and destination %v are not both IPv4 or both IPv6", src, dst)
+		return 0, parseErr(ReasonFamily, "source %v and destination %v are not both IPv4 or both IPv6", src, dst)
 	}
 	if len(b) < advertHeaderLen {
-		return Advert{}, 0, parseErr(ReasonTruncated, "%d bytes, shorter than the %d-byte header", len(b), advertHeaderLen)
+		return 0, parseErr(ReasonTruncated, "%d bytes, shorter than the %d-byte header", len(b), advertHeaderLen)
 	}
 	version, typ := int(b[0]>>4), b[0]&0x0f
 	switch {
 	case version != 2 && version != 3:
-		return Advert{}, 0, parseErr(ReasonVersion, "version %d, want 2 or 3", version)
+		return 0, parseErr(ReasonVersion, "version %d, want 2 or 3", version)
 	case version == 2 && fam == 6:
-		return Advert{}, 0, parseErr(ReasonVersion, "VRRPv2 over IPv6 (%v -> %v)", src, dst)
+		return 0, parseErr(ReasonVersion, "VRRPv2 over IPv6 (%v -> %v)", src, dst)
 	}
 	if typ != advertTypeAdv {
-		return Advert{}, 0, parseErr(ReasonType, "type %d, want %d (advertisement)", typ, advertTypeAdv)
+		return 0, parseErr(ReasonType, "type %d, want %d (advertisement)", typ, advertTypeAdv)
 	}
 	n := int(b[3])
 	want := advertLen(version, fam, n)
 	if len(b) < want {
-		return Advert{}, 0, parseErr(ReasonTruncated, "%d bytes, need %d for a v%d advert with %d IPv%d addresses", len(b), want, version, n, fam)
+		return 0, parseErr(ReasonTruncated, "%d bytes, need %d for a v%d advert with %d IPv%d addresses", len(b), want, version, n, fam)
 	}
 	signed := len(b) == want+TrailerLen
 	if len(b) > want && !signed {
-		return Advert{}, 0, parseErr(ReasonLength, "%d bytes, but a v%d advert with %d IPv%d addresses has %d (%d with an HMAC trailer)", len(b), version, n, fam, want, want+TrailerLen)
+		return 0, parseErr(ReasonLength, "%d bytes, but a v%d advert with %d IPv%d addresses has %d (%d with an HMAC trailer)", len(b), version, n, fam, want, want+TrailerLen)
 	}
 	summed := b
 	if signed && fam == 4 {
@@ -342,7 +353,7 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 	case version == 2:
 		form = ChecksumMessageOnly
 		if foldSum(msg) != 0xffff {
-			return Advert{}, 0, parseErr(ReasonChecksum, "VRRPv2 checksum %#04x is wrong", binary.BigEndian.Uint16(b[6:8]))
+			return 0, parseErr(ReasonChecksum, "VRRPv2 checksum %#04x is wrong", binary.BigEndian.Uint16(b[6:8]))
 		}
 	case foldSum(pseudoHeaderSum(fam, src, dst, len(summed))+msg) == 0xffff:
 		form = ChecksumPseudoHeader
@@ -351,13 +362,14 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 	case fam == 4 && dst != Group4 && foldSum(pseudoHeaderSum(fam, src, Group4, len(summed))+msg) == 0xffff:
 		form = ChecksumGroupPseudoHeader
 	default:
-		return Advert{}, 0, parseErr(ReasonChecksum, "VRRPv3 checksum %#04x is wrong for %v -> %v", binary.BigEndian.Uint16(b[6:8]), src, dst)
+		return 0, parseErr(ReasonChecksum, "VRRPv3 checksum %#04x is wrong for %v -> %v", binary.BigEndian.Uint16(b[6:8]), src, dst)
 	}
 
-	a := Advert{
+	*a = Advert{
 		Version:  version,
 		VRID:     b[1],
 		Priority: b[2],
+		Addrs:    a.Addrs[:0],
 	}
 	if signed {
 		a.Signed, a.Trailer = true, parseTrailer(b[want:])
@@ -372,7 +384,10 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:6])&interval.V3Mask) * interval.V3Unit
 	}
 	if n > 0 {
-		a.Addrs = make([]netip.Addr, n)
+		if cap(a.Addrs) < n {
+			a.Addrs = make([]netip.Addr, n)
+		}
+		a.Addrs = a.Addrs[:n]
 		al := addrLen(fam)
 		for i := range a.Addrs {
 			p := b[advertHeaderLen+i*al:]
@@ -383,7 +398,7 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 			}
 		}
 	}
-	return a, form, nil
+	return form, nil
 }
 
 // pseudoHeaderSum is the unfolded one's-complement sum of the IPv4 (RFC 768

@@ -84,8 +84,13 @@ func polled(fds []unix.PollFd, err error) error {
 
 var wakeOne = binary.NativeEndian.AppendUint64(nil, 1) // eventfd adds a native uint64
 
-// wake tells a realtime loop that a channel has something for it.
+// wake tells the link's loop or a realtime loop that a channel has
+// something for it.
 func (i *Instance) wake() {
+	if lp := i.lp.Load(); lp != nil {
+		lp.wake(i)
+		return
+	}
 	i.wakeMu.RLock()
 	if i.wakeFD >= 0 {
 		unix.Write(i.wakeFD, wakeOne)

@@ -221,6 +221,7 @@ func (i *Instance) applyReconfig(r reconfig) {
 		i.auth, _ = i.auth.reconfigured(*r.cfg.HMAC, len(r.cfg.UnicastPeers))
 	}
 	i.cfg = r.cfg
+	i.adv = advertWire{} // marshalled again from the new settings
 	i.rules = rulesOf(&i.cfg)
 	i.log.Info("reconfigured", "priority", r.cfg.Priority, "effective_priority", r.prio, "interval", r.cfg.Interval, "vips", len(r.cfg.VIPs))
 	i.do(i.m.Reconfigure(time.Now(), paramsOf(&i.cfg), r.prio))

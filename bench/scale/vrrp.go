@@ -56,8 +56,8 @@ func procCPU(pid int) time.Duration {
 }
 
 // vrrpLab: hosts m (.11) and b (.12) on one switch; with links > 1 each
-// also has VLAN interfaces vl1.. on its NIC, 10.<k>.0.0/24 (the bridge
-// forwards tagged frames as they are).
+// also has interfaces vl1.., 10.<k>.0.0/24, on bridges br1.. of the
+// switch namespace (veth pairs made there, the far end moved).
 type vrrpLab struct {
 	lab  *netlab.Lab
 	m, b *netlab.Host
@@ -81,18 +81,38 @@ func newVRRPLab(links int) (l *vrrpLab, err error) {
 	if l.b, err = lab.AddHost("b", netip.MustParsePrefix("198.51.100.12/24")); err != nil {
 		return nil, err
 	}
+	ip := func(h *netlab.Host, args ...string) error {
+		if out, err := h.Run("ip", args...); err != nil {
+			return fmt.Errorf("ip %s in %s: %w: %s", strings.Join(args, " "), h.NS, err, out)
+		}
+		return nil
+	}
+	sw := lab.Switch()
 	for k := 1; k < links; k++ {
-		name := fmt.Sprintf("vl%d", k)
+		name, br := fmt.Sprintf("vl%d", k), fmt.Sprintf("br%d", k)
 		l.nics = append(l.nics, name)
+		if err := ip(sw, "link", "add", br, "type", "bridge", "mcast_snooping", "0"); err != nil {
+			return nil, err
+		}
+		if err := ip(sw, "link", "set", br, "up"); err != nil {
+			return nil, err
+		}
 		for last, h := range []*netlab.Host{l.m, l.b} {
+			port := fmt.Sprintf("%s-%s", h.Name, name)
 			for _, args := range [][]string{
-				{"link", "add", "link", netlab.NIC, "name", name, "type", "vlan", "id", strconv.Itoa(100 + k)},
-				{"addr", "add", fmt.Sprintf("10.%d.0.%d/24", k, 11+last), "dev", name},
-				{"link", "set", name, "up"},
+				{"link", "add", port, "type", "veth", "peer", "name", name},
+				{"link", "set", name, "netns", h.NS},
+				{"link", "set", port, "master", br, "up"},
 			} {
-				if out, err := h.Run("ip", args...); err != nil {
-					return nil, fmt.Errorf("ip %s in %s: %w: %s", strings.Join(args, " "), h.NS, err, out)
+				if err := ip(sw, args...); err != nil {
+					return nil, err
 				}
+			}
+			if err := ip(h, "addr", "add", fmt.Sprintf("10.%d.0.%d/24", k, 11+last), "dev", name); err != nil {
+				return nil, err
+			}
+			if err := ip(h, "link", "set", name, "up"); err != nil {
+				return nil, err
 			}
 		}
 	}
