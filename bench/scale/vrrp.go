@@ -148,12 +148,17 @@ func (l *vrrpLab) keepalivedConf(name string, prio int, o vrrpOptions) string {
 	return b.String()
 }
 
-// vips counts the host's addresses in 10.100.0.0/14 (the VIPs).
+// vips counts the host's addresses in 10.100.0.0/14 (the VIPs), on any
+// of its interfaces.
 func vips(h *netlab.Host) int {
-	ps, _ := h.Addrs()
+	out, _ := h.Run("ip", "-o", "-4", "addr", "show")
 	n := 0
-	for _, p := range ps {
-		if netip.MustParsePrefix("10.100.0.0/14").Contains(p.Addr()) {
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f[3]); err == nil && netip.MustParsePrefix("10.100.0.0/14").Contains(p.Addr()) {
 			n++
 		}
 	}
