@@ -17,8 +17,7 @@ func (lowerPrioGARP) event() {}
 // lowerPriority arms the announcement after a lower-priority advert
 // received while master; one at a time.
 func (i *Instance) lowerPriority(prio uint8) {
-	st := i.m.Status()
-	if i.cfg.GARPLowerPrioDelay <= 0 || st.State != Master || prio == 0 || prio >= st.Priority || i.lowerGARP != nil {
+	if i.cfg.GARPLowerPrioDelay <= 0 || i.m.state != Master || prio == 0 || prio >= i.m.prio || i.lowerGARP != nil {
 		return
 	}
 	i.lowerGARP = time.AfterFunc(i.cfg.GARPLowerPrioDelay, func() {

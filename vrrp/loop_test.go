@@ -211,3 +211,36 @@ func TestLoopSocketAllocs(t *testing.T) {
 		t.Error("the foreign VRID was not counted")
 	}
 }
+
+// The loop's timers, as the instance's own (TestAdvertInSocketBeatsTimer,
+// TestAdvertBehindBacklogBeatsTimer): the master's advert still unread when
+// master down is due, alone or behind a backlog of bad adverts that keeps
+// the reader past the deadline, counts before the timer.
+func TestLoopAdvertBeatsTimer(t *testing.T) {
+	for _, backlog := range []int{0, 10} {
+		lan := &memNet{}
+		mc := lan.conn("198.51.100.12")
+		link := NewLink("lan0", false, slowConn{mc, 2 * time.Millisecond}, slog.New(slog.DiscardHandler))
+		t.Cleanup(func() { link.Close() })
+		i := loopInstance(t, link, "198.51.100.12", 100)
+		i.pendingWait = 10 * time.Second // the bound is not what is tested
+		deadline := i.m.Deadline()
+		master := netip.MustParseAddr("198.51.100.11")
+		a := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.10")}}
+		good, err := a.Marshal(master, Group4, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(deadline) + 5*time.Millisecond)
+		at := deadline.Add(-10 * time.Millisecond)
+		for range backlog {
+			mc.q <- Packet{Data: good[:5], Src: master, Dst: Group4, TTL: 255, At: at} // truncated
+		}
+		mc.q <- Packet{Data: good, Src: master, Dst: Group4, TTL: 255, At: at}
+		go func() { time.Sleep(20 * time.Millisecond); link.pump() }()
+		link.lp.timers(link, nil, time.Now())
+		if st := i.Status(); st.State != Backup || st.Master != master {
+			t.Errorf("backlog %d: after the timer with the master's advert unread: %v (master %v), want BACKUP under %v", backlog, st.State, st.Master, master)
+		}
+	}
+}
