@@ -24,7 +24,7 @@ export TANDEM_TEST_STRICT := 1
 TIMED := scripts/timed
 START := $(shell date +%s)
 
-.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-ipvs bench-health bench-chaos fuzz docs clean
+.PHONY: all build package test deps vet test-unit test-package test-race test-vm bench bench-vrrp bench-ipvs bench-health bench-chaos fuzz docs clean
 
 all: build
 
@@ -78,9 +78,17 @@ bench:
 	$(GO) run ./bench/failover
 	$(GO) run ./bench/flood
 	$(GO) run ./bench/scale
+	$(MAKE) bench-vrrp
 	$(MAKE) bench-ipvs
 	$(MAKE) bench-health
 	$(MAKE) bench-chaos
+
+# VRRP at scale: a master/backup pair with 200 instances at 100 ms v3 on
+# one interface, then 1,000 on four, tandem and keepalived in alternating
+# rounds (CPU per role, permille of a core, and the ratio).
+bench-vrrp:
+	$(GO) run ./bench/scale -vrrp -rounds 5
+	$(GO) run ./bench/scale -vrrp -rounds 3 -instances 1000 -links 4
 
 # Thirty minutes of seeded faults on three tandem directors, then ten on
 # two tandem and one keepalived (CHAOS_SEED replays a schedule).
