@@ -19,7 +19,7 @@ func main() {
 	flag.IntVar(&vo.links, "links", 1, "interfaces the instances are spread over (-vrrp)")
 	flag.DurationVar(&vo.interval, "interval", 100*time.Millisecond, "advert interval (-vrrp)")
 	flag.DurationVar(&vo.window, "window", 20*time.Second, "CPU measured over (-vrrp)")
-	flag.DurationVar(&vo.settle, "settle", 3*time.Second, "wait after the pair settled (-vrrp)")
+	flag.DurationVar(&vo.settle, "settle", 8*time.Second, "wait after the pair settled (-vrrp; past the second GARP burst, 5 s after becoming master)")
 	flag.BoolVar(&vo.keepalived, "keepalived", true, "run keepalived's pair too (-vrrp)")
 	bin := flag.String("tandem", "", "a tandem binary to run instead of building this tree's (-vrrp)")
 	flag.Parse()
