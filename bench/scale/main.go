@@ -22,6 +22,7 @@ func main() {
 	flag.DurationVar(&vo.settle, "settle", 8*time.Second, "wait after the pair settled (-vrrp; past the second GARP burst, 5 s after becoming master)")
 	flag.BoolVar(&vo.keepalived, "keepalived", true, "run keepalived's pair too (-vrrp)")
 	bin := flag.String("tandem", "", "a tandem binary to run instead of building this tree's (-vrrp)")
+	flag.StringVar(&vo.before, "before", "", "another tandem binary to run in the same rounds, as \"before\" (-vrrp)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "tandem-scale-")
 	if err != nil {
