@@ -254,7 +254,10 @@ func (i *Instance) Run(ctx context.Context) {
 	if i.fixed.Realtime && i.realtime(ctx) {
 		return
 	}
-	if lp := i.link.lp; lp != nil && lp.adopt(i) {
+	// use_vmac instances keep their own goroutine: in the link's loop,
+	// TestUseVMAC's backup missed the new master's adverts 1 run in 8
+	// (not understood yet; 0 in 10 on their own).
+	if lp := i.link.lp; lp != nil && !i.fixed.UseVMAC && lp.adopt(i) {
 		select {
 		case <-ctx.Done():
 			lp.release(i)

@@ -322,6 +322,10 @@ func TestUseVMAC(t *testing.T) {
 	lab := newLab(t)
 	hs, client := hosts(t, lab, 2)
 	d1 := startTandem(t, hs[0], instanceConfig("d1", 150, "  use_vmac = true"))
+	// d2 starts after d1 is up: started together, d2 came up first now
+	// and then (1 in 10 on main) and was master for a moment, which is
+	// not what this test is about.
+	eventually(t, 5*time.Second, "d1 in BACKUP", func() bool { return d1.entered("web", "BACKUP") >= 1 })
 	d2 := startTandem(t, hs[1], instanceConfig("d2", 100, "  use_vmac = true"))
 	onVMAC := func(h *netlab.Host) bool {
 		out, err := h.Run("ip", "-br", "addr", "show", "dev", "vrrp.51")
