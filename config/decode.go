@@ -145,7 +145,8 @@ const (
 )
 
 type fieldInfo struct {
-	index    int
+	index    int // the field of the block's struct
+	sub      int // the field within a squashed settings struct at index, or -1
 	name     string
 	kind     fieldKind
 	def      string
@@ -185,57 +186,101 @@ func infoOf(t reflect.Type) *blockInfo {
 			bi.source = i
 			continue
 		}
-		tag := sf.Tag.Get("hcl")
-		if tag == "" || tag == "-" {
+		if sf.Tag.Get("hcl") == ",squash" {
+			// A settings struct behind a pointer: its attributes are the
+			// block's own.
+			st := sf.Type.Elem()
+			for j := range st.NumField() {
+				bi.add(t, i, j, st.Field(j))
+			}
 			continue
 		}
-		name, k, _ := strings.Cut(tag, ",")
-		f := fieldInfo{index: i, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc"), objects: -1}
-		if o := sf.Tag.Get("objects"); o != "" {
-			of, ok := t.FieldByName(o)
-			if !ok {
-				panic("config: no field " + o + " for the objects of " + name)
-			}
-			f.objects = of.Index[0]
-		}
-		f.def, f.hasDef = sf.Tag.Lookup("default")
-		if f.hasDef {
-			f.defVal = decodeDefault(name, f.def, sf.Type)
-		}
-		f.required = sf.Tag.Get("required") == "true"
-		if o := sf.Tag.Get("only"); o != "" {
-			f.only = strings.Split(o, ",")
-		}
-		switch k {
-		case "":
-			f.kind = kindAttr
-			bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
-		case "label":
-			f.kind = kindLabel
-		case "block", "blocks":
-			f.kind = kindBlock
-			if k == "blocks" {
-				f.kind = kindBlocks
-			}
-			et := f.typ
-			for et.Kind() == reflect.Pointer || et.Kind() == reflect.Slice {
-				et = et.Elem()
-			}
-			var labels []string
-			for _, lf := range infoOf(et).fields {
-				if lf.kind == kindLabel {
-					labels = append(labels, lf.name)
-				}
-			}
-			bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
-		default:
-			panic("config: bad hcl tag " + tag)
-		}
-		bi.byName[name] = len(bi.fields)
-		bi.fields = append(bi.fields, f)
+		bi.add(t, i, -1, sf)
 	}
 	infoCache.Store(t, bi)
 	return bi
+}
+
+// add records field sf of struct t (of the settings struct at index i,
+// as its field sub, when sub >= 0).
+func (bi *blockInfo) add(t reflect.Type, i, sub int, sf reflect.StructField) {
+	tag := sf.Tag.Get("hcl")
+	if tag == "" || tag == "-" {
+		return
+	}
+	name, k, _ := strings.Cut(tag, ",")
+	f := fieldInfo{index: i, sub: sub, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc"), objects: -1}
+	if o := sf.Tag.Get("objects"); o != "" {
+		of, ok := t.FieldByName(o)
+		if !ok || sub >= 0 {
+			panic("config: no field " + o + " for the objects of " + name)
+		}
+		f.objects = of.Index[0]
+	}
+	f.def, f.hasDef = sf.Tag.Lookup("default")
+	if f.hasDef {
+		f.defVal = decodeDefault(name, f.def, sf.Type)
+	}
+	f.required = sf.Tag.Get("required") == "true"
+	if o := sf.Tag.Get("only"); o != "" {
+		f.only = strings.Split(o, ",")
+	}
+	if sub >= 0 && (k != "" || f.only == nil || f.required) {
+		panic("config: " + name + ": a squashed settings struct holds optional attributes of some check types only")
+	}
+	switch k {
+	case "":
+		f.kind = kindAttr
+		bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
+	case "label":
+		f.kind = kindLabel
+	case "block", "blocks":
+		f.kind = kindBlock
+		if k == "blocks" {
+			f.kind = kindBlocks
+		}
+		et := f.typ
+		for et.Kind() == reflect.Pointer || et.Kind() == reflect.Slice {
+			et = et.Elem()
+		}
+		var labels []string
+		for _, lf := range infoOf(et).fields {
+			if lf.kind == kindLabel {
+				labels = append(labels, lf.name)
+			}
+		}
+		bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
+	default:
+		panic("config: bad hcl tag " + tag)
+	}
+	bi.byName[name] = len(bi.fields)
+	bi.fields = append(bi.fields, f)
+}
+
+// in is f's value in the struct v, to read: an unallocated settings
+// struct reads as zero values.
+func (f *fieldInfo) in(v reflect.Value) reflect.Value {
+	fv := v.Field(f.index)
+	if f.sub < 0 {
+		return fv
+	}
+	if fv.IsNil() {
+		return reflect.Zero(f.typ)
+	}
+	return fv.Elem().Field(f.sub)
+}
+
+// to is f's field in the struct v, to write: its settings struct is
+// allocated when it is not yet.
+func (f *fieldInfo) to(v reflect.Value) reflect.Value {
+	fv := v.Field(f.index)
+	if f.sub < 0 {
+		return fv
+	}
+	if fv.IsNil() {
+		fv.Set(reflect.New(fv.Type().Elem()))
+	}
+	return fv.Elem().Field(f.sub)
 }
 
 // decoder turns HCL bodies into the structs of types.go, collecting every
@@ -273,7 +318,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	li := 0
 	for _, f := range info.fields {
 		if f.kind == kindLabel && block != nil && li < len(block.Labels) {
-			d.label(block.Labels[li], block.LabelRanges[li], v.Field(f.index), block.Type+" "+f.name)
+			d.label(block.Labels[li], block.LabelRanges[li], f.to(v), block.Type+" "+f.name)
 			if li == 0 {
 				kind = block.Labels[li]
 			}
@@ -287,7 +332,10 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	}
 
 	for _, f := range info.fields {
-		field := v.Field(f.index)
+		var field reflect.Value
+		if f.sub < 0 {
+			field = v.Field(f.index)
+		}
 		switch f.kind {
 		case kindAttr:
 			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
@@ -298,6 +346,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 					continue
 				}
 				n := len(d.diags)
+				field = f.to(v)
 				if side, ok := objectsField(v, f); ok {
 					d.mixedList(a.Expr, field, side, f.name, src)
 				} else {
@@ -322,7 +371,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 				continue
 			}
 			if f.hasDef && applies {
-				d.def(f, field)
+				d.def(f, f.to(v))
 			}
 		case kindBlock:
 			bs := byType[f.name]

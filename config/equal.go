@@ -56,7 +56,16 @@ func equal(a, b reflect.Value) bool {
 			if f.Type == sourceType || !f.IsExported() {
 				continue
 			}
-			if !equal(a.Field(i), b.Field(i)) {
+			af, bf := a.Field(i), b.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Pointer && af.IsNil() != bf.IsNil() {
+				// A check's settings struct: unallocated is all zero.
+				if af.IsNil() {
+					af = reflect.New(f.Type.Elem())
+				} else {
+					bf = reflect.New(f.Type.Elem())
+				}
+			}
+			if !equal(af, bf) {
 				return false
 			}
 		}

@@ -359,7 +359,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		if li >= len(labels) {
 			return false
 		}
-		field := v.Field(f.index)
+		field := f.to(v)
 		if field.Type().Implements(enumType) {
 			if !slices.Contains(field.Interface().(interface{ Values() []string }).Values(), labels[li]) {
 				return false
@@ -421,7 +421,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 				return false
 			}
 			start := p.at()
-			if !p.value(v.Field(f.index), name, &src) || !p.followable() {
+			if !p.value(f.to(v), name, &src) || !p.followable() {
 				return false
 			}
 			attrs = append(attrs, attrSpan{f.name, toSpan(p.rng(start))})
@@ -449,7 +449,6 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 	// What was not written: required ones stop the fast path (the slow
 	// one says so), the rest get their defaults, as in decoder.body.
 	for _, f := range info.fields {
-		field := v.Field(f.index)
 		switch f.kind {
 		case kindAttr:
 			if src.Has(f.name) {
@@ -459,9 +458,10 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 				return false
 			}
 			if f.hasDef && (len(f.only) == 0 || slices.Contains(f.only, kind) || kind == "") {
-				d.def(f, field)
+				d.def(f, f.to(v))
 			}
 		case kindBlock:
+			field := v.Field(f.index)
 			if !once[f.name] && field.Kind() != reflect.Pointer {
 				n := len(d.diags)
 				d.body(hcl.EmptyBody(), field, nil)

@@ -388,7 +388,7 @@ func (c *checker) diffAttrs(what string, ref, b reflect.Value, kind string) {
 		if f.kind != kindAttr || (len(f.only) > 0 && !slices.Contains(f.only, kind)) {
 			continue
 		}
-		rv, bv := ref.Field(f.index), b.Field(f.index)
+		rv, bv := f.in(ref), f.in(b)
 		if equal(rv, bv) {
 			continue
 		}

@@ -34,6 +34,9 @@ func (c *checker) checkBreadth(ch *Check) {
 	}
 	switch ch.Type {
 	case "tcp":
+		if ch.TCPSettings == nil {
+			break // neither send nor expect_text
+		}
 		if _, err := ch.SendBytes(); err != nil {
 			c.errorf(s.Range("send"), "Invalid escape in send", "%v. HCL's escapes (\\r\\n, \\t, \\u00e9) apply; for other bytes write Go's with the backslash doubled, such as \"\\\\x00\".", err)
 		}
@@ -66,6 +69,9 @@ func (c *checker) checkBreadth(ch *Check) {
 // SendBytes is send with Go's escapes (written with the backslash
 // doubled in HCL) decoded.
 func (ch *Check) SendBytes() ([]byte, error) {
+	if ch.TCPSettings == nil {
+		return nil, nil
+	}
 	s := ch.Send
 	if !strings.Contains(s, `\`) {
 		return []byte(s), nil

@@ -461,29 +461,49 @@ func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
 	return r
 }
 
-// healthSpec maps a configured check to the health package's.
+// healthSpec maps a configured check to the health package's; a check
+// has the settings of its own type only.
 func healthSpec(c *config.Check) health.Spec {
 	s := health.Spec{
 		Type: string(c.Type), Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
 		ConnectAddr: c.ConnectAddress, ConnectPort: uint16(c.ConnectPort),
-		Method: c.Method, Path: c.Path, Host: c.Host, Headers: c.Headers, ExpectBody: c.ExpectBody,
-		FollowRedirects: c.FollowRedirects, TLSServerName: c.TLSServerName, CAFile: c.CAFile, TLSSkipVerify: c.TLSSkipVerify,
-		Payload: c.Payload, Expect: c.Expect.Bytes, ExpectAny: c.Expect.Any,
-		QueryType: string(c.QueryType), QueryName: c.QueryName, Transport: string(c.Transport), ExpectAnswer: c.ExpectAnswer,
-		Command: c.Command,
 		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.SourceAddress, SourceInterface: c.SourceInterface,
-		Warmup: c.Warmup, ExpectText: c.ExpectText, HTTPVersion: c.HTTPVersion, DynamicWeight: c.DynamicWeight,
-		HeloName: c.HeloName, StartTLS: c.StartTLS, FilePath: c.File, Weight: c.Weight,
+		Warmup: c.Warmup,
 	}
-	s.Send, _ = c.SendBytes() // validated by config
-	if c.ExpectMD5 != "" {
-		s.ExpectMD5, _ = hex.DecodeString(c.ExpectMD5)
+	if t := c.TCPSettings; t != nil {
+		s.Send, _ = c.SendBytes() // validated by config
+		s.ExpectText = t.ExpectText
 	}
-	for _, r := range c.ExpectStatus {
-		s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
+	if h := c.HTTPSettings; h != nil {
+		s.Method, s.Path, s.Host, s.Headers, s.ExpectBody = h.Method, h.Path, h.Host, h.Headers, h.ExpectBody
+		s.FollowRedirects, s.HTTPVersion = h.FollowRedirects, h.HTTPVersion
+		if h.ExpectMD5 != "" {
+			s.ExpectMD5, _ = hex.DecodeString(h.ExpectMD5)
+		}
+		for _, r := range h.ExpectStatus {
+			s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
+		}
+		if h.ExpectSHA256 != "" {
+			s.ExpectSHA256, _ = hex.DecodeString(h.ExpectSHA256) // validated by config
+		}
 	}
-	if c.ExpectSHA256 != "" {
-		s.ExpectSHA256, _ = hex.DecodeString(c.ExpectSHA256) // validated by config
+	if t := c.TLSSettings; t != nil {
+		s.TLSServerName, s.CAFile, s.TLSSkipVerify = t.TLSServerName, t.CAFile, t.TLSSkipVerify
+	}
+	if u := c.UDPSettings; u != nil {
+		s.Payload, s.Expect, s.ExpectAny = u.Payload, u.Expect.Bytes, u.Expect.Any
+	}
+	if d := c.DNSSettings; d != nil {
+		s.QueryType, s.QueryName, s.Transport, s.ExpectAnswer = string(d.QueryType), d.QueryName, string(d.Transport), d.ExpectAnswer
+	}
+	if e := c.ExecSettings; e != nil {
+		s.Command, s.DynamicWeight = e.Command, e.DynamicWeight
+	}
+	if m := c.SMTPSettings; m != nil {
+		s.HeloName, s.StartTLS = m.HeloName, m.StartTLS
+	}
+	if f := c.FileSettings; f != nil {
+		s.FilePath, s.Weight = f.File, f.Weight
 	}
 	return s
 }

@@ -535,8 +535,7 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 }
 
 func (c *converter) url(b *Node, base *config.Check) *config.Check {
-	ch := *base
-	ch.ExpectStatus = slices.Clone(base.ExpectStatus)
+	ch := base.Clone()
 	for _, n := range b.Children {
 		if !c.known(bURL, n) {
 			continue
@@ -549,7 +548,7 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 		case "virtualhost":
 			if c.nargs(n, 1, 1) {
 				ch.Host = n.Args[0].Text
-				if ch.TLSServerName != "" {
+				if ch.TLSSettings != nil && ch.TLSServerName != "" {
 					ch.TLSServerName = ch.Host
 				}
 			}
@@ -585,7 +584,7 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 			c.unhandled(n)
 		}
 	}
-	return &ch
+	return ch
 }
 
 // fileWeight reads weight N [reverse] of a FILE_CHECK or track_file.
