@@ -22,12 +22,12 @@ import (
 // are kept, not HCL's syntax tree, and compactly: a loaded configuration
 // holds what diagnostics need and no more (36k real servers add up).
 type Source struct {
-	file   string // every position of a block is in its file
-	def    span   // the block's type and labels
-	labels []span // one per label
-	attrs  []attrSpan
-	elems  map[string][]hcl.Range // list attributes: one range per element; nil when none
-	bad    map[string]bool        // attributes that failed to decode; nil when none
+	file  string // every position of a block is in its file
+	def   span   // the block's type and labels
+	label span   // the first label (diagnostics point at no other); zero when none
+	attrs []attrSpan
+	elems map[string][]hcl.Range // list attributes: one range per element; nil when none
+	bad   map[string]bool        // attributes that failed to decode; nil when none
 }
 
 // span is an hcl.Range without its file name.
@@ -65,10 +65,7 @@ func (s *Source) DefRange() hcl.Range {
 func (s *Source) setBlock(def hcl.Range, labels []hcl.Range) {
 	s.file, s.def = def.Filename, toSpan(def)
 	if len(labels) > 0 {
-		s.labels = make([]span, len(labels))
-		for i, r := range labels {
-			s.labels[i] = toSpan(r)
-		}
+		s.label = toSpan(labels[0])
 	}
 }
 
@@ -129,8 +126,8 @@ func (s *Source) ElemRange(name string, i int) hcl.Range {
 }
 
 func (s *Source) LabelRange() hcl.Range {
-	if len(s.labels) > 0 {
-		return s.rangeOf(s.labels[0])
+	if s.label.startLine > 0 { // lines count from 1
+		return s.rangeOf(s.label)
 	}
 	return s.DefRange()
 }

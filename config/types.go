@@ -277,6 +277,15 @@ type RSNotify struct {
 	Down []string `hcl:"down" doc:"argv run when the real server goes down; VS RS are appended."`
 }
 
+// Hooks are the real server's notify commands; none without a notify
+// block.
+func (rs *RealServer) Hooks() (up, down []string) {
+	if rs.Notify == nil {
+		return nil, nil
+	}
+	return rs.Notify.Up, rs.Notify.Down
+}
+
 // VirtualServerGroup lists the services one virtual_server stands for.
 type VirtualServerGroup struct {
 	Source
@@ -334,7 +343,7 @@ type RealServer struct {
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
 	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
-	Notify         RSNotify    `hcl:"notify,block" doc:"Commands run when the real server goes up or down."`
+	Notify         *RSNotify   `hcl:"notify,block" doc:"Commands run when the real server goes up or down."` // nil without a notify block: 36k real servers rarely have one
 	Endpoint       Endpoint    `hcl:"-"`
 }
 

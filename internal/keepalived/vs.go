@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -309,8 +310,10 @@ func (c *converter) realServer(b *Node, vs *config.VirtualServer, t timing) (*co
 				c.caveat(bRS, n)
 			}
 		case "notify_up":
+			rs.Notify = cmp.Or(rs.Notify, &config.RSNotify{})
 			rs.Notify.Up = c.vsHook(bRS, n)
 		case "notify_down":
+			rs.Notify = cmp.Or(rs.Notify, &config.RSNotify{})
 			rs.Notify.Down = c.vsHook(bRS, n)
 		case "smtp_alert":
 			c.smtpAlert(bRS, n)
