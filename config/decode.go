@@ -155,6 +155,7 @@ type fieldInfo struct {
 	typ      reflect.Type
 	defVal   reflect.Value // def decoded once; copied into each block that omits the attribute
 	objects  int           // index of the field taking a mixed list's objects, or -1
+	enum     []string      // a label's values when its type is an enum (a check's type)
 }
 
 type blockInfo struct {
@@ -231,6 +232,9 @@ func (bi *blockInfo) add(t reflect.Type, i, sub int, sf reflect.StructField) {
 		bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
 	case "label":
 		f.kind = kindLabel
+		if sf.Type.Implements(enumType) {
+			f.enum = reflect.Zero(sf.Type).Interface().(interface{ Values() []string }).Values()
+		}
 	case "block", "blocks":
 		f.kind = kindBlock
 		if k == "blocks" {

@@ -43,6 +43,10 @@ type fastParser struct {
 	pos       int // byte offset
 	line      int
 	lineStart int // byte offset of the line's first byte
+	// attrs is a stack of the attribute spans of the blocks being read
+	// (a nested block's above its parent's): each block takes a copy of
+	// its own, and 36k blocks make no garbage growing theirs.
+	attrs []attrSpan
 }
 
 func (p *fastParser) at() hcl.Pos {
@@ -321,8 +325,9 @@ func (p *fastParser) child(d *decoder, v reflect.Value, f fieldInfo, typeRange h
 func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) bool {
 	info := infoOf(v.Type())
 	src := Source{}
-	var labels []string
-	var labelRanges []hcl.Range
+	var labelBuf [2]string
+	var rangeBuf [2]hcl.Range
+	labels, labelRanges := labelBuf[:0], rangeBuf[:0]
 	for p.peek() != '{' {
 		var s string
 		var r hcl.Range
@@ -348,7 +353,8 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		def = hcl.RangeBetween(typeRange, labelRanges[n-1])
 	}
 	src.setBlock(def, labelRanges)
-	var attrs []attrSpan // cloned to its length at the end: 36k blocks
+	base := len(p.attrs)
+	defer func() { p.attrs = p.attrs[:base] }()
 	// Labels go to the label fields in order; the first is the kind that
 	// `only` is about (a check's type).
 	kind, li := "", 0
@@ -360,8 +366,8 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 			return false
 		}
 		field := f.to(v)
-		if field.Type().Implements(enumType) {
-			if !slices.Contains(field.Interface().(interface{ Values() []string }).Values(), labels[li]) {
+		if f.enum != nil {
+			if !slices.Contains(f.enum, labels[li]) {
 				return false
 			}
 		} else if strings.TrimSpace(labels[li]) == "" {
@@ -409,7 +415,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		}
 		switch f.kind {
 		case kindAttr:
-			if p.peek() != '=' || p.peek2() == '=' || slices.ContainsFunc(attrs, func(a attrSpan) bool { return a.name == name }) {
+			if p.peek() != '=' || p.peek2() == '=' || slices.ContainsFunc(p.attrs[base:], func(a attrSpan) bool { return a.name == name }) {
 				return false
 			}
 			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
@@ -424,7 +430,7 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 			if !p.value(f.to(v), name, &src) || !p.followable() {
 				return false
 			}
-			attrs = append(attrs, attrSpan{f.name, toSpan(p.rng(start))})
+			p.attrs = append(p.attrs, attrSpan{f.name, toSpan(p.rng(start))})
 			if !p.space() {
 				return false
 			}
@@ -445,7 +451,9 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 	if ok, _ := p.lineEnd(); !ok {
 		return false
 	}
-	src.attrs = slices.Clone(attrs)
+	if n := len(p.attrs) - base; n > 0 {
+		src.attrs = slices.Clone(p.attrs[base:])
+	}
 	// What was not written: required ones stop the fast path (the slow
 	// one says so), the rest get their defaults, as in decoder.body.
 	for _, f := range info.fields {
@@ -472,7 +480,8 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		}
 	}
 	if info.source >= 0 {
-		v.Field(info.source).Set(reflect.ValueOf(src))
+		// Through a pointer: reflect.ValueOf(src) would box a copy on the heap.
+		*v.Field(info.source).Addr().Interface().(*Source) = src
 	}
 	return true
 }

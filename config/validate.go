@@ -18,7 +18,8 @@ import (
 // checker collects the findings of the checks that look across attributes
 // and blocks, after decoding.
 type checker struct {
-	diags hcl.Diagnostics
+	diags  hcl.Diagnostics
+	rsSeen map[netip.AddrPort]hcl.Range // realServers' scratch, one for all virtual servers
 }
 
 func (c *checker) add(sev hcl.DiagnosticSeverity, r hcl.Range, summary, format string, args ...any) {
@@ -559,7 +560,11 @@ func (c *checker) endpoint(vs *VirtualServer, e Endpoint, r hcl.Range, what stri
 }
 
 func (c *checker) realServers(vs *VirtualServer) {
-	seen := make(map[netip.AddrPort]hcl.Range, len(vs.RealServers))
+	if c.rsSeen == nil {
+		c.rsSeen = map[netip.AddrPort]hcl.Range{}
+	}
+	seen := c.rsSeen
+	clear(seen)
 	for _, rs := range vs.RealServers {
 		s := &rs.Source
 		if err := rs.Endpoint.UnmarshalText([]byte(rs.Name)); err != nil {
