@@ -130,7 +130,7 @@ func (d *Director) updateSuspend() {
 		}
 		if want {
 			for _, r := range v.reals {
-				s.checks.Remove(rsKey{name, r.Name}.id())
+				s.removeChecks(rsKey{name, r.Name})
 			}
 			s.suspended[name] = true
 			d.log.Info("ha_suspend: checks paused, no MASTER instance holds the virtual server's address", "vs", name)
