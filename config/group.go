@@ -50,6 +50,11 @@ func CheckGroup(cfgs []*Config) Diagnostics {
 	return out
 }
 
+// DropSources lets go of the files' text, which only CheckGroup's
+// snippets quote: a daemon keeps its configuration as long as it runs,
+// and the text of 2,277 x 16 real servers is 4.6 MB.
+func (c *Config) DropSources() { c.sources = nil }
+
 // directorName names a configuration in messages: its file, or the
 // directory its files were merged from.
 func directorName(cfg *Config) string {

@@ -53,10 +53,11 @@ type lvsSide struct {
 	syncRole    lvs.SyncRole    // the daemon running now; 0 for none
 	bothCfg     *config.LVSSync // set while mode = "both" runs both daemons
 
-	checks      *health.Scheduler
+	checks *health.Scheduler
 	// prev: the real servers before a reload, while it hands the checks
 	// over (real.handed says which the scheduler runs); nil otherwise.
-	prev map[rsKey]*real
+	prev        map[rsKey]*real
+	sets        int             // real servers handed to the scheduler, for tests
 	up          map[rsKey]bool  // healthy real servers
 	dynWeight   map[rsKey]int   // weights the checks ask for (exec dynamic_weight, file)
 	drained     map[rsKey]bool  // drained by the operator
@@ -145,6 +146,7 @@ func (s *lvsSide) start(ctx context.Context, checkTime *prometheus.HistogramVec)
 	if s.rec != nil {
 		go s.rec.Run(ctx)
 	}
+	go releaseMemory() // the load's and the checks' making's garbage, as after a reload
 	return nil
 }
 
@@ -191,7 +193,7 @@ func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 func (s *lvsSide) removeChecks(k rsKey) {
 	s.checks.Remove(k.id())
 	if r := s.reals[k]; r != nil {
-		r.handed = nil
+		r.handed = false
 	}
 }
 
@@ -232,8 +234,8 @@ func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool,
 		// A reload hands over only what changed: an unchanged real
 		// server's checks keep running untouched (36k Set calls, each
 		// building its checkers anew, were half a reload's time).
-		if o := s.prev[k]; o != nil && o.handed != nil && o.Dest.Addr == r.Dest.Addr && o.Dest.Port == r.Dest.Port && config.Equal(o.handed, r.cfg.Checks) {
-			r.handed = r.cfg.Checks
+		if o := s.prev[k]; o != nil && o.handed && o.Dest.Addr == r.Dest.Addr && o.Dest.Port == r.Dest.Port && config.Equal(o.cfg.Checks, r.cfg.Checks) {
+			r.handed = true
 			continue
 		}
 		specs = specs[:0] // the scheduler copies them
@@ -243,7 +245,7 @@ func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool,
 		if err := s.checks.Set(k.id(), t, specs, initial); err != nil {
 			return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
 		}
-		r.handed = r.cfg.Checks
+		r.handed, s.sets = true, s.sets+1
 	}
 	return nil
 }
@@ -562,7 +564,7 @@ type real struct {
 	lvs.Real
 	cfg       *config.RealServer
 	InitialUp bool
-	handed    []*config.Check // the checks the scheduler runs for it (cfg's), nil for none
+	handed    bool // the scheduler runs cfg.Checks for it
 }
 
 // virtualServers maps the configuration's virtual servers to lvs's.
