@@ -223,8 +223,9 @@ func (bi *blockInfo) add(t reflect.Type, i, sub int, sf reflect.StructField) {
 	if o := sf.Tag.Get("only"); o != "" {
 		f.only = strings.Split(o, ",")
 	}
-	if sub >= 0 && (k != "" || f.only == nil || f.required) {
-		panic("config: " + name + ": a squashed settings struct holds optional attributes of some check types only")
+	if sub >= 0 && (k != "" || f.required || f.hasDef && f.only == nil) {
+		// Else every block would allocate it.
+		panic("config: " + name + ": a squashed settings struct holds optional attributes, with no default unless of some check types only")
 	}
 	switch k {
 	case "":

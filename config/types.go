@@ -355,26 +355,37 @@ type RealServer struct {
 // settings inline, and 36k of them add up. The HCL stays flat.
 type Check struct {
 	Source
-	Type            CheckType     `hcl:"type,label"`
-	Interval        time.Duration `hcl:"interval" default:"\"2s\"" doc:"Time between checks."`
-	Timeout         time.Duration `hcl:"timeout" default:"\"1s\"" doc:"A check longer than this fails; must be below interval."`
-	Rise            int           `hcl:"rise" default:"2" doc:"Successes in a row to go up."`
-	Fall            int           `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
-	ConnectAddress  netip.Addr    `hcl:"connect_address" doc:"Check this address instead of the real server's."`
-	ConnectPort     int           `hcl:"connect_port" doc:"Check this port instead of the real server's."`
-	Retries         int           `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
-	RetryDelay      time.Duration `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
-	SourceAddress   netip.Addr    `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
-	SourceInterface string        `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
-	Warmup          time.Duration `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
-	*TCPSettings    `hcl:",squash"`
-	*HTTPSettings   `hcl:",squash"`
-	*TLSSettings    `hcl:",squash"`
-	*UDPSettings    `hcl:",squash"`
-	*DNSSettings    `hcl:",squash"`
-	*ExecSettings   `hcl:",squash"`
-	*SMTPSettings   `hcl:",squash"`
-	*FileSettings   `hcl:",squash"`
+	Type             CheckType     `hcl:"type,label"`
+	Interval         time.Duration `hcl:"interval" default:"\"2s\"" doc:"Time between checks."`
+	Timeout          time.Duration `hcl:"timeout" default:"\"1s\"" doc:"A check longer than this fails; must be below interval."`
+	Rise             int           `hcl:"rise" default:"2" doc:"Successes in a row to go up."`
+	Fall             int           `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
+	*ConnectSettings `hcl:",squash"`
+	Retries          int           `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
+	RetryDelay       time.Duration `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
+	*SourceSettings  `hcl:",squash"`
+	Warmup           time.Duration `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
+	*TCPSettings     `hcl:",squash"`
+	*HTTPSettings    `hcl:",squash"`
+	*TLSSettings     `hcl:",squash"`
+	*UDPSettings     `hcl:",squash"`
+	*DNSSettings     `hcl:",squash"`
+	*ExecSettings    `hcl:",squash"`
+	*SMTPSettings    `hcl:",squash"`
+	*FileSettings    `hcl:",squash"`
+}
+
+// ConnectSettings say where a check connects, when not to the real
+// server's address and port (rarely written: apart too).
+type ConnectSettings struct {
+	ConnectAddress netip.Addr `hcl:"connect_address" doc:"Check this address instead of the real server's."`
+	ConnectPort    int        `hcl:"connect_port" doc:"Check this port instead of the real server's."`
+}
+
+// SourceSettings say where a check connects from.
+type SourceSettings struct {
+	SourceAddress   netip.Addr `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
+	SourceInterface string     `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
 }
 
 // TCPSettings are the settings of tcp checks.
@@ -502,6 +513,7 @@ type Announce struct {
 // Alloc allocates the settings of the check's type that are not yet, so
 // that code building a check (the keepalived importer) can write them.
 func (c *Check) Alloc() {
+	c.ConnectSettings, c.SourceSettings = cmpOr(c.ConnectSettings), cmpOr(c.SourceSettings)
 	switch c.Type {
 	case "tcp":
 		c.TCPSettings = cmpOr(c.TCPSettings)
@@ -522,6 +534,18 @@ func (c *Check) Alloc() {
 	}
 }
 
+// Connect and From read the connect and source settings, zero when unset.
+func (c *Check) Connect() ConnectSettings { return deref(c.ConnectSettings) }
+func (c *Check) From() SourceSettings     { return deref(c.SourceSettings) }
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
 func cmpOr[T any](p *T) *T {
 	if p == nil {
 		return new(T)
@@ -533,6 +557,7 @@ func cmpOr[T any](p *T) *T {
 // them, and the slices they hold).
 func (c *Check) Clone() *Check {
 	n := *c
+	n.ConnectSettings, n.SourceSettings = clonePtr(c.ConnectSettings), clonePtr(c.SourceSettings)
 	n.TCPSettings, n.TLSSettings, n.UDPSettings, n.DNSSettings, n.SMTPSettings, n.FileSettings =
 		clonePtr(c.TCPSettings), clonePtr(c.TLSSettings), clonePtr(c.UDPSettings), clonePtr(c.DNSSettings), clonePtr(c.SMTPSettings), clonePtr(c.FileSettings)
 	if h := c.HTTPSettings; h != nil {

@@ -600,7 +600,7 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 func (c *checker) check(ch *Check, port uint16) {
 	s := &ch.Source
 	c.timing(s, ch.Interval, ch.Timeout, ch.Rise, ch.Fall)
-	c.between(s, "connect_port", ch.ConnectPort, 0, 65535)
+	c.between(s, "connect_port", ch.Connect().ConnectPort, 0, 65535)
 	c.checkBreadth(ch)
 	if ch.Type == "exec" {
 		if !s.Has("command") {
@@ -609,7 +609,7 @@ func (c *checker) check(ch *Check, port uint16) {
 		c.command(s, "command", ch.Command)
 		return
 	}
-	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && !portless(ch.Type) && s.decoded("connect_port") {
+	if port == 0 && ch.Connect().ConnectPort == 0 && ch.Type != "" && !portless(ch.Type) && s.decoded("connect_port") {
 		c.errorf(s.LabelRange(), "Missing connect_port", "The real server has no port (fwmark or port 0 service); tell the %s check which port to use with connect_port.", ch.Type)
 	}
 	switch ch.Type {

@@ -493,8 +493,8 @@ func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
 func healthSpec(c *config.Check) health.Spec {
 	s := health.Spec{
 		Type: string(c.Type), Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
-		ConnectAddr: c.ConnectAddress, ConnectPort: uint16(c.ConnectPort),
-		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.SourceAddress, SourceInterface: c.SourceInterface,
+		ConnectAddr: c.Connect().ConnectAddress, ConnectPort: uint16(c.Connect().ConnectPort),
+		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.From().SourceAddress, SourceInterface: c.From().SourceInterface,
 		Warmup: c.Warmup,
 	}
 	if t := c.TCPSettings; t != nil {
