@@ -565,6 +565,7 @@ type real struct {
 	cfg       *config.RealServer
 	InitialUp bool
 	handed    bool // the scheduler runs cfg.Checks for it
+	idx       int  // in its vserver's reals
 }
 
 // virtualServers maps the configuration's virtual servers to lvs's.
@@ -594,7 +595,7 @@ func virtualServers(cfg *config.Config) []vserver {
 			r := real{Real: lvs.Real{Name: rs.Name, Dest: lvs.Dest{
 				DestKey: destKey(rs.Endpoint, vs.Port()),
 				Weight:  rs.Weight, Forward: fwd, Upper: uint32(rs.UpperThreshold), Lower: uint32(rs.LowerThreshold),
-			}}, cfg: rs, InitialUp: rs.Initial == config.Up}
+			}}, cfg: rs, InitialUp: rs.Initial == config.Up, idx: len(v.reals)}
 			v.reals = append(v.reals, r)
 			v.model.Reals = append(v.model.Reals, r.Real)
 		}
