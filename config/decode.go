@@ -85,6 +85,9 @@ func (s *Source) attr(name string) (hcl.Range, bool) {
 	return hcl.Range{}, false
 }
 
+// forget drops the attributes' positions (Config.Compact).
+func (s *Source) forget() { s.attrs, s.elems, s.bad = nil, nil, nil }
+
 // Has reports whether the attribute was written (not defaulted).
 func (s *Source) Has(name string) bool { _, ok := s.attr(name); return ok }
 

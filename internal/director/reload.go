@@ -55,7 +55,7 @@ func (d *Director) reload() error {
 	for _, dg := range diags.Diags {
 		d.log.Warn(config.Headline(dg), "detail", dg.Detail)
 	}
-	cfg.DropSources()
+	cfg.Compact()
 	d.lastReload = ReloadStatus{OK: true, At: start}
 	defer func() { go releaseMemory() }()
 	d.apply(cfg)
