@@ -148,11 +148,18 @@ func isIdentByte(c byte) bool {
 }
 
 func (p *fastParser) ident() (string, hcl.Range) {
+	b, r := p.identBytes()
+	return string(b), r
+}
+
+// identBytes is ident without a copy: for names looked up in the schema
+// (a string per name was a third of a load's garbage).
+func (p *fastParser) identBytes() ([]byte, hcl.Range) {
 	start := p.at()
 	for p.pos < len(p.src) && isIdentByte(p.src[p.pos]) {
 		p.pos++
 	}
-	return string(p.src[start.Byte:p.pos]), p.rng(start)
+	return p.src[start.Byte:p.pos], p.rng(start)
 }
 
 // followable reports whether what follows a value is not something that
@@ -273,8 +280,8 @@ func (d *decoder) stream(srcs []source, cfg *Config) bool {
 			if !isIdentStart(p.peek()) {
 				return false
 			}
-			typ, typeRange := p.ident()
-			f, ok := top.field(typ)
+			typ, typeRange := p.identBytes()
+			f, ok := top.fieldBytes(typ)
 			if !ok || f.kind == kindAttr || !p.space() || !p.child(d, v, f, typeRange, first) {
 				return false
 			}
@@ -286,6 +293,16 @@ func (d *decoder) stream(srcs []source, cfg *Config) bool {
 		}
 	}
 	return true
+}
+
+// fieldBytes is field for a name in the source's bytes (the map lookup
+// makes no string of them).
+func (bi *blockInfo) fieldBytes(name []byte) (fieldInfo, bool) {
+	i, ok := bi.byName[string(name)]
+	if !ok {
+		return fieldInfo{}, false
+	}
+	return bi.fields[i], true
 }
 
 // field finds the schema field an attribute or block name stands for.
@@ -408,11 +425,12 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		if !isIdentStart(p.peek()) {
 			return false
 		}
-		name, nameRange := p.ident()
-		f, ok := info.field(name)
+		nameBytes, nameRange := p.identBytes()
+		f, ok := info.fieldBytes(nameBytes)
 		if !ok || !p.space() {
 			return false
 		}
+		name := f.name // the schema's string
 		switch f.kind {
 		case kindAttr:
 			if p.peek() != '=' || p.peek2() == '=' || slices.ContainsFunc(p.attrs[base:], func(a attrSpan) bool { return a.name == name }) {
@@ -507,7 +525,7 @@ func (p *fastParser) scalar(field reflect.Value) bool {
 		if !isIdentStart(p.peek()) {
 			return false
 		}
-		switch w, _ := p.ident(); w {
+		switch w, _ := p.identBytes(); string(w) {
 		case "true":
 			field.SetBool(true)
 		case "false":

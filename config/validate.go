@@ -402,9 +402,9 @@ func (c *checker) lvs(cfg *Config, names []string) {
 // virtualServers checks each virtual_server and its real servers; it
 // returns their names.
 func (c *checker) virtualServers(cfg *Config) []string {
-	var names []string
-	seen := map[string]hcl.Range{}
-	services := map[string]hcl.Range{}
+	names := make([]string, 0, len(cfg.VirtualServers))
+	seen := make(map[string]hcl.Range, len(cfg.VirtualServers)) // sized: no garbage growing
+	services := make(map[string]hcl.Range, len(cfg.VirtualServers))
 	for _, vs := range cfg.VirtualServers {
 		s := &vs.Source
 		if first, dup := seenBefore(seen, vs.Name, s.LabelRange()); dup {
