@@ -36,7 +36,9 @@ func (d *Director) healthChanged(tr health.Transition) {
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	wasUp := d.lvs.up[k]
 	d.lvs.up[k] = tr.To == health.Up
-	d.fifo.realServer(d.cfg(), k.VS, k.RS, tr.To == health.Up)
+	if r := d.lvs.reals[k]; r != nil {
+		d.fifo.realServer(d.lvs.vsConfig(k.VS), r.cfg, tr.To == health.Up)
+	}
 	at := tr.At
 	if at.IsZero() {
 		at = time.Now()

@@ -706,3 +706,12 @@ func setSloppyTCP(on bool) error {
 	}
 	return nil
 }
+
+// vsConfig is the configuration of the virtual server named name, found
+// through the index (nil when there is none).
+func (s *lvsSide) vsConfig(name string) *config.VirtualServer {
+	if i, ok := s.vsAt[name]; ok {
+		return s.vss[i].cfg
+	}
+	return nil
+}
