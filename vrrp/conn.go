@@ -340,13 +340,6 @@ func (c *conn) Recv() (Packet, error) {
 func (c *conn) read() (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.readLocked()
-}
-
-// readLocked is read with rmu held: the link's loop holds it while it
-// runs (it polls the socket itself, c.kernel false means nothing there)
-// and reads only what is there.
-func (c *conn) readLocked() (int, error) {
 	for {
 		if c.closed.Load() {
 			return 0, net.ErrClosed
