@@ -292,8 +292,11 @@ func (lp *loop) readSocket(l *Link, c *conn, reads int) bool {
 // instance of its VRID, or drops it, as Link.handle does.
 func (lp *loop) packet(l *Link, p Packet) {
 	a := &lp.adv
-	if _, err := parseAdvert(p.Data, p.Src, p.Dst, a); err != nil {
-		l.parseFailed(p, err)
+	if _, err := parseAdvert(p.Data, p.Src, p.Dst, a, false); err != nil {
+		l.dropLogged(err.(*ParseError).Reason, p, func() error {
+			_, err := ParseAdvert(p.Data, p.Src, p.Dst) // again, with the details
+			return err
+		})
 		return
 	}
 	if l.ttlDrop(p) {

@@ -71,6 +71,17 @@ func TestLoopReceiveAllocs(t *testing.T) {
 	if want := p.At.Add(i.m.masterDownInterval()); !down.Equal(want) {
 		t.Errorf("master down at %v, want %v (from the receive time)", down, want)
 	}
+	// A flood's bad adverts are counted and dropped without a message
+	// formatted for each.
+	bad := p
+	bad.Data = raw[:5]
+	before = link.Drops()[ReasonTruncated]
+	if n := testing.AllocsPerRun(100, func() { link.lp.packet(link, bad) }); n != 0 {
+		t.Errorf("dropping a truncated advert allocates %v times", n)
+	}
+	if got := link.Drops()[ReasonTruncated] - before; got < 100 {
+		t.Errorf("%d truncated adverts counted, want 100 or more", got)
+	}
 }
 
 // A master's advert timer in the loop (the step, the advert's bytes, the

@@ -145,6 +145,17 @@ func (e *ParseError) Error() string {
 	return "vrrp: bad advert: " + e.Reason + ": " + e.Detail
 }
 
+// quietErrs are the errors without detail, one per reason.
+var quietErrs = map[string]*ParseError{}
+
+func init() {
+	for _, r := range []string{ReasonTruncated, ReasonVersion, ReasonType, ReasonChecksum, ReasonLength, ReasonFamily} {
+		quietErrs[r] = &ParseError{Reason: r}
+	}
+}
+
+func quietErr(reason string) *ParseError { return quietErrs[reason] }
+
 func parseErr(reason, format string, args ...any) *ParseError {
 	return &ParseError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
@@ -306,7 +317,7 @@ func ParseAdvert(b []byte, src, dst netip.Addr) (Advert, error) {
 // ChecksumMessageOnly, ChecksumGroupPseudoHeader wins.
 func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error) {
 	var a Advert
-	form, err := parseAdvert(b, src, dst, &a)
+	form, err := parseAdvert(b, src, dst, &a, true)
 	if err != nil {
 		return Advert{}, 0, err
 	}
@@ -315,7 +326,15 @@ func ParseAdvertForm(b []byte, src, dst netip.Addr) (Advert, ChecksumForm, error
 
 // parseAdvert is ParseAdvertForm into a, whose address slice it reuses:
 // the link's loop parses every advert into one Advert, allocating nothing.
-func parseAdvert(b []byte, src, dst netip.Addr, a *Advert) (ChecksumForm, error) {
+// Without detail an error has its reason only: a flood of bad adverts
+// formats no message each (the loop parses again for the one it logs).
+func parseAdvert(b []byte, src, dst netip.Addr, a *Advert, detail bool) (ChecksumForm, error) {
+	parseErr := func(reason, format string, args ...any) error {
+		if !detail {
+			return quietErr(reason)
+		}
+		return parseErr(reason, format, args...)
+	}
 	fam, src, dst := advertFamily(src, dst)
 	if fam == 0 {
 		return 0, parseErr(ReasonFamily, "source %v and destination %v are not both IPv4 or both IPv6", src, dst)
