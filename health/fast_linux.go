@@ -115,7 +115,9 @@ func (s *Scheduler) tryFast(r *run, now int64) {
 	sp := &c.p.spec
 	r.attempt++
 	r.gen++
-	r.start, r.sent, r.resp, r.state = now, 0, r.resp[:0], connecting
+	// The clock again, not the wake's: the checks before this one in the
+	// same wake are not its latency.
+	r.start, r.sent, r.resp, r.state = s.now(), 0, r.resp[:0], connecting
 	ep, err := sp.endpoint(c.srv.target)
 	if err != nil {
 		s.attemptDone(r, "", failure(err.Error()))
