@@ -13,7 +13,7 @@ type epoller struct{ *chanPoller }
 
 func newEpoller() (*epoller, error) { return nil, errors.New("no epoll") }
 
-func (fastState) next() (int64, bool)             { return 0, false }
+func (fastState) next() (int64, bool)              { return 0, false }
 func (s *Scheduler) startFast(c *check, now int64) { panic("health: no fast runs here") }
 func (s *Scheduler) expire(now int64)              {}
 func (s *Scheduler) event(ev pollEvent, now int64) {}

@@ -136,7 +136,7 @@ type Scheduler struct {
 	epoch    time.Time // heap keys are nanoseconds since, on the monotonic clock
 	waiting  []*check  // due but held back by MaxInFlight
 	inflight int
-	working  int // of which on workers
+	working  int          // of which on workers
 	queue    []Transition // not yet handed to the forwarder
 	rng      *rand.Rand
 	fast     fastState
