@@ -251,7 +251,7 @@ func (s *Scheduler) request(r *run) {
 // (then r waits for the socket, or has failed).
 func (s *Scheduler) send(r *run) bool {
 	for r.sent < len(r.req) {
-		n, err := syscall.Write(r.fd, r.req[r.sent:])
+		n, err := rawWrite(r.fd, r.req[r.sent:])
 		switch err {
 		case nil:
 			r.sent += n
@@ -276,7 +276,7 @@ func (s *Scheduler) receive(r *run) {
 		f.buf = make([]byte, 4096)
 	}
 	for {
-		n, err := syscall.Read(r.fd, f.buf)
+		n, err := rawRead(r.fd, f.buf)
 		switch err {
 		case nil:
 		case syscall.EINTR:
@@ -497,7 +497,7 @@ func (s *Scheduler) closeFd(r *run) {
 	if r.c.p.kind == fastTCP {
 		closeReset(r.fd)
 	} else {
-		syscall.Close(r.fd)
+		rawClose(r.fd)
 	}
 	r.fd = -1
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"time"
 
@@ -416,12 +415,6 @@ func (s *Scheduler) at(t int64) time.Time { return s.epoch.Add(time.Duration(t))
 
 func (s *Scheduler) loop() {
 	defer close(s.loopDone)
-	if s.ep != nil {
-		// The loop blocks in epoll_wait, never on a channel: a thread of
-		// its own costs nothing and keeps its wakes off the others.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-	}
 	defer s.p.close()
 	evs := make([]pollEvent, 256)
 	var reqs []func()

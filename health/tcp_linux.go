@@ -93,18 +93,18 @@ func startConnect(s *Spec, ep netip.AddrPort, sas *sockaddrs) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	fd, err := rawSocket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
 	if err := bindSource(fd, s); err != nil {
-		syscall.Close(fd)
+		rawClose(fd)
 		return -1, err
 	}
-	switch err := syscall.Connect(fd, sa); err {
+	switch err := rawConnect(fd, sa); err {
 	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
 	default:
-		syscall.Close(fd)
+		rawClose(fd)
 		return -1, err
 	}
 	return fd, nil
@@ -139,7 +139,7 @@ func connectVerdict(fd int, revents uint32) (bool, error) {
 	case revents == 0:
 		return false, nil
 	case revents&(pollErr|pollHup) != 0:
-		if n, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR); err != nil {
+		if n, err := soError(fd); err != nil {
 			return true, os.NewSyscallError("getsockopt", err)
 		} else if n != 0 {
 			return true, syscall.Errno(n)
@@ -162,9 +162,15 @@ const (
 // TIME_WAIT socket (60 s each, 600,000 at 10,000 checks a second).
 // HAProxy closes its health checks the same way; a check's connection has
 // nothing left to deliver.
-func closeReset(fd int) {
-	setLinger0(fd)
-	syscall.Close(fd)
+func closeReset(fd int) { rawCloseReset(fd) }
+
+// soError reads SO_ERROR (raw, as the loop's other calls).
+func soError(fd int) (int, error) {
+	var n int32
+	l := uint32(4)
+	_, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, syscall.SO_ERROR,
+		uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&l)), 0)
+	return int(n), errnoErr(e)
 }
 
 // linger0 is read only: a shared value spares an allocation per close.
