@@ -22,19 +22,19 @@ import (
 type epoller struct {
 	epfd, efd, tfd int
 	armed          time.Time // when the timerfd fires; zero: disarmed or fired
-	f         *os.File // epfd, registered with the runtime's poller
-	rc        syscall.RawConn
-	woken     atomic.Bool // an eventfd write is pending: spare the next
-	raw       []syscall.EpollEvent
-	lim, n    int // room in raw for this wait; events in it
-	poll      func(fd uintptr) bool // rc.Read's callback, made once
-	ev        syscall.EpollEvent    // epoll_ctl's argument, kept off the heap per call
+	f              *os.File  // epfd, registered with the runtime's poller
+	rc             syscall.RawConn
+	woken          atomic.Bool // an eventfd write is pending: spare the next
+	raw            []syscall.EpollEvent
+	lim, n         int                   // room in raw for this wait; events in it
+	poll           func(fd uintptr) bool // rc.Read's callback, made once
+	ev             syscall.EpollEvent    // epoll_ctl's argument, kept off the heap per call
 }
 
 const (
 	wakeSlot  = -1
 	timerSlot = -2
-	epollET  = uint32(1) << 31 // syscall.EPOLLET, which is an untyped negative
+	epollET   = uint32(1) << 31 // syscall.EPOLLET, which is an untyped negative
 )
 
 func newEpoller() (*epoller, error) {
