@@ -91,12 +91,11 @@ type CheckStats struct {
 // loop, owns all state; Set, Remove and Stats hand it functions to run.
 //
 // TCP connect checks and plain HTTP checks (the common kinds) run in the
-// loop itself on non-blocking sockets of an epoll instance of its own, on
-// a locked OS thread: the loop sleeps in epoll_wait until the next due
-// check, deadline or socket event, then starts every due check and takes
-// every completion of that wake, as keepalived's event loop does. No
-// goroutine is woken per run, which under a slow CPU (a TCG guest) is
-// what a run cost most.
+// loop itself on non-blocking sockets of an epoll instance of its own
+// (epoller): the loop sleeps until the next due check, deadline or socket
+// event, then starts every due check and takes every completion of that
+// wake, as keepalived's event loop does. No goroutine is woken per run,
+// which under a slow CPU (a TCG guest) is what a run cost most.
 //
 // Other runs go to worker goroutines that hand their results back: a
 // worker is started when none is idle and exits after idleWorker without
