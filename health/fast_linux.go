@@ -190,15 +190,16 @@ func (s *Scheduler) connected(r *run, events uint32) {
 		return
 	}
 	s.request(r)
-	watched := events != 0
-	if !s.send(r) {
-		return
+	gen := r.gen
+	sent := s.send(r)
+	if r.gen != gen {
+		return // the attempt ended (and maybe another began)
 	}
-	if !watched {
+	if events == 0 { // connected within connect: not watched yet
 		s.watch(r, syscall.EPOLLIN|syscall.EPOLLOUT|syscall.EPOLLRDHUP)
 		return
 	}
-	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP) != 0 { // edge-triggered: this edge is spent
+	if sent && events&(syscall.EPOLLIN|syscall.EPOLLRDHUP) != 0 { // edge-triggered: this edge is spent
 		s.receive(r)
 	}
 }

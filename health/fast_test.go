@@ -2,6 +2,7 @@ package health
 
 import (
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -189,4 +190,21 @@ func TestLoopTCPAllocations(t *testing.T) {
 	if allocs > 0 {
 		t.Errorf("%.2f allocations per TCP check in the loop, want 0", allocs)
 	}
+}
+
+// A request larger than the socket buffers to a server that never reads:
+// the loop waits to send the rest and times out as the worker's path
+// does (verify runs both).
+func TestLoopPartialSend(t *testing.T) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	target := rawServer(t, 95, func(c net.Conn) {
+		defer c.Close()
+		select {
+		case <-stop:
+		case <-time.After(slack):
+		}
+	})
+	big := map[string]string{"X-Big": strings.Repeat("a", 32<<20)}
+	verify(t, Spec{Type: HTTP, Headers: big}, target, false, "http: send request: timed out after 500ms")
 }
