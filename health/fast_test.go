@@ -208,3 +208,79 @@ func TestLoopPartialSend(t *testing.T) {
 	big := map[string]string{"X-Big": strings.Repeat("a", 32<<20)}
 	verify(t, Spec{Type: HTTP, Headers: big}, target, false, "http: send request: timed out after 500ms")
 }
+
+// An HTTP check in the loop allocates nothing either. The server answers
+// with raw syscalls, so that its allocations are not counted.
+func TestLoopHTTPAllocations(t *testing.T) {
+	ep, err := newEpoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.close()
+	s := &Scheduler{opts: Options{NewChecker: NewChecker, MaxInFlight: DefaultMaxInFlight}, ep: ep, p: ep,
+		specs: map[uint64][]*prepared{}, servers: map[string]*server{}, epoch: time.Now(), rng: rand.New(rand.NewPCG(1, 2))}
+
+	lfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(lfd, &syscall.SockaddrInet4{Addr: lo(96).As4()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(lfd, 64); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(lfd)
+	target := Target{Addr: lo(96), Port: uint16(sa.(*syscall.SockaddrInet4).Port)}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		buf := make([]byte, 4096)
+		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		for {
+			r, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(lfd), 0, 0, syscall.SOCK_CLOEXEC, 0, 0)
+			if e != 0 {
+				return // the listener was shut down
+			}
+			fd := int(r)
+			syscall.Read(fd, buf) // the request comes in one segment
+			syscall.Write(fd, resp)
+			syscall.Close(fd)
+		}
+	}()
+	defer func() {
+		syscall.Shutdown(lfd, syscall.SHUT_RDWR) // ends the accept
+		<-served
+		syscall.Close(lfd)
+	}()
+
+	p, err := s.prepare(Spec{Type: HTTP, Path: "/healthz", Interval: time.Second, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server{id: "rs", target: target, weight: -1}
+	c := &check{srv: srv, p: p}
+	srv.checks = []*check{c}
+	evs := make([]pollEvent, 16)
+	one := func() {
+		s.start(c, s.now())
+		for c.run != nil {
+			n := s.p.wait(10*time.Millisecond, evs)
+			now := s.now()
+			for _, ev := range evs[:n] {
+				s.event(ev, now)
+			}
+			s.expire(now)
+		}
+		s.due = s.due[:0]
+	}
+	one()
+	allocs := testing.AllocsPerRun(100, one)
+	if c.last.Reason != "http: status 200" || c.runs != 102 {
+		t.Fatalf("%d runs, last %+v", c.runs, c.last)
+	}
+	t.Logf("%.2f allocations per HTTP check in the loop", allocs)
+	if allocs > 0 {
+		t.Errorf("%.2f allocations per HTTP check in the loop, want 0", allocs)
+	}
+}
