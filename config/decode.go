@@ -22,12 +22,12 @@ import (
 // are kept, not HCL's syntax tree, and compactly: a loaded configuration
 // holds what diagnostics need and no more (36k real servers add up).
 type Source struct {
-	file   string // every position of a block is in its file
-	def    span   // the block's type and labels
-	labels []span // one per label
-	attrs  []attrSpan
-	elems  map[string][]hcl.Range // list attributes: one range per element; nil when none
-	bad    map[string]bool        // attributes that failed to decode; nil when none
+	file  string // every position of a block is in its file
+	def   span   // the block's type and labels
+	label span   // the first label (diagnostics point at no other); zero when none
+	attrs []attrSpan
+	elems map[string][]hcl.Range // list attributes: one range per element; nil when none
+	bad   map[string]bool        // attributes that failed to decode; nil when none
 }
 
 // span is an hcl.Range without its file name.
@@ -65,10 +65,7 @@ func (s *Source) DefRange() hcl.Range {
 func (s *Source) setBlock(def hcl.Range, labels []hcl.Range) {
 	s.file, s.def = def.Filename, toSpan(def)
 	if len(labels) > 0 {
-		s.labels = make([]span, len(labels))
-		for i, r := range labels {
-			s.labels[i] = toSpan(r)
-		}
+		s.label = toSpan(labels[0])
 	}
 }
 
@@ -87,6 +84,9 @@ func (s *Source) attr(name string) (hcl.Range, bool) {
 	}
 	return hcl.Range{}, false
 }
+
+// forget drops the attributes' positions (Config.Compact).
+func (s *Source) forget() { s.attrs, s.elems, s.bad = nil, nil, nil }
 
 // Has reports whether the attribute was written (not defaulted).
 func (s *Source) Has(name string) bool { _, ok := s.attr(name); return ok }
@@ -129,8 +129,8 @@ func (s *Source) ElemRange(name string, i int) hcl.Range {
 }
 
 func (s *Source) LabelRange() hcl.Range {
-	if len(s.labels) > 0 {
-		return s.rangeOf(s.labels[0])
+	if s.label.startLine > 0 { // lines count from 1
+		return s.rangeOf(s.label)
 	}
 	return s.DefRange()
 }
@@ -145,7 +145,8 @@ const (
 )
 
 type fieldInfo struct {
-	index    int
+	index    int // the field of the block's struct
+	sub      int // the field within a squashed settings struct at index, or -1
 	name     string
 	kind     fieldKind
 	def      string
@@ -157,6 +158,7 @@ type fieldInfo struct {
 	typ      reflect.Type
 	defVal   reflect.Value // def decoded once; copied into each block that omits the attribute
 	objects  int           // index of the field taking a mixed list's objects, or -1
+	enum     []string      // a label's values when its type is an enum (a check's type)
 }
 
 type blockInfo struct {
@@ -185,57 +187,105 @@ func infoOf(t reflect.Type) *blockInfo {
 			bi.source = i
 			continue
 		}
-		tag := sf.Tag.Get("hcl")
-		if tag == "" || tag == "-" {
+		if sf.Tag.Get("hcl") == ",squash" {
+			// A settings struct behind a pointer: its attributes are the
+			// block's own.
+			st := sf.Type.Elem()
+			for j := range st.NumField() {
+				bi.add(t, i, j, st.Field(j))
+			}
 			continue
 		}
-		name, k, _ := strings.Cut(tag, ",")
-		f := fieldInfo{index: i, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc"), objects: -1}
-		if o := sf.Tag.Get("objects"); o != "" {
-			of, ok := t.FieldByName(o)
-			if !ok {
-				panic("config: no field " + o + " for the objects of " + name)
-			}
-			f.objects = of.Index[0]
-		}
-		f.def, f.hasDef = sf.Tag.Lookup("default")
-		if f.hasDef {
-			f.defVal = decodeDefault(name, f.def, sf.Type)
-		}
-		f.required = sf.Tag.Get("required") == "true"
-		if o := sf.Tag.Get("only"); o != "" {
-			f.only = strings.Split(o, ",")
-		}
-		switch k {
-		case "":
-			f.kind = kindAttr
-			bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
-		case "label":
-			f.kind = kindLabel
-		case "block", "blocks":
-			f.kind = kindBlock
-			if k == "blocks" {
-				f.kind = kindBlocks
-			}
-			et := f.typ
-			for et.Kind() == reflect.Pointer || et.Kind() == reflect.Slice {
-				et = et.Elem()
-			}
-			var labels []string
-			for _, lf := range infoOf(et).fields {
-				if lf.kind == kindLabel {
-					labels = append(labels, lf.name)
-				}
-			}
-			bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
-		default:
-			panic("config: bad hcl tag " + tag)
-		}
-		bi.byName[name] = len(bi.fields)
-		bi.fields = append(bi.fields, f)
+		bi.add(t, i, -1, sf)
 	}
 	infoCache.Store(t, bi)
 	return bi
+}
+
+// add records field sf of struct t (of the settings struct at index i,
+// as its field sub, when sub >= 0).
+func (bi *blockInfo) add(t reflect.Type, i, sub int, sf reflect.StructField) {
+	tag := sf.Tag.Get("hcl")
+	if tag == "" || tag == "-" {
+		return
+	}
+	name, k, _ := strings.Cut(tag, ",")
+	f := fieldInfo{index: i, sub: sub, name: name, typ: sf.Type, doc: sf.Tag.Get("doc"), defDoc: sf.Tag.Get("defaultdoc"), objects: -1}
+	if o := sf.Tag.Get("objects"); o != "" {
+		of, ok := t.FieldByName(o)
+		if !ok || sub >= 0 {
+			panic("config: no field " + o + " for the objects of " + name)
+		}
+		f.objects = of.Index[0]
+	}
+	f.def, f.hasDef = sf.Tag.Lookup("default")
+	if f.hasDef {
+		f.defVal = decodeDefault(name, f.def, sf.Type)
+	}
+	f.required = sf.Tag.Get("required") == "true"
+	if o := sf.Tag.Get("only"); o != "" {
+		f.only = strings.Split(o, ",")
+	}
+	if sub >= 0 && (k != "" || f.required || f.hasDef && f.only == nil) {
+		// Else every block would allocate it.
+		panic("config: " + name + ": a squashed settings struct holds optional attributes, with no default unless of some check types only")
+	}
+	switch k {
+	case "":
+		f.kind = kindAttr
+		bi.schema.Attributes = append(bi.schema.Attributes, hcl.AttributeSchema{Name: name})
+	case "label":
+		f.kind = kindLabel
+		if sf.Type.Implements(enumType) {
+			f.enum = reflect.Zero(sf.Type).Interface().(interface{ Values() []string }).Values()
+		}
+	case "block", "blocks":
+		f.kind = kindBlock
+		if k == "blocks" {
+			f.kind = kindBlocks
+		}
+		et := f.typ
+		for et.Kind() == reflect.Pointer || et.Kind() == reflect.Slice {
+			et = et.Elem()
+		}
+		var labels []string
+		for _, lf := range infoOf(et).fields {
+			if lf.kind == kindLabel {
+				labels = append(labels, lf.name)
+			}
+		}
+		bi.schema.Blocks = append(bi.schema.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: labels})
+	default:
+		panic("config: bad hcl tag " + tag)
+	}
+	bi.byName[name] = len(bi.fields)
+	bi.fields = append(bi.fields, f)
+}
+
+// in is f's value in the struct v, to read: an unallocated settings
+// struct reads as zero values.
+func (f *fieldInfo) in(v reflect.Value) reflect.Value {
+	fv := v.Field(f.index)
+	if f.sub < 0 {
+		return fv
+	}
+	if fv.IsNil() {
+		return reflect.Zero(f.typ)
+	}
+	return fv.Elem().Field(f.sub)
+}
+
+// to is f's field in the struct v, to write: its settings struct is
+// allocated when it is not yet.
+func (f *fieldInfo) to(v reflect.Value) reflect.Value {
+	fv := v.Field(f.index)
+	if f.sub < 0 {
+		return fv
+	}
+	if fv.IsNil() {
+		fv.Set(reflect.New(fv.Type().Elem()))
+	}
+	return fv.Elem().Field(f.sub)
 }
 
 // decoder turns HCL bodies into the structs of types.go, collecting every
@@ -273,7 +323,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	li := 0
 	for _, f := range info.fields {
 		if f.kind == kindLabel && block != nil && li < len(block.Labels) {
-			d.label(block.Labels[li], block.LabelRanges[li], v.Field(f.index), block.Type+" "+f.name)
+			d.label(block.Labels[li], block.LabelRanges[li], f.to(v), block.Type+" "+f.name)
 			if li == 0 {
 				kind = block.Labels[li]
 			}
@@ -287,7 +337,10 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 	}
 
 	for _, f := range info.fields {
-		field := v.Field(f.index)
+		var field reflect.Value
+		if f.sub < 0 {
+			field = v.Field(f.index)
+		}
 		switch f.kind {
 		case kindAttr:
 			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
@@ -298,6 +351,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 					continue
 				}
 				n := len(d.diags)
+				field = f.to(v)
 				if side, ok := objectsField(v, f); ok {
 					d.mixedList(a.Expr, field, side, f.name, src)
 				} else {
@@ -322,7 +376,7 @@ func (d *decoder) body(body hcl.Body, v reflect.Value, block *hcl.Block) {
 				continue
 			}
 			if f.hasDef && applies {
-				d.def(f, field)
+				d.def(f, f.to(v))
 			}
 		case kindBlock:
 			bs := byType[f.name]

@@ -43,6 +43,10 @@ type fastParser struct {
 	pos       int // byte offset
 	line      int
 	lineStart int // byte offset of the line's first byte
+	// attrs is a stack of the attribute spans of the blocks being read
+	// (a nested block's above its parent's): each block takes a copy of
+	// its own, and 36k blocks make no garbage growing theirs.
+	attrs []attrSpan
 }
 
 func (p *fastParser) at() hcl.Pos {
@@ -144,11 +148,18 @@ func isIdentByte(c byte) bool {
 }
 
 func (p *fastParser) ident() (string, hcl.Range) {
+	b, r := p.identBytes()
+	return string(b), r
+}
+
+// identBytes is ident without a copy: for names looked up in the schema
+// (a string per name was a third of a load's garbage).
+func (p *fastParser) identBytes() ([]byte, hcl.Range) {
 	start := p.at()
 	for p.pos < len(p.src) && isIdentByte(p.src[p.pos]) {
 		p.pos++
 	}
-	return string(p.src[start.Byte:p.pos]), p.rng(start)
+	return p.src[start.Byte:p.pos], p.rng(start)
 }
 
 // followable reports whether what follows a value is not something that
@@ -269,8 +280,8 @@ func (d *decoder) stream(srcs []source, cfg *Config) bool {
 			if !isIdentStart(p.peek()) {
 				return false
 			}
-			typ, typeRange := p.ident()
-			f, ok := top.field(typ)
+			typ, typeRange := p.identBytes()
+			f, ok := top.fieldBytes(typ)
 			if !ok || f.kind == kindAttr || !p.space() || !p.child(d, v, f, typeRange, first) {
 				return false
 			}
@@ -282,6 +293,16 @@ func (d *decoder) stream(srcs []source, cfg *Config) bool {
 		}
 	}
 	return true
+}
+
+// fieldBytes is field for a name in the source's bytes (the map lookup
+// makes no string of them).
+func (bi *blockInfo) fieldBytes(name []byte) (fieldInfo, bool) {
+	i, ok := bi.byName[string(name)]
+	if !ok {
+		return fieldInfo{}, false
+	}
+	return bi.fields[i], true
 }
 
 // field finds the schema field an attribute or block name stands for.
@@ -321,8 +342,9 @@ func (p *fastParser) child(d *decoder, v reflect.Value, f fieldInfo, typeRange h
 func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) bool {
 	info := infoOf(v.Type())
 	src := Source{}
-	var labels []string
-	var labelRanges []hcl.Range
+	var labelBuf [2]string
+	var rangeBuf [2]hcl.Range
+	labels, labelRanges := labelBuf[:0], rangeBuf[:0]
 	for p.peek() != '{' {
 		var s string
 		var r hcl.Range
@@ -348,7 +370,8 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		def = hcl.RangeBetween(typeRange, labelRanges[n-1])
 	}
 	src.setBlock(def, labelRanges)
-	var attrs []attrSpan // cloned to its length at the end: 36k blocks
+	base := len(p.attrs)
+	defer func() { p.attrs = p.attrs[:base] }()
 	// Labels go to the label fields in order; the first is the kind that
 	// `only` is about (a check's type).
 	kind, li := "", 0
@@ -359,9 +382,9 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		if li >= len(labels) {
 			return false
 		}
-		field := v.Field(f.index)
-		if field.Type().Implements(enumType) {
-			if !slices.Contains(field.Interface().(interface{ Values() []string }).Values(), labels[li]) {
+		field := f.to(v)
+		if f.enum != nil {
+			if !slices.Contains(f.enum, labels[li]) {
 				return false
 			}
 		} else if strings.TrimSpace(labels[li]) == "" {
@@ -402,14 +425,15 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		if !isIdentStart(p.peek()) {
 			return false
 		}
-		name, nameRange := p.ident()
-		f, ok := info.field(name)
+		nameBytes, nameRange := p.identBytes()
+		f, ok := info.fieldBytes(nameBytes)
 		if !ok || !p.space() {
 			return false
 		}
+		name := f.name // the schema's string
 		switch f.kind {
 		case kindAttr:
-			if p.peek() != '=' || p.peek2() == '=' || slices.ContainsFunc(attrs, func(a attrSpan) bool { return a.name == name }) {
+			if p.peek() != '=' || p.peek2() == '=' || slices.ContainsFunc(p.attrs[base:], func(a attrSpan) bool { return a.name == name }) {
 				return false
 			}
 			applies := len(f.only) == 0 || slices.Contains(f.only, kind) || kind == ""
@@ -421,10 +445,10 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 				return false
 			}
 			start := p.at()
-			if !p.value(v.Field(f.index), name, &src) || !p.followable() {
+			if !p.value(f.to(v), name, &src) || !p.followable() {
 				return false
 			}
-			attrs = append(attrs, attrSpan{f.name, toSpan(p.rng(start))})
+			p.attrs = append(p.attrs, attrSpan{f.name, toSpan(p.rng(start))})
 			if !p.space() {
 				return false
 			}
@@ -445,11 +469,12 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 	if ok, _ := p.lineEnd(); !ok {
 		return false
 	}
-	src.attrs = slices.Clone(attrs)
+	if n := len(p.attrs) - base; n > 0 {
+		src.attrs = slices.Clone(p.attrs[base:])
+	}
 	// What was not written: required ones stop the fast path (the slow
 	// one says so), the rest get their defaults, as in decoder.body.
 	for _, f := range info.fields {
-		field := v.Field(f.index)
 		switch f.kind {
 		case kindAttr:
 			if src.Has(f.name) {
@@ -459,9 +484,10 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 				return false
 			}
 			if f.hasDef && (len(f.only) == 0 || slices.Contains(f.only, kind) || kind == "") {
-				d.def(f, field)
+				d.def(f, f.to(v))
 			}
 		case kindBlock:
+			field := v.Field(f.index)
 			if !once[f.name] && field.Kind() != reflect.Pointer {
 				n := len(d.diags)
 				d.body(hcl.EmptyBody(), field, nil)
@@ -472,7 +498,8 @@ func (p *fastParser) block(d *decoder, v reflect.Value, typeRange hcl.Range) boo
 		}
 	}
 	if info.source >= 0 {
-		v.Field(info.source).Set(reflect.ValueOf(src))
+		// Through a pointer: reflect.ValueOf(src) would box a copy on the heap.
+		*v.Field(info.source).Addr().Interface().(*Source) = src
 	}
 	return true
 }
@@ -498,7 +525,7 @@ func (p *fastParser) scalar(field reflect.Value) bool {
 		if !isIdentStart(p.peek()) {
 			return false
 		}
-		switch w, _ := p.ident(); w {
+		switch w, _ := p.identBytes(); string(w) {
 		case "true":
 			field.SetBool(true)
 		case "false":

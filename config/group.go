@@ -50,6 +50,23 @@ func CheckGroup(cfgs []*Config) Diagnostics {
 	return out
 }
 
+// Compact lets go of what only diagnostics use: the files' text, which
+// CheckGroup's snippets quote, and the positions of the attributes of
+// real servers and checks (Has then says false, and a diagnostic points
+// at the block). A daemon keeps its configuration as long as it runs: at
+// 2,277 x 16 real servers, that is 4.6 MB of text and 4.8 MB of positions.
+func (c *Config) Compact() {
+	c.sources = nil
+	for _, vs := range c.VirtualServers {
+		for _, rs := range vs.RealServers {
+			rs.Source.forget()
+			for _, ch := range rs.Checks {
+				ch.Source.forget()
+			}
+		}
+	}
+}
+
 // directorName names a configuration in messages: its file, or the
 // directory its files were merged from.
 func directorName(cfg *Config) string {
@@ -388,7 +405,7 @@ func (c *checker) diffAttrs(what string, ref, b reflect.Value, kind string) {
 		if f.kind != kindAttr || (len(f.only) > 0 && !slices.Contains(f.only, kind)) {
 			continue
 		}
-		rv, bv := ref.Field(f.index), b.Field(f.index)
+		rv, bv := f.in(ref), f.in(b)
 		if equal(rv, bv) {
 			continue
 		}

@@ -69,7 +69,7 @@ func (r *renderer) body(v reflect.Value, kind string) (string, error) {
 	ptr := v.Addr().Interface()
 	var attrs, blocks strings.Builder
 	for _, f := range info.fields {
-		field := v.Field(f.index)
+		field := f.in(v)
 		switch f.kind {
 		case kindAttr:
 			if r.omit(v, f, kind) {
@@ -142,7 +142,7 @@ func labelsOf(v reflect.Value) []string {
 	var out []string
 	for _, f := range infoOf(v.Type()).fields {
 		if f.kind == kindLabel {
-			out = append(out, v.Field(f.index).String())
+			out = append(out, f.in(v).String())
 		}
 	}
 	return out
@@ -150,7 +150,7 @@ func labelsOf(v reflect.Value) []string {
 
 // omit reports whether the attribute f of block v stays unwritten.
 func (r *renderer) omit(v reflect.Value, f fieldInfo, kind string) bool {
-	field := v.Field(f.index)
+	field := f.in(v)
 	if len(f.only) > 0 && kind != "" && !slices.Contains(f.only, kind) {
 		return true // the decoder refuses it for this check type
 	}

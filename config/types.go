@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -275,6 +277,15 @@ type RSNotify struct {
 	Down []string `hcl:"down" doc:"argv run when the real server goes down; VS RS are appended."`
 }
 
+// Hooks are the real server's notify commands; none without a notify
+// block.
+func (rs *RealServer) Hooks() (up, down []string) {
+	if rs.Notify == nil {
+		return nil, nil
+	}
+	return rs.Notify.Up, rs.Notify.Down
+}
+
 // VirtualServerGroup lists the services one virtual_server stands for.
 type VirtualServerGroup struct {
 	Source
@@ -332,28 +343,59 @@ type RealServer struct {
 	LowerThreshold int         `hcl:"lower_threshold" default:"0" doc:"Resume below this many; 0 for none."`
 	Initial        HealthState `hcl:"initial" default:"\"down\"" doc:"State before the first check result."`
 	Checks         []*Check    `hcl:"check,blocks" doc:"A health check, labelled with its type: tcp, http, https, udp, dns, exec, smtp, ping or file. All must pass."`
-	Notify         RSNotify    `hcl:"notify,block" doc:"Commands run when the real server goes up or down."`
+	Notify         *RSNotify   `hcl:"notify,block" doc:"Commands run when the real server goes up or down."` // nil without a notify block: 36k real servers rarely have one
 	Endpoint       Endpoint    `hcl:"-"`
 }
 
 // Check is one health check; the attributes a type does not take are
-// refused by the decoder.
+// refused by the decoder. The settings of each type are apart, allocated
+// only for the checks of the types that take them (decoding a default or
+// a written value allocates them; Alloc does for code that writes them):
+// a TCP check is then about a third of the size it was with every type's
+// settings inline, and 36k of them add up. The HCL stays flat.
 type Check struct {
 	Source
-	Type            CheckType         `hcl:"type,label"`
-	Interval        time.Duration     `hcl:"interval" default:"\"2s\"" doc:"Time between checks."`
-	Timeout         time.Duration     `hcl:"timeout" default:"\"1s\"" doc:"A check longer than this fails; must be below interval."`
-	Rise            int               `hcl:"rise" default:"2" doc:"Successes in a row to go up."`
-	Fall            int               `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
-	ConnectAddress  netip.Addr        `hcl:"connect_address" doc:"Check this address instead of the real server's."`
-	ConnectPort     int               `hcl:"connect_port" doc:"Check this port instead of the real server's."`
-	Retries         int               `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
-	RetryDelay      time.Duration     `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
-	SourceAddress   netip.Addr        `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
-	SourceInterface string            `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
-	Warmup          time.Duration     `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
-	Send            string            `hcl:"send" only:"tcp" doc:"Written after connecting; HCL's escapes apply (\\r\\n), and Go's with the backslash doubled (\\\\x00)."`
-	ExpectText      string            `hcl:"expect_text" only:"tcp" doc:"Regular expression the first bytes read (up to 4096) must match: a banner or a reply to send."`
+	Type             CheckType     `hcl:"type,label"`
+	Interval         time.Duration `hcl:"interval" default:"\"2s\"" doc:"Time between checks."`
+	Timeout          time.Duration `hcl:"timeout" default:"\"1s\"" doc:"A check longer than this fails; must be below interval."`
+	Rise             int           `hcl:"rise" default:"2" doc:"Successes in a row to go up."`
+	Fall             int           `hcl:"fall" default:"3" doc:"Failures in a row to go down."`
+	*ConnectSettings `hcl:",squash"`
+	Retries          int           `hcl:"retries" default:"0" doc:"A failed attempt is tried again this many times, retry_delay apart, before the check counts as failed (keepalived's retry)."`
+	RetryDelay       time.Duration `hcl:"retry_delay" default:"\"1s\"" doc:"Wait between a failed attempt and its retry (keepalived's delay_before_retry)."`
+	*SourceSettings  `hcl:",squash"`
+	Warmup           time.Duration `hcl:"warmup" default:"\"0s\"" doc:"The first check waits a random time up to this long (instead of a random offset within the interval)."`
+	*TCPSettings     `hcl:",squash"`
+	*HTTPSettings    `hcl:",squash"`
+	*TLSSettings     `hcl:",squash"`
+	*UDPSettings     `hcl:",squash"`
+	*DNSSettings     `hcl:",squash"`
+	*ExecSettings    `hcl:",squash"`
+	*SMTPSettings    `hcl:",squash"`
+	*FileSettings    `hcl:",squash"`
+}
+
+// ConnectSettings say where a check connects, when not to the real
+// server's address and port (rarely written: apart too).
+type ConnectSettings struct {
+	ConnectAddress netip.Addr `hcl:"connect_address" doc:"Check this address instead of the real server's."`
+	ConnectPort    int        `hcl:"connect_port" doc:"Check this port instead of the real server's."`
+}
+
+// SourceSettings say where a check connects from.
+type SourceSettings struct {
+	SourceAddress   netip.Addr `hcl:"source_address" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Connect from this local address (keepalived's bindto)."`
+	SourceInterface string     `hcl:"source_interface" only:"tcp,http,https,udp,dns,smtp,ping" doc:"Leave through this interface whatever the routes say (keepalived's bind_if; SO_BINDTODEVICE)."`
+}
+
+// TCPSettings are the settings of tcp checks.
+type TCPSettings struct {
+	Send       string `hcl:"send" only:"tcp" doc:"Written after connecting; HCL's escapes apply (\\r\\n), and Go's with the backslash doubled (\\\\x00)."`
+	ExpectText string `hcl:"expect_text" only:"tcp" doc:"Regular expression the first bytes read (up to 4096) must match: a banner or a reply to send."`
+}
+
+// HTTPSettings are the settings of http and https checks.
+type HTTPSettings struct {
 	Path            string            `hcl:"path" default:"\"/\"" only:"http,https" doc:"Request path."`
 	Host            string            `hcl:"host" only:"http,https" doc:"Host header."`
 	Method          string            `hcl:"method" default:"\"GET\"" only:"http,https" doc:"Request method."`
@@ -364,21 +406,45 @@ type Check struct {
 	ExpectMD5       string            `hcl:"expect_md5" only:"http,https" doc:"Hex MD5 the body must have, as keepalived's digest and its genhash tool compute it."`
 	HTTPVersion     string            `hcl:"http_version" default:"\"1.1\"" only:"http,https" doc:"\"1.1\" or \"1.0\" (keepalived's http_protocol)."`
 	FollowRedirects bool              `hcl:"follow_redirects" default:"false" only:"http,https" doc:"Follow redirects instead of judging the redirect itself."`
-	TLSServerName   string            `hcl:"tls_server_name" only:"https,smtp" doc:"SNI and the name the certificate must carry."`
-	CAFile          string            `hcl:"ca_file" only:"https,smtp" doc:"PEM file of CAs to verify the server with (default: the system's)."`
-	TLSSkipVerify   bool              `hcl:"tls_skip_verify" default:"false" only:"https,smtp" doc:"Accept any certificate."`
-	Payload         HexBytes          `hcl:"payload" only:"udp" doc:"Datagram to send, in hex."`
-	Expect          HexPattern        `hcl:"expect" only:"udp" doc:"The reply must start with these bytes, hex with XX as a wildcard; any reply when unset."`
-	QueryType       DNSType           `hcl:"query_type" default:"\"SOA\"" only:"dns" doc:"DNS query type."`
-	QueryName       string            `hcl:"query_name" default:"\".\"" only:"dns" doc:"DNS query name."`
-	Transport       Transport         `hcl:"transport" default:"\"udp\"" only:"dns" doc:"udp or tcp."`
-	ExpectAnswer    string            `hcl:"expect_answer" only:"dns" doc:"An answer record must contain this value."`
-	Command         []string          `hcl:"command" only:"exec" doc:"argv run without a shell; TANDEM_RS_ADDR and TANDEM_RS_PORT in its environment; exit 0 is up."`
-	DynamicWeight   bool              `hcl:"dynamic_weight" default:"false" only:"exec" doc:"keepalived's misc_dynamic: exit 0 up at the configured weight, 1 down, 2..255 up with weight exit-2."`
-	HeloName        string            `hcl:"helo_name" default:"\"localhost\"" only:"smtp" doc:"Name sent with EHLO."`
-	StartTLS        bool              `hcl:"starttls" default:"false" only:"smtp" doc:"After EHLO, STARTTLS (220), a TLS handshake (tls_server_name, ca_file) and EHLO again."`
-	File            string            `hcl:"file" only:"file" doc:"File holding an integer N (keepalived's FILE_CHECK / track_file)."`
-	Weight          int               `hcl:"weight" default:"1" only:"file" doc:"Multiplier: N x weight is the real server's weight, below 0 is down; with 0, N != 0 is down and 0 up at the configured weight."`
+}
+
+// TLSSettings are the settings of https and smtp checks.
+type TLSSettings struct {
+	TLSServerName string `hcl:"tls_server_name" only:"https,smtp" doc:"SNI and the name the certificate must carry."`
+	CAFile        string `hcl:"ca_file" only:"https,smtp" doc:"PEM file of CAs to verify the server with (default: the system's)."`
+	TLSSkipVerify bool   `hcl:"tls_skip_verify" default:"false" only:"https,smtp" doc:"Accept any certificate."`
+}
+
+// UDPSettings are the settings of udp checks.
+type UDPSettings struct {
+	Payload HexBytes   `hcl:"payload" only:"udp" doc:"Datagram to send, in hex."`
+	Expect  HexPattern `hcl:"expect" only:"udp" doc:"The reply must start with these bytes, hex with XX as a wildcard; any reply when unset."`
+}
+
+// DNSSettings are the settings of dns checks.
+type DNSSettings struct {
+	QueryType    DNSType   `hcl:"query_type" default:"\"SOA\"" only:"dns" doc:"DNS query type."`
+	QueryName    string    `hcl:"query_name" default:"\".\"" only:"dns" doc:"DNS query name."`
+	Transport    Transport `hcl:"transport" default:"\"udp\"" only:"dns" doc:"udp or tcp."`
+	ExpectAnswer string    `hcl:"expect_answer" only:"dns" doc:"An answer record must contain this value."`
+}
+
+// ExecSettings are the settings of exec checks.
+type ExecSettings struct {
+	Command       []string `hcl:"command" only:"exec" doc:"argv run without a shell; TANDEM_RS_ADDR and TANDEM_RS_PORT in its environment; exit 0 is up."`
+	DynamicWeight bool     `hcl:"dynamic_weight" default:"false" only:"exec" doc:"keepalived's misc_dynamic: exit 0 up at the configured weight, 1 down, 2..255 up with weight exit-2."`
+}
+
+// SMTPSettings are the settings of smtp checks.
+type SMTPSettings struct {
+	HeloName string `hcl:"helo_name" default:"\"localhost\"" only:"smtp" doc:"Name sent with EHLO."`
+	StartTLS bool   `hcl:"starttls" default:"false" only:"smtp" doc:"After EHLO, STARTTLS (220), a TLS handshake (tls_server_name, ca_file) and EHLO again."`
+}
+
+// FileSettings are the settings of file checks.
+type FileSettings struct {
+	File   string `hcl:"file" only:"file" doc:"File holding an integer N (keepalived's FILE_CHECK / track_file)."`
+	Weight int    `hcl:"weight" default:"1" only:"file" doc:"Multiplier: N x weight is the real server's weight, below 0 is down; with 0, N != 0 is down and 0 up at the configured weight."`
 }
 
 // LVS holds kernel IPVS settings.
@@ -442,4 +508,76 @@ type Announce struct {
 	MED                 int            `hcl:"med" default:"0" doc:"Multi-exit discriminator."`
 	LocalPref           int            `hcl:"local_pref" default:"100" doc:"Local preference (iBGP neighbors only)."`
 	ASPathPrepend       int            `hcl:"as_path_prepend" default:"0" doc:"Prepend bgp.asn this many more times (0..10): a backup that announces but should not attract."`
+}
+
+// Alloc allocates the settings of the check's type that are not yet, so
+// that code building a check (the keepalived importer) can write them.
+func (c *Check) Alloc() {
+	c.ConnectSettings, c.SourceSettings = cmpOr(c.ConnectSettings), cmpOr(c.SourceSettings)
+	switch c.Type {
+	case "tcp":
+		c.TCPSettings = cmpOr(c.TCPSettings)
+	case "http":
+		c.HTTPSettings = cmpOr(c.HTTPSettings)
+	case "https":
+		c.HTTPSettings, c.TLSSettings = cmpOr(c.HTTPSettings), cmpOr(c.TLSSettings)
+	case "udp":
+		c.UDPSettings = cmpOr(c.UDPSettings)
+	case "dns":
+		c.DNSSettings = cmpOr(c.DNSSettings)
+	case "exec":
+		c.ExecSettings = cmpOr(c.ExecSettings)
+	case "smtp":
+		c.SMTPSettings, c.TLSSettings = cmpOr(c.SMTPSettings), cmpOr(c.TLSSettings)
+	case "file":
+		c.FileSettings = cmpOr(c.FileSettings)
+	}
+}
+
+// Connect and From read the connect and source settings, zero when unset.
+func (c *Check) Connect() ConnectSettings { return deref(c.ConnectSettings) }
+func (c *Check) From() SourceSettings     { return deref(c.SourceSettings) }
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
+func cmpOr[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
+}
+
+// Clone copies the check with settings of its own (a plain copy shares
+// them, and the slices they hold).
+func (c *Check) Clone() *Check {
+	n := *c
+	n.ConnectSettings, n.SourceSettings = clonePtr(c.ConnectSettings), clonePtr(c.SourceSettings)
+	n.TCPSettings, n.TLSSettings, n.UDPSettings, n.DNSSettings, n.SMTPSettings, n.FileSettings =
+		clonePtr(c.TCPSettings), clonePtr(c.TLSSettings), clonePtr(c.UDPSettings), clonePtr(c.DNSSettings), clonePtr(c.SMTPSettings), clonePtr(c.FileSettings)
+	if h := c.HTTPSettings; h != nil {
+		hc := *h
+		hc.ExpectStatus = slices.Clone(h.ExpectStatus)
+		hc.Headers = maps.Clone(h.Headers)
+		n.HTTPSettings = &hc
+	}
+	if e := c.ExecSettings; e != nil {
+		ec := *e
+		ec.Command = slices.Clone(e.Command)
+		n.ExecSettings = &ec
+	}
+	return &n
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }

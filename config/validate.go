@@ -18,7 +18,8 @@ import (
 // checker collects the findings of the checks that look across attributes
 // and blocks, after decoding.
 type checker struct {
-	diags hcl.Diagnostics
+	diags  hcl.Diagnostics
+	rsSeen map[netip.AddrPort]hcl.Range // realServers' scratch, one for all virtual servers
 }
 
 func (c *checker) add(sev hcl.DiagnosticSeverity, r hcl.Range, summary, format string, args ...any) {
@@ -401,9 +402,9 @@ func (c *checker) lvs(cfg *Config, names []string) {
 // virtualServers checks each virtual_server and its real servers; it
 // returns their names.
 func (c *checker) virtualServers(cfg *Config) []string {
-	var names []string
-	seen := map[string]hcl.Range{}
-	services := map[string]hcl.Range{}
+	names := make([]string, 0, len(cfg.VirtualServers))
+	seen := make(map[string]hcl.Range, len(cfg.VirtualServers)) // sized: no garbage growing
+	services := make(map[string]hcl.Range, len(cfg.VirtualServers))
 	for _, vs := range cfg.VirtualServers {
 		s := &vs.Source
 		if first, dup := seenBefore(seen, vs.Name, s.LabelRange()); dup {
@@ -559,7 +560,11 @@ func (c *checker) endpoint(vs *VirtualServer, e Endpoint, r hcl.Range, what stri
 }
 
 func (c *checker) realServers(vs *VirtualServer) {
-	seen := make(map[netip.AddrPort]hcl.Range, len(vs.RealServers))
+	if c.rsSeen == nil {
+		c.rsSeen = map[netip.AddrPort]hcl.Range{}
+	}
+	seen := c.rsSeen
+	clear(seen)
 	for _, rs := range vs.RealServers {
 		s := &rs.Source
 		if err := rs.Endpoint.UnmarshalText([]byte(rs.Name)); err != nil {
@@ -595,7 +600,7 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 func (c *checker) check(ch *Check, port uint16) {
 	s := &ch.Source
 	c.timing(s, ch.Interval, ch.Timeout, ch.Rise, ch.Fall)
-	c.between(s, "connect_port", ch.ConnectPort, 0, 65535)
+	c.between(s, "connect_port", ch.Connect().ConnectPort, 0, 65535)
 	c.checkBreadth(ch)
 	if ch.Type == "exec" {
 		if !s.Has("command") {
@@ -604,7 +609,7 @@ func (c *checker) check(ch *Check, port uint16) {
 		c.command(s, "command", ch.Command)
 		return
 	}
-	if port == 0 && ch.ConnectPort == 0 && ch.Type != "" && !portless(ch.Type) && s.decoded("connect_port") {
+	if port == 0 && ch.Connect().ConnectPort == 0 && ch.Type != "" && !portless(ch.Type) && s.decoded("connect_port") {
 		c.errorf(s.LabelRange(), "Missing connect_port", "The real server has no port (fwmark or port 0 service); tell the %s check which port to use with connect_port.", ch.Type)
 	}
 	switch ch.Type {

@@ -26,14 +26,18 @@ func (c *checker) checkBreadth(ch *Check) {
 	if ch.Warmup < 0 {
 		c.errorf(s.Range("warmup"), "Invalid warmup", "warmup must not be negative.")
 	}
-	if ch.SourceInterface != "" && (len(ch.SourceInterface) > 15 || strings.ContainsAny(ch.SourceInterface, "/ \t")) {
-		c.errorf(s.Range("source_interface"), "Invalid interface name", "%q is not an interface name (at most 15 characters, no '/' or spaces).", ch.SourceInterface)
+	from, to := ch.From(), ch.Connect()
+	if from.SourceInterface != "" && (len(from.SourceInterface) > 15 || strings.ContainsAny(from.SourceInterface, "/ \t")) {
+		c.errorf(s.Range("source_interface"), "Invalid interface name", "%q is not an interface name (at most 15 characters, no '/' or spaces).", from.SourceInterface)
 	}
-	if a := ch.SourceAddress; a.IsValid() && ch.ConnectAddress.IsValid() && a.Is4() != ch.ConnectAddress.Is4() {
-		c.errorf(s.Range("source_address"), "Address families differ", "source_address %s and connect_address %s must be of one family.", a, ch.ConnectAddress)
+	if a := from.SourceAddress; a.IsValid() && to.ConnectAddress.IsValid() && a.Is4() != to.ConnectAddress.Is4() {
+		c.errorf(s.Range("source_address"), "Address families differ", "source_address %s and connect_address %s must be of one family.", a, to.ConnectAddress)
 	}
 	switch ch.Type {
 	case "tcp":
+		if ch.TCPSettings == nil {
+			break // neither send nor expect_text
+		}
 		if _, err := ch.SendBytes(); err != nil {
 			c.errorf(s.Range("send"), "Invalid escape in send", "%v. HCL's escapes (\\r\\n, \\t, \\u00e9) apply; for other bytes write Go's with the backslash doubled, such as \"\\\\x00\".", err)
 		}
@@ -66,6 +70,9 @@ func (c *checker) checkBreadth(ch *Check) {
 // SendBytes is send with Go's escapes (written with the backslash
 // doubled in HCL) decoded.
 func (ch *Check) SendBytes() ([]byte, error) {
+	if ch.TCPSettings == nil {
+		return nil, nil
+	}
 	s := ch.Send
 	if !strings.Contains(s, `\`) {
 		return []byte(s), nil

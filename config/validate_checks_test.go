@@ -10,12 +10,12 @@ func TestSendBytes(t *testing.T) {
 		`caf\u00e9`:         "café",
 		"plain, no escapes": "plain, no escapes",
 	} {
-		got, err := (&Check{Send: in}).SendBytes()
+		got, err := (&Check{TCPSettings: &TCPSettings{Send: in}}).SendBytes()
 		if err != nil || string(got) != want {
 			t.Errorf("SendBytes(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := (&Check{Send: `\q`}).SendBytes(); err == nil {
+	if _, err := (&Check{TCPSettings: &TCPSettings{Send: `\q`}}).SendBytes(); err == nil {
 		t.Error(`\q accepted`)
 	}
 }

@@ -52,8 +52,10 @@ func (c *checker) vsHooks(cfg *Config) {
 			c.warnf(s.Range("ha_suspend"), "ha_suspend without a VRRP instance", "No vrrp_instance lists this virtual server's address in virtual_ips, so its checks never run; add the address to an instance or remove ha_suspend.")
 		}
 		for _, rs := range vs.RealServers {
-			c.command(&rs.Notify.Source, "up", rs.Notify.Up)
-			c.command(&rs.Notify.Source, "down", rs.Notify.Down)
+			if n := rs.Notify; n != nil {
+				c.command(&n.Source, "up", n.Up)
+				c.command(&n.Source, "down", n.Down)
+			}
 		}
 		if vs.NotifyOnStop && !hasHooks(vs) {
 			c.warnf(s.Range("notify_on_stop"), "notify_on_stop without hooks", "No real server has notify { down } and the virtual server has no notify { quorum_down }: nothing runs at shutdown.")
@@ -99,7 +101,7 @@ func hasHooks(vs *VirtualServer) bool {
 	if len(vs.Notify.QuorumDown) > 0 {
 		return true
 	}
-	return slices.ContainsFunc(vs.RealServers, func(rs *RealServer) bool { return len(rs.Notify.Down) > 0 })
+	return slices.ContainsFunc(vs.RealServers, func(rs *RealServer) bool { _, down := rs.Hooks(); return len(down) > 0 })
 }
 
 // groupedService is service() for a virtual server with group: the family

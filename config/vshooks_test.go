@@ -25,7 +25,7 @@ func TestGroupMembersExpand(t *testing.T) {
 	if vs.Family != config.IPv4 || vs.Port() != 80 {
 		t.Errorf("family %q port %d, want ipv4 80", vs.Family, vs.Port())
 	}
-	if rs := vs.RealServers[0]; !slices.Equal(rs.Notify.Down, []string{"/bin/true", "down"}) {
+	if rs := vs.RealServers[0]; rs.Notify == nil || !slices.Equal(rs.Notify.Down, []string{"/bin/true", "down"}) {
 		t.Errorf("real server notify down = %q", rs.Notify.Down)
 	}
 	if cfg.Alert == nil || cfg.Alert.Webhook == nil || cfg.Alert.Retries != 2 || cfg.Alert.Queue != 256 {

@@ -36,6 +36,7 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 	for _, d := range diags.Diags {
 		log.Warn(config.Headline(d), "detail", d.Detail)
 	}
+	cfg.Compact()
 	director.Build.Version, director.Build.Commit = version, commit
 	if f, _ := cmd.Flags().GetString("test-fault"); f != "" {
 		if err := vrrp.InjectFault(f); err != nil {

@@ -28,6 +28,7 @@ type Director struct {
 	loadedAt   time.Time
 	startedAt  time.Time // Run began: global { startup_delay } counts from it
 	lastReload ReloadStatus
+	release    *time.Timer // releaseMemory after the last of a burst of reloads
 
 	pol      *policy.Policy
 	runs     map[policy.ID]*run // the VRRP instances, running or stopping

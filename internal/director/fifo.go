@@ -130,16 +130,11 @@ func (n *notifyFIFO) virtualServer(cfg *config.Config, name string, up bool) {
 	}
 }
 
-func (n *notifyFIFO) realServer(cfg *config.Config, vsName, rsName string, up bool) {
-	vs := findVS(cfg, vsName)
-	if vs == nil {
-		return
+func (n *notifyFIFO) realServer(vs *config.VirtualServer, rs *config.RealServer, up bool) {
+	if n.f == nil || vs == nil || rs == nil {
+		return // no FIFO: nothing to build (this runs at every transition)
 	}
-	for _, rs := range vs.RealServers {
-		if rs.Name == rsName {
-			n.write(fmt.Sprintf("RS [%s]:%s:%d %s %s", rs.Endpoint.Addr, strings.ToLower(string(vs.Protocol)), rs.Endpoint.Port, vsText(vs), upDown(up)))
-		}
-	}
+	n.write(fmt.Sprintf("RS [%s]:%s:%d %s %s", rs.Endpoint.Addr, strings.ToLower(string(vs.Protocol)), rs.Endpoint.Port, vsText(vs), upDown(up)))
 }
 
 func findVS(cfg *config.Config, name string) *config.VirtualServer {

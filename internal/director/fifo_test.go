@@ -50,8 +50,9 @@ virtual_server "marked" {
 	n.group("pair", vrrp.Backup)
 	n.group("pair", vrrp.Backup) // unchanged: no line
 	n.virtualServer(cfg, "web", false)
-	n.realServer(cfg, "web", "203.0.113.21:8080", true)
-	n.realServer(cfg, "marked", "203.0.113.22", false)
+	web, marked := findVS(cfg, "web"), findVS(cfg, "marked")
+	n.realServer(web, web.RealServers[0], true)
+	n.realServer(marked, marked.RealServers[0], false)
 	s := bufio.NewScanner(r)
 	for _, want := range []string{
 		`INSTANCE "web" MASTER 150`,

@@ -16,8 +16,8 @@ import (
 func (d *Director) healthChanged(tr health.Transition) {
 	k := rsKey{tr.Target.VS, tr.Target.RS}
 	check := "set"
-	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.Checks) {
-		check = r.Checks[tr.Check].Type
+	if r := d.lvs.reals[k]; tr.Check >= 0 && r != nil && tr.Check < len(r.cfg.Checks) {
+		check = string(r.cfg.Checks[tr.Check].Type)
 	}
 	_, weighed := d.lvs.dynWeight[k]
 	weighed = weighed || tr.Weight >= 0
@@ -36,7 +36,9 @@ func (d *Director) healthChanged(tr health.Transition) {
 		"from", tr.From.String(), "to", tr.To.String(), "reason", tr.Reason, "latency_ms", float64(tr.Latency.Microseconds())/1000)
 	wasUp := d.lvs.up[k]
 	d.lvs.up[k] = tr.To == health.Up
-	d.fifo.realServer(d.cfg(), k.VS, k.RS, tr.To == health.Up)
+	if r := d.lvs.reals[k]; r != nil {
+		d.fifo.realServer(d.lvs.vsConfig(k.VS), r.cfg, tr.To == health.Up)
+	}
 	at := tr.At
 	if at.IsZero() {
 		at = time.Now()
@@ -118,7 +120,7 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 	known := maps.Clone(s.up)
 	for k := range s.up {
 		if s.reals[k] == nil {
-			s.checks.Remove(k.id())
+			s.removeChecks(k)
 			delete(s.up, k)
 			delete(s.dynWeight, k)
 		}
@@ -127,6 +129,7 @@ func (d *Director) applyLVS(old, cfg *config.Config) error {
 	if err := s.setChecks(nil, known); err != nil {
 		errs = append(errs, err)
 	}
+	s.prev = nil // the old configuration goes
 	configured := make(map[string]bool, len(cfg.VirtualServers))
 	for _, v := range cfg.VirtualServers {
 		configured[v.Name] = true

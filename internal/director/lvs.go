@@ -53,7 +53,11 @@ type lvsSide struct {
 	syncRole    lvs.SyncRole    // the daemon running now; 0 for none
 	bothCfg     *config.LVSSync // set while mode = "both" runs both daemons
 
-	checks      *health.Scheduler
+	checks *health.Scheduler
+	// prev: the real servers before a reload, while it hands the checks
+	// over (real.handed says which the scheduler runs); nil otherwise.
+	prev        map[rsKey]*real
+	sets        int             // real servers handed to the scheduler, for tests
 	up          map[rsKey]bool  // healthy real servers
 	dynWeight   map[rsKey]int   // weights the checks ask for (exec dynamic_weight, file)
 	drained     map[rsKey]bool  // drained by the operator
@@ -76,7 +80,7 @@ func openLVS(cfg *config.Config, backend lvs.Backend, log *slog.Logger) (*lvsSid
 
 func (s *lvsSide) setVirtualServers(cfg *config.Config) {
 	s.vss = virtualServers(cfg)
-	s.reals = map[rsKey]*real{}
+	s.prev, s.reals = s.reals, make(map[rsKey]*real, len(s.reals))
 	s.vsAt = make(map[string]int, len(s.vss))
 	for i := range s.vss {
 		v := &s.vss[i]
@@ -142,6 +146,7 @@ func (s *lvsSide) start(ctx context.Context, checkTime *prometheus.HistogramVec)
 	if s.rec != nil {
 		go s.rec.Run(ctx)
 	}
+	go releaseMemory() // the load's and the checks' making's garbage, as after a reload
 	return nil
 }
 
@@ -184,14 +189,24 @@ func (s *lvsSide) setChecks(kernel lvs.Table, known map[rsKey]bool) error {
 	return nil
 }
 
+// removeChecks stops the checks of k.
+func (s *lvsSide) removeChecks(k rsKey) {
+	s.checks.Remove(k.id())
+	if r := s.reals[k]; r != nil {
+		r.handed = false
+	}
+}
+
 // setVSChecks sets one virtual server's real servers' state and, with
 // run, hands them to the scheduler.
 func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool, run bool) error {
 	svc := kernel[v.model.Service.ServiceKey]
-	for _, r := range v.reals {
+	var specs []health.Spec
+	for j := range v.reals {
+		r := &v.reals[j]
 		k := rsKey{v.model.Name, r.Name}
-		if len(r.Checks) == 0 {
-			s.checks.Remove(k.id())
+		if len(r.cfg.Checks) == 0 {
+			s.removeChecks(k)
 			s.up[k] = true
 			delete(s.dynWeight, k)
 			continue
@@ -216,9 +231,21 @@ func (s *lvsSide) setVSChecks(v vserver, kernel lvs.Table, known map[rsKey]bool,
 			continue
 		}
 		t := health.Target{VS: v.model.Name, RS: r.Name, Addr: r.Dest.Addr, Port: r.Dest.Port}
-		if err := s.checks.Set(k.id(), t, r.Checks, initial); err != nil {
+		// A reload hands over only what changed: an unchanged real
+		// server's checks keep running untouched (36k Set calls, each
+		// building its checkers anew, were half a reload's time).
+		if o := s.prev[k]; o != nil && o.handed && o.Dest.Addr == r.Dest.Addr && o.Dest.Port == r.Dest.Port && config.Equal(o.cfg.Checks, r.cfg.Checks) {
+			r.handed = true
+			continue
+		}
+		specs = specs[:0] // the scheduler copies them
+		for _, c := range r.cfg.Checks {
+			specs = append(specs, healthSpec(c))
+		}
+		if err := s.checks.Set(k.id(), t, specs, initial); err != nil {
 			return fmt.Errorf("virtual_server %q real_server %q: %w", v.model.Name, r.Name, err)
 		}
+		r.handed, s.sets = true, s.sets+1
 	}
 	return nil
 }
@@ -446,29 +473,49 @@ func observeCheck(h *prometheus.HistogramVec) func(health.Target, string, health
 	}
 }
 
-// healthSpec maps a configured check to the health package's.
+// healthSpec maps a configured check to the health package's; a check
+// has the settings of its own type only.
 func healthSpec(c *config.Check) health.Spec {
 	s := health.Spec{
 		Type: string(c.Type), Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
-		ConnectAddr: c.ConnectAddress, ConnectPort: uint16(c.ConnectPort),
-		Method: c.Method, Path: c.Path, Host: c.Host, Headers: c.Headers, ExpectBody: c.ExpectBody,
-		FollowRedirects: c.FollowRedirects, TLSServerName: c.TLSServerName, CAFile: c.CAFile, TLSSkipVerify: c.TLSSkipVerify,
-		Payload: c.Payload, Expect: c.Expect.Bytes, ExpectAny: c.Expect.Any,
-		QueryType: string(c.QueryType), QueryName: c.QueryName, Transport: string(c.Transport), ExpectAnswer: c.ExpectAnswer,
-		Command: c.Command,
-		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.SourceAddress, SourceInterface: c.SourceInterface,
-		Warmup: c.Warmup, ExpectText: c.ExpectText, HTTPVersion: c.HTTPVersion, DynamicWeight: c.DynamicWeight,
-		HeloName: c.HeloName, StartTLS: c.StartTLS, FilePath: c.File, Weight: c.Weight,
+		ConnectAddr: c.Connect().ConnectAddress, ConnectPort: uint16(c.Connect().ConnectPort),
+		Retries: c.Retries, RetryDelay: c.RetryDelay, SourceAddr: c.From().SourceAddress, SourceInterface: c.From().SourceInterface,
+		Warmup: c.Warmup,
 	}
-	s.Send, _ = c.SendBytes() // validated by config
-	if c.ExpectMD5 != "" {
-		s.ExpectMD5, _ = hex.DecodeString(c.ExpectMD5)
+	if t := c.TCPSettings; t != nil {
+		s.Send, _ = c.SendBytes() // validated by config
+		s.ExpectText = t.ExpectText
 	}
-	for _, r := range c.ExpectStatus {
-		s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
+	if h := c.HTTPSettings; h != nil {
+		s.Method, s.Path, s.Host, s.Headers, s.ExpectBody = h.Method, h.Path, h.Host, h.Headers, h.ExpectBody
+		s.FollowRedirects, s.HTTPVersion = h.FollowRedirects, h.HTTPVersion
+		if h.ExpectMD5 != "" {
+			s.ExpectMD5, _ = hex.DecodeString(h.ExpectMD5)
+		}
+		for _, r := range h.ExpectStatus {
+			s.ExpectStatus = append(s.ExpectStatus, health.StatusRange{Min: r.Min, Max: r.Max})
+		}
+		if h.ExpectSHA256 != "" {
+			s.ExpectSHA256, _ = hex.DecodeString(h.ExpectSHA256) // validated by config
+		}
 	}
-	if c.ExpectSHA256 != "" {
-		s.ExpectSHA256, _ = hex.DecodeString(c.ExpectSHA256) // validated by config
+	if t := c.TLSSettings; t != nil {
+		s.TLSServerName, s.CAFile, s.TLSSkipVerify = t.TLSServerName, t.CAFile, t.TLSSkipVerify
+	}
+	if u := c.UDPSettings; u != nil {
+		s.Payload, s.Expect, s.ExpectAny = u.Payload, u.Expect.Bytes, u.Expect.Any
+	}
+	if d := c.DNSSettings; d != nil {
+		s.QueryType, s.QueryName, s.Transport, s.ExpectAnswer = string(d.QueryType), d.QueryName, string(d.Transport), d.ExpectAnswer
+	}
+	if e := c.ExecSettings; e != nil {
+		s.Command, s.DynamicWeight = e.Command, e.DynamicWeight
+	}
+	if m := c.SMTPSettings; m != nil {
+		s.HeloName, s.StartTLS = m.HeloName, m.StartTLS
+	}
+	if f := c.FileSettings; f != nil {
+		s.FilePath, s.Weight = f.File, f.Weight
 	}
 	return s
 }
@@ -495,12 +542,15 @@ type vserver struct {
 	members []lvs.VirtualServer
 }
 
-// real is one real server of a vserver.
+// real is one real server of a vserver. Its checks are cfg.Checks: the
+// scheduler keeps the health specs made from them, and a copy here was
+// the director's largest part (600 bytes a check).
 type real struct {
 	lvs.Real
 	cfg       *config.RealServer
-	Checks    []health.Spec
 	InitialUp bool
+	handed    bool // the scheduler runs cfg.Checks for it
+	idx       int  // in its vserver's reals
 }
 
 // virtualServers maps the configuration's virtual servers to lvs's.
@@ -530,10 +580,7 @@ func virtualServers(cfg *config.Config) []vserver {
 			r := real{Real: lvs.Real{Name: rs.Name, Dest: lvs.Dest{
 				DestKey: destKey(rs.Endpoint, vs.Port()),
 				Weight:  rs.Weight, Forward: fwd, Upper: uint32(rs.UpperThreshold), Lower: uint32(rs.LowerThreshold),
-			}}, cfg: rs, InitialUp: rs.Initial == config.Up}
-			for _, c := range rs.Checks {
-				r.Checks = append(r.Checks, healthSpec(c))
-			}
+			}}, cfg: rs, InitialUp: rs.Initial == config.Up, idx: len(v.reals)}
 			v.reals = append(v.reals, r)
 			v.model.Reals = append(v.model.Reals, r.Real)
 		}
@@ -641,6 +688,15 @@ func setSloppyTCP(on bool) error {
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/vs/sloppy_tcp", []byte(v), 0o644); err != nil {
 		return fmt.Errorf("setting net.ipv4.vs.sloppy_tcp (lvs { sloppy_tcp }): %w", err)
+	}
+	return nil
+}
+
+// vsConfig is the configuration of the virtual server named name, found
+// through the index (nil when there is none).
+func (s *lvsSide) vsConfig(name string) *config.VirtualServer {
+	if i, ok := s.vsAt[name]; ok {
+		return s.vss[i].cfg
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func BenchmarkHealthTransition(b *testing.B) {
 			}
 			k := rsKey{"web", cfg.VirtualServers[0].RealServers[0].Name}
 			r := d.lvs.reals[k]
-			tr := health.Transition{Target: health.Target{VS: k.VS, RS: k.RS, Addr: r.Dest.Addr, Port: r.Dest.Port}, Check: 0, At: time.Now()}
+			tr := health.Transition{Target: health.Target{VS: k.VS, RS: k.RS, Addr: r.Dest.Addr, Port: r.Dest.Port}, Check: 0, Weight: -1, At: time.Now()}
 			b.ResetTimer()
 			for i := range b.N {
 				tr.From, tr.To = health.Up, health.Down

@@ -28,9 +28,9 @@ func (d *Director) rsChanged(k rsKey, tr health.Transition) {
 	if r == nil || tr.From == tr.To {
 		return
 	}
-	argv := r.cfg.Notify.Down
+	up, argv := r.cfg.Hooks()
 	if tr.To == health.Up {
-		argv = r.cfg.Notify.Up
+		argv = up
 	}
 	if len(argv) > 0 {
 		d.hooks.runOn(vsQueue(k.VS), "vs", k.VS, append(slices.Clone(argv), k.VS, k.RS))
@@ -75,7 +75,7 @@ func (d *Director) notifyOnStop() {
 		name := v.model.Name
 		for j := range v.reals {
 			r := &v.reals[j]
-			if argv := r.cfg.Notify.Down; len(argv) > 0 && s.up[rsKey{name, r.Name}] {
+			if _, argv := r.cfg.Hooks(); len(argv) > 0 && s.up[rsKey{name, r.Name}] {
 				d.hooks.runOn(vsQueue(name), "vs", name, append(slices.Clone(argv), name, r.Name))
 			}
 		}
@@ -130,7 +130,7 @@ func (d *Director) updateSuspend() {
 		}
 		if want {
 			for _, r := range v.reals {
-				s.checks.Remove(rsKey{name, r.Name}.id())
+				s.removeChecks(rsKey{name, r.Name})
 			}
 			s.suspended[name] = true
 			d.log.Info("ha_suspend: checks paused, no MASTER instance holds the virtual server's address", "vs", name)

@@ -87,9 +87,14 @@ func loadDefaults() *defaultSet {
 	d.global.RouterID = "" // the host name at load time, not the importer's
 	d.lvsSync.Interface, d.lvsSync.Follow = "", ""
 	for _, ch := range d.rs.Checks {
-		ch := *ch
+		ch := *ch.Clone()
 		ch.Source = config.Source{}
-		ch.Command, ch.File = nil, ""
+		if ch.ExecSettings != nil {
+			ch.Command = nil
+		}
+		if ch.FileSettings != nil {
+			ch.File = ""
+		}
 		d.checks[ch.Type] = ch
 	}
 	return d
@@ -127,9 +132,10 @@ func (d *defaultSet) newRS() *config.RealServer {
 }
 
 func (d *defaultSet) newCheck(t config.CheckType) *config.Check {
-	ch := d.checks[t]
-	ch.ExpectStatus = slices.Clone(ch.ExpectStatus)
-	return &ch
+	base := d.checks[t]
+	ch := base.Clone() // settings of its own: the importer writes them
+	ch.Alloc()
+	return ch
 }
 
 func (d *defaultSet) newAlert() *config.Alert {

@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -309,8 +310,10 @@ func (c *converter) realServer(b *Node, vs *config.VirtualServer, t timing) (*co
 				c.caveat(bRS, n)
 			}
 		case "notify_up":
+			rs.Notify = cmp.Or(rs.Notify, &config.RSNotify{})
 			rs.Notify.Up = c.vsHook(bRS, n)
 		case "notify_down":
+			rs.Notify = cmp.Or(rs.Notify, &config.RSNotify{})
 			rs.Notify.Down = c.vsHook(bRS, n)
 		case "smtp_alert":
 			c.smtpAlert(bRS, n)
@@ -535,8 +538,7 @@ func (c *converter) checker(b *Node, t timing) []*config.Check {
 }
 
 func (c *converter) url(b *Node, base *config.Check) *config.Check {
-	ch := *base
-	ch.ExpectStatus = slices.Clone(base.ExpectStatus)
+	ch := base.Clone()
 	for _, n := range b.Children {
 		if !c.known(bURL, n) {
 			continue
@@ -549,7 +551,7 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 		case "virtualhost":
 			if c.nargs(n, 1, 1) {
 				ch.Host = n.Args[0].Text
-				if ch.TLSServerName != "" {
+				if ch.TLSSettings != nil && ch.TLSServerName != "" {
 					ch.TLSServerName = ch.Host
 				}
 			}
@@ -585,7 +587,7 @@ func (c *converter) url(b *Node, base *config.Check) *config.Check {
 			c.unhandled(n)
 		}
 	}
-	return &ch
+	return ch
 }
 
 // fileWeight reads weight N [reverse] of a FILE_CHECK or track_file.
