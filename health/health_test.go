@@ -73,7 +73,46 @@ func verify(t *testing.T, spec Spec, target Target, up bool, want string) Result
 	if r.Latency <= 0 || r.Latency > took {
 		t.Errorf("latency %s, the call took %s", r.Latency, took)
 	}
+	// The checks the scheduler runs in its own loop must say the same
+	// there.
+	if c, err := NewChecker(spec); err == nil && fastKindOf(c) != notFast {
+		if lr := runInLoop(t, spec, target); lr.Up != r.Up || lr.Reason != r.Reason || lr.Attempts != r.Attempts {
+			t.Errorf("%s check in the scheduler's loop: up=%v %q (%d attempts), by itself: up=%v %q (%d attempts)",
+				spec.Type, lr.Up, lr.Reason, lr.Attempts, r.Up, r.Reason, r.Attempts)
+		}
+	}
 	return r
+}
+
+// runInLoop runs spec once through a Scheduler of the package's own
+// checkers and returns the result.
+func runInLoop(t *testing.T, spec Spec, target Target) Result {
+	t.Helper()
+	got := make(chan Result, 1)
+	var took time.Duration
+	s := New(Options{Observe: func(_ Target, _ string, r Result, d time.Duration) {
+		took = d
+		select {
+		case got <- r:
+		default:
+		}
+	}})
+	defer s.Close()
+	spec.Warmup = time.Nanosecond // at once
+	start := time.Now()
+	if err := s.Set("rs", target, []Spec{spec}, Down); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		if took <= 0 || took > time.Since(start) || r.Latency <= 0 || r.Latency > took {
+			t.Errorf("in the loop: latency %s, run %s, called %s ago", r.Latency, took, time.Since(start))
+		}
+		return r
+	case <-time.After(spec.Timeout*time.Duration(1+spec.Retries) + spec.RetryDelay*time.Duration(spec.Retries) + slack):
+		t.Fatalf("%s check in the loop: no result", spec.Type)
+	}
+	return Result{}
 }
 
 // listenTCP listens on 127.0.0.n, any port.

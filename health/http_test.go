@@ -65,7 +65,16 @@ func TestHTTPRequest(t *testing.T) {
 		method, uri, host, ua, custom string
 		close                         bool
 	}
-	got := make(chan seen, 1)
+	// verify runs each check twice, by itself and in the scheduler's
+	// loop: both must ask the same.
+	got := make(chan seen, 2)
+	both := func() seen {
+		a, b := <-got, <-got
+		if a != b {
+			t.Errorf("the loop's request differs: %+v and %+v", a, b)
+		}
+		return a
+	}
 	_, target := httpServer(t, 11, false, func(w http.ResponseWriter, r *http.Request) {
 		got <- seen{r.Method, r.RequestURI, r.Host, r.UserAgent(), r.Header.Get("X-Check"), r.Close}
 		if r.Method == "HEAD" {
@@ -73,18 +82,18 @@ func TestHTTPRequest(t *testing.T) {
 		}
 	})
 	verify(t, Spec{Type: HTTP}, target, true, "status 200")
-	if s := <-got; s.method != "GET" || s.uri != "/" || s.host != target.RS || s.ua != userAgent || !s.close {
+	if s := both(); s.method != "GET" || s.uri != "/" || s.host != target.RS || s.ua != userAgent || !s.close {
 		t.Errorf("default request: %+v", s)
 	}
 	verify(t, Spec{
 		Type: HTTP, Method: "HEAD", Path: "/healthz?full=1", Host: "www.example.org",
 		Headers: map[string]string{"X-Check": "tandem", "User-Agent": "probe/1"},
 	}, target, true, "status 200")
-	if s := <-got; s.method != "HEAD" || s.uri != "/healthz?full=1" || s.host != "www.example.org" || s.ua != "probe/1" || s.custom != "tandem" {
+	if s := both(); s.method != "HEAD" || s.uri != "/healthz?full=1" || s.host != "www.example.org" || s.ua != "probe/1" || s.custom != "tandem" {
 		t.Errorf("configured request: %+v", s)
 	}
 	verify(t, Spec{Type: HTTP, Method: "POST", Headers: map[string]string{"host": "h.example"}}, target, true, "status 200")
-	if s := <-got; s.method != "POST" || s.host != "h.example" {
+	if s := both(); s.method != "POST" || s.host != "h.example" {
 		t.Errorf("POST with a Host header: %+v", s)
 	}
 }

@@ -16,8 +16,10 @@ var ErrClosed = errors.New("health: scheduler closed")
 
 const (
 	// batch: a timer wake-up starts every check due within this much of
-	// now, so that 10,000 checks a second cost far fewer wake-ups.
-	batch = time.Millisecond
+	// now (at most that early: the jitter is a twentieth of the interval),
+	// so that 500 checks a second cost a hundred wakes or so rather than one
+	// each, and 10,000 far fewer.
+	batch = 5 * time.Millisecond
 	// idleWorker: a worker with nothing to run for this long exits.
 	idleWorker = 10 * time.Second
 	// DefaultMaxInFlight bounds the runs at once unless Options say
@@ -43,6 +45,10 @@ type Options struct {
 	MaxInFlight int
 	// Seed makes offsets and jitter reproducible; 0 picks one at random.
 	Seed uint64
+	// Observe, if set, is called in the scheduler's loop after every run,
+	// with the check's type and the time the whole run took, retries
+	// included (the check duration histogram). It must not block.
+	Observe func(t Target, typ string, r Result, took time.Duration)
 }
 
 // Transition is a change of a real server's state.
@@ -81,24 +87,48 @@ type CheckStats struct {
 	LastAt                    time.Time
 }
 
-// Scheduler runs the checks of many real servers. One goroutine owns all
-// state; Set, Remove and Stats talk to it over a channel. Runs go to
-// worker goroutines that send their results back: a worker is started
-// when none is idle and exits after idleWorker without work, so there are
-// as many as there are runs at once. Reusing them saves growing a fresh
-// stack for every run (a tenth of the CPU of a TCP check).
+// Scheduler runs the checks of many real servers. One goroutine, the
+// loop, owns all state; Set, Remove and Stats hand it functions to run.
+//
+// TCP connect checks and plain HTTP checks (the common kinds) run in the
+// loop itself on non-blocking sockets of an epoll instance of its own
+// (epoller): the loop sleeps until the next due check, deadline or socket
+// event, then starts every due check and takes every completion of that
+// wake, as keepalived's event loop does. No goroutine is woken per run,
+// which under a slow CPU (a TCG guest) is what a run cost most.
+//
+// Other runs go to worker goroutines that hand their results back: a
+// worker is started when none is idle and exits after idleWorker without
+// work, so there are as many as there are runs at once. Reusing them
+// saves growing a fresh stack for every run.
 type Scheduler struct {
 	opts     Options
-	reqs     chan func()
-	results  chan result
+	p        poller
+	ep       *epoller // nil: every run goes to a worker
 	jobs     chan job
 	workers  sync.WaitGroup
 	out      chan Transition
 	done     chan struct{} // closed by Close
 	loopDone chan struct{} // closed when the loop has returned
+	fwdDone  chan struct{} // closed when the forwarder has returned
 	ctx      context.Context
 	cancel   context.CancelFunc
 	once     sync.Once
+
+	// Handed to the loop.
+	mu      sync.Mutex
+	reqs    []func()
+	results []result
+	closing bool
+
+	// From the loop to the forwarder, which sends on out.
+	outMu   sync.Mutex
+	outQ    []Transition
+	outNote chan struct{}
+
+	// Prepared specs shared by the checks that have the same.
+	specMu sync.Mutex
+	specs  map[uint64][]*prepared
 
 	// Owned by the loop.
 	servers  map[string]*server
@@ -106,8 +136,10 @@ type Scheduler struct {
 	epoch    time.Time // heap keys are nanoseconds since, on the monotonic clock
 	waiting  []*check  // due but held back by MaxInFlight
 	inflight int
-	queue    []Transition // not yet taken by the reader
+	working  int          // of which on workers
+	queue    []Transition // not yet handed to the forwarder
 	rng      *rand.Rand
+	fast     fastState
 }
 
 type server struct {
@@ -119,27 +151,36 @@ type server struct {
 	checks []*check
 }
 
+// prepared is a spec with its defaults and its checker, shared by every
+// check with an equal spec (the real servers of a virtual server mostly):
+// a check itself is a hundred bytes or so.
+type prepared struct {
+	spec    Spec
+	checker Checker
+	kind    fastKind
+	hash    uint64
+	refs    int // guarded by specMu
+}
+
 type check struct {
 	srv            *server
+	p              *prepared
 	index          int
-	spec           Spec
-	checker        Checker
 	verdict        hysteresis.Counter
 	runs, ok, fail uint64
 	last           Result
-	lastAt         time.Time
-
-	ctx    context.Context // cancelled when the check is removed
-	cancel context.CancelFunc
-	base   time.Time // the next slot, before jitter
-	due    time.Time
-	dead   bool
+	lastAt         int64 // nanoseconds since epoch
+	base, due      int64 // the next slot before jitter, and with it
+	dead           bool
+	run            *run               // the run in the loop, if any
+	cancel         context.CancelFunc // of the run on a worker, if any
 }
 
 type result struct {
-	c  *check
-	r  Result
-	at time.Time // when the run ended
+	c    *check
+	r    Result
+	at   int64 // when the run ended
+	took int64 // the whole run, retries included
 }
 
 // job is a run handed to a worker, with what it needs from the check (the
@@ -153,7 +194,8 @@ type job struct {
 
 // New starts a Scheduler; Close stops it.
 func New(opts Options) *Scheduler {
-	if opts.NewChecker == nil {
+	custom := opts.NewChecker != nil
+	if !custom {
 		opts.NewChecker = NewChecker
 	}
 	if opts.MaxInFlight == 0 {
@@ -166,19 +208,33 @@ func New(opts Options) *Scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
 		opts:     opts,
-		reqs:     make(chan func()),
-		results:  make(chan result, 4096),
 		jobs:     make(chan job),
 		out:      make(chan Transition, 64),
+		outNote:  make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
+		fwdDone:  make(chan struct{}),
 		ctx:      ctx,
 		cancel:   cancel,
+		specs:    map[uint64][]*prepared{},
 		servers:  map[string]*server{},
 		epoch:    time.Now(),
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
+	// Checkers of the caller's own cannot run in the loop; nor can
+	// anything where epoll is missing (then the workers do all).
+	if !custom {
+		if ep, err := newEpoller(); err == nil {
+			s.ep = ep
+		}
+	}
+	if s.ep != nil {
+		s.p = s.ep
+	} else {
+		s.p = newChanPoller()
+	}
 	go s.loop()
+	go s.forward()
 	return s
 }
 
@@ -195,23 +251,85 @@ func (s *Scheduler) Transitions() <-chan Transition { return s.out }
 // the evidence does. If removing a check changes the real server's state,
 // a transition says so (Check -1). On error nothing changes.
 func (s *Scheduler) Set(id string, t Target, specs []Spec, initial State) error {
-	prepared := make([]Spec, len(specs))
-	checkers := make([]Checker, len(specs))
+	ps := make([]*prepared, 0, len(specs))
 	for i, sp := range specs {
-		sp = sp.withDefaults()
-		if err := sp.validate(); err != nil {
-			return fmt.Errorf("health: %s check %d: %w", id, i, err)
-		}
-		c, err := s.opts.NewChecker(sp)
+		p, err := s.prepare(sp)
 		if err != nil {
+			s.release(ps...)
 			return fmt.Errorf("health: %s check %d: %w", id, i, err)
 		}
-		prepared[i], checkers[i] = sp, c
+		ps = append(ps, p)
 	}
-	if !s.do(func() { s.set(id, t, prepared, checkers, initial) }) {
+	if !s.do(func() { s.set(id, t, ps, initial) }) {
+		s.release(ps...)
 		return ErrClosed
 	}
 	return nil
+}
+
+// prepare returns the shared prepared spec equal to sp, making it if
+// there is none; the caller holds a reference.
+func (s *Scheduler) prepare(sp Spec) (*prepared, error) {
+	sp = sp.withDefaults()
+	if err := sp.validate(); err != nil {
+		return nil, err
+	}
+	h := sp.hash()
+	shareable := sp.Type != Ping // a ping checker has an ICMP id of its own
+	if shareable {
+		s.specMu.Lock()
+		for _, p := range s.specs[h] {
+			if p.spec.equal(sp) {
+				p.refs++
+				s.specMu.Unlock()
+				return p, nil
+			}
+		}
+		s.specMu.Unlock()
+	}
+	ch, err := s.opts.NewChecker(sp)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{spec: sp, checker: ch, hash: h, refs: 1}
+	if s.ep != nil {
+		p.kind = fastKindOf(ch)
+	}
+	if shareable {
+		s.specMu.Lock()
+		defer s.specMu.Unlock()
+		for _, o := range s.specs[h] { // made meanwhile by another Set
+			if o.spec.equal(sp) {
+				o.refs++
+				return o, nil
+			}
+		}
+		s.specs[h] = append(s.specs[h], p)
+	}
+	return p, nil
+}
+
+// release drops references taken by prepare.
+func (s *Scheduler) release(ps ...*prepared) {
+	s.specMu.Lock()
+	defer s.specMu.Unlock()
+	for _, p := range ps {
+		if p.refs--; p.refs > 0 || p.spec.Type == Ping {
+			continue
+		}
+		list := s.specs[p.hash]
+		for i, o := range list {
+			if o == p {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(s.specs, p.hash)
+		} else {
+			s.specs[p.hash] = list
+		}
+	}
 }
 
 // Remove stops the checks of id and forgets it; running checks are
@@ -235,7 +353,7 @@ func (s *Scheduler) Stats(id string) (Stats, bool) {
 	s.do(func() {
 		var srv *server
 		if srv, ok = s.servers[id]; ok {
-			st = srv.stats()
+			st = s.stats(srv)
 		}
 	})
 	return st, ok
@@ -246,7 +364,7 @@ func (s *Scheduler) Snapshot() map[string]Stats {
 	all := map[string]Stats{}
 	s.do(func() {
 		for id, srv := range s.servers {
-			all[id] = srv.stats()
+			all[id] = s.stats(srv)
 		}
 	})
 	return all
@@ -258,90 +376,161 @@ func (s *Scheduler) Close() {
 	s.once.Do(func() {
 		s.cancel()
 		close(s.done)
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		s.p.wake()
 	})
 	<-s.loopDone
+	<-s.fwdDone
 	s.workers.Wait()
 }
 
 // do runs f in the loop and waits for it; false when closed.
 func (s *Scheduler) do(f func()) bool {
 	ran := make(chan struct{})
-	select {
-	case s.reqs <- func() { f(); close(ran) }:
-		<-ran
-		return true
-	case <-s.loopDone:
-		return false
-	case <-s.done:
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
 		return false
 	}
+	s.reqs = append(s.reqs, func() { f(); close(ran) })
+	s.mu.Unlock()
+	s.p.wake()
+	select {
+	case <-ran:
+		return true
+	case <-s.loopDone:
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	}
 }
+
+func (s *Scheduler) now() int64 { return int64(time.Since(s.epoch)) }
+
+func (s *Scheduler) at(t int64) time.Time { return s.epoch.Add(time.Duration(t)) }
 
 func (s *Scheduler) loop() {
 	defer close(s.loopDone)
-	defer close(s.out)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	timerAt := int64(-1) // when the timer fires; -1 when it has
+	defer s.p.close()
+	evs := make([]pollEvent, 256)
+	var reqs []func()
+	var results []result
 	for {
-		s.collect()
-		s.startWaiting()
-		// Wake for the next due check, or to collect results while runs
-		// are out.
-		want := int64(-1)
+		now := s.now()
+		s.expire(now)
+		s.fire(now)
+		s.startWaiting(now)
+		s.flush()
+		// Sleep until the next due check or deadline, or, while runs are
+		// out on workers, to take their results in batches.
+		wait := int64(-1)
 		if len(s.due) > 0 {
-			want = s.due[0].key
+			wait = s.due[0].key - now
 		}
-		if s.inflight > 0 {
-			if poll := int64(time.Since(s.epoch) + resultDelay); want < 0 || poll < want {
-				want = poll
+		if t, ok := s.fast.next(); ok && (wait < 0 || t-now < wait) {
+			wait = t - now
+		}
+		if s.working > 0 && (wait < 0 || int64(resultDelay) < wait) {
+			wait = int64(resultDelay)
+		}
+		if wait >= 0 {
+			wait = max(wait, 0)
+		}
+		n := s.p.wait(time.Duration(wait), evs)
+		if n > 0 {
+			now = s.now()
+			for _, ev := range evs[:n] {
+				s.event(ev, now)
 			}
 		}
-		if want >= 0 && (timerAt < 0 || want < timerAt) {
-			timerAt = want
-			timer.Reset(time.Until(s.epoch.Add(time.Duration(want))))
+		s.mu.Lock()
+		reqs, s.reqs = s.reqs, reqs[:0]
+		results, s.results = s.results, results[:0]
+		closing := s.closing
+		s.mu.Unlock()
+		for i, r := range results {
+			s.finishWorker(r)
+			results[i] = result{}
 		}
-		var out chan Transition
-		var head Transition
-		if len(s.queue) > 0 {
-			out, head = s.out, s.queue[0]
-		}
-		select {
-		case f := <-s.reqs:
-			s.collect() // Stats see every result in
-			f()
-		case <-timer.C:
-			timerAt = -1
-			s.fire()
-		case out <- head:
-			s.queue[0] = Transition{}
-			s.queue = s.queue[1:]
-		case <-s.done:
-			// Runs were cancelled with s.ctx; collect them so that none
-			// outlives Close.
-			for ; s.inflight > 0; s.inflight-- {
-				<-s.results
-			}
-			close(s.jobs) // idle workers exit
+		if closing {
+			s.shutdown()
 			return
+		}
+		for i, f := range reqs {
+			f()
+			reqs[i] = nil
 		}
 	}
 }
 
-// collect takes the results that have come in.
-func (s *Scheduler) collect() {
+// shutdown ends every run: the loop's at once, the workers' cancelled
+// with s.ctx and waited for, so that none outlives Close.
+func (s *Scheduler) shutdown() {
+	for _, srv := range s.servers {
+		for _, c := range srv.checks {
+			s.kill(c)
+		}
+	}
+	for s.working > 0 {
+		s.mu.Lock()
+		results := s.results
+		s.results = nil
+		s.mu.Unlock()
+		s.working -= len(results)
+		if len(results) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(s.jobs) // idle workers exit
+}
+
+// forward hands transitions to the reader: the loop never waits for one.
+func (s *Scheduler) forward() {
+	defer close(s.fwdDone)
+	defer close(s.out)
 	for {
 		select {
-		case r := <-s.results:
-			s.finish(r)
-		default:
+		case <-s.outNote:
+		case <-s.done:
 			return
+		}
+		s.outMu.Lock()
+		q := s.outQ
+		s.outQ = nil
+		s.outMu.Unlock()
+		for _, tr := range q {
+			select {
+			case s.out <- tr:
+			case <-s.done:
+				return
+			}
 		}
 	}
 }
 
-func (s *Scheduler) set(id string, t Target, specs []Spec, checkers []Checker, initial State) {
-	now := time.Now()
+// flush hands the queued transitions to the forwarder.
+func (s *Scheduler) flush() {
+	if len(s.queue) == 0 {
+		return
+	}
+	s.outMu.Lock()
+	s.outQ = append(s.outQ, s.queue...)
+	s.outMu.Unlock()
+	clear(s.queue)
+	s.queue = s.queue[:0]
+	select {
+	case s.outNote <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) set(id string, t Target, ps []*prepared, initial State) {
+	now := s.now()
 	srv, ok := s.servers[id]
 	if ok && srv.target != t {
 		for _, c := range srv.checks {
@@ -350,24 +539,26 @@ func (s *Scheduler) set(id string, t Target, specs []Spec, checkers []Checker, i
 		ok = false
 	}
 	if !ok {
-		srv = &server{id: id, target: t, state: initial, since: now, weight: -1}
+		srv = &server{id: id, target: t, state: initial, since: s.at(now), weight: -1}
 		s.servers[id] = srv
-		for i := range specs {
-			srv.checks = append(srv.checks, s.newCheck(srv, i, specs[i], checkers[i], initial, now))
+		srv.checks = make([]*check, 0, len(ps))
+		for i, p := range ps {
+			srv.checks = append(srv.checks, s.newCheck(srv, i, p, initial, now))
 		}
 		return
 	}
 	old := srv.checks
-	srv.checks = make([]*check, len(specs))
-	for i, sp := range specs {
+	srv.checks = make([]*check, len(ps))
+	for i, p := range ps {
 		for j, c := range old {
-			if c != nil && c.spec.equal(sp) {
+			if c != nil && (c.p == p || c.p.spec.equal(p.spec)) {
 				c.index, srv.checks[i], old[j] = i, c, nil
+				s.release(p) // the check keeps the reference it had
 				break
 			}
 		}
 		if srv.checks[i] == nil {
-			srv.checks[i] = s.newCheck(srv, i, sp, checkers[i], srv.state, now)
+			srv.checks[i] = s.newCheck(srv, i, p, srv.state, now)
 		}
 	}
 	for _, c := range old {
@@ -379,37 +570,47 @@ func (s *Scheduler) set(id string, t Target, specs []Spec, checkers []Checker, i
 		reweighed := srv.reweigh()
 		if !s.judge(srv, "checks changed: "+srv.summary(), -1, 0, now) && reweighed && srv.state == Up {
 			s.queue = append(s.queue, Transition{ID: srv.id, Target: srv.target, From: Up, To: Up, Weight: srv.weight,
-				Reason: "checks changed: " + srv.summary(), Check: -1, At: now})
+				Reason: "checks changed: " + srv.summary(), Check: -1, At: s.at(now)})
 		}
 	}
 }
 
-func (s *Scheduler) newCheck(srv *server, i int, sp Spec, ch Checker, st State, now time.Time) *check {
-	c := &check{srv: srv, index: i, spec: sp, checker: ch}
+func (s *Scheduler) newCheck(srv *server, i int, p *prepared, st State, now int64) *check {
+	c := &check{srv: srv, index: i, p: p}
 	c.verdict = hysteresis.New(st == Up)
-	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	// A random first slot within the interval spreads checks added
 	// together; warmup asks for a random delay up to its own length.
-	spread := sp.Interval
-	if sp.Warmup > 0 {
-		spread = sp.Warmup
+	spread := p.spec.Interval
+	if p.spec.Warmup > 0 {
+		spread = p.spec.Warmup
 	}
-	c.base = now.Add(time.Duration(s.rng.Int64N(int64(spread))))
+	c.base = now + s.rng.Int64N(int64(spread))
 	c.due = c.base
-	s.push(c)
+	s.due.push(c.due, c)
 	return c
 }
 
-// kill stops c: a run in progress is cancelled, and its place in the heap
-// is skipped when it comes up.
+// kill stops c: a run in progress is cancelled (in the loop, ended at
+// once), and its place in the heap is skipped when it comes up.
 func (s *Scheduler) kill(c *check) {
+	if c.dead {
+		return
+	}
 	c.dead = true
-	c.cancel()
+	if c.run != nil {
+		s.abandon(c.run)
+		c.run = nil
+		s.inflight--
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	s.release(c.p)
 }
 
 // fire starts the checks that are due.
-func (s *Scheduler) fire() {
-	limit := int64(time.Since(s.epoch) + batch)
+func (s *Scheduler) fire(now int64) {
+	limit := now + int64(batch)
 	for len(s.due) > 0 && s.due[0].key <= limit {
 		c := s.due.pop()
 		if c.dead {
@@ -419,24 +620,31 @@ func (s *Scheduler) fire() {
 			s.waiting = append(s.waiting, c)
 			continue
 		}
-		s.start(c)
+		s.start(c, now)
 	}
 }
 
-func (s *Scheduler) startWaiting() {
+func (s *Scheduler) startWaiting(now int64) {
 	for len(s.waiting) > 0 && s.inflight < s.opts.MaxInFlight {
 		c := s.waiting[0]
 		s.waiting[0] = nil
 		s.waiting = s.waiting[1:]
 		if !c.dead {
-			s.start(c)
+			s.start(c, now)
 		}
 	}
 }
 
-func (s *Scheduler) start(c *check) {
+func (s *Scheduler) start(c *check, now int64) {
 	s.inflight++
-	j := job{c, c.ctx, c.checker, c.srv.target}
+	if c.p.kind != notFast {
+		s.startFast(c, now)
+		return
+	}
+	s.working++
+	var ctx context.Context
+	ctx, c.cancel = context.WithCancel(s.ctx)
+	j := job{c, ctx, c.p.checker, c.srv.target}
 	select {
 	case s.jobs <- j:
 	default:
@@ -454,8 +662,12 @@ func (s *Scheduler) worker(j job) {
 	defer idle.Stop()
 	worked := true
 	for {
+		start := s.now()
 		r := j.checker.Check(j.ctx, j.target)
-		s.results <- result{j.c, r, time.Now()}
+		end := s.now()
+		s.mu.Lock()
+		s.results = append(s.results, result{j.c, r, end, end - start})
+		s.mu.Unlock()
 		worked = true
 		for {
 			var ok bool
@@ -477,6 +689,14 @@ func (s *Scheduler) worker(j job) {
 	}
 }
 
+// finishWorker takes the result of a run on a worker.
+func (s *Scheduler) finishWorker(r result) {
+	s.working--
+	r.c.cancel()
+	r.c.cancel = nil
+	s.finish(r)
+}
+
 // finish takes a run's result: counters, hysteresis, the server's state,
 // and the next slot.
 func (s *Scheduler) finish(r result) {
@@ -484,6 +704,9 @@ func (s *Scheduler) finish(r result) {
 	s.inflight--
 	if c.dead {
 		return
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(c.srv.target, c.p.spec.Type, r.r, time.Duration(r.took))
 	}
 	now := r.at
 	c.runs++
@@ -495,14 +718,14 @@ func (s *Scheduler) finish(r result) {
 	c.last, c.lastAt = r.r, now
 	reweighed := c.srv.reweigh()
 	judged := false
-	if c.verdict.Observe(r.r.Up, c.spec.Rise, c.spec.Fall) {
+	if c.verdict.Observe(r.r.Up, c.p.spec.Rise, c.p.spec.Fall) {
 		judged = s.judge(c.srv, r.r.Reason, c.index, r.r.Latency, now)
 	}
 	if reweighed && !judged && c.srv.state == Up {
 		srv := c.srv
 		s.queue = append(s.queue, Transition{
 			ID: srv.id, Target: srv.target, From: srv.state, To: srv.state, Weight: srv.weight,
-			Reason: r.r.Reason, Check: c.index, Latency: r.r.Latency, At: now,
+			Reason: r.r.Reason, Check: c.index, Latency: r.r.Latency, At: s.at(now),
 		})
 	}
 	s.schedule(c, now)
@@ -529,30 +752,24 @@ func (srv *server) reweigh() bool {
 
 // schedule puts c at its next slot: one interval after the last, with
 // jitter; slots missed by a long run are skipped.
-func (s *Scheduler) schedule(c *check, now time.Time) {
-	iv := c.spec.Interval
-	c.base = c.base.Add(iv)
-	if c.base.Before(now) {
-		c.base = c.base.Add(now.Sub(c.base).Truncate(iv) + iv)
+func (s *Scheduler) schedule(c *check, now int64) {
+	iv := int64(c.p.spec.Interval)
+	c.base += iv
+	if c.base < now {
+		c.base += (now-c.base)/iv*iv + iv
 	}
-	j := int64(iv / 20)
+	j := iv / 20
 	c.due = c.base
 	if j > 0 {
-		c.due = c.base.Add(time.Duration(s.rng.Int64N(2*j+1) - j))
+		c.due = c.base + s.rng.Int64N(2*j+1) - j
 	}
-	if c.due.Before(now) {
-		c.due = now
-	}
-	s.push(c)
-}
-
-func (s *Scheduler) push(c *check) {
-	s.due.push(int64(c.due.Sub(s.epoch)), c)
+	c.due = max(c.due, now)
+	s.due.push(c.due, c)
 }
 
 // judge recomputes the server's state (up when all its checks are up) and
 // queues a transition when it changed (reported).
-func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Duration, now time.Time) bool {
+func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Duration, now int64) bool {
 	st := Up
 	for _, c := range srv.checks {
 		if !c.verdict.Up {
@@ -565,9 +782,9 @@ func (s *Scheduler) judge(srv *server, reason string, index int, latency time.Du
 	}
 	s.queue = append(s.queue, Transition{
 		ID: srv.id, Target: srv.target, From: srv.state, To: st, Weight: srv.weight,
-		Reason: reason, Check: index, Latency: latency, At: now,
+		Reason: reason, Check: index, Latency: latency, At: s.at(now),
 	})
-	srv.state, srv.since = st, now
+	srv.state, srv.since = st, s.at(now)
 	return true
 }
 
@@ -588,14 +805,17 @@ func (srv *server) summary() string {
 	return fmt.Sprintf("%d of %d checks up", up, len(srv.checks))
 }
 
-func (srv *server) stats() Stats {
+func (s *Scheduler) stats(srv *server) Stats {
 	st := Stats{Target: srv.target, State: srv.state, Since: srv.since, Weight: srv.weight, Checks: make([]CheckStats, len(srv.checks))}
 	for i, c := range srv.checks {
 		st.Checks[i] = CheckStats{
-			Type: c.spec.Type, Retries: c.spec.Retries, State: stateOf(c.verdict.Up),
+			Type: c.p.spec.Type, Retries: c.p.spec.Retries, State: stateOf(c.verdict.Up),
 			Runs: c.runs, Successes: c.ok, Failures: c.fail,
 			SuccessesInARow: c.verdict.OKRow, FailuresInARow: c.verdict.FailRow,
-			Last: c.last, LastAt: c.lastAt,
+			Last: c.last,
+		}
+		if c.runs > 0 {
+			st.Checks[i].LastAt = s.at(c.lastAt)
 		}
 	}
 	return st
@@ -646,4 +866,50 @@ func (h *dueHeap) pop() *check {
 	}
 	*h = a
 	return c
+}
+
+// timerHeap is a binary min-heap of the loop's runs by deadline (or end
+// of retry delay); an entry is stale once its run's generation moved on.
+type timerHeap []timerEntry
+
+type timerEntry struct {
+	key int64
+	r   *run
+	gen int32
+}
+
+func (h *timerHeap) push(key int64, r *run, gen int32) {
+	*h = append(*h, timerEntry{key, r, gen})
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].key <= a[i].key {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *timerHeap) pop() {
+	a := *h
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = timerEntry{}
+	a = a[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		if r := l + 1; r < n && a[r].key < a[l].key {
+			l = r
+		}
+		if a[i].key <= a[l].key {
+			break
+		}
+		a[i], a[l] = a[l], a[i]
+		i = l
+	}
+	*h = a
 }

@@ -1,7 +1,9 @@
 package health
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"net/netip"
 	"slices"
@@ -274,4 +276,34 @@ func (s *Spec) endpoint(t Target) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("no port to check: the real server has none, set connect_port")
 	}
 	return netip.AddrPortFrom(addr.Unmap(), port), nil
+}
+
+var specSeed = maphash.MakeSeed()
+
+// hash sums the fields that tell most specs apart, for finding an equal
+// one (equal decides).
+func (s *Spec) hash() uint64 {
+	var h maphash.Hash
+	h.SetSeed(specSeed)
+	for _, v := range [...]string{s.Type, s.Method, s.Path, s.Host, s.FilePath, s.QueryName, s.SourceInterface, s.ExpectText, s.ExpectBody} {
+		h.WriteString(v)
+		h.WriteByte(0)
+	}
+	if len(s.Command) > 0 {
+		h.WriteString(s.Command[0])
+	}
+	var b [8]byte
+	for _, v := range [...]int64{int64(s.Interval), int64(s.Timeout), int64(s.Rise), int64(s.Fall), int64(s.ConnectPort),
+		int64(s.Retries), int64(s.RetryDelay), int64(s.Warmup), int64(s.Weight)} {
+		binary.LittleEndian.PutUint64(b[:], uint64(v))
+		h.Write(b[:])
+	}
+	for _, a := range [...]netip.Addr{s.ConnectAddr, s.SourceAddr} {
+		a16 := a.As16()
+		if !a.IsValid() {
+			a16 = [16]byte{}
+		}
+		h.Write(a16[:])
+	}
+	return h.Sum64()
 }

@@ -45,22 +45,9 @@ func tcpConnect(ctx context.Context, deadline time.Time, s *Spec, ep netip.AddrP
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sa, family, err := sockaddr(ep)
+	var sas sockaddrs
+	fd, err := startConnect(s, ep, &sas)
 	if err != nil {
-		return err
-	}
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	if err := bindSource(fd, s); err != nil {
-		syscall.Close(fd)
-		return err
-	}
-	switch err := syscall.Connect(fd, sa); err {
-	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
-	default:
-		syscall.Close(fd)
 		return err
 	}
 	// On a fast path (loopback, a server on this host) the handshake has
@@ -97,6 +84,32 @@ func tcpConnect(ctx context.Context, deadline time.Time, s *Spec, ep netip.AddrP
 	return err
 }
 
+// startConnect opens a non-blocking TCP socket bound to the spec's
+// source and starts connecting it to ep; sas holds the socket addresses
+// (reused by the scheduler's loop: no allocation per run). Its errors are
+// those of tcpConnect.
+func startConnect(s *Spec, ep netip.AddrPort, sas *sockaddrs) (int, error) {
+	sa, family, err := sas.of(ep)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := rawSocket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := bindSource(fd, s); err != nil {
+		rawClose(fd)
+		return -1, err
+	}
+	switch err := rawConnect(fd, sa); err {
+	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
+	default:
+		rawClose(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
 // connectDone reports whether the connection attempt on fd is over, and
 // its error if it failed. One poll, with no wait: POLLOUT once
 // established, POLLERR/POLLHUP once refused or unreachable.
@@ -116,16 +129,22 @@ func connectDone(fd int) (bool, error) {
 		}
 		break
 	}
+	return connectVerdict(fd, uint32(uint16(pfd.revents)))
+}
+
+// connectVerdict reads poll(2) or epoll(7) readiness bits (the same
+// values for these three) of a connecting socket.
+func connectVerdict(fd int, revents uint32) (bool, error) {
 	switch {
-	case pfd.revents == 0:
+	case revents == 0:
 		return false, nil
-	case pfd.revents&(pollErr|pollHup) != 0:
-		if n, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR); err != nil {
+	case revents&(pollErr|pollHup) != 0:
+		if n, err := soError(fd); err != nil {
 			return true, os.NewSyscallError("getsockopt", err)
 		} else if n != 0 {
 			return true, syscall.Errno(n)
 		}
-		if pfd.revents&pollOut == 0 { // closed without an error left to read
+		if revents&pollOut == 0 { // closed without an error left to read
 			return true, syscall.ECONNRESET
 		}
 	}
@@ -143,13 +162,42 @@ const (
 // TIME_WAIT socket (60 s each, 600,000 at 10,000 checks a second).
 // HAProxy closes its health checks the same way; a check's connection has
 // nothing left to deliver.
-func closeReset(fd int) {
-	setLinger0(fd)
-	syscall.Close(fd)
+func closeReset(fd int) { rawCloseReset(fd) }
+
+// soError reads SO_ERROR (raw, as the loop's other calls).
+func soError(fd int) (int, error) {
+	var n int32
+	l := uint32(4)
+	_, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, syscall.SO_ERROR,
+		uintptr(unsafe.Pointer(&n)), uintptr(unsafe.Pointer(&l)), 0)
+	return int(n), errnoErr(e)
 }
 
+// linger0 is read only: a shared value spares an allocation per close.
+var linger0 = syscall.Linger{Onoff: 1, Linger: 0}
+
 func setLinger0(fd int) {
-	syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+	syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &linger0)
+}
+
+// sockaddrs are the two address types connect(2) takes, filled in place.
+type sockaddrs struct {
+	in4 syscall.SockaddrInet4
+	in6 syscall.SockaddrInet6
+}
+
+func (sas *sockaddrs) of(ep netip.AddrPort) (syscall.Sockaddr, int, error) {
+	a := ep.Addr()
+	if a.Is4() {
+		sas.in4 = syscall.SockaddrInet4{Port: int(ep.Port()), Addr: a.As4()}
+		return &sas.in4, syscall.AF_INET, nil
+	}
+	sa, family, err := sockaddr(ep)
+	if err != nil {
+		return nil, 0, err
+	}
+	sas.in6 = *sa.(*syscall.SockaddrInet6)
+	return &sas.in6, family, nil
 }
 
 // sockaddr converts ep for connect(2), with the interface index of a

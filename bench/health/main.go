@@ -96,7 +96,7 @@ type Report struct {
 	FirstRoundMax float64 `json:"first_round_max"` // busiest slot / mean, first runs only
 	MeanLatencyMS float64 `json:"mean_latency_ms"`
 	Goroutines    int     `json:"goroutines"`    // at the end of the window
-	MaxInFlight   int64   `json:"max_in_flight"` // most runs at once, warm-up included
+	MaxInFlight   int64   `json:"max_in_flight"` // most runs at once, warm-up included (-scheduler goroutines only)
 	ServerCores   float64 `json:"server_cores"`  // the server process, for context
 	OtherCores    float64 `json:"other_cores"`   // the rest of the machine: noise from other work
 }
@@ -249,6 +249,12 @@ func (cc *countingChecker) Check(ctx context.Context, t health.Target) health.Re
 	}
 	r := cc.Checker.Check(ctx, t)
 	c.active.Add(-1)
+	c.count(slot, r)
+	return r
+}
+
+// count takes a result of a run that started in slot.
+func (c *counter) count(slot int, r health.Result) {
 	if c.measuring.Load() {
 		c.window[slot].Add(1)
 		c.checks.Add(1)
@@ -258,7 +264,6 @@ func (cc *countingChecker) Check(ctx context.Context, t health.Target) health.Re
 			c.firstFailure.CompareAndSwap(nil, r.Reason)
 		}
 	}
-	return r
 }
 
 // check is the checking process: servers in a child, N checks here.
@@ -313,7 +318,18 @@ func check(sc Scenario) (Report, error) {
 		}
 		defer stop()
 	} else {
-		s := health.New(health.Options{NewChecker: newChecker})
+		// The package's own checkers, counted as they end: a wrapper
+		// would send every run to a worker instead of the loop.
+		firstDone := map[string]bool{}
+		s := health.New(health.Options{Observe: func(t health.Target, _ string, r health.Result, took time.Duration) {
+			start := time.Now().Add(-took)
+			slot := int(start.Sub(cnt.epoch) % cnt.interval * slots / cnt.interval)
+			if !firstDone[t.RS] { // the loop calls Observe: no lock needed
+				firstDone[t.RS] = true
+				first[slot].Add(1)
+			}
+			cnt.count(slot, r)
+		}})
 		defer s.Close()
 		go func() {
 			for range s.Transitions() {

@@ -132,7 +132,7 @@ func (s *lvsSide) open(cfg *config.Config) error {
 // already in the kernel table starts up, so it keeps its place until its
 // checks fail (no outage on restart).
 func (s *lvsSide) start(ctx context.Context, checkTime *prometheus.HistogramVec) error {
-	s.checks = health.New(health.Options{NewChecker: timedChecker(checkTime)})
+	s.checks = health.New(health.Options{Observe: observeCheck(checkTime)})
 	var kernel lvs.Table
 	if s.backend != nil {
 		var err error
@@ -464,28 +464,13 @@ func (s *lvsSide) weight(v *vserver, r *real) (int, bool) {
 	return 0, false
 }
 
-// timedChecker wraps every checker to observe its duration.
-func timedChecker(h *prometheus.HistogramVec) func(health.Spec) (health.Checker, error) {
-	return func(sp health.Spec) (health.Checker, error) {
-		c, err := health.NewChecker(sp)
-		if err != nil {
-			return nil, err
-		}
-		return timed{c, sp.Type, h}, nil
+// observeCheck records every run's duration (retries included). The
+// scheduler calls it from its loop, so that the checks it runs there
+// need no wrapper (a wrapped checker would have to run on a worker).
+func observeCheck(h *prometheus.HistogramVec) func(health.Target, string, health.Result, time.Duration) {
+	return func(t health.Target, typ string, _ health.Result, took time.Duration) {
+		h.WithLabelValues(t.VS, typ).Observe(took.Seconds())
 	}
-}
-
-type timed struct {
-	health.Checker
-	typ string
-	h   *prometheus.HistogramVec
-}
-
-func (t timed) Check(ctx context.Context, tg health.Target) health.Result {
-	start := time.Now()
-	r := t.Checker.Check(ctx, tg)
-	t.h.WithLabelValues(tg.VS, t.typ).Observe(time.Since(start).Seconds())
-	return r
 }
 
 // healthSpec maps a configured check to the health package's; a check

@@ -1,11 +1,14 @@
 package guest
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -95,11 +98,51 @@ func procRSS(pid int) int64 {
 	return 0
 }
 
+// procSwitches is the number of times the threads of pid went off a CPU
+// (voluntary and not): how often they slept and woke, the cost the Go
+// runtime's idle threads add when they spin, park and wake.
+func procSwitches(pid int) int64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var n int64
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// taskCPU is the user and system CPU of each thread of pid so far.
+func taskCPU(pid int) map[string][2]time.Duration {
+	out := map[string][2]time.Duration{}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[fmt.Sprint(pid, "/", task.Name())] = [2]time.Duration{time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond}
+	}
+	return out
+}
+
 // healthRun is one measured run of one checker.
 type healthRun struct {
-	cpu    time.Duration
-	checks int64
-	rssKB  int64
+	cpu       time.Duration
+	checks    int64
+	rssKB     int64
+	switches  int64 // context switches of all its threads in the window
+	threads   int
+	user, sys time.Duration
+	perThread []time.Duration // CPU of the busiest threads, most first
 }
 
 func (r healthRun) perThousand() float64 { return r.cpu.Seconds() * 1000 / float64(r.checks) }
@@ -133,11 +176,36 @@ func measure(t *testing.T, pids func() []int, count func() int64, rate int, warm
 		}
 		return sum
 	}
-	c0, n0 := cpu(), count()
+	switches := func() (n int64) {
+		for _, p := range pids() {
+			n += procSwitches(p)
+		}
+		return n
+	}
+	tasks := func() map[string][2]time.Duration {
+		all := map[string][2]time.Duration{}
+		for _, p := range pids() {
+			maps.Copy(all, taskCPU(p))
+		}
+		return all
+	}
+	t0 := tasks()
+	c0, n0, s0 := cpu(), count(), switches()
 	time.Sleep(window)
-	r := healthRun{cpu: cpu() - c0, checks: count() - n0}
+	r := healthRun{cpu: cpu() - c0, checks: count() - n0, switches: switches() - s0}
+	for k, v := range tasks() {
+		was := t0[k]
+		u, s := v[0]-was[0], v[1]-was[1]
+		r.user, r.sys = r.user+u, r.sys+s
+		if u+s > 0 {
+			r.perThread = append(r.perThread, u+s)
+		}
+	}
+	slices.SortFunc(r.perThread, func(a, b time.Duration) int { return cmp.Compare(b, a) })
 	for _, p := range pids() {
 		r.rssKB += procRSS(p)
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		r.threads += len(tasks)
 	}
 	return r
 }
@@ -223,8 +291,9 @@ func TestHealthCPUBesideKeepalived(t *testing.T) {
 			if err := p.Stop(); err != nil {
 				t.Logf("stopping keepalived: %v", err)
 			}
-			t.Logf("%s, %d real servers at 1 s, pair %d: tandem %v CPU for %d checks (%.3f s per 1,000; RSS %d kB), keepalived %v for %d (%.3f s per 1,000; RSS %d kB)",
-				ld.typ, ld.n, pair+1, tr.cpu, tr.checks, tr.perThousand(), tr.rssKB, kr.cpu, kr.checks, kr.perThousand(), kr.rssKB)
+			t.Logf("%s, %d real servers at 1 s, pair %d: tandem %v CPU (user %v, system %v; by thread %v) for %d checks (%.3f s per 1,000; RSS %d kB; %d threads, %.0f context switches/s), keepalived %v (user %v, system %v; by thread %v) for %d (%.3f s per 1,000; RSS %d kB; %d threads, %.0f context switches/s)",
+				ld.typ, ld.n, pair+1, tr.cpu, tr.user, tr.sys, tr.perThread, tr.checks, tr.perThousand(), tr.rssKB, tr.threads, float64(tr.switches)/window.Seconds(),
+				kr.cpu, kr.user, kr.sys, kr.perThread, kr.checks, kr.perThousand(), kr.rssKB, kr.threads, float64(kr.switches)/window.Seconds())
 			for who, r := range map[string]healthRun{"tandem": tr, "keepalived": kr} {
 				if want := int64(float64(ld.n) * window.Seconds() / 10); r.checks < want {
 					t.Errorf("%s made %d %s checks in %v, want at least %d", who, r.checks, ld.typ, window, want)
@@ -234,13 +303,14 @@ func TestHealthCPUBesideKeepalived(t *testing.T) {
 		}
 		sum := func(rs []healthRun) (s healthRun) {
 			for _, r := range rs {
-				s.cpu, s.checks = s.cpu+r.cpu, s.checks+r.checks
+				s.cpu, s.checks, s.switches = s.cpu+r.cpu, s.checks+r.checks, s.switches+r.switches
 			}
 			return s
 		}
 		ts, ks := sum(tandemRuns), sum(kaRuns)
-		report = append(report, fmt.Sprintf("  %s %d/s: tandem %.3f, keepalived %.3f guest CPU-s per 1,000 checks (ratio %.2f; %d pairs of %v)",
-			ld.typ, ld.n, ts.perThousand(), ks.perThousand(), ts.perThousand()/ks.perThousand(), pairs, window))
+		secs := float64(pairs) * window.Seconds()
+		report = append(report, fmt.Sprintf("  %s %d/s: tandem %.3f, keepalived %.3f guest CPU-s per 1,000 checks (ratio %.2f; %d pairs of %v); context switches/s tandem %.0f, keepalived %.0f",
+			ld.typ, ld.n, ts.perThousand(), ks.perThousand(), ts.perThousand()/ks.perThousand(), pairs, window, float64(ts.switches)/secs, float64(ks.switches)/secs))
 	}
 	t.Logf("health CPU per check in the guest, %s:\n%s", time.Now().UTC().Format("2006-01-02"), strings.Join(report, "\n"))
 }
