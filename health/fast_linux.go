@@ -85,7 +85,7 @@ func (f *fastState) statusReason(code int) string {
 func (f *fastState) next() (int64, bool) {
 	for len(f.timers) > 0 {
 		e := f.timers[0]
-		if e.r.c != nil && e.r.gen == e.gen {
+		if e.v.r.c != nil && e.v.r.gen == e.v.gen {
 			return e.key, true
 		}
 		f.timers.pop()
@@ -150,7 +150,7 @@ func (s *Scheduler) watch(r *run, events uint32) {
 		s.attemptDone(r, "", err)
 		return
 	}
-	s.fast.timers.push(r.start+int64(r.c.p.spec.Timeout), r, r.gen)
+	s.fast.timers.push(r.start+int64(r.c.p.spec.Timeout), runAt{r, r.gen})
 }
 
 // event takes a socket's readiness.
@@ -449,7 +449,7 @@ func (s *Scheduler) attemptDone(r *run, reason string, err error) {
 		r.gen++
 		if sp.RetryDelay > 0 {
 			r.state = retrying
-			s.fast.timers.push(end+int64(sp.RetryDelay), r, r.gen)
+			s.fast.timers.push(end+int64(sp.RetryDelay), runAt{r, r.gen})
 			return
 		}
 		s.tryFast(r, end)
@@ -469,8 +469,7 @@ func (s *Scheduler) attemptDone(r *run, reason string, err error) {
 func (s *Scheduler) expire(now int64) {
 	f := &s.fast
 	for len(f.timers) > 0 && f.timers[0].key <= now {
-		e := f.timers[0]
-		f.timers.pop()
+		e := f.timers.pop()
 		r := e.r
 		if r.c == nil || r.gen != e.gen {
 			continue

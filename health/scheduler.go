@@ -821,65 +821,29 @@ func (s *Scheduler) stats(srv *server) Stats {
 	return st
 }
 
-// dueHeap is a binary min-heap of checks by due time. The keys sit in the
-// heap itself so that sifting compares without touching the checks.
-type dueHeap []dueEntry
+// keyHeap is a binary min-heap by key. The keys sit in the heap itself
+// so that sifting compares without touching what they order.
+type keyHeap[T any] []keyed[T]
 
-type dueEntry struct {
+type keyed[T any] struct {
 	key int64
-	c   *check
+	v   T
 }
 
-func (h *dueHeap) push(key int64, c *check) {
-	*h = append(*h, dueEntry{key, c})
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
-		if a[p].key <= a[i].key {
-			break
-		}
-		a[p], a[i] = a[i], a[p]
-		i = p
-	}
-}
+// dueHeap orders checks by due time.
+type dueHeap = keyHeap[*check]
 
-func (h *dueHeap) pop() *check {
-	a := *h
-	c := a[0].c
-	n := len(a) - 1
-	a[0] = a[n]
-	a[n] = dueEntry{}
-	a = a[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		if r := l + 1; r < n && a[r].key < a[l].key {
-			l = r
-		}
-		if a[i].key <= a[l].key {
-			break
-		}
-		a[i], a[l] = a[l], a[i]
-		i = l
-	}
-	*h = a
-	return c
-}
+// timerHeap orders the loop's runs by deadline (or end of retry delay);
+// an entry is stale once its run's generation moved on.
+type timerHeap = keyHeap[runAt]
 
-// timerHeap is a binary min-heap of the loop's runs by deadline (or end
-// of retry delay); an entry is stale once its run's generation moved on.
-type timerHeap []timerEntry
-
-type timerEntry struct {
-	key int64
+type runAt struct {
 	r   *run
 	gen int32
 }
 
-func (h *timerHeap) push(key int64, r *run, gen int32) {
-	*h = append(*h, timerEntry{key, r, gen})
+func (h *keyHeap[T]) push(key int64, v T) {
+	*h = append(*h, keyed[T]{key, v})
 	a := *h
 	for i := len(a) - 1; i > 0; {
 		p := (i - 1) / 2
@@ -891,11 +855,13 @@ func (h *timerHeap) push(key int64, r *run, gen int32) {
 	}
 }
 
-func (h *timerHeap) pop() {
+// pop takes the smallest away and returns it.
+func (h *keyHeap[T]) pop() T {
 	a := *h
+	v := a[0].v
 	n := len(a) - 1
 	a[0] = a[n]
-	a[n] = timerEntry{}
+	a[n] = keyed[T]{}
 	a = a[:n]
 	for i := 0; ; {
 		l := 2*i + 1
@@ -912,4 +878,5 @@ func (h *timerHeap) pop() {
 		i = l
 	}
 	*h = a
+	return v
 }
