@@ -134,34 +134,44 @@ func TestLoopRetriesAndRemove(t *testing.T) {
 	}
 }
 
-// A TCP check in the loop allocates nothing (counters, heap, reason and
-// socket address all reused). The loop is driven by hand here, one check
-// at a time, against a listener whose deep backlog takes every
-// connection without a goroutine that would allocate.
-func TestLoopTCPAllocations(t *testing.T) {
+// loopBench is a scheduler whose loop a test drives by hand, one check
+// at a time: its epoll, and no goroutine of its own.
+func loopBench(t *testing.T) *Scheduler {
+	t.Helper()
 	ep, err := newEpoller()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ep.close()
-	s := &Scheduler{opts: Options{NewChecker: NewChecker, MaxInFlight: DefaultMaxInFlight}, ep: ep, p: ep,
+	t.Cleanup(ep.close)
+	return &Scheduler{opts: Options{NewChecker: NewChecker, MaxInFlight: DefaultMaxInFlight}, ep: ep, p: ep,
 		specs: map[uint64][]*prepared{}, servers: map[string]*server{}, epoch: time.Now(), rng: rand.New(rand.NewPCG(1, 2))}
+}
 
+// rawListen listens on lo(host) with raw syscalls (no runtime poller,
+// nothing allocated per connection).
+func rawListen(t *testing.T, host byte, backlog int) (int, Target) {
+	t.Helper()
 	lfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Close(lfd)
-	if err := syscall.Bind(lfd, &syscall.SockaddrInet4{Addr: lo(94).As4()}); err != nil {
+	if err := syscall.Bind(lfd, &syscall.SockaddrInet4{Addr: lo(host).As4()}); err != nil {
+		syscall.Close(lfd)
 		t.Fatal(err)
 	}
-	if err := syscall.Listen(lfd, 1024); err != nil {
+	if err := syscall.Listen(lfd, backlog); err != nil {
+		syscall.Close(lfd)
 		t.Fatal(err)
 	}
 	sa, _ := syscall.Getsockname(lfd)
-	target := Target{Addr: lo(94), Port: uint16(sa.(*syscall.SockaddrInet4).Port)}
+	return lfd, Target{Addr: lo(host), Port: uint16(sa.(*syscall.SockaddrInet4).Port)}
+}
 
-	p, err := s.prepare(Spec{Type: TCP, Interval: time.Second, Timeout: 500 * time.Millisecond})
+// loopOnce prepares sp for target and returns its check and a function
+// that runs it once through the loop, waiting up to wait per poll.
+func loopOnce(t *testing.T, s *Scheduler, sp Spec, target Target, wait time.Duration) (*check, func()) {
+	t.Helper()
+	p, err := s.prepare(sp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,10 +179,10 @@ func TestLoopTCPAllocations(t *testing.T) {
 	c := &check{srv: srv, p: p}
 	srv.checks = []*check{c}
 	evs := make([]pollEvent, 16)
-	one := func() {
+	return c, func() {
 		s.start(c, s.now())
 		for c.run != nil {
-			n := s.p.wait(time.Millisecond, evs)
+			n := s.p.wait(wait, evs)
 			now := s.now()
 			for _, ev := range evs[:n] {
 				s.event(ev, now)
@@ -181,6 +191,17 @@ func TestLoopTCPAllocations(t *testing.T) {
 		}
 		s.due = s.due[:0] // taken again by the next run
 	}
+}
+
+// A TCP check in the loop allocates nothing (counters, heap, reason and
+// socket address all reused). The loop is driven by hand here, one check
+// at a time, against a listener whose deep backlog takes every
+// connection without a goroutine that would allocate.
+func TestLoopTCPAllocations(t *testing.T) {
+	s := loopBench(t)
+	lfd, target := rawListen(t, 94, 1024)
+	defer syscall.Close(lfd)
+	c, one := loopOnce(t, s, Spec{Type: TCP, Interval: time.Second, Timeout: 500 * time.Millisecond}, target, time.Millisecond)
 	one() // the pools and caches fill
 	allocs := testing.AllocsPerRun(200, one)
 	if !strings.HasPrefix(c.last.Reason, "tcp: connected") || c.runs != 202 {
@@ -212,26 +233,8 @@ func TestLoopPartialSend(t *testing.T) {
 // An HTTP check in the loop allocates nothing either. The server answers
 // with raw syscalls, so that its allocations are not counted.
 func TestLoopHTTPAllocations(t *testing.T) {
-	ep, err := newEpoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ep.close()
-	s := &Scheduler{opts: Options{NewChecker: NewChecker, MaxInFlight: DefaultMaxInFlight}, ep: ep, p: ep,
-		specs: map[uint64][]*prepared{}, servers: map[string]*server{}, epoch: time.Now(), rng: rand.New(rand.NewPCG(1, 2))}
-
-	lfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Bind(lfd, &syscall.SockaddrInet4{Addr: lo(96).As4()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(lfd, 64); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := syscall.Getsockname(lfd)
-	target := Target{Addr: lo(96), Port: uint16(sa.(*syscall.SockaddrInet4).Port)}
+	s := loopBench(t)
+	lfd, target := rawListen(t, 96, 64)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -253,27 +256,7 @@ func TestLoopHTTPAllocations(t *testing.T) {
 		<-served
 		syscall.Close(lfd)
 	}()
-
-	p, err := s.prepare(Spec{Type: HTTP, Path: "/healthz", Interval: time.Second, Timeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &server{id: "rs", target: target, weight: -1}
-	c := &check{srv: srv, p: p}
-	srv.checks = []*check{c}
-	evs := make([]pollEvent, 16)
-	one := func() {
-		s.start(c, s.now())
-		for c.run != nil {
-			n := s.p.wait(10*time.Millisecond, evs)
-			now := s.now()
-			for _, ev := range evs[:n] {
-				s.event(ev, now)
-			}
-			s.expire(now)
-		}
-		s.due = s.due[:0]
-	}
+	c, one := loopOnce(t, s, Spec{Type: HTTP, Path: "/healthz", Interval: time.Second, Timeout: 500 * time.Millisecond}, target, 10*time.Millisecond)
 	one()
 	allocs := testing.AllocsPerRun(100, one)
 	if c.last.Reason != "http: status 200" || c.runs != 102 {
