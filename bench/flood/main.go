@@ -60,28 +60,7 @@ func (d *daemon) entered() int { return len(enteredRE.FindAllString(d.proc.Outpu
 
 // cpu is the CPU time of every process in the director's namespace (for
 // keepalived: the parent and its VRRP child).
-func (d *daemon) cpu() time.Duration {
-	pids, _ := d.host.Pids()
-	var sum time.Duration
-	for _, pid := range pids {
-		sum += procCPU(pid)
-	}
-	return sum
-}
-
-// procCPU is utime+stime from /proc/PID/stat (fields 14 and 15, in
-// USER_HZ, 100 on Linux).
-func procCPU(pid int) time.Duration {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
+func (d *daemon) cpu() time.Duration { return d.host.CPU() }
 
 func run(ctx context.Context, rate int, dur time.Duration) (bool, error) {
 	if _, err := exec.LookPath("keepalived"); err != nil {

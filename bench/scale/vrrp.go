@@ -30,31 +30,9 @@ type vrrpNode struct {
 	proc *netlab.Proc
 }
 
-// cpu is the CPU time (user+system, every thread) of the processes in the
-// node's namespace: the daemon and, for keepalived, its VRRP child.
-func (n *vrrpNode) cpu() time.Duration {
-	pids, _ := n.host.Pids()
-	var sum time.Duration
-	for _, pid := range pids {
-		sum += procCPU(pid)
-	}
-	return sum
-}
-
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	_, rest, ok := strings.Cut(string(b), ") ") // after the command name
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)        // utime, field 14
-	st, _ := strconv.ParseInt(f[12], 10, 64)        // stime, field 15
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
+// cpu is the CPU time of the processes in the node's namespace: the
+// daemon and, for keepalived, its VRRP child.
+func (n *vrrpNode) cpu() time.Duration { return n.host.CPU() }
 
 // vrrpLab: hosts m (.11) and b (.12) on one switch; with links > 1 each
 // also has interfaces vl1.., 10.<k>.0.0/24, on bridges br1.. of the

@@ -292,3 +292,31 @@ func nsInode(name string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// CPU is the CPU time (user and system, every thread) of the host's
+// processes (Pids): what a daemon and its children have spent.
+func (h *Host) CPU() time.Duration {
+	pids, _ := h.Pids()
+	var sum time.Duration
+	for _, pid := range pids {
+		sum += ProcCPU(pid)
+	}
+	return sum
+}
+
+// ProcCPU is utime+stime of pid from /proc/PID/stat (fields 14 and 15, in
+// USER_HZ, 100 on Linux); 0 once the process is gone.
+func ProcCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := strings.Cut(string(b), ") ") // after the command name
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100
+}
