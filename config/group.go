@@ -55,16 +55,66 @@ func CheckGroup(cfgs []*Config) Diagnostics {
 // real servers and checks (Has then says false, and a diagnostic points
 // at the block). A daemon keeps its configuration as long as it runs: at
 // 2,277 x 16 real servers, that is 4.6 MB of text and 4.8 MB of positions.
-func (c *Config) Compact() {
+//
+// It also shares what a reload did not change, and equal checks: a real
+// server equal to the same one of prev, the running configuration (nil
+// at start), is that one; else its checks equal to the running ones, or
+// to the previous real server's of its virtual server (most are written
+// alike), become those. At 2,277 x 16 a copy of each check was 8 MB of
+// the 19 a daemon kept; and a reload that changes nothing keeps its
+// running objects where they are (replacing them all made holes in the
+// heap that grew it by a fifth) and its comparisons end at identity.
+// Positions of shared blocks are the running configuration's: none is
+// used after Compact. Nothing changes a real server after Compact.
+func (c *Config) Compact(prev *Config) {
 	c.sources = nil
+	var before map[string]*VirtualServer
+	if prev != nil {
+		before = make(map[string]*VirtualServer, len(prev.VirtualServers))
+		for _, vs := range prev.VirtualServers {
+			before[vs.Name] = vs
+		}
+	}
 	for _, vs := range c.VirtualServers {
-		for _, rs := range vs.RealServers {
+		old := before[vs.Name]
+		var last []*Check
+		for j, rs := range vs.RealServers {
 			rs.Source.forget()
 			for _, ch := range rs.Checks {
 				ch.Source.forget()
 			}
+			o := findReal(old, j, rs.Name)
+			switch {
+			case o != nil && Equal(o, rs):
+				vs.RealServers[j] = o
+			case len(rs.Checks) == 0:
+			case o != nil && Equal(o.Checks, rs.Checks):
+				rs.Checks = o.Checks
+			case last != nil && Equal(last, rs.Checks):
+				rs.Checks = last
+			}
+			if n := vs.RealServers[j].Checks; len(n) > 0 {
+				last = n
+			}
 		}
 	}
+}
+
+// findReal finds a real server of vs by name, at index i first (where a
+// reload finds it mostly).
+func findReal(vs *VirtualServer, i int, name string) *RealServer {
+	if vs == nil {
+		return nil
+	}
+	if i < len(vs.RealServers) && vs.RealServers[i].Name == name {
+		return vs.RealServers[i]
+	}
+	for _, rs := range vs.RealServers {
+		if rs.Name == name {
+			return rs
+		}
+	}
+	return nil
 }
 
 // directorName names a configuration in messages: its file, or the

@@ -372,6 +372,11 @@ func (d *Director) handle(req Request) Response {
 	switch req.Op {
 	case "status":
 		st := d.status()
+		// At 36k real servers a status is 2.7 MB of JSON and some 30 MB
+		// of garbage, which the heap would otherwise keep until it grew
+		// to twice the live size: a daemon polled for its status sat at
+		// 170 MB instead of 80.
+		d.releaseSoon()
 		return Response{OK: true, Status: &st}
 	case "failover":
 		acts, err := d.pol.Failover(req.Instance, req.Release)

@@ -55,7 +55,7 @@ func (d *Director) reload() error {
 	for _, dg := range diags.Diags {
 		d.log.Warn(config.Headline(dg), "detail", dg.Detail)
 	}
-	cfg.Compact()
+	cfg.Compact(d.cfg())
 	d.lastReload = ReloadStatus{OK: true, At: start}
 	defer d.releaseSoon()
 	d.apply(cfg)
@@ -67,12 +67,13 @@ func (d *Director) reload() error {
 	return nil
 }
 
-// releaseDelay: a forced collection marks the whole heap (110 MB at
+// releaseDelay: a forced collection marks the whole heap (50 MB at
 // 2,277 x 16), and one running beside the next of two quick reloads made
 // it a third slower; one release after the last of them does.
 const releaseDelay = 500 * time.Millisecond
 
-// releaseSoon runs releaseMemory releaseDelay after the last reload.
+// releaseSoon runs releaseMemory releaseDelay after the last reload or
+// status (the answer is encoded after handle returns).
 func (d *Director) releaseSoon() {
 	if d.release == nil {
 		d.release = time.AfterFunc(releaseDelay, releaseMemory)
