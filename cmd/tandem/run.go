@@ -36,7 +36,10 @@ func runDaemon(cmd *cobra.Command, _ []string) error {
 	for _, d := range diags.Diags {
 		log.Warn(config.Headline(d), "detail", d.Detail)
 	}
-	cfg.Compact()
+	cfg.Compact(nil)
+	if err := releaseImagePages(); err != nil {
+		log.Warn("could not release the pages of tandem's binary that its start touched; it runs with them", "err", err)
+	}
 	director.Build.Version, director.Build.Commit = version, commit
 	if f, _ := cmd.Flags().GetString("test-fault"); f != "" {
 		if err := vrrp.InjectFault(f); err != nil {
