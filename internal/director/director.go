@@ -131,7 +131,7 @@ func (d *Director) Run(ctx context.Context) error {
 	defer d.stopMetrics()
 	// Health and IPVS first, so that track_virtual_servers knows quorum
 	// before the instances start.
-	if err := d.lvs.start(work, d.metrics.checkTime); err != nil {
+	if err := d.lvs.start(work, d.metrics.checkTimes); err != nil {
 		return err
 	}
 	defer d.lvs.close()

@@ -11,9 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/health"
 	"github.com/tandemlb/tandem/lvs"
@@ -131,8 +129,8 @@ func (s *lvsSide) open(cfg *config.Config) error {
 // start begins the health checks and the reconciler. A real server
 // already in the kernel table starts up, so it keeps its place until its
 // checks fail (no outage on restart).
-func (s *lvsSide) start(ctx context.Context, checkTime *prometheus.HistogramVec) error {
-	s.checks = health.New(health.Options{Observe: observeCheck(checkTime)})
+func (s *lvsSide) start(ctx context.Context, checkTimes *checkTimes) error {
+	s.checks = health.New(health.Options{Observe: checkTimes.observe})
 	var kernel lvs.Table
 	if s.backend != nil {
 		var err error
@@ -462,15 +460,6 @@ func (s *lvsSide) weight(v *vserver, r *real) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// observeCheck records every run's duration (retries included). The
-// scheduler calls it from its loop, so that the checks it runs there
-// need no wrapper (a wrapped checker would have to run on a worker).
-func observeCheck(h *prometheus.HistogramVec) func(health.Target, string, health.Result, time.Duration) {
-	return func(t health.Target, typ string, _ health.Result, took time.Duration) {
-		h.WithLabelValues(t.VS, typ).Observe(took.Seconds())
-	}
 }
 
 // healthSpec maps a configured check to the health package's; a check
