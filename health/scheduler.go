@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -17,10 +18,15 @@ var ErrClosed = errors.New("health: scheduler closed")
 const (
 	// batch: a timer wake-up starts every check due within this much of
 	// now (a twentieth of a shorter interval: the jitter's bound), so that
-	// 500 checks a second cost some forty wakes rather than one each. Each
-	// wake is two context switches and five system calls of the loop and
-	// the runtime's poller: at 5 ms, a hundred and forty wakes a second.
-	batch = 20 * time.Millisecond
+	// 500 checks a second cost 17 wakes a second rather than one each
+	// (82 at 5 ms). Checks started back to back cost the kernel less than
+	// the same ones apart, and each wake is two context switches and five
+	// system calls: natively 0.045 CPU-s per 1,000 checks at 500 a second
+	// against 0.093 at 5 ms, and below keepalived's in the guest.
+	batch = 50 * time.Millisecond
+	// passSlice: a wake that starts many checks (500 at 10,000 a second)
+	// lets other goroutines run after each this many.
+	passSlice = 64
 	// idleWorker: a worker with nothing to run for this long exits.
 	idleWorker = 10 * time.Second
 	// DefaultMaxInFlight bounds the runs at once unless Options say
@@ -611,6 +617,7 @@ func (s *Scheduler) kill(c *check) {
 
 // fire starts the checks that are due.
 func (s *Scheduler) fire(now int64) {
+	started := 0
 	for len(s.due) > 0 && s.due[0].key <= now+early(s.due[0].v) {
 		c := s.due.pop()
 		if c.dead {
@@ -621,6 +628,9 @@ func (s *Scheduler) fire(now int64) {
 			continue
 		}
 		s.start(c, now)
+		if started++; started%passSlice == 0 {
+			runtime.Gosched() // a VRRP loop back from a system call may be waiting for this P
+		}
 	}
 }
 
