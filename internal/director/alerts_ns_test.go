@@ -228,26 +228,8 @@ virtual_server "web" {
 	}
 	l.Close()
 	run.sent = map[string]int{}
-	mfs, err := d.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "tandem_alerts_sent_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var kind, result string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "kind":
-					kind = lp.GetValue()
-				case "result":
-					result = lp.GetValue()
-				}
-			}
-			run.sent[kind+" "+result] = int(m.GetCounter().GetValue())
-		}
+	for _, m := range series(t, d.metrics.reg, "tandem_alerts_sent_total") {
+		run.sent[label(m, "kind")+" "+label(m, "result")] = int(m.GetCounter().GetValue())
 	}
 	return run
 }

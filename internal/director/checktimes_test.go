@@ -4,8 +4,35 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/tandemlb/tandem/health"
 )
+
+// series gathers reg and returns the series of the metric name.
+func series(t *testing.T, reg *prometheus.Registry, name string) []*dto.Metric {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return f.GetMetric()
+		}
+	}
+	return nil
+}
+
+// label is the value of a series' label name ("" without one).
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
 
 // TestCheckTimesAfterForget: the observers looked up once keep counting
 // into the registered histograms, and a removed virtual server's come
@@ -15,20 +42,9 @@ func TestCheckTimesAfterForget(t *testing.T) {
 	m := newMetrics()
 	count := func(vs string) uint64 {
 		t.Helper()
-		fams, err := m.reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range fams {
-			if f.GetName() != "tandem_check_duration_seconds" {
-				continue
-			}
-			for _, mt := range f.GetMetric() {
-				for _, l := range mt.GetLabel() {
-					if l.GetName() == "vs" && l.GetValue() == vs {
-						return mt.GetHistogram().GetSampleCount()
-					}
-				}
+		for _, mt := range series(t, m.reg, "tandem_check_duration_seconds") {
+			if label(mt, "vs") == vs {
+				return mt.GetHistogram().GetSampleCount()
 			}
 		}
 		return 0

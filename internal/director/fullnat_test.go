@@ -94,17 +94,7 @@ lvs {
 	if lips := nft.LIPs(got)["TCP 198.51.100.10:80"]; len(lips) != 2 {
 		t.Errorf("nftables state: %s", got.Render())
 	}
-	mfs, err := d.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := 0
-	for _, mf := range mfs {
-		if mf.GetName() == "tandem_fullnat_local_address_info" {
-			info = len(mf.GetMetric())
-		}
-	}
-	if info != 2 {
+	if info := len(series(t, d.metrics.reg, "tandem_fullnat_local_address_info")); info != 2 {
 		t.Errorf("tandem_fullnat_local_address_info has %d series, want 2", info)
 	}
 
