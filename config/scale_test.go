@@ -111,4 +111,3 @@ virtual_server "web" {
 		t.Error("an unchanged check next to a changed one was not kept")
 	}
 }
-
