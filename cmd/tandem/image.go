@@ -18,14 +18,15 @@ import (
 // binary resident: 29 MB of a daemon's RSS at 2,277 x 16, of which it
 // uses about half (the kernel still maps a large folio of the page cache
 // whole). The pages stay in the page cache; those the daemon runs come
-// back on first use. Only mappings that cannot hold writes are touched
-// (MADV_DONTNEED on a written private page would lose it).
+// back on first use. Only mappings that are not writable and hold no
+// written page are touched (MADV_DONTNEED on a written private page
+// would lose it).
 func releaseImagePages() error {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return fmt.Errorf("finding tandem's binary: %w", err)
 	}
-	spans, err := readOnlyMappings("/proc/self/maps", exe)
+	spans, err := cleanMappings("/proc/self/smaps", exe)
 	if err != nil {
 		return err
 	}
@@ -42,32 +43,54 @@ func releaseImagePages() error {
 
 type span struct{ lo, hi uintptr }
 
-// readOnlyMappings lists the mappings of file in a /proc/PID/maps that
-// are neither writable nor shared-writable.
-func readOnlyMappings(maps, file string) ([]span, error) {
-	f, err := os.Open(maps)
+// cleanMappings lists the mappings of file in a /proc/PID/smaps that
+// are not writable and hold no anonymous page: no written copy of a page
+// (a dynamic binary's relocated read-only data is one, made read-only
+// after the loader wrote it), which MADV_DONTNEED would replace with the
+// file's.
+func cleanMappings(smaps, file string) ([]span, error) {
+	f, err := os.Open(smaps)
 	if err != nil {
 		return nil, fmt.Errorf("reading the process's mappings: %w", err)
 	}
 	defer f.Close()
 	var out []span
+	var cur span
+	take := false
+	end := func() {
+		if take {
+			out = append(out, cur)
+		}
+		take = false
+	}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// 00400000-010d9000 r-xp 00000000 fe:00 9978116   /usr/sbin/tandem
 		fields := strings.Fields(sc.Text())
-		if len(fields) != 6 || fields[5] != file || strings.Contains(fields[1], "w") {
+		if len(fields) == 0 {
 			continue
 		}
-		a, b, _ := strings.Cut(fields[0], "-")
-		lo, err1 := strconv.ParseUint(a, 16, 64)
-		hi, err2 := strconv.ParseUint(b, 16, 64)
-		if err1 != nil || err2 != nil || hi <= lo {
-			return nil, fmt.Errorf("%s: a line that is not a mapping: %q", maps, sc.Text())
+		if !strings.HasSuffix(fields[0], ":") {
+			// 00400000-010d9000 r-xp 00000000 fe:00 9978116   /usr/sbin/tandem
+			end()
+			a, b, ok := strings.Cut(fields[0], "-")
+			lo, err1 := strconv.ParseUint(a, 16, 64)
+			hi, err2 := strconv.ParseUint(b, 16, 64)
+			if !ok || err1 != nil || err2 != nil || hi <= lo || len(fields) < 5 {
+				return nil, fmt.Errorf("%s: a line that is not a mapping: %q", smaps, sc.Text())
+			}
+			cur = span{uintptr(lo), uintptr(hi)}
+			take = len(fields) == 6 && fields[5] == file && !strings.Contains(fields[1], "w")
+			continue
 		}
-		out = append(out, span{uintptr(lo), uintptr(hi)})
+		// Anonymous: 4 kB: pages written since they were mapped (dirty
+		// ones of the file count as Private_Dirty too, and are its own).
+		if take && fields[0] == "Anonymous:" && len(fields) >= 2 && fields[1] != "0" {
+			take = false
+		}
 	}
+	end()
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", maps, err)
+		return nil, fmt.Errorf("reading %s: %w", smaps, err)
 	}
 	return out, nil
 }

@@ -9,27 +9,40 @@ import (
 	"testing"
 )
 
-func TestReadOnlyMappings(t *testing.T) {
-	maps := filepath.Join(t.TempDir(), "maps")
-	os.WriteFile(maps, []byte(`00400000-010d9000 r-xp 00000000 fe:00 9978116                            /usr/sbin/tandem
+func TestCleanMappings(t *testing.T) {
+	smaps := filepath.Join(t.TempDir(), "smaps")
+	os.WriteFile(smaps, []byte(`00400000-010d9000 r-xp 00000000 fe:00 9978116                            /usr/sbin/tandem
+Size:              13212 kB
+Rss:                4416 kB
+Private_Dirty:      4416 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
 010d9000-01f54000 r--p 00cd9000 fe:00 9978116                            /usr/sbin/tandem
-01f54000-02001000 rw-p 01b54000 fe:00 9978116                            /usr/sbin/tandem
+Rss:                9300 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+01f54000-01f56000 r--p 01b54000 fe:00 9978116                            /usr/sbin/tandem
+Rss:                   8 kB
+Private_Dirty:         8 kB
+Anonymous:             8 kB
+01f56000-02001000 rw-p 01b56000 fe:00 9978116                            /usr/sbin/tandem
+Private_Dirty:       628 kB
 02001000-02060000 rw-p 00000000 00:00 0
 7f0000000000-7f0000021000 r--p 00000000 fe:00 1234                       /usr/sbin/tandem-other
 7f0000100000-7f0000200000 r-xp 00000000 fe:00 9978116                    /usr/sbin/tandem (deleted)
 7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
 `), 0o644)
-	got, err := readOnlyMappings(maps, "/usr/sbin/tandem")
+	got, err := cleanMappings(smaps, "/usr/sbin/tandem")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []span{{0x400000, 0x10d9000}, {0x10d9000, 0x1f54000}}
 	if !slices.Equal(got, want) {
-		t.Errorf("got %x, want %x (the binary's read-only mappings, not its data, not another file)", got, want)
+		t.Errorf("got %x, want %x (the binary's clean read-only mappings: not its relocated read-only data, not its data, not another file)", got, want)
 	}
-	os.WriteFile(maps, []byte("zz-00 r-xp 0 0 0 /usr/sbin/tandem\n"), 0o644)
-	if _, err := readOnlyMappings(maps, "/usr/sbin/tandem"); err == nil {
-		t.Error("a damaged maps line was taken")
+	os.WriteFile(smaps, []byte("zz-00 r-xp 0 0 0 /usr/sbin/tandem\n"), 0o644)
+	if _, err := cleanMappings(smaps, "/usr/sbin/tandem"); err == nil {
+		t.Error("a damaged smaps line was taken")
 	}
 }
 
