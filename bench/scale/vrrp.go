@@ -207,7 +207,8 @@ func (l *vrrpLab) pairRun(impl, bin, dir string, o vrrpOptions) (master, backup 
 	time.Sleep(o.window)
 	m1, b1, t1 := nodes[0].cpu(), nodes[1].cpu(), time.Now()
 	if vips(l.m) != o.instances || vips(l.b) != 0 {
-		return 0, 0, fmt.Errorf("%s: unstable during the window: master holds %d VIPs, backup %d", impl, vips(l.m), vips(l.b))
+		return 0, 0, fmt.Errorf("%s: unstable during the window: master holds %d VIPs, backup %d; the backup's log ends:\n%s",
+			impl, vips(l.m), vips(l.b), tail(nodes[1].proc.Output()))
 	}
 	pm := func(d time.Duration) float64 { return 1000 * float64(d) / float64(t1.Sub(t0)) }
 	return pm(m1 - m0), pm(b1 - b0), nil
@@ -247,7 +248,7 @@ func vrrpBench(tandem, dir string, o vrrpOptions) error {
 			if err != nil {
 				// Said, and the round goes on: a pair that cannot hold
 				// this many instances is a result too.
-				fmt.Printf("  round %d %-10s failed: %v\n", r+1, impl, strings.SplitN(err.Error(), "\n", 2)[0])
+				fmt.Printf("  round %d %-10s failed: %v\n", r+1, impl, err)
 				continue
 			}
 			x := res[impl]

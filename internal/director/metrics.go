@@ -376,13 +376,14 @@ func (m *metrics) forgetVirtualServer(vs string) {
 	m.checkTimes.forget()
 }
 
-// checkTimes observes every run's duration (retries included) into the histogram of its
-// virtual server and check type, looked up once: WithLabelValues
-// validates and hashes the labels at every call, an eighth of the health
-// loop's user time at 500 checks a second. observe runs in the health
-// scheduler's loop only (so the checks run there need no wrapper, which
-// would put them on a worker); forget (any goroutine) has it look them up
-// again, after a virtual server's histograms were deleted.
+// checkTimes observes every run's duration (retries included) into the
+// histogram of its virtual server and check type, looked up once:
+// WithLabelValues validates and hashes the labels at every call, an
+// eighth of the health loop's user time at 500 checks a second. observe
+// runs in the health scheduler's loop only (so the checks run there need
+// no wrapper, which would put them on a worker); forget (any goroutine)
+// has it look them up again, after a virtual server's histograms were
+// deleted.
 type checkTimes struct {
 	h    *prometheus.HistogramVec
 	gen  atomic.Uint64

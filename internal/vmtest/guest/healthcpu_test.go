@@ -147,6 +147,32 @@ func clockCost() string {
 	return fmt.Sprintf("clocksource %s, time.Now %v a call", strings.TrimSpace(string(src)), time.Since(start)/n)
 }
 
+type load struct {
+	typ string
+	n   int
+}
+
+// benchLoads reads a HealthBenchVar of words like "tcp:500 http:500
+// pairs:5": the loads to measure (none named: all), and the pairs.
+func benchLoads(t *testing.T, v string, pairs *int) []load {
+	var loads []load
+	for _, f := range strings.Fields(v) {
+		k, n, ok := strings.Cut(f, ":")
+		num, err := strconv.Atoi(n)
+		switch {
+		case !ok || err != nil || num < 1:
+			t.Fatalf("%s=%q: want 1, or words like tcp:500 http:500 pairs:5", HealthBenchVar, v)
+		case k == "pairs":
+			*pairs = num
+		case k == "tcp" || k == "http":
+			loads = append(loads, load{k, num})
+		default:
+			t.Fatalf("%s=%q: no check type %q (tcp or http)", HealthBenchVar, v, k)
+		}
+	}
+	return loads
+}
+
 // healthRun is one measured run of one checker.
 type healthRun struct {
 	cpu       time.Duration
@@ -231,31 +257,13 @@ func measure(t *testing.T, pids func() []int, count func() int64, rate int, warm
 // the host is busy); the figures are logged.
 func TestHealthCPUBesideKeepalived(t *testing.T) {
 	vmtest.NeedVM(t)
-	type load struct {
-		typ string
-		n   int
-	}
 	loads, pairs, warm, window := []load{{"tcp", 200}}, 1, 5*time.Second, time.Second
 	if v := os.Getenv(HealthBenchVar); v != "" {
 		loads, pairs, warm, window = []load{{"tcp", 500}, {"tcp", 1000}, {"http", 500}}, 3, 20*time.Second, 5*time.Second
-		// "tcp:500 pairs:5" measures that alone, five pairs.
-		var only []load
-		for _, f := range strings.Fields(strings.TrimPrefix(v, "1")) {
-			k, n, ok := strings.Cut(f, ":")
-			num, err := strconv.Atoi(n)
-			switch {
-			case !ok || err != nil || num < 1:
-				t.Fatalf("%s=%q: want 1, or words like tcp:500 http:500 pairs:5", HealthBenchVar, v)
-			case k == "pairs":
-				pairs = num
-			case k == "tcp" || k == "http":
-				only = append(only, load{k, num})
-			default:
-				t.Fatalf("%s=%q: no check type %q (tcp or http)", HealthBenchVar, v, k)
+		if v != "1" {
+			if only := benchLoads(t, v, &pairs); len(only) > 0 {
+				loads = only
 			}
-		}
-		if len(only) > 0 {
-			loads = only
 		}
 	}
 	t.Logf("guest clock: %s", clockCost())
