@@ -284,15 +284,9 @@ func (s *Scheduler) prepare(sp Spec) (*prepared, error) {
 	h := sp.hash()
 	shareable := sp.Type != Ping // a ping checker has an ICMP id of its own
 	if shareable {
-		s.specMu.Lock()
-		for _, p := range s.specs[h] {
-			if p.spec.equal(sp) {
-				p.refs++
-				s.specMu.Unlock()
-				return p, nil
-			}
+		if p := s.shared(h, sp, nil); p != nil {
+			return p, nil
 		}
-		s.specMu.Unlock()
 	}
 	ch, err := s.opts.NewChecker(sp)
 	if err != nil {
@@ -303,17 +297,26 @@ func (s *Scheduler) prepare(sp Spec) (*prepared, error) {
 		p.kind = fastKindOf(ch)
 	}
 	if shareable {
-		s.specMu.Lock()
-		defer s.specMu.Unlock()
-		for _, o := range s.specs[h] { // made meanwhile by another Set
-			if o.spec.equal(sp) {
-				o.refs++
-				return o, nil
-			}
-		}
-		s.specs[h] = append(s.specs[h], p)
+		return s.shared(h, sp, p), nil // another Set may have made one meanwhile
 	}
 	return p, nil
+}
+
+// shared takes a reference to the prepared spec equal to sp, if there
+// is one; else it keeps made (when not nil) for the next and returns it.
+func (s *Scheduler) shared(h uint64, sp Spec, made *prepared) *prepared {
+	s.specMu.Lock()
+	defer s.specMu.Unlock()
+	for _, p := range s.specs[h] {
+		if p.spec.equal(sp) {
+			p.refs++
+			return p
+		}
+	}
+	if made != nil {
+		s.specs[h] = append(s.specs[h], made)
+	}
+	return made
 }
 
 // release drops references taken by prepare.

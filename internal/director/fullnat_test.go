@@ -2,14 +2,12 @@ package director
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
 	"github.com/tandemlb/tandem/nft"
 )
@@ -50,16 +48,8 @@ lvs {
 		}
 	}
 	write("fullnat")
-	cfg, diags := config.Load(path)
-	if cfg == nil {
-		t.Fatal(diags.Err())
-	}
 	mem := lvs.NewMemory()
-	d, err := New(path, cfg, slog.New(slog.DiscardHandler), mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := runNoLinks(t, d)
+	d, ctx := runFile(t, path, mem)
 	var st *Status
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := Call(ctx, sock, Request{Op: "status"})

@@ -2,13 +2,11 @@ package director
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/tandemlb/tandem/config"
 	"github.com/tandemlb/tandem/lvs"
 )
 
@@ -45,15 +43,7 @@ func TestReloadHandsOverOnlyTheChange(t *testing.T) {
 		}
 	}
 	write("3s", false)
-	cfg, diags := config.Load(path)
-	if cfg == nil {
-		t.Fatal(diags.Err())
-	}
-	d, err := New(path, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})), lvs.NewMemory())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := runNoLinks(t, d)
+	d, ctx := runFile(t, path, lvs.NewMemory())
 	reload := func(what string, want int) {
 		t.Helper()
 		before := d.lvs.sets

@@ -90,16 +90,8 @@ func TestReloadSetsTimeoutsOnTheReconcilerGoroutine(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tandem.hcl")
 	writeConfig(t, path, dir, 900)
-	cfg, diags := config.Load(path)
-	if cfg == nil {
-		t.Fatal(diags.Err())
-	}
 	b := &gatedBackend{mem: lvs.NewMemory(), inTable: make(chan struct{}), timeouts: make(chan [3]time.Duration, 4)}
-	d, err := New(path, cfg, slog.New(slog.DiscardHandler), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := runNoLinks(t, d)
+	d, ctx := runFile(t, path, b)
 
 	// Once the first table is applied (the director's own read at start
 	// is over), hold the next reconcile pass, at most a second away, in
@@ -137,6 +129,21 @@ func TestReloadSetsTimeoutsOnTheReconcilerGoroutine(t *testing.T) {
 	if n := b.overlaps.Load(); n != 0 {
 		t.Errorf("the IPVS handle was used by two goroutines at once (%d overlapping calls)", n)
 	}
+}
+
+// runFile loads the configuration at path and runs a director of it on
+// backend (runNoLinks).
+func runFile(t *testing.T, path string, backend lvs.Backend) (*Director, context.Context) {
+	t.Helper()
+	cfg, diags := config.Load(path)
+	if cfg == nil {
+		t.Fatal(diags.Err())
+	}
+	d, err := New(path, cfg, slog.New(slog.DiscardHandler), backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, runNoLinks(t, d)
 }
 
 // runNoLinks runs d until the test ends (then wants a clean return), on a
